@@ -1,0 +1,96 @@
+"""Benchmark: simulated practitioners through the Telegram adapter, offline, on a real DB.
+
+Each user sends the 18 updates of a whole assessment (start, consent, profile, ten answers
+with one novelty tick, confirm), one after another; users run concurrently. The Bot API is
+the in-process double, so the figures are SI Check's own cost plus python-telegram-bot's.
+Prints one JSON object. Not a test: run it by hand and compare before and after a change.
+
+    uv run python -m bench.telegram_bench --users 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+
+from bot.runtime import open_database
+from tests.fake_bot_api import FakeBotAPI, buttons, callback_update, message_update
+from tests.telegram_harness import running_bot
+
+FIRST_USER = 1_000_000
+
+
+async def _user(harness: Any, user_id: int, latencies: list[float]) -> None:
+    api: FakeBotAPI = harness.api
+    bot = harness.application.bot
+
+    async def deliver(data: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        await harness.application.process_update(Update.de_json(data, bot))
+        latencies.append(time.perf_counter() - started)
+
+    async def press(label: str) -> None:
+        message = api.last(user_id)
+        data = next(data for text, data in buttons(message) if label in text)
+        await deliver(callback_update(user_id, data, message))
+
+    await deliver(message_update(user_id, "/start"))
+    await press("✅")
+    await deliver(message_update(user_id, "Soup kitchen"))
+    await press("Latvia")
+    await press("Skip")
+    for number in range(1, 11):
+        if number == 2:
+            await press("⬜")
+        await press(f"{number % 4} ·")
+    await press("✅")
+    assert "Summary" in api.last(user_id)["text"], api.last(user_id)["text"][:200]
+
+
+async def run(users: int, database_url: str) -> dict[str, Any]:
+    database = await open_database(database_url, migrate=True)
+    await database.close()
+    latencies: list[float] = []
+    async with running_bot(database_url) as harness:
+        started = time.perf_counter()
+        await asyncio.gather(*(_user(harness, FIRST_USER + n, latencies) for n in range(users)))
+        elapsed = time.perf_counter() - started
+        assert harness.errors == [], harness.errors[:3]
+        assert harness.api.violations == [], harness.api.violations[:3]
+    latencies.sort()
+    return {
+        "users": users,
+        "updates": len(latencies),
+        "seconds": round(elapsed, 3),
+        "updates_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "database": database_url.split(":", 1)[0],
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--database-url", help="default: a new SQLite file in a temp dir")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+        print(json.dumps(asyncio.run(run(args.users, url))))
+
+
+if __name__ == "__main__":
+    main()

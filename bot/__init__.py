@@ -1,0 +1,1 @@
+"""Adapters of SI Check: the terminal console, the CLI and (next) Telegram."""

@@ -1,0 +1,172 @@
+"""``sicheck i18n``: extract, update, compile and check the gettext catalogs.
+
+The extraction mappings are read from ``[[tool.babel.mappings]]`` in ``pyproject.toml``, the
+same ones ``pybabel extract -F pyproject.toml`` uses. English is the source language: its
+catalog is filled with the message ids themselves, so it is complete by construction.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, compile_catalog
+from locales import TEMPLATE, catalog_path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_DIRS = ("bot", "dialogs", "storage")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+TAG = re.compile(r"<(/?)([a-z]+)>")
+ALLOWED_TAGS = frozenset({"b", "i", "code"})
+WIDTH = 99
+
+
+def _mappings() -> list[tuple[str, str]]:
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        config = tomllib.load(handle)
+    return [(m["pattern"], m["method"]) for m in config["tool"]["babel"]["mappings"]]
+
+
+def extract() -> Catalog:
+    """Collect every translatable message of the source and the content files."""
+    template = Catalog(project="sicheck", charset="utf-8", fuzzy=False)
+    mappings = _mappings()
+    for directory in SOURCE_DIRS:
+        for filename, line, message, comments, context in extract_from_dir(
+            ROOT / directory,
+            method_map=[(pattern.removeprefix(f"{directory}/"), m) for pattern, m in mappings],
+            keywords=DEFAULT_KEYWORDS,
+            comment_tags=("TRANSLATORS:",),
+            strip_comment_tags=True,
+        ):
+            template.add(
+                message,
+                None,
+                [(f"{directory}/{filename}", line)],
+                auto_comments=comments,
+                context=context,
+            )
+    return template
+
+
+def _write(catalog: Catalog, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=WIDTH, ignore_obsolete=True, include_lineno=False)
+
+
+def _read(path: Path, language: str | None = None) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def update() -> None:
+    """Write the template and merge it into every language's catalog."""
+    template = extract()
+    _write(template, TEMPLATE)
+    for language in SUPPORTED_LANGUAGES:
+        path = catalog_path(language)
+        catalog = _read(path, language) if path.exists() else Catalog(locale=language)
+        catalog.update(template, no_fuzzy_matching=True)
+        if language == SOURCE_LANGUAGE:
+            for message in catalog:
+                if message.id and not message.string:
+                    message.string = message.id
+        _write(catalog, path)
+
+
+def _placeholders(text: str) -> list[str]:
+    return sorted(PLACEHOLDER.findall(text))
+
+
+def html_problems(text: str) -> list[str]:
+    """Say what is wrong with the HTML subset of ``text``: unknown or unbalanced tags."""
+    problems = []
+    open_tags: list[str] = []
+    for closing, name in TAG.findall(text):
+        if name not in ALLOWED_TAGS:
+            problems.append(f"unsupported tag <{name}>")
+        elif not closing:
+            open_tags.append(name)
+        elif not open_tags or open_tags.pop() != name:
+            problems.append(f"unbalanced </{name}>")
+    problems += [f"unclosed <{name}>" for name in open_tags]
+    return problems
+
+
+def check_catalog(catalog: Catalog, expected: Iterable[str], language: str) -> list[str]:
+    """Every problem of one language's catalog against the expected message ids."""
+    problems = []
+    entries = {str(message.id): message for message in catalog if message.id}
+    for msgid in expected:
+        message = entries.get(msgid)
+        where = f"{language}: {msgid[:60]!r}"
+        if message is None:
+            problems.append(f"{where}: missing")
+            continue
+        text = str(message.string or "")
+        if message.fuzzy:
+            problems.append(f"{where}: fuzzy")
+        if not text.strip():
+            problems.append(f"{where}: empty")
+            continue
+        if _placeholders(text) != _placeholders(msgid):
+            problems.append(f"{where}: placeholders differ")
+        problems += [f"{where}: {problem}" for problem in html_problems(text)]
+    problems += [
+        f"{language}: {msgid[:60]!r}: no longer used" for msgid in entries.keys() - set(expected)
+    ]
+    return problems
+
+
+def check(root_template: Catalog | None = None) -> list[str]:
+    """Every problem of the committed catalogs; an empty list means they are complete."""
+    template = root_template or extract()
+    expected = [str(message.id) for message in template if message.id]
+    problems = []
+    if TEMPLATE.exists():
+        committed = {str(m.id) for m in _read(TEMPLATE) if m.id}
+        if committed != set(expected):
+            problems.append(f"{TEMPLATE.name} is stale: run `sicheck i18n update`")
+    else:
+        problems.append(f"{TEMPLATE.name} is missing: run `sicheck i18n update`")
+    for msgid in expected:
+        problems += [f"source: {msgid[:60]!r}: {problem}" for problem in html_problems(msgid)]
+    for language in SUPPORTED_LANGUAGES:
+        path = catalog_path(language)
+        if not path.exists():
+            problems.append(f"{language}: {path} is missing")
+            continue
+        problems += check_catalog(_read(path, language), expected, language)
+    return problems
+
+
+def run(action: str) -> int:
+    """Carry out ``sicheck i18n <action>``."""
+    if action in ("extract", "update"):
+        if action == "extract":
+            _write(extract(), TEMPLATE)
+        else:
+            update()
+        print(f"wrote {TEMPLATE.relative_to(ROOT)}" + (" and the catalogs" * (action == "update")))
+        return 0
+    if action == "compile":
+        for language in SUPPORTED_LANGUAGES:
+            compile_catalog(language)
+            print(f"compiled {catalog_path(language, '.mo').relative_to(ROOT)}")
+        return 0
+    problems = check()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in the catalogs", file=sys.stderr)
+        return 1
+    print(f"catalogs complete: {', '.join(SUPPORTED_LANGUAGES)}")
+    return 0

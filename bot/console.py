@@ -1,0 +1,204 @@
+"""The terminal adapter: views as numbered choices, one line of input per step.
+
+It reads standard input line by line, so a whole assessment can be piped in. A number presses
+a button; other text answers the current text prompt (a name, a comment); ``/help`` lists
+the commands. Every step is committed before its view is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.runtime import Database
+from dialogs import events
+from dialogs.content import Content
+from dialogs.i18n import N_, _, use_language
+from dialogs.views import View
+from storage.dialogue import (
+    ConcurrentUpdateError,
+    Outcome,
+    Who,
+    apply,
+    open_dialogue,
+    set_language,
+)
+
+PLATFORM = "console"
+INPUT_MAX = 4000
+ATTEMPTS = 3
+_TAG = re.compile(r"</?(?:b|i|code)>")
+
+COMMANDS: dict[str, events.Event] = {
+    "/back": events.Back(),
+    "/skip": events.Skip(),
+    "/info": events.Info(),
+    "/cancel": events.Cancel(),
+    "/new": events.Restart(),
+}
+HELP = N_(
+    "Type the number of an option and press Enter. Where a text answer is asked for "
+    "(a name, or a comment on a criterion), type it. Commands: /back, /skip, /info "
+    "(guidance), /new (a fresh assessment), /cancel, /help, /quit. Your answers are saved "
+    "as you go: run sicheck console again to continue where you stopped."
+)
+
+
+def plain(text: str) -> str:
+    """Turn a view's HTML-subset text into terminal text."""
+    return html.unescape(_TAG.sub("", text))
+
+
+def format_view(view: View) -> str:
+    """Lay a view out as text with numbered choices."""
+    lines = []
+    if view.progress:
+        lines.append(f"── {view.progress} ──")
+    lines.append(plain(view.text))
+    number = 0
+    for row in view.buttons:
+        cells = []
+        for button in row:
+            number += 1
+            cells.append(f"[{number}] {button.label}")
+        lines.append("   ".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def clean(line: str) -> str:
+    """Drop control characters and surrounding space from one line of input."""
+    kept = (ch for ch in line if ch == " " or unicodedata.category(ch)[0] != "C")
+    return "".join(kept).strip()
+
+
+def interpret(line: str, view: View) -> events.Event | str:
+    """Turn a line into an event, or into the (untranslated) reason it is not one."""
+    if not line:
+        return N_("Please type the number of an option, or some text where it is asked for.")
+    if len(line) > INPUT_MAX:
+        return N_("That line is too long.")
+    if line.startswith("/"):
+        command = line.split()[0].lower()
+        if command in COMMANDS:
+            return COMMANDS[command]
+        return N_("Unknown command. Type /help to see the commands.")
+    actions = view.actions
+    if line.isdigit() and actions:
+        index = int(line) - 1
+        if 0 <= index < len(actions):
+            event = events.decode(actions[index])
+            if event is not None:
+                return event
+        if not view.accepts_text:
+            return N_("There is no option with that number.")
+    if view.accepts_text:
+        return events.Text(line)
+    return N_("Please type the number of one of the options.")
+
+
+class Console:
+    """One practitioner's dialogue on a terminal."""
+
+    def __init__(
+        self, content: Content, database: Database, who: Who, out: Callable[[str], None]
+    ) -> None:
+        self.content = content
+        self.database = database
+        self.who = who
+        self.out = out
+        self.outcome: Outcome | None = None
+
+    @property
+    def language(self) -> str:
+        """The language the user reads, once known."""
+        return self.outcome.language if self.outcome else self.who.language or "en"
+
+    async def open(self) -> None:
+        """Resume the user's unfinished assessment or start one, and show it."""
+        language = self.who.language
+
+        async def work(session: AsyncSession) -> Outcome:
+            if language is not None:
+                await set_language(session, self.content, self.who, language)
+            return await open_dialogue(session, self.content, self.who)
+
+        self.outcome = await self._transaction(work)
+        self.out(format_view(self.outcome.view))
+
+    async def handle(self, line: str) -> None:
+        """Apply one line of input and show what follows."""
+        assert self.outcome is not None
+        current = self.outcome
+        meaning = interpret(clean(line), current.view)
+        if isinstance(meaning, str):
+            with use_language(current.language):
+                notice = _(meaning)
+            self.out(f"! {notice}\n" + format_view(current.view))
+            return
+        event = meaning
+        self.outcome = await self._transaction(
+            lambda session: apply(
+                session,
+                self.content,
+                self.who,
+                event,
+                source=PLATFORM,
+                expected=current.expected,
+            )
+        )
+        self.out(format_view(self.outcome.view))
+
+    async def _transaction(self, work: Callable[[AsyncSession], Awaitable[Outcome]]) -> Outcome:
+        """Run ``work`` in one committed transaction, again if another writer interfered."""
+        for _attempt in range(ATTEMPTS - 1):
+            try:
+                async with self.database.sessions.begin() as session:
+                    return await work(session)
+            except ConcurrentUpdateError:
+                continue
+        async with self.database.sessions.begin() as session:
+            return await work(session)
+
+
+async def run_console(
+    content: Content,
+    database: Database,
+    *,
+    user: str,
+    language: str | None,
+    stdin: TextIO,
+    stdout: TextIO,
+) -> int:
+    """Run the dialogue until end of input; return the process exit code."""
+
+    def out(text: str) -> None:
+        stdout.write(text + "\n")
+        stdout.flush()
+
+    console = Console(content, database, Who(PLATFORM, user, language), out)
+    await console.open()
+    while True:
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:
+            with use_language(console.language):
+                out(_("End of input. Your answers are saved: run sicheck console to continue."))
+            return 0
+        command = clean(line).lower()
+        if command == "/quit":
+            return 0
+        if command == "/help":
+            with use_language(console.language):
+                out(_(HELP))
+            continue
+        try:
+            await console.handle(line)
+        except SQLAlchemyError:
+            with use_language(console.language):
+                out("! " + _("Your last answer could not be saved. Please try again in a moment."))

@@ -1,0 +1,102 @@
+"""Start-up shared by every adapter: content, catalogs and a migrated database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from babel.messages.pofile import read_po
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from dialogs.content import Content, ContentError, check_translations, default_content
+from dialogs.i18n import SUPPORTED_LANGUAGES
+from locales import catalog_path
+from storage.database import create_engine, is_sqlite, session_factory
+from storage.migrate import current_revision, head_revision, upgrade
+
+
+class StartupError(Exception):
+    """SI Check cannot start; the message says what to do, in one line."""
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def close(self) -> None:
+        """Release every pooled connection."""
+        await self.engine.dispose()
+
+
+def catalog_texts(language: str) -> dict[str, str]:
+    """The ``msgid -> msgstr`` pairs of a language's catalog, fuzzy entries left out."""
+    with catalog_path(language).open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    return {
+        str(message.id): str(message.string)
+        for message in catalog
+        if message.id and not message.fuzzy
+    }
+
+
+def load_checked_content() -> Content:
+    """Load the content files and make sure every language translates every text."""
+    try:
+        content = default_content()
+        lookup = {language: catalog_texts(language) for language in SUPPORTED_LANGUAGES}
+    except (ContentError, OSError) as error:
+        raise StartupError(f"content: {error}") from None
+    missing = check_translations(content, SUPPORTED_LANGUAGES, lookup)
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise StartupError(f"content: {missing[0]}{more}; run `sicheck i18n check`")
+    return content
+
+
+async def inspect_revision(url: str) -> str | None:
+    """The migration the database at ``url`` is at, without changing anything."""
+    engine = _engine(url)
+    try:
+        return await current_revision(engine)
+    except (OperationalError, DBAPIError, OSError) as error:
+        raise StartupError(_unreachable(url, error)) from None
+    finally:
+        await engine.dispose()
+
+
+def _engine(url: str) -> AsyncEngine:
+    try:
+        return create_engine(url)
+    except Exception as error:  # an unparsable URL or a missing driver
+        raise StartupError(f"DATABASE_URL is not usable: {error}") from None
+
+
+def _unreachable(url: str, error: BaseException) -> str:
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    where = make_url(url).render_as_string(hide_password=True)
+    return f"cannot reach the database at {where}: {reason}"
+
+
+async def open_database(url: str, *, migrate: bool | None = None) -> Database:
+    """Connect to ``url`` and make sure its schema is current.
+
+    The embedded SQLite default migrates itself; a shared server database is migrated by
+    ``sicheck db upgrade`` so that replicas never race to change its schema.
+    """
+    engine = _engine(url)
+    try:
+        if migrate if migrate is not None else is_sqlite(url):
+            await upgrade(engine)
+        elif await current_revision(engine) != head_revision():
+            raise StartupError(
+                "the database schema is not current: run `sicheck db upgrade` first"
+            )
+    except (OperationalError, DBAPIError, OSError) as error:
+        await engine.dispose()
+        raise StartupError(_unreachable(url, error)) from None
+    except StartupError:
+        await engine.dispose()
+        raise
+    return Database(engine, session_factory(engine))

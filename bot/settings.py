@@ -1,0 +1,43 @@
+"""Settings from the environment and ``.env`` (see the README's table)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dialogs.i18n import SOURCE_LANGUAGE
+from storage.database import DEFAULT_DATABASE_URL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    default_locale: str = Field(
+        SOURCE_LANGUAGE, description="Language for users whose own one is unknown or unsupported"
+    )
+    telegram_bot_token: SecretStr | None = Field(None, description="Token from @BotFather")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Bot API server, for a self-hosted one"
+    )
+    telegram_rate_limit: float = Field(
+        30, description="Most Bot API requests per second, over all chats (0: no limit)"
+    )
+    telegram_retries: int = Field(
+        5, ge=0, description="Retries of a Bot API request after a 429, 5xx or network error"
+    )
+    telegram_retry_backoff: float = Field(
+        0.5, ge=0, description="Seconds before the first retry; doubled for each further one"
+    )
+    webhook_url: str | None = Field(
+        None, description="Public HTTPS URL Telegram posts updates to; unset: long polling"
+    )
+    webhook_secret_token: SecretStr | None = Field(
+        None, description="Secret Telegram sends with every webhook request; required with it"
+    )
+    listen_host: str = Field("127.0.0.1", description="Address the webhook server listens on")
+    listen_port: int = Field(8080, description="Port the webhook server listens on")
+    polling_timeout: int = Field(30, ge=0, description="Seconds one getUpdates call may wait")

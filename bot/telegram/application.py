@@ -1,0 +1,132 @@
+"""Building the python-telegram-bot ``Application`` of SI Check and its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import BotCommand
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+from bot.runtime import load_checked_content, open_database
+from bot.settings import Settings
+from bot.telegram import handlers
+from bot.telegram.context import SERVICES, BotContext, Services
+from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, use_language
+
+log = logging.getLogger(__name__)
+SICheckApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+COMMANDS = (
+    ("start", N_("Continue or begin an assessment")),
+    ("new", N_("Begin a fresh assessment")),
+    ("resume", N_("Show where you are")),
+    ("back", N_("Go back to the previous question")),
+    ("language", N_("Change the language")),
+    ("help", N_("How SI Check works")),
+    ("cancel", N_("Cancel this assessment")),
+)
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """Honours 429 ``retry_after`` (``AIORateLimiter``) and retries network errors and 5xx."""
+
+    def __init__(self, *, overall_max_rate: float, retries: int, backoff: float) -> None:
+        super().__init__(overall_max_rate=overall_max_rate, max_retries=retries)
+        self._network_retries = retries
+        self._backoff = backoff
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        """Send the request, again after a short pause when the network or server failed."""
+        for attempt in range(self._network_retries + 1):
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except BadRequest:
+                raise
+            except NetworkError:
+                if attempt == self._network_retries:
+                    raise
+                log.info("%s failed (attempt %s); retrying", endpoint, attempt + 1)
+                await asyncio.sleep(self._backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+async def register_commands(application: SICheckApplication) -> None:
+    """Publish the command list in every supported language (English as the default)."""
+    for language in (None, *SUPPORTED_LANGUAGES):
+        with use_language(language or "en"):
+            commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
+        await application.bot.set_my_commands(commands, language_code=language)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+) -> SICheckApplication:
+    """The Application, with handlers registered and start-up and shut-down hooks set."""
+    token = settings.telegram_bot_token
+    assert token is not None
+    api = settings.telegram_api_url.rstrip("/")
+    builder = (
+        ApplicationBuilder()
+        .token(token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .updater(None)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .context_types(ContextTypes(context=BotContext))
+        .rate_limiter(
+            RetryingRateLimiter(
+                overall_max_rate=settings.telegram_rate_limit,
+                retries=settings.telegram_retries,
+                backoff=settings.telegram_retry_backoff,
+            )
+        )
+        .concurrent_updates(True)
+        .post_init(_post_init(settings))
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if updates_request is not None:
+        builder = builder.get_updates_request(updates_request)
+    application: SICheckApplication = builder.build()
+    handlers.register(application)
+    return application
+
+
+def _post_init(
+    settings: Settings,
+) -> Callable[[SICheckApplication], Coroutine[Any, Any, None]]:
+    async def post_init(application: SICheckApplication) -> None:
+        """Load the content, open the database and publish the commands."""
+        content = load_checked_content()
+        database = await open_database(settings.database_url)
+        application.bot_data[SERVICES] = Services(settings, content, database)
+        await register_commands(application)
+
+    return post_init
+
+
+async def _post_shutdown(application: SICheckApplication) -> None:
+    """Close the database connections."""
+    services = application.bot_data.pop(SERVICES, None)
+    if isinstance(services, Services):
+        await services.database.close()

@@ -1,0 +1,165 @@
+"""Getting updates to the handlers: a long-polling loop and a webhook server.
+
+Both acknowledge an update only once it has been applied and committed: the polling loop
+moves the ``getUpdates`` offset past a batch only after the whole batch was processed, and the
+webhook answers Telegram's POST only after processing it. A crash in between makes Telegram
+deliver the update again, and the recorded update id makes the repeat harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import socket
+from collections import defaultdict
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from json import JSONDecodeError
+from typing import Any
+from urllib.parse import urlsplit
+
+import uvicorn
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.error import NetworkError, TimedOut
+
+from bot.runtime import StartupError
+from bot.settings import Settings
+from bot.telegram.context import SERVICES, Services
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+POLL_BACKOFF_MAX = 30.0
+
+
+def _chat_key(update: Update) -> Hashable:
+    chat = update.effective_chat
+    return chat.id if chat is not None else ("update", update.update_id)
+
+
+async def process_batch(application: Any, updates: Sequence[Update]) -> None:
+    """Process a batch: each chat's updates in order, different chats concurrently."""
+    by_chat: dict[Hashable, list[Update]] = defaultdict(list)
+    for update in updates:
+        by_chat[_chat_key(update)].append(update)
+
+    async def in_order(chain: list[Update]) -> None:
+        for update in chain:
+            await application.process_update(update)
+
+    await asyncio.gather(*(in_order(chain) for chain in by_chat.values()))
+
+
+async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> None:
+    """Long-poll ``getUpdates`` until ``stop`` is set, confirming each batch once applied."""
+    offset: int | None = None
+    failures = 0
+    while not stop.is_set():
+        fetch = asyncio.ensure_future(
+            application.bot.get_updates(
+                offset=offset, timeout=wait_seconds, allowed_updates=Update.ALL_TYPES
+            )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            break
+        try:
+            updates: tuple[Update, ...] = fetch.result()
+        except (NetworkError, TimedOut) as error:
+            failures += 1
+            delay = min(POLL_BACKOFF_MAX, 0.5 * 2**failures)
+            log.warning("getUpdates failed (%s); again in %.1f s", error, delay)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            continue
+        failures = 0
+        if updates:
+            await process_batch(application, updates)
+            offset = updates[-1].update_id + 1
+    if offset is not None:
+        # Confirm the last batch, so a restart does not fetch it again (it would be harmless).
+        try:
+            await application.bot.get_updates(offset=offset, timeout=0)
+        except NetworkError:
+            log.info("could not confirm the last batch; it will be redelivered and skipped")
+
+
+async def _healthy(application: Any) -> bool:
+    services = application.bot_data.get(SERVICES)
+    if not isinstance(services, Services):
+        return False
+    try:
+        async with services.database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any failure means unhealthy
+        return False
+    return True
+
+
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave SIGINT and SIGTERM to ``sicheck run``, which stops the bot gracefully."""
+        yield
+
+
+def webhook_app(application: Any, settings: Settings) -> Starlette:
+    """The ASGI app: the webhook endpoint (secret checked) and ``/healthz``."""
+    assert settings.webhook_url is not None
+    assert settings.webhook_secret_token is not None
+    path = urlsplit(settings.webhook_url).path or "/"
+    secret = settings.webhook_secret_token.get_secret_value().encode()
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, secret):
+            return Response(status_code=403)
+        try:
+            update = Update.de_json(await request.json(), application.bot)
+        except (JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
+            return Response(status_code=400)
+        async with application.bot_data[SERVICES].chat_locks.hold(("webhook", _chat_key(update))):
+            await application.process_update(update)
+        return Response(status_code=200)
+
+    async def healthz(request: Request) -> Response:
+        ok = await _healthy(application)
+        return JSONResponse({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
+
+    return Starlette(routes=[Route(path, receive, methods=["POST"]), Route("/healthz", healthz)])
+
+
+async def serve_webhook(application: Any, settings: Settings, stop: asyncio.Event) -> None:
+    """Register the webhook with Telegram and serve it until ``stop`` is set."""
+    assert settings.webhook_url is not None
+    assert settings.webhook_secret_token is not None
+    config = uvicorn.Config(
+        webhook_app(application, settings), log_level="warning", lifespan="off"
+    )
+    server = _Server(config)
+    # Listening before Telegram learns the URL: its first POST waits in the backlog.
+    try:
+        listening = socket.create_server((settings.listen_host, settings.listen_port))
+    except OSError as error:
+        raise StartupError(
+            f"cannot listen on {settings.listen_host}:{settings.listen_port}: {error.strerror}"
+        ) from None
+    serving = asyncio.ensure_future(server.serve(sockets=[listening]))
+    await application.bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret_token.get_secret_value(),
+        allowed_updates=Update.ALL_TYPES,
+    )
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True  # finish requests in flight; Telegram redelivers the rest
+    stopping.cancel()
+    await serving

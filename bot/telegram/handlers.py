@@ -1,0 +1,295 @@
+"""Telegram handlers: each turns an update into an engine event, commits, then replies.
+
+All handlers are registered in ``register``. A handler's work on the database happens in one
+transaction that also records the update id, so a redelivered update is applied only once;
+the reply goes out only after that transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.telegram.callback_data import LANGUAGE_PREFIX, unpack
+from bot.telegram.context import BotContext
+from bot.telegram.replies import send, show
+from dialogs import events
+from dialogs.content import Content
+from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
+from dialogs.views import language_name
+from storage.dialogue import (
+    MOVED_ON,
+    ConcurrentUpdateError,
+    Outcome,
+    Who,
+    apply,
+    claim_update,
+    current_view,
+    open_dialogue,
+    set_language,
+)
+
+log = logging.getLogger(__name__)
+PLATFORM = "telegram"
+ATTEMPTS = 3
+Work = Callable[[AsyncSession, Who], Awaitable[Outcome]]
+
+HELP = N_(
+    "<b>SI Check</b> checks a social-innovation practice against the 10 criteria of the EAPN "
+    "checklist. Answer each question with the buttons; send a text message to add a comment "
+    "to the current criterion. Your answers are saved as you go.\n\n"
+    "/start: continue or begin an assessment\n/new: a fresh assessment\n"
+    "/resume: show where you are\n/back: the previous question\n/language: change the "
+    "language\n/cancel: cancel this assessment\n/help: this help"
+)
+UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
+NOT_READABLE = N_("SI Check reads text messages and button presses only.")
+EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
+FAILED = N_("Something went wrong and your last action was not saved. Please try again.")
+CHOOSE_LANGUAGE = N_("Choose your language.")
+
+
+def who_sent(update: Update, context: BotContext) -> Who:
+    """The respondent behind an update, with the language their Telegram client uses."""
+    user = update.effective_user
+    assert user is not None
+    language = negotiate(user.language_code, context.services.settings.default_locale)
+    return Who(PLATFORM, str(user.id), language)
+
+
+async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
+    """Run ``work`` in one transaction with the update id; a repeat only shows the view."""
+    services = context.services
+    who = who_sent(update, context)
+    chat = update.effective_chat
+    assert chat is not None
+    async with services.chat_locks.hold(chat.id):
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with services.database.sessions.begin() as session:
+                    if not await claim_update(session, update.update_id):
+                        return await current_view(session, services.content, who)
+                    return await work(session, who)
+            except ConcurrentUpdateError:
+                if attempt == ATTEMPTS:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _chat_id(update: Update) -> int:
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id
+
+
+async def _reply(
+    update: Update,
+    context: BotContext,
+    work: Work,
+    *,
+    edit: Message | None = None,
+    notice: str | None = None,
+) -> Outcome:
+    outcome = await run_step(update, context, work)
+    with use_language(outcome.language):
+        await show(
+            context.bot,
+            _chat_id(update),
+            outcome,
+            edit=edit,
+            notice=_(notice) if notice else None,
+        )
+    return outcome
+
+
+def _applying(event: events.Event, content: Content) -> Work:
+    """Work that applies ``event`` to the sender's current assessment."""
+    return lambda session, who: apply(session, content, who, event, source=PLATFORM)
+
+
+def _showing(content: Content) -> Work:
+    """Work that only shows where the sender is."""
+    return lambda session, who: current_view(session, content, who)
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Continue the current assessment or begin one; keep a deep link's payload."""
+    payload = context.args[0][:64] if context.args else None
+    content = context.services.content
+    await _reply(
+        update,
+        context,
+        lambda session, who: open_dialogue(session, content, who, start_payload=payload),
+    )
+
+
+async def new(update: Update, context: BotContext) -> None:
+    """Begin a fresh assessment, cancelling an unfinished one."""
+    content = context.services.content
+    await _reply(
+        update, context, lambda session, who: open_dialogue(session, content, who, fresh=True)
+    )
+
+
+async def resume(update: Update, context: BotContext) -> None:
+    """Show the current step again."""
+    await _reply(update, context, _showing(context.services.content))
+
+
+async def back(update: Update, context: BotContext) -> None:
+    """Go back to the previous question."""
+    await _reply(update, context, _applying(events.Back(), context.services.content))
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """Cancel the current assessment, keeping its answers."""
+    await _reply(update, context, _applying(events.Cancel(), context.services.content))
+
+
+async def text(update: Update, context: BotContext) -> None:
+    """Answer a text prompt (a name, or a comment on the current criterion)."""
+    message = update.effective_message
+    assert message is not None
+    assert message.text is not None
+    event = events.Text(message.text.strip())
+    await _reply(update, context, _applying(event, context.services.content))
+
+
+async def button(update: Update, context: BotContext) -> None:
+    """Apply a button press to the view it was shown on; a stale press changes nothing."""
+    query = update.callback_query
+    assert query is not None
+    content = context.services.content
+    if query.data and query.data.startswith(LANGUAGE_PREFIX):
+        language = negotiate(query.data.removeprefix(LANGUAGE_PREFIX))
+        await _reply(
+            update,
+            context,
+            lambda session, who: set_language(session, content, who, language),
+            edit=_editable(query.message),
+        )
+        await query.answer()
+        return
+    unpacked = unpack(query.data)
+    if unpacked is None:
+        outcome = await _reply(
+            update, context, _showing(content), edit=_editable(query.message), notice=MOVED_ON
+        )
+    else:
+        expected, event = unpacked
+        outcome = await _reply(
+            update,
+            context,
+            lambda session, who: apply(
+                session, content, who, event, source=PLATFORM, expected=expected
+            ),
+            edit=_editable(query.message),
+        )
+    with use_language(outcome.language):
+        await query.answer(None if outcome.accepted else _(MOVED_ON)[:200])
+
+
+def _editable(message: object) -> Message | None:
+    return message if isinstance(message, Message) else None
+
+
+async def language(update: Update, context: BotContext) -> None:
+    """Offer the supported languages."""
+    buttons = [
+        InlineKeyboardButton(language_name(code), callback_data=f"{LANGUAGE_PREFIX}{code}")
+        for code in SUPPORTED_LANGUAGES
+    ]
+    outcome = await run_step(update, context, _showing(context.services.content))
+    with use_language(outcome.language):
+        await send(
+            context.bot, _chat_id(update), _(CHOOSE_LANGUAGE), InlineKeyboardMarkup([buttons])
+        )
+
+
+async def _tell(update: Update, context: BotContext, message: str) -> None:
+    """Send a translated note, then the current step again."""
+    await _reply(update, context, _showing(context.services.content), notice=message)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """Explain how SI Check works and list the commands."""
+    outcome = await run_step(update, context, _showing(context.services.content))
+    with use_language(outcome.language):
+        await send(context.bot, _chat_id(update), _(HELP), None)
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """Say that the command is not known."""
+    await _tell(update, context, UNKNOWN_COMMAND)
+
+
+async def unreadable(update: Update, context: BotContext) -> None:
+    """Say that photos, stickers, files and the like are not read."""
+    await _tell(update, context, NOT_READABLE)
+
+
+async def edited(update: Update, context: BotContext) -> None:
+    """Say that edits of earlier messages are not applied."""
+    await _tell(update, context, EDITS_IGNORED)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure by update and chat id only, and tell the user to try again."""
+    if not isinstance(update, Update):
+        log.error("error outside an update", exc_info=context.error)
+        return
+    chat_id = update.effective_chat.id if update.effective_chat else None
+    log.error(
+        "update %s in chat %s failed: %s",
+        update.update_id,
+        chat_id,
+        type(context.error).__name__,
+        exc_info=context.error,
+    )
+    user = update.effective_user
+    language_code = negotiate(user.language_code if user else None)
+    if update.callback_query is not None:
+        with use_language(language_code):
+            try:
+                await update.callback_query.answer(_(FAILED)[:200])
+            except Exception:  # the user is told below if this fails too
+                log.info("could not answer the callback of update %s", update.update_id)
+    if chat_id is not None:
+        with use_language(language_code):
+            try:
+                await context.bot.send_message(chat_id, _(FAILED))
+            except Exception:  # nothing more can be done for this update
+                log.info("could not tell chat %s about the failure", chat_id)
+
+
+def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
+    """Register every handler of SI Check, in the order they are tried."""
+    private = filters.ChatType.PRIVATE
+    application.add_handlers(
+        [
+            CommandHandler("start", start, filters=private),
+            CommandHandler("new", new, filters=private),
+            CommandHandler("resume", resume, filters=private),
+            CommandHandler("back", back, filters=private),
+            CommandHandler("cancel", cancel, filters=private),
+            CommandHandler("language", language, filters=private),
+            CommandHandler("help", help_command, filters=private),
+            CallbackQueryHandler(button),
+            MessageHandler(filters.UpdateType.EDITED & private, edited),
+            MessageHandler(filters.COMMAND & private, unknown_command),
+            MessageHandler(filters.TEXT & private, text),
+            MessageHandler(private, unreadable),
+        ]
+    )
+    application.add_error_handler(on_error)

@@ -1,0 +1,61 @@
+"""``sicheck run``: the Telegram bot, by long polling or as a webhook server."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from telegram.error import InvalidToken, NetworkError
+
+from bot.runtime import StartupError
+from bot.settings import Settings
+from bot.telegram.application import build_application
+from bot.telegram.delivery import poll, serve_webhook
+
+
+def _check(settings: Settings) -> None:
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        raise StartupError(
+            "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and set it, "
+            "or try SI Check without Telegram with `sicheck console`"
+        )
+    if settings.webhook_url and not settings.webhook_secret_token:
+        raise StartupError(
+            "WEBHOOK_URL is set but WEBHOOK_SECRET_TOKEN is not: set a long random secret"
+        )
+
+
+async def run_bot(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM; return the exit code."""
+    _check(settings)
+    application = build_application(settings)
+    try:
+        await application.initialize()
+    except InvalidToken:
+        raise StartupError(
+            "Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather, "
+            "or try SI Check without Telegram with `sicheck console`"
+        ) from None
+    except NetworkError as error:
+        raise StartupError(
+            f"cannot reach the Bot API at {settings.telegram_api_url}: {error}"
+        ) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        if settings.webhook_url:
+            await serve_webhook(application, settings, stop)
+        else:
+            await application.bot.delete_webhook()
+            await poll(application, stop, wait_seconds=settings.polling_timeout)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+    return 0

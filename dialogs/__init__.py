@@ -1,0 +1,1 @@
+"""The platform-neutral SI Check engine: content, state machine, scoring and views."""

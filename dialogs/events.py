@@ -1,0 +1,161 @@
+"""Engine events, and the compact action tokens that buttons carry.
+
+A token is what a button sends back: ``a:C03:2`` answers criterion 3 with 2, ``a:C03:-`` says
+"not applicable". Tokens name the criterion they belong to, so a press on an old question can
+be told apart from a press on the current one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChooseLanguage:
+    language: str
+
+
+@dataclass(frozen=True)
+class Consent:
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class ChooseCountry:
+    country: str | None
+    """ISO 3166 alpha-2 code, ``None`` for a country not offered."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    criterion: str
+    value: int | None
+    """0..3 on the scale, ``None`` for "not applicable / don't know"."""
+
+
+@dataclass(frozen=True)
+class ToggleAspect:
+    criterion: str
+    aspect: str
+
+
+@dataclass(frozen=True)
+class Edit:
+    criterion: str
+
+
+@dataclass(frozen=True)
+class Back:
+    pass
+
+
+@dataclass(frozen=True)
+class Skip:
+    pass
+
+
+@dataclass(frozen=True)
+class Info:
+    """Show the seed's guidance for the current question."""
+
+
+@dataclass(frozen=True)
+class Confirm:
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    pass
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Leave the current assessment and start a fresh one."""
+
+
+@dataclass(frozen=True)
+class Show:
+    """Show the current step again, changing nothing."""
+
+
+Event = (
+    ChooseLanguage
+    | Consent
+    | Text
+    | ChooseCountry
+    | Answer
+    | ToggleAspect
+    | Edit
+    | Back
+    | Skip
+    | Info
+    | Confirm
+    | Cancel
+    | Restart
+    | Show
+)
+
+_CRITERION = r"C\d\d"
+_PATTERNS: tuple[tuple[re.Pattern[str], type], ...] = (
+    (re.compile(r"l:([a-z]{2})"), ChooseLanguage),
+    (re.compile(r"c:([A-Z]{2}|-)"), ChooseCountry),
+    (re.compile(rf"a:({_CRITERION}):([0-9]|-)"), Answer),
+    (re.compile(rf"t:({_CRITERION}):([a-z_]{{1,20}})"), ToggleAspect),
+    (re.compile(rf"e:({_CRITERION})"), Edit),
+)
+_SIMPLE: dict[str, Event] = {
+    "y": Consent(accepted=True),
+    "n": Consent(accepted=False),
+    "b": Back(),
+    "s": Skip(),
+    "i": Info(),
+    "ok": Confirm(),
+    "x": Cancel(),
+    "new": Restart(),
+}
+
+
+def encode(event: Event) -> str:
+    """Return the button token that stands for ``event``."""
+    match event:
+        case ChooseLanguage(language):
+            return f"l:{language}"
+        case ChooseCountry(country):
+            return f"c:{country or '-'}"
+        case Answer(criterion, value):
+            return f"a:{criterion}:{'-' if value is None else value}"
+        case ToggleAspect(criterion, aspect):
+            return f"t:{criterion}:{aspect}"
+        case Edit(criterion):
+            return f"e:{criterion}"
+    for token, simple in _SIMPLE.items():
+        if simple == event:
+            return token
+    raise ValueError(f"{event!r} has no button token")
+
+
+def decode(token: str) -> Event | None:
+    """Return the event a button token stands for, or ``None`` for an unknown or forged one."""
+    if token in _SIMPLE:
+        return _SIMPLE[token]
+    for pattern, kind in _PATTERNS:
+        match = pattern.fullmatch(token)
+        if match is None:
+            continue
+        if kind is ChooseLanguage:
+            return ChooseLanguage(match[1])
+        if kind is ChooseCountry:
+            return ChooseCountry(None if match[1] == "-" else match[1])
+        if kind is Answer:
+            return Answer(match[1], None if match[2] == "-" else int(match[2]))
+        if kind is ToggleAspect:
+            return ToggleAspect(match[1], match[2])
+        return Edit(match[1])
+    return None

@@ -1,0 +1,94 @@
+"""The one gettext lookup every room calls: a context-local language and its catalog.
+
+Handlers never translate by hand: an adapter enters ``use_language(code)`` once per update
+(like aiogram's i18n middleware) and every ``_()`` below it speaks that language.
+"""
+
+from __future__ import annotations
+
+import gettext as stdlib_gettext
+import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from functools import cache
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from locales import catalog_path
+
+SOURCE_LANGUAGE = "en"
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "lv")
+
+_current_language: ContextVar[str] = ContextVar("sicheck_language", default=SOURCE_LANGUAGE)
+_compile_lock = threading.Lock()
+
+
+def negotiate(language_code: str | None, default: str = SOURCE_LANGUAGE) -> str:
+    """Map a client's language tag (``lv``, ``es-AR``, ``sv_SE``) to a supported language."""
+    if not language_code:
+        return default
+    try:
+        language = Locale.parse(language_code.replace("-", "_")).language
+    except (ValueError, UnknownLocaleError):
+        return default
+    return language if language in SUPPORTED_LANGUAGES else default
+
+
+@cache
+def translations(language: str) -> stdlib_gettext.NullTranslations:
+    """Load the compiled catalog of ``language``, compiling it first when missing or stale."""
+    if language not in SUPPORTED_LANGUAGES:
+        raise LookupError(f"unsupported language {language!r}")
+    source = catalog_path(language)
+    compiled = catalog_path(language, ".mo")
+    with _compile_lock:
+        if not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime:
+            return stdlib_gettext.GNUTranslations(io.BytesIO(compile_catalog(language)))
+    with compiled.open("rb") as handle:
+        return stdlib_gettext.GNUTranslations(handle)
+
+
+def compile_catalog(language: str) -> bytes:
+    """Compile a language's ``messages.po``, writing the ``.mo`` beside it where possible."""
+    with catalog_path(language).open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    data = buffer.getvalue()
+    # A read-only install still works: the catalog was compiled in memory.
+    with suppress(OSError):
+        catalog_path(language, ".mo").write_bytes(data)
+    return data
+
+
+def current_language() -> str:
+    """Return the language of the update being handled."""
+    return _current_language.get()
+
+
+@contextmanager
+def use_language(language: str) -> Iterator[None]:
+    """Speak ``language`` in every ``_()`` call made inside the block."""
+    token = _current_language.set(language if language in SUPPORTED_LANGUAGES else SOURCE_LANGUAGE)
+    try:
+        yield
+    finally:
+        _current_language.reset(token)
+
+
+def gettext(message: str, **params: object) -> str:
+    """Translate ``message`` into the current language and fill its named placeholders."""
+    text = translations(_current_language.get()).gettext(message)
+    return text % params if params else text
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Mark ``message`` for extraction; it is translated where it is shown."""
+    return message
+
+
+_ = gettext

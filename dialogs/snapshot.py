@@ -1,0 +1,46 @@
+"""The state of one assessment as plain, immutable data: what the engine reads and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+NAME_MAX = 200
+COMMENT_MAX = 1000
+
+
+@dataclass(frozen=True)
+class RecordedAnswer:
+    value: int | None
+    aspects: tuple[str, ...] = ()
+    comment: str | None = None
+    revision: int = 1
+
+
+@dataclass(frozen=True)
+class Profile:
+    practice_name: str | None = None
+    country: str | None = None
+    organisation: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the practitioner set on the current question before choosing a level."""
+
+    aspects: tuple[str, ...] = ()
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    checklist_version: int
+    state: str
+    language: str
+    consented: bool = False
+    profile: Profile = Profile()
+    answers: Mapping[str, RecordedAnswer] = field(default_factory=lambda: MappingProxyType({}))
+    draft: Draft = Draft()
+    editing: bool = False
+    """Whether the current question was opened from the review, and returns there."""

@@ -1,0 +1,297 @@
+"""Views: what a step shows, as plain data (HTML-subset text and rows of buttons).
+
+Adapters render a view their own way: Telegram as a message with an inline keyboard, the
+console as numbered choices. Texts use only ``<b>`` and ``<i>``; user text is escaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from babel import Locale
+from babel.numbers import format_percent
+
+from dialogs import events, machine
+from dialogs.content import Checklist, Criterion
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, current_language
+from dialogs.scoring import Score, score
+from dialogs.snapshot import Snapshot
+
+COUNTRIES = ("LV", "ES", "FR", "SE", "BE", "FI", "HU", "PT")
+"""The BuiCaSuS partner countries, then those of the seed's good practices."""
+BAR_WIDTH = 3
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str
+    """The event token (see ``dialogs.events``) the button sends back."""
+
+
+@dataclass(frozen=True)
+class View:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    progress: str | None = None
+    accepts_text: bool = False
+    """Whether a free-text message is an answer here (a name, or a comment)."""
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """Every button token of the view, row by row."""
+        return tuple(button.action for row in self.buttons for button in row)
+
+
+def _button(label: str, event: events.Event) -> Button:
+    return Button(label, events.encode(event))
+
+
+def _rows(buttons: list[Button], width: int) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(buttons[i : i + width]) for i in range(0, len(buttons), width))
+
+
+def language_name(language: str) -> str:
+    """The language's own name for itself, as a person would pick it from a list."""
+    name = Locale.parse(language).get_display_name(language) or language
+    return name[:1].upper() + name[1:]
+
+
+def country_name(country: str | None) -> str:
+    """The country's name in the current language, from Babel's CLDR data."""
+    if country is None:
+        return _("Another country")
+    return str(Locale.parse(current_language()).territories.get(country, country))
+
+
+def percent(value: float) -> str:
+    """Format a percentage (0..100) the way the current language writes it."""
+    return format_percent(value / 100, locale=current_language())
+
+
+def render(
+    checklist: Checklist, snapshot: Snapshot, *, notice: str | None = None, info: bool = False
+) -> View:
+    """Build the view of ``snapshot``'s state; ``notice`` explains a refused input first."""
+    view = _render_state(checklist, snapshot, info)
+    if notice:
+        return View(f"<i>{escape(notice)}</i>\n\n{view.text}", *_rest(view))
+    return view
+
+
+def _rest(view: View) -> tuple[tuple[tuple[Button, ...], ...], str | None, bool]:
+    return view.buttons, view.progress, view.accepts_text
+
+
+def _render_state(checklist: Checklist, snapshot: Snapshot, info: bool) -> View:
+    state = snapshot.state
+    if state == machine.LANGUAGE:
+        return _language()
+    if state == machine.CONSENT:
+        return _consent()
+    if state == machine.PROFILE_NAME:
+        return View(
+            _("<b>Your practice</b>\n\nWhat is the name of the practice you are assessing?")
+            + "\n\n"
+            + _("<i>Send the name as a text message.</i>"),
+            accepts_text=True,
+        )
+    if state == machine.PROFILE_COUNTRY:
+        return _country()
+    if state == machine.PROFILE_ORGANISATION:
+        return View(
+            _("Which organisation runs the practice? Send its name, or skip this question."),
+            ((_button(_("Skip"), events.Skip()), _button(_("⬅️ Back"), events.Back())),),
+            accepts_text=True,
+        )
+    if state == machine.REVIEW:
+        return _review(checklist, snapshot)
+    if state == machine.SUMMARY:
+        return summary(checklist, snapshot)
+    if state == machine.CANCELLED:
+        return View(
+            _("This assessment was cancelled. The answers given so far are kept."),
+            ((_button(_("🔄 New assessment"), events.Restart()),),),
+        )
+    if state == machine.DECLINED:
+        return View(
+            _("Understood: nothing more will be asked or recorded. Thank you for your time."),
+            ((_button(_("🔄 Start again"), events.Restart()),),),
+        )
+    return _question(checklist, checklist.criterion(state), snapshot, info)
+
+
+def _language() -> View:
+    buttons = [
+        _button(language_name(code), events.ChooseLanguage(code)) for code in SUPPORTED_LANGUAGES
+    ]
+    return View(_("<b>SI Check</b>\n\nChoose your language."), _rows(buttons, 2))
+
+
+def _consent() -> View:
+    text = "\n\n".join(
+        (
+            _(
+                "<b>SI Check</b> checks a social-innovation practice against the 10 criteria "
+                "of the EAPN checklist for good social innovation, one question at a time, "
+                "and ends with a scored summary."
+            ),
+            _(
+                "To do this, SI Check records your answers, comments, the practice's name, "
+                "country and organisation, your language and your user id. The coordinators "
+                "of your programme see the answers without your name. You can ask for your "
+                "data or its deletion at any time."
+            ),
+            _("Do you agree that your answers are recorded?"),
+        )
+    )
+    return View(
+        text,
+        (
+            (
+                _button(_("✅ I agree"), events.Consent(accepted=True)),
+                _button(_("❌ No, thanks"), events.Consent(accepted=False)),
+            ),
+        ),
+    )
+
+
+def _country() -> View:
+    buttons = [_button(country_name(code), events.ChooseCountry(code)) for code in COUNTRIES]
+    buttons.append(_button(country_name(None), events.ChooseCountry(None)))
+    rows = (*_rows(buttons, 3), (_button(_("⬅️ Back"), events.Back()),))
+    return View(_("In which country does the practice work?"), rows)
+
+
+def answer_label(checklist: Checklist, value: int | None) -> str:
+    """The scale label of ``value`` in the current language."""
+    if value is None:
+        return _(checklist.not_applicable.label)
+    return _(checklist.level(value).label)
+
+
+def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, info: bool) -> View:
+    total = len(checklist.criteria)
+    number = checklist.criteria.index(criterion) + 1
+    lines = [
+        "<b>"
+        + _("Criterion %(number)s/%(total)s", number=number, total=total)
+        + ": "
+        + escape(_(criterion.title))
+        + "</b>",
+        escape(_(criterion.question)),
+    ]
+    if info:
+        lines.append("ℹ️ <i>" + escape(_(criterion.guidance)) + "</i>")
+    buttons: list[tuple[Button, ...]] = []
+    if criterion.aspects:
+        lines.append(_("Tick every kind of novelty the practice brings, then choose a level."))
+        for aspect in criterion.aspects:
+            ticked = aspect.code in snapshot.draft.aspects
+            mark = "☑️" if ticked else "⬜"
+            if info:
+                lines.append(f"• <b>{escape(_(aspect.label))}</b>: {escape(_(aspect.text))}")
+            buttons.append(
+                (
+                    _button(
+                        f"{mark} {_(aspect.label)}",
+                        events.ToggleAspect(criterion.code, aspect.code),
+                    ),
+                )
+            )
+    recorded = snapshot.answers.get(criterion.code)
+    if recorded is not None:
+        label = escape(answer_label(checklist, recorded.value))
+        lines.append(_("Your answer: %(answer)s", answer=f"<b>{label}</b>"))
+    comment = snapshot.draft.comment if recorded is None else recorded.comment
+    if comment:
+        lines.append(_("Your comment: %(comment)s", comment=f"<i>{escape(comment)}</i>"))
+    lines.append(_("<i>You may add a comment by sending a text message.</i>"))
+    levels = [
+        _button(f"{level.value} · {_(level.label)}", events.Answer(criterion.code, level.value))
+        for level in checklist.scale
+    ]
+    buttons += _rows(levels, 2)
+    not_applicable = _(checklist.not_applicable.label)
+    buttons.append((_button(not_applicable, events.Answer(criterion.code, None)),))
+    navigation = [_button(_("⬅️ Back"), events.Back()), _button(_("Skip ➡️"), events.Skip())]
+    if not info:
+        navigation.insert(0, _button(_("ℹ️ Guidance"), events.Info()))
+    buttons.append(tuple(navigation))
+    return View(
+        "\n\n".join(lines), tuple(buttons), progress=f"{number}/{total}", accepts_text=True
+    )
+
+
+def _review(checklist: Checklist, snapshot: Snapshot) -> View:
+    lines = ["<b>" + _("Review your answers") + "</b>"]
+    for number, criterion in enumerate(checklist.criteria, start=1):
+        recorded = snapshot.answers.get(criterion.code)
+        answer = _("not answered") if recorded is None else answer_label(checklist, recorded.value)
+        lines.append(f"{number}. {escape(_(criterion.title))}: <b>{escape(answer)}</b>")
+    unanswered = sum(1 for c in checklist.criteria if c.code not in snapshot.answers)
+    if unanswered:
+        lines.append(
+            _(
+                "<i>Criteria without an answer: %(count)s. They are left out of the score.</i>",
+                count=unanswered,
+            )
+        )
+    lines.append(_("Choose a number to change that answer, or confirm to see the summary."))
+    edits = [
+        _button(f"✏️ {number}", events.Edit(criterion.code))
+        for number, criterion in enumerate(checklist.criteria, start=1)
+    ]
+    rows = (
+        *_rows(edits, 5),
+        (_button(_("✅ Confirm"), events.Confirm()),),
+        (_button(_("⬅️ Back"), events.Back()),),
+    )
+    total = len(checklist.criteria)
+    return View("\n".join(lines), rows, progress=f"{total}/{total}")
+
+
+def _bar(value: int | None, max_value: int) -> str:
+    if value is None:
+        return "·" * BAR_WIDTH
+    return "■" * value + "□" * (max_value - value)
+
+
+def summary(checklist: Checklist, snapshot: Snapshot) -> View:
+    """The scored summary of a finished assessment."""
+    result: Score = score(
+        checklist, {code: answer.value for code, answer in snapshot.answers.items()}
+    )
+    name = escape(snapshot.profile.practice_name or "")
+    lines = ["<b>" + _("Summary: %(practice)s", practice=name) + "</b>", ""]
+    if result.percent is None or result.band is None:
+        lines.append(_("No criterion was scored, so there is no overall score."))
+    else:
+        lines.append(
+            _(
+                "Overall score: %(percent)s (%(scored)s of %(total)s criteria scored)",
+                percent="<b>" + percent(result.percent) + "</b>",
+                scored=result.scored,
+                total=len(checklist.criteria),
+            )
+        )
+        lines.append(f"<b>{escape(_(result.band.label))}</b>: {escape(_(result.band.meaning))}")
+    lines.append("")
+    for number, criterion_score in enumerate(result.criteria, start=1):
+        criterion = checklist.criterion(criterion_score.code)
+        shown = (
+            _("not answered")
+            if not criterion_score.answered
+            else answer_label(checklist, criterion_score.value)
+        )
+        bar = _bar(criterion_score.value, checklist.max_value)
+        lines.append(f"<code>{bar}</code> {number}. {escape(_(criterion.title))}: {escape(shown)}")
+    for heading, codes in (
+        (_("Strongest criteria"), result.strongest),
+        (_("Criteria to work on"), result.weakest),
+    ):
+        if codes:
+            lines += ["", "<b>" + heading + "</b>"]
+            lines += ["• " + escape(_(checklist.criterion(code).title)) for code in codes]
+    return View("\n".join(lines), ((_button(_("🔄 New assessment"), events.Restart()),),))

@@ -1,0 +1,1 @@
+"""Durable state of SI Check: SQLAlchemy models, repository functions and migrations."""

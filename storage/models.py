@@ -1,0 +1,118 @@
+"""The data model: respondents, assessments, answers and the append-only answer log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of its rowid (auto-increment).
+Identifier = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Respondent(Base):
+    __tablename__ = "respondent"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    start_payload: Mapped[str | None] = mapped_column(String(64))
+    """The deep-link payload of the respondent's latest ``/start`` (cohort invitations)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Assessment(Base):
+    __tablename__ = "assessment"
+    __table_args__ = (Index("ix_assessment_respondent_status", "respondent_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondent.id", ondelete="CASCADE"))
+    checklist_version: Mapped[int] = mapped_column(SmallInteger)
+    state: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    practice_name: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The engine's working data that is not an answer: the draft and the editing flag."""
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    """Bumped by every step, so concurrent writers of one assessment notice each other."""
+
+
+class Answer(Base):
+    __tablename__ = "answer"
+    __table_args__ = (UniqueConstraint("assessment_id", "criterion"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id", ondelete="CASCADE"))
+    criterion: Mapped[str] = mapped_column(String(8))
+    value: Mapped[int | None] = mapped_column(SmallInteger)
+    """0..3 on the checklist's scale; NULL means "not applicable / don't know"."""
+    aspects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comment: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnswerLog(Base):
+    """Append-only: every answer and every change of one, as coordinators download them."""
+
+    __tablename__ = "answer_log"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessment.id", ondelete="CASCADE"), index=True
+    )
+    criterion: Mapped[str] = mapped_column(String(8))
+    value: Mapped[int | None] = mapped_column(SmallInteger)
+    aspects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comment: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class ProcessedUpdate(Base):
+    """Update ids already applied, so a redelivered update changes nothing."""
+
+    __tablename__ = "processed_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

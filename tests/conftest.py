@@ -1,0 +1,81 @@
+"""Shared fixtures: the shipped content, and a real database per test.
+
+Tests run on SQLite by default and on PostgreSQL when ``SICHECK_TEST_DATABASE_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.runtime import Database, open_database
+from dialogs.content import Content, default_content
+from storage.database import create_engine, is_sqlite
+from storage.models import Base
+
+SERVER_URL = os.environ.get("SICHECK_TEST_DATABASE_URL")
+ROOT = Path(__file__).resolve().parents[1]
+SEED_DIR = ROOT.parent / "shared" / "seeds"
+
+
+async def _reset_server_schema(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_server_schema() -> None:
+    """Start every run on the server database from an empty schema."""
+    if SERVER_URL:
+        asyncio.run(_reset_server_schema(SERVER_URL))
+
+
+@pytest.fixture(scope="session")
+def content() -> Content:
+    return default_content()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """An empty database: a new SQLite file, or the emptied server database."""
+    if SERVER_URL:
+        return SERVER_URL
+    return f"sqlite+aiosqlite:///{tmp_path / 'sicheck.db'}"
+
+
+async def _empty_tables(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database, emptied again after the test."""
+    opened = await open_database(database_url, migrate=True)
+    try:
+        yield opened
+    finally:
+        if not is_sqlite(database_url):
+            await _empty_tables(opened)
+        await opened.close()
+
+
+@pytest.fixture
+def seed_text() -> str:
+    """The EAPN brochure (seed 000) as one normalised string."""
+    raw = (SEED_DIR / "000_3930b083a27ad2cb.txt").read_text(encoding="utf-8")
+    return normalise(raw)
+
+
+def normalise(text: str) -> str:
+    """Fold whitespace and line-end hyphenation so seed and catalog texts compare."""
+    return " ".join(text.replace("-\n", "").split())

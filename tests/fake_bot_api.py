@@ -1,0 +1,434 @@
+"""A Bot API double that records every call and rejects what Telegram rejects.
+
+``FakeBotAPI`` holds the chats' messages; ``FakeRequest`` plugs it into python-telegram-bot
+at the request layer (no network), and ``loopback_app`` serves it over HTTP for a real
+``sicheck run`` process. Each call is checked against Telegram's limits: text at most 4096
+characters, captions 1024, callback data 64 bytes, valid HTML, no edit to identical content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qsl
+
+from telegram.request import BaseRequest, RequestData
+
+BOT_USER = {
+    "id": 100,
+    "is_bot": True,
+    "first_name": "SI Check",
+    "username": "sicheck_test_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+HTML_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+     "tg-spoiler", "span", "blockquote", "tg-emoji"}
+)  # fmt: skip
+TEXT_MAX = 4096
+CAPTION_MAX = 1024
+CALLBACK_DATA_MAX = 64
+CALLBACK_ANSWER_MAX = 200
+BUTTON_LABEL_MAX = 64
+COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+
+
+class _HTMLCheck(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.open: list[str] = []
+        self.problems: list[str] = []
+        self.plain: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in HTML_TAGS:
+            self.problems.append(f"unsupported tag <{tag}>")
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            self.problems.append(f"unbalanced </{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        if "<" in data or ">" in data:
+            self.problems.append("unescaped < or >")
+        self.plain.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in ("lt", "gt", "amp", "quot"):
+            self.problems.append(f"unsupported entity &{name};")
+        self.plain.append("x")
+
+    def handle_charref(self, name: str) -> None:
+        self.plain.append("x")
+
+
+def html_problems(text: str) -> tuple[list[str], int]:
+    """Problems of ``text`` as Telegram HTML, and its length once parsed."""
+    if re.search(r"&(?![a-zA-Z]+;|#\d+;|#x[0-9a-fA-F]+;)", text):
+        return ["bare &"], len(text)
+    parser = _HTMLCheck()
+    parser.feed(text)
+    parser.close()
+    problems = parser.problems + [f"unclosed <{tag}>" for tag in parser.open]
+    return problems, len("".join(parser.plain))
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+class BotAPIError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+
+@dataclass
+class FakeBotAPI:
+    """The Bot API's behaviour that SI Check relies on, kept in memory."""
+
+    token: str = "123:abc"
+    calls: list[Call] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    pending: deque[dict[str, Any]] = field(default_factory=deque)
+    confirmed_offset: int = 0
+    webhook: str | None = None
+    failure: Any = None
+    """``failure(method) -> BotAPIError | Exception | None``, to simulate a flaky Bot API."""
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _updates_waiting: asyncio.Event | None = None
+    _progress: asyncio.Condition | None = None
+
+    async def wait_for(self, predicate: Any, seconds: float = 30) -> None:
+        """Wait until ``predicate()`` holds; it is checked after every Bot API call."""
+        if self._progress is None:
+            self._progress = asyncio.Condition()
+        async with self._progress:
+            await asyncio.wait_for(self._progress.wait_for(predicate), seconds)
+
+    async def _notify(self) -> None:
+        if self._progress is not None:
+            async with self._progress:
+                self._progress.notify_all()
+
+    # The chat as a person sees it
+
+    def chat(self, chat_id: int) -> list[dict[str, Any]]:
+        """The bot's messages in ``chat_id``, oldest first."""
+        return [m for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
+
+    def last(self, chat_id: int) -> dict[str, Any]:
+        """The bot's latest message in ``chat_id``."""
+        return self.chat(chat_id)[-1]
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Every recorded call of ``method``."""
+        return [call for call in self.calls if call.method == method]
+
+    # Updates for getUpdates
+
+    def queue(self, update: dict[str, Any]) -> None:
+        """Make ``update`` available to ``getUpdates``."""
+        self.pending.append(update)
+        if self._updates_waiting is not None:
+            self._updates_waiting.set()
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        if offset:
+            self.confirmed_offset = max(self.confirmed_offset, offset)
+            while self.pending and self.pending[0]["update_id"] < offset:
+                self.pending.popleft()
+            await self._notify()
+        if not self.pending and params.get("timeout"):
+            self._updates_waiting = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._updates_waiting.wait(), float(params["timeout"]))
+            except TimeoutError:
+                pass
+            finally:
+                self._updates_waiting = None
+        limit = int(params.get("limit") or 100)
+        return list(itertools.islice(self.pending, limit))
+
+    # One call
+
+    async def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer one Bot API call as Telegram would, recording it."""
+        self.calls.append(Call(method, params))
+        try:
+            if self.failure is not None:
+                injected = self.failure(method)
+                if isinstance(injected, BotAPIError):
+                    raise injected
+                if injected is not None:
+                    raise injected
+            result = await self._dispatch(method, params)
+        except BotAPIError as error:
+            body: dict[str, Any] = {
+                "ok": False,
+                "error_code": error.code,
+                "description": error.description,
+            }
+            if error.retry_after is not None:
+                body["parameters"] = {"retry_after": error.retry_after}
+            return error.code, body
+        finally:
+            await self._notify()
+        return 200, {"ok": True, "result": result}
+
+    def _reject(self, method: str, problem: str) -> BotAPIError:
+        self.violations.append(f"{method}: {problem}")
+        return BotAPIError(400, f"Bad Request: {problem}")
+
+    def _check_text(self, method: str, text: Any, limit: int, parse_mode: Any) -> None:
+        if not isinstance(text, str) or not text.strip():
+            raise self._reject(method, "message text is empty")
+        length = len(text)
+        if parse_mode == "HTML":
+            problems, length = html_problems(text)
+            if problems:
+                raise self._reject(method, f"can't parse entities: {problems[0]}")
+        if length > limit:
+            raise self._reject(method, f"text is too long ({length} > {limit})")
+
+    def _check_markup(self, method: str, markup: Any) -> None:
+        if markup is None:
+            return
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                label = button.get("text", "")
+                if not label or len(label) > BUTTON_LABEL_MAX:
+                    raise self._reject(method, f"bad button label {label!r}")
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= CALLBACK_DATA_MAX:
+                    raise self._reject(method, "BUTTON_DATA_INVALID")
+
+    def _message(self, chat_id: int, message_id: int, text: str, markup: Any) -> dict[str, Any]:
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "User"},
+            "from": BOT_USER,
+            "text": text,
+        }
+        if markup:
+            message["reply_markup"] = markup
+        return message
+
+    async def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return BOT_USER
+        if method in ("deleteWebhook", "setMyCommands", "setWebhook", "close", "logOut"):
+            if method == "setMyCommands":
+                for command in params.get("commands", []):
+                    command = json.loads(command) if isinstance(command, str) else command
+                    description = command.get("description", "")
+                    if not COMMAND_NAME.fullmatch(command.get("command", "")):
+                        raise self._reject(method, "BOT_COMMAND_INVALID")
+                    if not 1 <= len(description) <= 256:
+                        raise self._reject(method, "command description length")
+            if method == "setWebhook":
+                self.webhook = params.get("url")
+            if method == "deleteWebhook":
+                self.webhook = None
+            return True
+        if method == "getUpdates":
+            return await self._get_updates(params)
+        if method == "sendMessage":
+            chat_id = int(params["chat_id"])
+            self._check_text(method, params.get("text"), TEXT_MAX, params.get("parse_mode"))
+            self._check_markup(method, params.get("reply_markup"))
+            message_id = next(self._ids)
+            message = self._message(
+                chat_id, message_id, params["text"], params.get("reply_markup")
+            )
+            self.messages[(chat_id, message_id)] = message
+            return message
+        if method == "editMessageText":
+            chat_id = int(params["chat_id"])
+            message_id = int(params["message_id"])
+            self._check_text(method, params.get("text"), TEXT_MAX, params.get("parse_mode"))
+            self._check_markup(method, params.get("reply_markup"))
+            old = self.messages.get((chat_id, message_id))
+            if old is None:
+                raise BotAPIError(400, "Bad Request: message to edit not found")
+            new = self._message(chat_id, message_id, params["text"], params.get("reply_markup"))
+            if old["text"] == new["text"] and old.get("reply_markup") == new.get("reply_markup"):
+                raise BotAPIError(
+                    400,
+                    "Bad Request: message is not modified: specified new message content and "
+                    "reply markup are exactly the same as a current content and reply markup "
+                    "of the message",
+                )
+            self.messages[(chat_id, message_id)] = new
+            return new
+        if method == "answerCallbackQuery":
+            text = params.get("text")
+            if text is not None and len(text) > CALLBACK_ANSWER_MAX:
+                raise self._reject(method, "callback answer too long")
+            return True
+        if method in ("sendPhoto", "sendDocument"):
+            caption = params.get("caption")
+            if caption is not None:
+                self._check_text(method, caption, CAPTION_MAX, params.get("parse_mode"))
+            message_id = next(self._ids)
+            chat_id = int(params["chat_id"])
+            message = self._message(chat_id, message_id, caption or "", None)
+            self.messages[(chat_id, message_id)] = message
+            return message
+        raise self._reject(method, f"method {method} not known to the double")
+
+
+class FakeRequest(BaseRequest):
+    """python-telegram-bot's request layer, answered by a ``FakeBotAPI`` (no network)."""
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self.api = api
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 5.0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data is not None else {}
+        status, body = await self.api.handle(endpoint, params)
+        return status, json.dumps(body).encode()
+
+
+# Real Update JSON, as Telegram sends it
+
+_update_ids = itertools.count(10_000)
+
+
+def user(user_id: int, language: str | None = "en") -> dict[str, Any]:
+    """A Telegram user object."""
+    data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+    if language:
+        data["language_code"] = language
+    return data
+
+
+def message_update(
+    user_id: int,
+    text: str | None = None,
+    *,
+    language: str | None = "en",
+    extra: dict[str, Any] | None = None,
+    kind: str = "message",
+    update_id: int | None = None,
+) -> dict[str, Any]:
+    """An update with a private message (text, a command, or ``extra`` such as a sticker)."""
+    message: dict[str, Any] = {
+        "message_id": next(_update_ids),
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": f"User {user_id}"},
+        "from": user(user_id, language),
+    }
+    if text is not None:
+        message["text"] = text
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    if kind == "edited_message":
+        message["edit_date"] = int(time.time())
+    message.update(extra or {})
+    return {"update_id": update_id or next(_update_ids), kind: message}
+
+
+def callback_update(
+    user_id: int,
+    data: str,
+    bot_message: dict[str, Any],
+    *,
+    language: str | None = "en",
+    update_id: int | None = None,
+) -> dict[str, Any]:
+    """An update with a press of an inline button on ``bot_message``."""
+    return {
+        "update_id": update_id or next(_update_ids),
+        "callback_query": {
+            "id": str(next(_update_ids)),
+            "from": user(user_id, language),
+            "chat_instance": str(user_id),
+            "data": data,
+            "message": bot_message,
+        },
+    }
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(label, callback data)`` of every inline button of a bot message."""
+    markup = message.get("reply_markup") or {}
+    return [
+        (button["text"], button["callback_data"])
+        for row in markup.get("inline_keyboard", [])
+        for button in row
+    ]
+
+
+def _decode(value: str) -> Any:
+    if value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def loopback_app(api: FakeBotAPI) -> Any:
+    """Serve ``api`` over HTTP like a Bot API server: ``/bot<token>/<method>``."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def endpoint(request: Request) -> JSONResponse:
+        if request.path_params["token"] != api.token:
+            return JSONResponse(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401
+            )
+        raw = (await request.body()).decode()
+        if request.headers.get("content-type", "").startswith("application/json"):
+            params = json.loads(raw or "{}")
+        else:
+            params = {key: _decode(value) for key, value in parse_qsl(raw)}
+        status, answer = await api.handle(request.path_params["method"], params)
+        return JSONResponse(answer, status)
+
+    return Starlette(routes=[Route("/bot{token}/{method}", endpoint, methods=["GET", "POST"])])

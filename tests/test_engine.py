@@ -1,0 +1,227 @@
+"""The engine without I/O: events in, snapshots, effects and views out."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogs import events, machine
+from dialogs.content import Content
+from dialogs.effects import GiveConsent, RecordAnswer, SetLanguage, StartNew
+from dialogs.engine import Step, initial_state, step
+from dialogs.snapshot import Snapshot
+
+
+def start(content: Content, state: str = machine.LANGUAGE) -> Snapshot:
+    return Snapshot(checklist_version=content.latest.version, state=state, language="en")
+
+
+def run(content: Content, snapshot: Snapshot, *sequence: events.Event) -> Step:
+    result = Step(snapshot, (), None, True)  # type: ignore[arg-type]
+    for event in sequence:
+        result = step(content.latest, result.snapshot, event)
+        assert result.accepted, (event, result.view.text)
+    return result
+
+
+def through_profile(content: Content) -> Snapshot:
+    return run(
+        content,
+        start(content),
+        events.ChooseLanguage("en"),
+        events.Consent(accepted=True),
+        events.Text("Community kitchen"),
+        events.ChooseCountry("LV"),
+        events.Skip(),
+    ).snapshot
+
+
+def test_initial_state_skips_what_the_respondent_already_gave() -> None:
+    assert initial_state(language_known=False, consented=False) == machine.LANGUAGE
+    assert initial_state(language_known=True, consented=False) == machine.CONSENT
+    assert initial_state(language_known=True, consented=True) == machine.PROFILE_NAME
+
+
+def test_language_and_consent_become_effects(content: Content) -> None:
+    result = step(content.latest, start(content), events.ChooseLanguage("lv"))
+    assert result.effects == (SetLanguage("lv"),)
+    assert result.snapshot.state == machine.CONSENT
+    assert result.snapshot.language == "lv"
+    result = step(content.latest, result.snapshot, events.Consent(accepted=True))
+    assert result.effects == (GiveConsent(),)
+    assert result.snapshot.state == machine.PROFILE_NAME
+
+
+def test_declining_consent_ends_the_dialogue(content: Content) -> None:
+    result = run(content, start(content), events.ChooseLanguage("en"), events.Consent(False))
+    assert result.snapshot.state == machine.DECLINED
+    assert result.effects == ()
+
+
+def test_a_whole_assessment_reaches_the_summary(content: Content) -> None:
+    snapshot = through_profile(content)
+    assert snapshot.state == "C01"
+    assert snapshot.profile.practice_name == "Community kitchen"
+    assert snapshot.profile.country == "LV"
+    for number, criterion in enumerate(content.latest.criteria, start=1):
+        result = step(content.latest, snapshot, events.Answer(criterion.code, number % 4))
+        assert result.accepted
+        assert result.effects == (RecordAnswer(criterion.code, number % 4, (), None),)
+        snapshot = result.snapshot
+    assert snapshot.state == machine.REVIEW
+    result = run(content, snapshot, events.Confirm())
+    assert result.snapshot.state == machine.SUMMARY
+    assert "Summary: Community kitchen" in result.view.text
+    assert result.view.actions == ("new",)
+
+
+def test_progress_counts_criteria(content: Content) -> None:
+    result = run(content, through_profile(content), events.Answer("C01", 2), events.Skip())
+    assert result.snapshot.state == "C03"
+    assert result.view.progress == "3/10"
+    assert "Criterion 3/10" in result.view.text
+
+
+def test_back_then_a_new_answer_is_a_second_revision(content: Content) -> None:
+    snapshot = run(content, through_profile(content), events.Answer("C01", 1)).snapshot
+    result = run(content, snapshot, events.Back())
+    assert result.snapshot.state == "C01"
+    assert "Your answer: <b>Partly</b>" in result.view.text
+    result = run(content, result.snapshot, events.Answer("C01", 3))
+    assert result.snapshot.answers["C01"].value == 3
+    assert result.snapshot.answers["C01"].revision == 2
+    assert result.snapshot.state == "C02"
+
+
+def test_an_answer_for_another_question_is_refused_and_changes_nothing(
+    content: Content,
+) -> None:
+    snapshot = run(content, through_profile(content), events.Answer("C01", 1)).snapshot
+    result = step(content.latest, snapshot, events.Answer("C01", 3))
+    assert not result.accepted
+    assert result.snapshot == snapshot
+    assert result.effects == ()
+    assert "another question" in result.view.text
+
+
+@pytest.mark.parametrize(
+    "event",
+    [events.Answer("C01", 7), events.Answer("C01", -1), events.ToggleAspect("C01", "needs")],
+)
+def test_forged_values_are_refused(content: Content, event: events.Event) -> None:
+    snapshot = through_profile(content)
+    result = step(content.latest, snapshot, event)
+    assert not result.accepted
+    assert result.snapshot == snapshot
+
+
+def test_free_text_where_a_button_is_expected_asks_for_a_button(content: Content) -> None:
+    snapshot = start(content)
+    result = step(content.latest, snapshot, events.Text("hello"))
+    assert not result.accepted
+    assert "Please choose one of the options" in result.view.text
+    assert result.view.actions == ("l:en", "l:lv")
+
+
+def test_an_unavailable_language_is_refused(content: Content) -> None:
+    result = step(content.latest, start(content), events.ChooseLanguage("xx"))
+    assert not result.accepted
+    assert result.snapshot.state == machine.LANGUAGE
+
+
+def test_novelty_aspects_are_ticked_then_kept_with_the_answer(content: Content) -> None:
+    snapshot = run(content, through_profile(content), events.Answer("C01", 2)).snapshot
+    assert snapshot.state == "C02"
+    result = run(
+        content,
+        snapshot,
+        events.ToggleAspect("C02", "actors"),
+        events.ToggleAspect("C02", "needs"),
+        events.ToggleAspect("C02", "methods"),
+        events.ToggleAspect("C02", "methods"),
+    )
+    assert result.snapshot.draft.aspects == ("needs", "actors")
+    assert "☑️ New needs" in [b.label for row in result.view.buttons for b in row]
+    result = run(content, result.snapshot, events.Answer("C02", 2))
+    assert result.effects == (RecordAnswer("C02", 2, ("needs", "actors"), None),)
+    back = run(content, result.snapshot, events.Back())
+    assert back.snapshot.draft.aspects == ("needs", "actors")
+
+
+def test_a_comment_before_the_answer_travels_with_it(content: Content) -> None:
+    snapshot = through_profile(content)
+    result = run(content, snapshot, events.Text("Runs since 2019 <with> volunteers"))
+    assert result.effects == ()
+    assert "Runs since 2019 &lt;with&gt; volunteers" in result.view.text
+    result = run(content, result.snapshot, events.Answer("C01", 3))
+    assert result.effects == (RecordAnswer("C01", 3, (), "Runs since 2019 <with> volunteers"),)
+
+
+def test_a_comment_on_an_answered_question_is_a_new_revision(content: Content) -> None:
+    snapshot = run(content, through_profile(content), events.Answer("C01", 3)).snapshot
+    snapshot = run(content, snapshot, events.Back()).snapshot
+    result = run(content, snapshot, events.Text("Funded by the city"))
+    assert result.effects == (RecordAnswer("C01", 3, (), "Funded by the city"),)
+    assert result.snapshot.answers["C01"].revision == 2
+
+
+def test_too_long_texts_are_refused(content: Content) -> None:
+    snapshot = run(
+        content, start(content), events.ChooseLanguage("en"), events.Consent(True)
+    ).snapshot
+    result = step(content.latest, snapshot, events.Text("x" * 201))
+    assert not result.accepted
+    result = step(content.latest, through_profile(content), events.Text("x" * 1001))
+    assert not result.accepted
+
+
+def test_editing_from_the_review_returns_to_the_review(content: Content) -> None:
+    snapshot = through_profile(content)
+    for criterion in content.latest.criteria:
+        snapshot = run(content, snapshot, events.Answer(criterion.code, 1)).snapshot
+    result = run(content, snapshot, events.Edit("C05"))
+    assert result.snapshot.state == "C05"
+    assert result.snapshot.editing
+    result = run(content, result.snapshot, events.Answer("C05", 3))
+    assert result.snapshot.state == machine.REVIEW
+    assert not result.snapshot.editing
+    result = run(content, result.snapshot, events.Edit("C07"), events.Back())
+    assert result.snapshot.state == machine.REVIEW
+
+
+def test_guidance_is_shown_on_request_without_changing_state(content: Content) -> None:
+    snapshot = through_profile(content)
+    result = step(content.latest, snapshot, events.Info())
+    assert result.accepted
+    assert result.snapshot == snapshot
+    assert "ℹ️" in result.view.text
+    assert "i" not in result.view.actions
+
+
+def test_restart_cancels_an_unfinished_assessment_and_asks_for_a_new_one(
+    content: Content,
+) -> None:
+    result = run(content, through_profile(content), events.Restart())
+    assert result.snapshot.state == machine.CANCELLED
+    assert result.effects == (StartNew(),)
+
+
+def test_views_speak_the_snapshot_language(content: Content) -> None:
+    snapshot = run(content, start(content), events.ChooseLanguage("lv")).snapshot
+    result = run(content, snapshot, events.Consent(True), events.Text("Zupas virtuve"))
+    assert "Latvija" in [b.label for row in result.view.buttons for b in row]
+
+
+def test_every_button_token_decodes_to_an_event(content: Content) -> None:
+    snapshot = through_profile(content)
+    for state in machine.states(content.latest):
+        view = step(content.latest, Snapshot(1, state, "en"), events.Show()).view
+        for action in view.actions:
+            decoded = events.decode(action)
+            assert decoded is not None
+            assert events.encode(decoded) == action
+    assert snapshot.state == "C01"
+
+
+@pytest.mark.parametrize("token", ["", "a:C01", "a:C01:9x", "zz", "e:X01", "t:C02:" + "a" * 30])
+def test_garbled_tokens_decode_to_nothing(token: str) -> None:
+    assert events.decode(token) is None

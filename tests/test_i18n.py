@@ -1,0 +1,86 @@
+"""Catalogs: complete, checked, and negotiated from a client's language tag."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po, write_po
+
+from bot import catalogs
+from dialogs.i18n import _, negotiate, use_language
+from locales import catalog_path
+
+
+@pytest.mark.parametrize(
+    ("tag", "language"),
+    [("lv", "lv"), ("lv-LV", "lv"), ("en-GB", "en"), ("es-AR", "en"), ("", "en"), (None, "en"),
+     ("not a tag!", "en")],
+)  # fmt: skip
+def test_language_tags_are_negotiated(tag: str | None, language: str) -> None:
+    assert negotiate(tag) == language
+
+
+def test_the_committed_catalogs_are_complete_and_current() -> None:
+    assert catalogs.check() == []
+
+
+def test_named_placeholders_are_filled_in_each_language() -> None:
+    with use_language("lv"):
+        assert _("Criterion %(number)s/%(total)s", number=3, total=10) == "Kritērijs 3/10"
+    with use_language("en"):
+        assert _("Criterion %(number)s/%(total)s", number=3, total=10) == "Criterion 3/10"
+
+
+@pytest.fixture
+def broken_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the Latvian catalog that the check reads instead of the real one."""
+    copy = tmp_path / "lv" / "LC_MESSAGES" / "messages.po"
+    copy.parent.mkdir(parents=True)
+    shutil.copy(catalog_path("lv"), copy)
+
+    def patched(language: str, suffix: str = ".po") -> Path:
+        return copy if language == "lv" and suffix == ".po" else catalog_path(language, suffix)
+
+    monkeypatch.setattr(catalogs, "catalog_path", patched)
+    return copy
+
+
+def _rewrite(path: Path, msgid: str, msgstr: str, *, fuzzy: bool = False) -> None:
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale="lv")
+    message = catalog[msgid]
+    assert message is not None
+    message.string = msgstr
+    if fuzzy:
+        message.flags.add("fuzzy")
+    with path.open("wb") as handle:
+        write_po(handle, catalog)
+
+
+@pytest.mark.parametrize(
+    ("msgstr", "fuzzy", "problem"),
+    [
+        ("Kritērijs %(skaitlis)s/%(total)s", False, "placeholders differ"),
+        ("", False, "empty"),
+        ("Kritērijs %(number)s/%(total)s", True, "fuzzy"),
+        ("<b>Kritērijs %(number)s/%(total)s", False, "unclosed <b>"),
+        ("<u>Kritērijs</u> %(number)s/%(total)s", False, "unsupported tag <u>"),
+    ],
+)
+def test_a_broken_catalog_fails_the_check(
+    broken_catalog: Path, msgstr: str, fuzzy: bool, problem: str
+) -> None:
+    _rewrite(broken_catalog, "Criterion %(number)s/%(total)s", msgstr, fuzzy=fuzzy)
+    problems = catalogs.check()
+    assert any(problem in line and line.startswith("lv:") for line in problems), problems
+
+
+def test_a_missing_message_fails_the_check(broken_catalog: Path) -> None:
+    with broken_catalog.open("rb") as handle:
+        catalog = read_po(handle, locale="lv")
+    catalog.delete("Skip")
+    with broken_catalog.open("wb") as handle:
+        write_po(handle, catalog)
+    assert "lv: 'Skip': missing" in catalogs.check()

@@ -1,0 +1,180 @@
+"""``sicheck run`` as a real process against a loopback Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.runtime import Database
+from tests.fake_bot_api import FakeBotAPI, buttons, callback_update, loopback_app, message_update
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 60
+USER = 4242
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def api_server() -> AsyncIterator[tuple[FakeBotAPI, str]]:
+    """The Bot API double served on a loopback port."""
+    api = FakeBotAPI()
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(loopback_app(api), log_level="warning"))
+    # Connections wait in the socket's backlog until the server accepts them.
+    serving = asyncio.ensure_future(server.serve(sockets=[listening]))
+    yield api, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await asyncio.wait_for(serving, TIMEOUT)
+
+
+async def start_bot(api_url: str, database_url: str, **env: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": "123:abc",
+            "TELEGRAM_API_URL": api_url,
+            "DATABASE_URL": database_url,
+            "TELEGRAM_RATE_LIMIT": "0",
+            "POLLING_TIMEOUT": "5",
+            **env,
+        },
+    )
+
+
+async def stop_bot(process: asyncio.subprocess.Process) -> str:
+    process.send_signal(signal.SIGTERM)
+    _, errors = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 0, errors.decode()
+    return errors.decode()
+
+
+class Driver:
+    """Sends updates the way the chosen mode delivers them, and waits for their replies."""
+
+    def __init__(self, api: FakeBotAPI, post: Any = None) -> None:
+        self.api = api
+        self.post = post
+
+    async def deliver(self, update: dict[str, Any]) -> None:
+        if self.post is not None:
+            response = await self.post(update)
+            assert response.status_code == 200
+            return
+        self.api.queue(update)
+        await self.api.wait_for(lambda: self.api.confirmed_offset > update["update_id"], TIMEOUT)
+
+    async def say(self, text: str) -> None:
+        await self.deliver(message_update(USER, text))
+
+    async def press(self, label: str) -> None:
+        message = self.api.last(USER)
+        data = next(data for text, data in buttons(message) if label in text)
+        await self.deliver(callback_update(USER, data, message))
+
+    async def whole_assessment(self) -> None:
+        await self.say("/start")
+        await self.press("✅")
+        await self.say("Soup kitchen")
+        await self.press("Latvia")
+        await self.press("Skip")
+        for number in range(1, 11):
+            await self.press(f"{number % 4} ·")
+        await self.press("✅")
+
+
+async def test_a_missing_token_is_one_clear_line(database_url: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+        | {"DATABASE_URL": database_url},
+    )  # fmt: skip
+    _, errors = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 2
+    assert errors.decode().startswith("sicheck: TELEGRAM_BOT_TOKEN is not set")
+    assert "sicheck console" in errors.decode()
+
+
+async def test_a_rejected_token_is_one_clear_line(
+    api_server: tuple[FakeBotAPI, str], database_url: str
+) -> None:
+    _, url = api_server
+    process = await start_bot(url, database_url, TELEGRAM_BOT_TOKEN="999:wrong")
+    _, errors = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 2
+    assert errors.decode().startswith("sicheck: Telegram rejected TELEGRAM_BOT_TOKEN")
+
+
+async def test_long_polling_completes_the_whole_flow(
+    api_server: tuple[FakeBotAPI, str], database: Database, database_url: str
+) -> None:
+    api, url = api_server
+    process = await start_bot(url, database_url)
+    try:
+        await api.wait_for(lambda: bool(api.calls_to("getUpdates")), TIMEOUT)
+        await Driver(api).whole_assessment()
+        assert "Summary: Soup kitchen" in api.last(USER)["text"]
+    finally:
+        await stop_bot(process)
+    assert api.violations == []
+    assert api.calls_to("deleteWebhook")
+
+
+async def test_webhook_mode_completes_the_whole_flow(
+    api_server: tuple[FakeBotAPI, str], database: Database, database_url: str
+) -> None:
+    api, url = api_server
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/telegram"
+    process = await start_bot(
+        url, database_url, WEBHOOK_URL=hook, WEBHOOK_SECRET_TOKEN="s3cret", LISTEN_PORT=str(port)
+    )
+    try:
+        await api.wait_for(lambda: api.webhook == hook, TIMEOUT)
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            denied = await client.post(hook, json=message_update(USER, "/start"))
+            assert denied.status_code == 403
+            wrong = await client.post(
+                hook,
+                json=message_update(USER, "/start"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "guess"},
+            )
+            assert wrong.status_code == 403
+            health = await client.get(f"http://127.0.0.1:{port}/healthz")
+            assert health.status_code == 200
+
+            async def post(update: dict[str, Any]) -> httpx.Response:
+                return await client.post(
+                    hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+                )
+
+            await Driver(api, post).whole_assessment()
+        assert "Summary: Soup kitchen" in api.last(USER)["text"]
+    finally:
+        await stop_bot(process)
+    assert api.violations == []

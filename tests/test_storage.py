@@ -1,0 +1,208 @@
+"""Dialogue steps against a real database: what is recorded, and what survives."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.runtime import Database
+from dialogs import events
+from dialogs.content import Content
+from dialogs.scoring import score
+from dialogs.snapshot import Snapshot
+from storage.dialogue import (
+    ConcurrentUpdateError,
+    Outcome,
+    Who,
+    apply,
+    claim_update,
+    open_dialogue,
+    write_snapshot,
+)
+from storage.models import Answer, AnswerLog, Assessment, Respondent
+
+ANA = Who("console", "ana", "en")
+
+
+async def opened(database: Database, content: Content, who: Who = ANA) -> Outcome:
+    async with database.sessions.begin() as session:
+        return await open_dialogue(session, content, who)
+
+
+async def send(
+    database: Database, content: Content, outcome: Outcome, *sequence: events.Event
+) -> Outcome:
+    for event in sequence:
+        async with database.sessions.begin() as session:
+            outcome = await apply(
+                session, content, ANA, event, source="test", expected=outcome.expected
+            )
+        assert outcome.accepted, outcome.view.text
+    return outcome
+
+
+PROFILE = (
+    events.Consent(True),
+    events.Text("Community kitchen"),
+    events.ChooseCountry("LV"),
+    events.Text("Red Cross"),
+)
+
+
+async def test_a_new_respondent_starts_at_consent_when_the_language_is_given(
+    database: Database, content: Content
+) -> None:
+    outcome = await opened(database, content)
+    assert outcome.state == "consent"
+    async with database.sessions() as session:
+        respondent = await session.scalar(select(Respondent))
+        assert respondent is not None
+        assert (respondent.platform, respondent.external_id) == ("console", "ana")
+        assert respondent.language == "en"
+        assert respondent.consent_at is None
+
+
+async def test_answers_and_log_rows_are_written_with_the_checklist_version(
+    database: Database, content: Content
+) -> None:
+    outcome = await send(database, content, await opened(database, content), *PROFILE)
+    outcome = await send(database, content, outcome, events.Answer("C01", 2))
+    async with database.sessions() as session:
+        assessment = await session.get_one(Assessment, outcome.assessment_id)
+        assert assessment.checklist_version == content.latest.version
+        assert (assessment.practice_name, assessment.country, assessment.organisation) == (
+            "Community kitchen",
+            "LV",
+            "Red Cross",
+        )
+        assert assessment.state == "C02"
+        answer = await session.scalar(select(Answer))
+        assert answer is not None
+        assert (answer.criterion, answer.value, answer.revision) == ("C01", 2, 1)
+        log = (await session.scalars(select(AnswerLog))).all()
+        assert [(row.criterion, row.value, row.source) for row in log] == [("C01", 2, "test")]
+
+
+async def test_going_back_and_changing_keeps_both_revisions_and_scores_the_latest(
+    database: Database, content: Content
+) -> None:
+    outcome = await send(database, content, await opened(database, content), *PROFILE)
+    for value, criterion in zip((1, 2, 3, 1), ("C01", "C02", "C03", "C04"), strict=True):
+        outcome = await send(database, content, outcome, events.Answer(criterion, value))
+    assert outcome.state == "C05"
+    outcome = await send(database, content, outcome, events.Back(), events.Answer("C04", 3))
+    assert outcome.state == "C05"
+    async with database.sessions() as session:
+        log = (
+            await session.execute(
+                select(AnswerLog.value, AnswerLog.revision)
+                .where(AnswerLog.criterion == "C04")
+                .order_by(AnswerLog.id)
+            )
+        ).all()
+        assert [tuple(row) for row in log] == [(1, 1), (3, 2)]
+        rows = await session.execute(select(Answer.criterion, Answer.value))
+        answers = {row.criterion: row.value for row in rows}
+    assert answers["C04"] == 3
+    result = score(content.latest, answers)
+    assert result.overall is not None
+    assert result.overall * 12 == 1 + 2 + 3 + 3
+
+
+async def test_opening_again_resumes_the_unfinished_assessment(
+    database: Database, content: Content
+) -> None:
+    first = await send(database, content, await opened(database, content), *PROFILE)
+    first = await send(database, content, first, events.Answer("C01", 2))
+    again = await opened(database, content)
+    assert again.assessment_id == first.assessment_id
+    assert again.state == "C02"
+    assert "Criterion 2/10" in again.view.text
+
+
+async def test_a_refused_event_records_nothing(database: Database, content: Content) -> None:
+    outcome = await send(database, content, await opened(database, content), *PROFILE)
+    async with database.sessions.begin() as session:
+        refused = await apply(session, content, ANA, events.Answer("C07", 1), source="test")
+    assert not refused.accepted
+    assert refused.version == outcome.version
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AnswerLog)) == 0
+
+
+async def test_restart_keeps_the_old_answers_and_opens_a_fresh_assessment(
+    database: Database, content: Content
+) -> None:
+    outcome = await send(database, content, await opened(database, content), *PROFILE)
+    outcome = await send(database, content, outcome, events.Answer("C01", 3))
+    fresh = await send(database, content, outcome, events.Restart())
+    assert fresh.assessment_id != outcome.assessment_id
+    assert fresh.state == "profile_name"
+    async with database.sessions() as session:
+        statuses = (
+            await session.execute(select(Assessment.id, Assessment.status).order_by(Assessment.id))
+        ).all()
+        assert [status for _, status in statuses] == ["cancelled", "active"]
+        assert await session.scalar(select(func.count()).select_from(Answer)) == 1
+
+
+async def test_a_completed_assessment_records_its_completion(
+    database: Database, content: Content
+) -> None:
+    outcome = await send(database, content, await opened(database, content), *PROFILE)
+    for criterion in content.latest.criteria:
+        outcome = await send(database, content, outcome, events.Answer(criterion.code, None))
+    outcome = await send(database, content, outcome, events.Confirm())
+    assert outcome.state == "summary"
+    assert "no overall score" in outcome.view.text
+    async with database.sessions() as session:
+        assessment = await session.get_one(Assessment, outcome.assessment_id)
+        assert assessment.status == "completed"
+        assert assessment.completed_at is not None
+    again = await opened(database, content)
+    assert again.assessment_id != outcome.assessment_id
+    assert again.state == "profile_name"
+
+
+async def test_a_stale_writer_is_told_to_retry(database: Database, content: Content) -> None:
+    outcome = await send(database, content, await opened(database, content), *PROFILE)
+    async with database.sessions() as session:
+        stale = await session.get_one(Assessment, outcome.assessment_id)
+    await send(database, content, outcome, events.Answer("C01", 1))
+    async with database.sessions.begin() as session:
+        with pytest.raises(ConcurrentUpdateError):
+            await write_snapshot(
+                session, stale, Snapshot(stale.checklist_version, "C02", "en"), stale.updated_at
+            )
+
+
+async def test_an_event_from_an_older_view_changes_nothing(
+    database: Database, content: Content
+) -> None:
+    outcome = await send(database, content, await opened(database, content), *PROFILE)
+    seen = outcome.expected
+    await send(database, content, outcome, events.Answer("C01", 1))
+    async with database.sessions.begin() as session:
+        late = await apply(
+            session, content, ANA, events.Answer("C01", 3), source="test", expected=seen
+        )
+    assert not late.accepted
+    assert "This question has moved on" in late.view.text
+    assert late.state == "C02"
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AnswerLog)) == 1
+
+
+async def test_an_update_id_is_claimed_once(database: Database) -> None:
+    async with database.sessions.begin() as session:
+        assert await claim_update(session, 1001)
+    async with database.sessions.begin() as session:
+        assert not await claim_update(session, 1001)
+        assert await claim_update(session, 1002)
+
+
+async def test_two_respondents_do_not_see_each_other(database: Database, content: Content) -> None:
+    await send(database, content, await opened(database, content), *PROFILE)
+    other = await opened(database, content, Who("console", "ben", "lv"))
+    assert other.state == "consent"
+    assert other.language == "lv"

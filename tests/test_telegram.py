@@ -1,0 +1,299 @@
+"""The Telegram adapter end to end: real Application, real Update JSON, offline Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.runtime import Database
+from bot.telegram.callback_data import MAX_BYTES
+from dialogs.content import Content
+from storage.database import create_engine
+from storage.models import Answer, AnswerLog, Assessment, ProcessedUpdate, Respondent
+from tests.fake_bot_api import buttons, callback_update, message_update
+from tests.telegram_harness import Harness, running_bot
+
+ANA = 501
+BEN = 502
+
+
+@pytest.fixture
+async def bot(database: Database, database_url: str) -> AsyncIterator[Harness]:
+    async with running_bot(database_url) as harness:
+        yield harness
+        assert harness.errors == []
+        assert harness.api.violations == []
+
+
+async def log_rows(database: Database) -> list[tuple[str, int | None, int]]:
+    async with database.sessions() as session:
+        rows = await session.execute(
+            select(AnswerLog.criterion, AnswerLog.value, AnswerLog.revision).order_by(AnswerLog.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def through_profile(bot: Harness, user_id: int = ANA, language: str = "en") -> None:
+    await bot.say(user_id, "/start", language=language)
+    await bot.press(user_id, "✅", language=language)
+    await bot.say(user_id, "Soup kitchen", language=language)
+    await bot.press(user_id, "Latvi", language=language)
+    await bot.press(user_id, "Skip" if language == "en" else "Izlaist", language=language)
+
+
+async def answer_all(bot: Harness, user_id: int = ANA, language: str = "en") -> None:
+    for number in range(1, 11):
+        if number == 2:
+            await bot.press(user_id, "⬜", language=language)
+        await bot.press(user_id, f"{number % 4} ·", language=language)
+
+
+async def test_a_practitioner_completes_the_assessment_in_english(
+    bot: Harness, database: Database
+) -> None:
+    await bot.say(ANA, "/start")
+    assert "Do you agree" in bot.text(ANA)
+    await through_profile(bot)
+    question = bot.last(ANA)
+    assert "Criterion 1/10" in question["text"]
+    await answer_all(bot)
+    assert "Review your answers" in bot.text(ANA)
+    await bot.press(ANA, "✅")
+    summary = bot.text(ANA)
+    assert "Summary: Soup kitchen" in summary
+    assert "Overall score" in summary
+    # Every question was shown by editing the one question message in place.
+    assert bot.last(ANA)["message_id"] == question["message_id"]
+    rows = await log_rows(database)
+    assert [row[0] for row in rows] == [f"C{n:02d}" for n in range(1, 11)]
+    presses = sum(1 for call in bot.api.calls if call.method == "answerCallbackQuery")
+    assert presses == len(bot.api.calls_to("answerCallbackQuery")) > 10
+    async with database.sessions() as session:
+        assessment = await session.scalar(select(Assessment))
+        assert assessment is not None
+        assert assessment.status == "completed"
+
+
+async def test_a_practitioner_completes_the_assessment_in_latvian(
+    bot: Harness, database: Database
+) -> None:
+    await bot.say(ANA, "/start", language="lv")
+    assert "Vai jūs piekrītat" in bot.text(ANA)
+    await through_profile(bot, language="lv")
+    assert "Kritērijs 1/10" in bot.text(ANA)
+    assert "Efektīva nabadzības samazināšana" in bot.text(ANA)
+    await answer_all(bot, language="lv")
+    await bot.press(ANA, "✅", language="lv")
+    assert "Kopsavilkums: Soup kitchen" in bot.text(ANA)
+    assert len(await log_rows(database)) == 10
+
+
+async def test_commands_are_published_in_every_language(bot: Harness) -> None:
+    published = bot.api.calls_to("setMyCommands")
+    languages = {call.params.get("language_code") for call in published}
+    assert languages == {None, "en", "lv"}
+    names = {command["command"] for command in published[0].params["commands"]}
+    assert names == {"start", "new", "resume", "back", "language", "help", "cancel"}
+
+
+async def test_back_and_edit_from_the_review(bot: Harness, database: Database) -> None:
+    await through_profile(bot)
+    await bot.press(ANA, "1 ·")
+    await bot.press(ANA, "⬅️")
+    assert "Criterion 1/10" in bot.text(ANA)
+    await bot.press(ANA, "3 ·")
+    await bot.say(ANA, "/back")
+    assert "Criterion 1/10" in bot.text(ANA)
+    assert "Your answer: <b>Fully</b>" in bot.text(ANA)
+    await bot.press(ANA, "Skip")
+    for _ in range(2, 11):
+        await bot.press(ANA, "Skip")
+    assert "Review your answers" in bot.text(ANA)
+    await bot.press(ANA, "✏️ 5")
+    assert "Criterion 5/10" in bot.text(ANA)
+    await bot.press(ANA, "2 ·")
+    assert "Review your answers" in bot.text(ANA)
+    assert await log_rows(database) == [("C01", 1, 1), ("C01", 3, 2), ("C05", 2, 1)]
+
+
+async def test_a_double_tap_records_one_answer(bot: Harness, database: Database) -> None:
+    await through_profile(bot)
+    question = bot.last(ANA)
+    data = next(data for label, data in buttons(question) if label.startswith("2 ·"))
+    await bot.feed(callback_update(ANA, data, question))
+    await bot.feed(callback_update(ANA, data, question))
+    assert await log_rows(database) == [("C01", 2, 1)]
+    assert "Criterion 2/10" in bot.text(ANA)
+    answers = bot.api.calls_to("answerCallbackQuery")
+    assert "moved on" in answers[-1].params.get("text", "")
+
+
+async def test_a_redelivered_update_is_applied_once(bot: Harness, database: Database) -> None:
+    await through_profile(bot)
+    question = bot.last(ANA)
+    data = next(data for label, data in buttons(question) if label.startswith("3 ·"))
+    update = callback_update(ANA, data, question, update_id=777_001)
+    await bot.feed(update)
+    await bot.feed(update)
+    assert await log_rows(database) == [("C01", 3, 1)]
+    async with database.sessions() as session:
+        claimed = await session.scalar(
+            select(func.count())
+            .select_from(ProcessedUpdate)
+            .where(ProcessedUpdate.update_id == 777_001)
+        )
+    assert claimed == 1
+
+
+async def test_a_press_on_an_earlier_question_changes_nothing(
+    bot: Harness, database: Database
+) -> None:
+    await through_profile(bot)
+    first = dict(bot.last(ANA))
+    await bot.press(ANA, "1 ·")
+    await bot.press(ANA, "3 ·", message=first)
+    assert "This question has moved on" in bot.text(ANA)
+    assert "Criterion 2/10" in bot.text(ANA)
+    assert await log_rows(database) == [("C01", 1, 1)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["v1:999999:1:a:C01:3", "garbage", "v1:1:1:a:C99:3", "v9:1:1:ok", "x" * MAX_BYTES],
+)
+async def test_forged_callback_data_changes_nothing(
+    bot: Harness, database: Database, data: str
+) -> None:
+    await through_profile(bot)
+    await bot.feed(callback_update(ANA, data, bot.last(ANA)))
+    assert "This question has moved on" in bot.text(ANA)
+    assert "Criterion 1/10" in bot.text(ANA)
+    assert await log_rows(database) == []
+
+
+async def test_a_press_on_another_users_message_changes_nothing(
+    bot: Harness, database: Database
+) -> None:
+    await through_profile(bot, ANA)
+    await through_profile(bot, BEN)
+    anas_question = bot.last(ANA)
+    data = next(data for label, data in buttons(anas_question) if label.startswith("3 ·"))
+    await bot.feed(callback_update(BEN, data, anas_question))
+    assert await log_rows(database) == []
+
+
+async def test_free_text_where_a_button_is_expected(bot: Harness, database: Database) -> None:
+    await bot.say(ANA, "/start")
+    await bot.say(ANA, "yes please")
+    assert "Please choose one of the options" in bot.text(ANA)
+    assert "Do you agree" in bot.text(ANA)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"sticker": {"file_id": "s1", "file_unique_id": "u1", "type": "regular",
+                     "width": 512, "height": 512, "is_animated": False, "is_video": False}},
+        {"photo": [{"file_id": "p1", "file_unique_id": "u2", "width": 90, "height": 90}]},
+        {"document": {"file_id": "d1", "file_unique_id": "u3", "file_name": "a.exe"}},
+        {"location": {"latitude": 56.95, "longitude": 24.1}},
+    ],
+)  # fmt: skip
+async def test_media_get_a_clear_answer_and_the_question_again(
+    bot: Harness, database: Database, extra: dict[str, Any]
+) -> None:
+    await through_profile(bot)
+    await bot.feed(message_update(ANA, None, extra=extra))
+    assert "reads text messages and button presses only" in bot.text(ANA)
+    assert "Criterion 1/10" in bot.text(ANA)
+    assert await log_rows(database) == []
+
+
+async def test_an_edited_message_is_not_applied(bot: Harness, database: Database) -> None:
+    await through_profile(bot)
+    await bot.say(ANA, "First comment")
+    await bot.feed(message_update(ANA, "Changed comment", kind="edited_message"))
+    assert "Edited messages are not applied" in bot.text(ANA)
+    assert "First comment" in bot.text(ANA)
+
+
+async def test_an_unknown_command_is_explained(bot: Harness) -> None:
+    await bot.say(ANA, "/start")
+    await bot.say(ANA, "/frobnicate")
+    assert "Unknown command" in bot.text(ANA)
+
+
+async def test_help_and_language(bot: Harness) -> None:
+    await bot.say(ANA, "/start")
+    await bot.say(ANA, "/help")
+    assert "/new" in bot.text(ANA)
+    await bot.say(ANA, "/language")
+    await bot.press(ANA, "Latviešu")
+    assert "Vai jūs piekrītat" in bot.text(ANA)
+
+
+async def test_a_comment_is_stored_with_its_answer(bot: Harness, database: Database) -> None:
+    await through_profile(bot)
+    await bot.say(ANA, "Volunteers <3 & staff")
+    assert "Volunteers &lt;3 &amp; staff" in bot.text(ANA)
+    await bot.press(ANA, "2 ·")
+    async with database.sessions() as session:
+        comment = await session.scalar(select(Answer.comment))
+    assert comment == "Volunteers <3 & staff"
+
+
+async def test_a_deep_link_payload_is_stored(bot: Harness, database: Database) -> None:
+    await bot.say(ANA, "/start cohort-riga-2026")
+    async with database.sessions() as session:
+        respondent = await session.scalar(select(Respondent))
+    assert respondent is not None
+    assert respondent.start_payload == "cohort-riga-2026"
+
+
+async def test_an_uneditable_message_is_replaced_by_a_new_one(bot: Harness) -> None:
+    await through_profile(bot)
+    question = bot.last(ANA)
+    del bot.api.messages[(ANA, question["message_id"])]
+    data = next(data for label, data in buttons(question) if label.startswith("1 ·"))
+    await bot.feed(callback_update(ANA, data, question))
+    assert "Criterion 2/10" in bot.text(ANA)
+    assert bot.last(ANA)["message_id"] != question["message_id"]
+
+
+async def test_a_new_application_on_the_same_database_resumes(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url) as first:
+        await through_profile(first)
+        await first.press(ANA, "2 ·")
+        await first.press(ANA, "3 ·")
+        assert first.errors == []
+    async with running_bot(database_url) as second:
+        await second.say(ANA, "/resume")
+        assert "Criterion 3/10" in second.text(ANA)
+        await second.press(ANA, "1 ·")
+        assert "Criterion 4/10" in second.text(ANA)
+        assert second.errors == []
+    assert [row[:2] for row in await log_rows(database)] == [
+        ("C01", 2),
+        ("C02", 3),
+        ("C03", 1),
+    ]
+
+
+async def test_a_database_failure_is_reported_to_the_user(
+    database: Database, database_url: str, content: Content
+) -> None:
+    async with running_bot(database_url) as bot:
+        await through_profile(bot)
+        unreachable = create_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none")
+        bot.services.database = Database(unreachable, async_sessionmaker(unreachable))
+        await bot.press(ANA, "2 ·")
+        assert "Something went wrong" in bot.text(ANA)
+        assert len(bot.errors) == 1
+        await unreachable.dispose()
+    assert await log_rows(database) == []
