@@ -57,13 +57,13 @@ async def _user(harness: Any, user_id: int, latencies: list[float]) -> None:
     assert "Summary" in api.last(user_id)["text"], api.last(user_id)["text"][:200]
 
 
-async def run(users: int, database_url: str) -> dict[str, Any]:
+async def run(users: int, database_url: str, first_user: int = FIRST_USER) -> dict[str, Any]:
     database = await open_database(database_url, migrate=True)
     await database.close()
     latencies: list[float] = []
     async with running_bot(database_url) as harness:
         started = time.perf_counter()
-        await asyncio.gather(*(_user(harness, FIRST_USER + n, latencies) for n in range(users)))
+        await asyncio.gather(*(_user(harness, first_user + n, latencies) for n in range(users)))
         elapsed = time.perf_counter() - started
         assert harness.errors == [], harness.errors[:3]
         assert harness.api.violations == [], harness.api.violations[:3]

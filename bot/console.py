@@ -11,11 +11,11 @@ import asyncio
 import html
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.runtime import Database
 from dialogs import events
@@ -23,7 +23,6 @@ from dialogs.content import Content
 from dialogs.i18n import N_, _, use_language
 from dialogs.views import View
 from storage.dialogue import (
-    ConcurrentUpdateError,
     Outcome,
     Who,
     apply,
@@ -33,7 +32,6 @@ from storage.dialogue import (
 
 PLATFORM = "console"
 INPUT_MAX = 4000
-ATTEMPTS = 3
 _TAG = re.compile(r"</?(?:b|i|code)>")
 
 COMMANDS: dict[str, events.Event] = {
@@ -124,12 +122,12 @@ class Console:
         """Resume the user's unfinished assessment or start one, and show it."""
         language = self.who.language
 
-        async def work(session: AsyncSession) -> Outcome:
+        def work(session: Session) -> Outcome:
             if language is not None:
-                await set_language(session, self.content, self.who, language)
-            return await open_dialogue(session, self.content, self.who)
+                set_language(session, self.content, self.who, language)
+            return open_dialogue(session, self.content, self.who)
 
-        self.outcome = await self._transaction(work)
+        self.outcome = await self.database.store.run(work)
         self.out(format_view(self.outcome.view))
 
     async def handle(self, line: str) -> None:
@@ -143,7 +141,7 @@ class Console:
             self.out(f"! {notice}\n" + format_view(current.view))
             return
         event = meaning
-        self.outcome = await self._transaction(
+        self.outcome = await self.database.store.run(
             lambda session: apply(
                 session,
                 self.content,
@@ -154,17 +152,6 @@ class Console:
             )
         )
         self.out(format_view(self.outcome.view))
-
-    async def _transaction(self, work: Callable[[AsyncSession], Awaitable[Outcome]]) -> Outcome:
-        """Run ``work`` in one committed transaction, again if another writer interfered."""
-        for _attempt in range(ATTEMPTS - 1):
-            try:
-                async with self.database.sessions.begin() as session:
-                    return await work(session)
-            except ConcurrentUpdateError:
-                continue
-        async with self.database.sessions.begin() as session:
-            return await work(session)
 
 
 async def run_console(

@@ -14,6 +14,7 @@ from dialogs.i18n import SUPPORTED_LANGUAGES
 from locales import catalog_path
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.migrate import current_revision, head_revision, upgrade
+from storage.store import ServerStore, SQLiteStore, Store
 
 
 class StartupError(Exception):
@@ -24,9 +25,12 @@ class StartupError(Exception):
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    store: Store
+    """Where every dialogue step is applied and committed."""
 
     async def close(self) -> None:
-        """Release every pooled connection."""
+        """Finish queued steps and release every connection."""
+        await self.store.close()
         await self.engine.dispose()
 
 
@@ -99,4 +103,6 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
     except StartupError:
         await engine.dispose()
         raise
-    return Database(engine, session_factory(engine))
+    sessions = session_factory(engine)
+    store: Store = SQLiteStore(engine.url) if is_sqlite(url) else ServerStore(sessions)
+    return Database(engine, sessions, store)

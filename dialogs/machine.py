@@ -6,6 +6,7 @@ One machine is built per checklist version and shared; each step adds a short-li
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -322,17 +323,18 @@ def declared_states(checklist: Checklist) -> list[str | dict[str, str]]:
     return declared
 
 
-_machines: dict[int, tuple[Checklist, Machine, Dialog]] = {}
+_machines: dict[tuple[int, int], tuple[Checklist, Machine, Dialog]] = {}
 
 
 def machine_for(checklist: Checklist, snapshot: Snapshot) -> Dialog:
     """The shared machine of ``checklist``, its model primed with ``snapshot``.
 
-    Steps are synchronous, so one model per machine serves every assessment in turn: it is
-    re-primed for each step instead of being added to and removed from the machine, which
-    costs more than the step itself.
+    Steps are synchronous, so one model per machine and thread serves every assessment in
+    turn: it is re-primed for each step instead of being added to and removed from the
+    machine, which costs more than the step itself.
     """
-    cached = _machines.get(id(checklist))
+    key = (id(checklist), threading.get_ident())
+    cached = _machines.get(key)
     if cached is None or cached[0] is not checklist:
         shared = Machine(
             model=None,
@@ -345,7 +347,7 @@ def machine_for(checklist: Checklist, snapshot: Snapshot) -> Dialog:
         )
         dialog = Dialog(checklist)
         shared.add_model(dialog, initial=snapshot.state)
-        cached = _machines[id(checklist)] = (checklist, shared, dialog)
+        cached = _machines[key] = (checklist, shared, dialog)
     _, shared, dialog = cached
     dialog.reset(snapshot)
     shared.set_state(snapshot.state, model=dialog)

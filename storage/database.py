@@ -28,7 +28,8 @@ def _prepare_sqlite_file(url: URL) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Set the pragmas every SI Check connection to SQLite runs with."""
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while one writer commits; FULL makes each commit survive power
     # loss, not only a killed process; the busy timeout queues writers instead of failing.
@@ -51,7 +52,7 @@ def create_engine(url: str) -> AsyncEngine:
         # the event loop instead of spinning in SQLite's busy handler, which sleeps up to
         # 100 ms between tries.
         engine = create_async_engine(parsed, pool_size=1, max_overflow=0, pool_timeout=60)
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        event.listen(engine.sync_engine, "connect", tune_sqlite)
         return engine
     return create_async_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
 

@@ -1,9 +1,10 @@
 """One dialogue step in one transaction: load the snapshot, apply the event, record it all.
 
-The caller owns the transaction (``async with sessions.begin() as session``) and shows the
-returned view only after it has committed, so every answer is durable before it is confirmed.
-Every step first locks the respondent's row, so one person's updates are applied one at a
-time even when several processes share the database.
+These are plain synchronous functions over a ``Session``: a ``storage.store.Store`` runs each
+in a transaction (a writer thread for SQLite, ``run_sync`` for PostgreSQL), and the caller
+shows the returned view only after that transaction committed, so every answer is durable
+before it is confirmed. Every step first locks the respondent's row, so one person's updates
+are applied one at a time even when several processes share the database.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dialogs import engine, events, machine
@@ -88,7 +89,7 @@ def status_of(state: str) -> str:
     return STATUS_OF_STATE.get(state, "active")
 
 
-async def claim_update(session: AsyncSession, update_id: int) -> bool:
+def claim_update(session: Session, update_id: int) -> bool:
     """Record ``update_id`` as applied in this transaction; ``False`` if it already was."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
@@ -97,28 +98,28 @@ async def claim_update(session: AsyncSession, update_id: int) -> bool:
         .values(update_id=update_id, at=utcnow())
         .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
     )
-    result = await session.execute(statement)
+    result = session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def _respondent(session: AsyncSession, who: Who) -> Respondent:
+def _respondent(session: Session, who: Who) -> Respondent:
     """Find and lock the respondent, creating them on first contact."""
     query = select(Respondent).where(
         Respondent.platform == who.platform, Respondent.external_id == who.external_id
     )
-    found = await session.scalar(query.with_for_update())
+    found = session.scalar(query.with_for_update())
     if found is not None:
         return found
     respondent = Respondent(
         platform=who.platform, external_id=who.external_id, language=who.language
     )
     session.add(respondent)
-    await session.flush()
+    session.flush()
     return respondent
 
 
-async def _latest(session: AsyncSession, respondent_id: int) -> Assessment | None:
-    return await session.scalar(
+def _latest(session: Session, respondent_id: int) -> Assessment | None:
+    return session.scalar(
         select(Assessment)
         .where(Assessment.respondent_id == respondent_id)
         .order_by(Assessment.id.desc())
@@ -126,7 +127,7 @@ async def _latest(session: AsyncSession, respondent_id: int) -> Assessment | Non
     )
 
 
-async def _start(session: AsyncSession, content: Content, respondent: Respondent) -> Assessment:
+def _start(session: Session, content: Content, respondent: Respondent) -> Assessment:
     state = engine.initial_state(
         language_known=respondent.language is not None,
         consented=respondent.consent_at is not None,
@@ -140,14 +141,12 @@ async def _start(session: AsyncSession, content: Content, respondent: Respondent
         version=1,
     )
     session.add(assessment)
-    await session.flush()
+    session.flush()
     return assessment
 
 
-async def _snapshot(
-    session: AsyncSession, assessment: Assessment, respondent: Respondent
-) -> Snapshot:
-    rows = await session.execute(
+def _snapshot(session: Session, assessment: Assessment, respondent: Respondent) -> Snapshot:
+    rows = session.execute(
         select(
             Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
         ).where(Answer.assessment_id == assessment.id)
@@ -184,21 +183,21 @@ def _outcome(assessment: Assessment, snapshot: Snapshot, view: View, *, accepted
     )
 
 
-async def _show(
-    session: AsyncSession,
+def _show(
+    session: Session,
     content: Content,
     respondent: Respondent,
     assessment: Assessment,
     *,
     notice: str | None = None,
 ) -> Outcome:
-    snapshot = await _snapshot(session, assessment, respondent)
+    snapshot = _snapshot(session, assessment, respondent)
     view = engine.show(content.checklist(assessment.checklist_version), snapshot, notice)
     return _outcome(assessment, snapshot, view, accepted=notice is None)
 
 
-async def open_dialogue(
-    session: AsyncSession,
+def open_dialogue(
+    session: Session,
     content: Content,
     who: Who,
     *,
@@ -209,37 +208,35 @@ async def open_dialogue(
 
     ``start_payload`` is a deep link's payload (``/start <payload>``), kept on the respondent.
     """
-    respondent = await _respondent(session, who)
+    respondent = _respondent(session, who)
     if start_payload:
         respondent.start_payload = start_payload
-    assessment = await _latest(session, respondent.id)
+    assessment = _latest(session, respondent.id)
     if assessment is not None and assessment.status == "active" and fresh:
-        await _close(session, assessment, machine.CANCELLED)
+        _close(session, assessment, machine.CANCELLED)
     if assessment is None or fresh or assessment.status != "active":
-        assessment = await _start(session, content, respondent)
-    return await _show(session, content, respondent, assessment)
+        assessment = _start(session, content, respondent)
+    return _show(session, content, respondent, assessment)
 
 
-async def current_view(session: AsyncSession, content: Content, who: Who) -> Outcome:
+def current_view(session: Session, content: Content, who: Who) -> Outcome:
     """Show where the respondent is, starting an assessment if they have none."""
-    respondent = await _respondent(session, who)
-    assessment = await _latest(session, respondent.id)
+    respondent = _respondent(session, who)
+    assessment = _latest(session, respondent.id)
     if assessment is None:
-        assessment = await _start(session, content, respondent)
-    return await _show(session, content, respondent, assessment)
+        assessment = _start(session, content, respondent)
+    return _show(session, content, respondent, assessment)
 
 
-async def set_language(
-    session: AsyncSession, content: Content, who: Who, language: str
-) -> Outcome:
+def set_language(session: Session, content: Content, who: Who, language: str) -> Outcome:
     """Change the respondent's language and show their current step in it."""
-    respondent = await _respondent(session, who)
+    respondent = _respondent(session, who)
     respondent.language = language
-    return await current_view(session, content, who)
+    return current_view(session, content, who)
 
 
-async def apply(
-    session: AsyncSession,
+def apply(
+    session: Session,
     content: Content,
     who: Who,
     event: events.Event,
@@ -252,17 +249,17 @@ async def apply(
     With ``expected`` (what the client was shown), an event sent from an older view, another
     assessment or another checklist version changes nothing and the current view is shown.
     """
-    respondent = await _respondent(session, who)
-    assessment = await _latest(session, respondent.id)
+    respondent = _respondent(session, who)
+    assessment = _latest(session, respondent.id)
     if assessment is None:
-        assessment = await _start(session, content, respondent)
-        return await _show(session, content, respondent, assessment, notice=MOVED_ON)
+        assessment = _start(session, content, respondent)
+        return _show(session, content, respondent, assessment, notice=MOVED_ON)
     if expected is not None and expected != Expected(
         assessment.checklist_version, assessment.id, assessment.version
     ):
-        return await _show(session, content, respondent, assessment, notice=MOVED_ON)
+        return _show(session, content, respondent, assessment, notice=MOVED_ON)
     checklist = content.checklist(assessment.checklist_version)
-    before = await _snapshot(session, assessment, respondent)
+    before = _snapshot(session, assessment, respondent)
     result = engine.step(checklist, before, event)
     if not result.accepted:
         return _outcome(assessment, before, result.view, accepted=False)
@@ -274,18 +271,18 @@ async def apply(
         elif isinstance(effect, GiveConsent):
             respondent.consent_at = now
         elif isinstance(effect, RecordAnswer):
-            await _record_answer(session, assessment.id, effect, result.snapshot, now, source)
+            _record_answer(session, assessment.id, effect, result.snapshot, now, source)
         elif isinstance(effect, StartNew):
             start_new = True
-    await write_snapshot(session, assessment, result.snapshot, now)
+    write_snapshot(session, assessment, result.snapshot, now)
     if start_new:
-        started = await _start(session, content, respondent)
-        return await _show(session, content, respondent, started)
+        started = _start(session, content, respondent)
+        return _show(session, content, respondent, started)
     return _outcome(assessment, result.snapshot, result.view, accepted=True)
 
 
-async def _close(session: AsyncSession, assessment: Assessment, state: str) -> None:
-    await session.execute(
+def _close(session: Session, assessment: Assessment, state: str) -> None:
+    session.execute(
         update(Assessment)
         .where(Assessment.id == assessment.id)
         .values(
@@ -298,8 +295,8 @@ async def _close(session: AsyncSession, assessment: Assessment, state: str) -> N
     )
 
 
-async def _record_answer(
-    session: AsyncSession,
+def _record_answer(
+    session: Session,
     assessment_id: int,
     effect: RecordAnswer,
     after: Snapshot,
@@ -314,18 +311,18 @@ async def _record_answer(
         "revision": revision,
     }
     if revision == 1:
-        await session.execute(
+        session.execute(
             insert(Answer).values(
                 assessment_id=assessment_id, criterion=effect.criterion, answered_at=now, **values
             )
         )
     else:
-        await session.execute(
+        session.execute(
             update(Answer)
             .where(Answer.assessment_id == assessment_id, Answer.criterion == effect.criterion)
             .values(answered_at=now, **values)
         )
-    await session.execute(
+    session.execute(
         insert(AnswerLog).values(
             assessment_id=assessment_id,
             criterion=effect.criterion,
@@ -348,12 +345,12 @@ def _context(snapshot: Snapshot) -> dict[str, Any]:
     return context
 
 
-async def write_snapshot(
-    session: AsyncSession, assessment: Assessment, after: Snapshot, now: datetime
+def write_snapshot(
+    session: Session, assessment: Assessment, after: Snapshot, now: datetime
 ) -> None:
     """Store ``after`` over the assessment as it was read, and bump its version."""
     status = status_of(after.state)
-    result = await session.execute(
+    result = session.execute(
         update(Assessment)
         .where(Assessment.id == assessment.id, Assessment.version == assessment.version)
         .values(

@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl
 
+from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
 BOT_USER = {
@@ -169,15 +170,19 @@ class FakeBotAPI:
     # One call
 
     async def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Answer one Bot API call as Telegram would, recording it."""
+        """Answer one Bot API call as Telegram would, recording it.
+
+        ``failure`` may answer with an error instead, or raise a ``NetworkError`` as a
+        dropped connection does (the request layer sees no HTTP answer at all).
+        """
         self.calls.append(Call(method, params))
+        injected = self.failure(method) if self.failure is not None else None
+        if isinstance(injected, NetworkError):
+            await self._notify()
+            raise injected
         try:
-            if self.failure is not None:
-                injected = self.failure(method)
-                if isinstance(injected, BotAPIError):
-                    raise injected
-                if injected is not None:
-                    raise injected
+            if isinstance(injected, BotAPIError):
+                raise injected
             result = await self._dispatch(method, params)
         except BotAPIError as error:
             body: dict[str, Any] = {

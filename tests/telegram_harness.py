@@ -23,6 +23,8 @@ class Harness:
         self.application = application
         self.api = api
         self.errors: list[BaseException] = []
+        self.presses = 0
+        """How many callback queries were fed: each must be answered exactly once."""
 
     @property
     def services(self) -> Services:
@@ -31,6 +33,8 @@ class Harness:
 
     async def feed(self, data: dict[str, Any]) -> None:
         """Process one update given as Telegram's JSON."""
+        if "callback_query" in data:
+            self.presses += 1
         await self.application.process_update(Update.de_json(data, self.application.bot))
 
     async def say(self, user_id: int, text: str, *, language: str | None = "en") -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from sqlalchemy import func, select
 
@@ -25,18 +27,23 @@ ANA = Who("console", "ana", "en")
 
 
 async def opened(database: Database, content: Content, who: Who = ANA) -> Outcome:
-    async with database.sessions.begin() as session:
-        return await open_dialogue(session, content, who)
+    return await database.store.run(lambda session: open_dialogue(session, content, who))
 
 
 async def send(
     database: Database, content: Content, outcome: Outcome, *sequence: events.Event
 ) -> Outcome:
     for event in sequence:
-        async with database.sessions.begin() as session:
-            outcome = await apply(
-                session, content, ANA, event, source="test", expected=outcome.expected
+        outcome = await database.store.run(
+            partial(
+                apply,
+                content=content,
+                who=ANA,
+                event=event,
+                source="test",
+                expected=outcome.expected,
             )
+        )
         assert outcome.accepted, outcome.view.text
     return outcome
 
@@ -122,8 +129,9 @@ async def test_opening_again_resumes_the_unfinished_assessment(
 
 async def test_a_refused_event_records_nothing(database: Database, content: Content) -> None:
     outcome = await send(database, content, await opened(database, content), *PROFILE)
-    async with database.sessions.begin() as session:
-        refused = await apply(session, content, ANA, events.Answer("C07", 1), source="test")
+    refused = await database.store.run(
+        lambda session: apply(session, content, ANA, events.Answer("C07", 1), source="test")
+    )
     assert not refused.accepted
     assert refused.version == outcome.version
     async with database.sessions() as session:
@@ -169,11 +177,11 @@ async def test_a_stale_writer_is_told_to_retry(database: Database, content: Cont
     async with database.sessions() as session:
         stale = await session.get_one(Assessment, outcome.assessment_id)
     await send(database, content, outcome, events.Answer("C01", 1))
-    async with database.sessions.begin() as session:
-        with pytest.raises(ConcurrentUpdateError):
-            await write_snapshot(
-                session, stale, Snapshot(stale.checklist_version, "C02", "en"), stale.updated_at
-            )
+    after = Snapshot(stale.checklist_version, "C02", "en")
+    with pytest.raises(ConcurrentUpdateError):
+        await database.store.run(
+            lambda session: write_snapshot(session, stale, after, stale.updated_at)
+        )
 
 
 async def test_an_event_from_an_older_view_changes_nothing(
@@ -182,10 +190,11 @@ async def test_an_event_from_an_older_view_changes_nothing(
     outcome = await send(database, content, await opened(database, content), *PROFILE)
     seen = outcome.expected
     await send(database, content, outcome, events.Answer("C01", 1))
-    async with database.sessions.begin() as session:
-        late = await apply(
+    late = await database.store.run(
+        lambda session: apply(
             session, content, ANA, events.Answer("C01", 3), source="test", expected=seen
         )
+    )
     assert not late.accepted
     assert "This question has moved on" in late.view.text
     assert late.state == "C02"
@@ -194,11 +203,9 @@ async def test_an_event_from_an_older_view_changes_nothing(
 
 
 async def test_an_update_id_is_claimed_once(database: Database) -> None:
-    async with database.sessions.begin() as session:
-        assert await claim_update(session, 1001)
-    async with database.sessions.begin() as session:
-        assert not await claim_update(session, 1001)
-        assert await claim_update(session, 1002)
+    assert await database.store.run(lambda session: claim_update(session, 1001))
+    assert not await database.store.run(lambda session: claim_update(session, 1001))
+    assert await database.store.run(lambda session: claim_update(session, 1002))
 
 
 async def test_two_respondents_do_not_see_each_other(database: Database, content: Content) -> None:

@@ -8,10 +8,10 @@ the reply goes out only after that transaction has committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
@@ -30,7 +30,6 @@ from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
 from dialogs.views import language_name
 from storage.dialogue import (
     MOVED_ON,
-    ConcurrentUpdateError,
     Outcome,
     Who,
     apply,
@@ -42,8 +41,7 @@ from storage.dialogue import (
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
-ATTEMPTS = 3
-Work = Callable[[AsyncSession, Who], Awaitable[Outcome]]
+Work = Callable[[Session, Who], Outcome]
 
 HELP = N_(
     "<b>SI Check</b> checks a social-innovation practice against the 10 criteria of the EAPN "
@@ -69,22 +67,20 @@ def who_sent(update: Update, context: BotContext) -> Who:
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
-    """Run ``work`` in one transaction with the update id; a repeat only shows the view."""
+    """Apply ``work`` and record the update id in one transaction; a repeat only shows the view."""
     services = context.services
     who = who_sent(update, context)
+    update_id = update.update_id
+
+    def once(session: Session) -> Outcome:
+        if not claim_update(session, update_id):
+            return current_view(session, services.content, who)
+        return work(session, who)
+
     chat = update.effective_chat
     assert chat is not None
     async with services.chat_locks.hold(chat.id):
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                async with services.database.sessions.begin() as session:
-                    if not await claim_update(session, update.update_id):
-                        return await current_view(session, services.content, who)
-                    return await work(session, who)
-            except ConcurrentUpdateError:
-                if attempt == ATTEMPTS:
-                    raise
-    raise AssertionError("unreachable")
+        return await services.database.store.run(once)
 
 
 def _chat_id(update: Update) -> int:

@@ -1,0 +1,162 @@
+"""Running units of work in committed transactions: the one way SI Check writes.
+
+A unit of work is a plain function over a synchronous ``Session`` (see ``storage.dialogue``).
+``Store.run`` returns its result only after the transaction that applied it has committed.
+
+* PostgreSQL: each unit runs in its own transaction through ``AsyncSession.run_sync``; a unit
+  that lost a race with another replica (``ConcurrentUpdateError``) is run again.
+* SQLite: one writer thread owns the only connection. It takes every unit waiting in its
+  queue, runs each inside a SAVEPOINT (a failing unit is rolled back alone) and commits them
+  all at once, so concurrent updates share one commit and one thread hand-over instead of
+  paying a round trip through the event loop for every statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from storage.database import tune_sqlite
+from storage.dialogue import ConcurrentUpdateError
+
+T = TypeVar("T")
+Work = Callable[[Session], T]
+ATTEMPTS = 3
+BATCH_MAX = 128
+
+
+class Store(Protocol):
+    async def run(self, work: Work[T]) -> T:
+        """Run ``work`` in a transaction and return its result once committed."""
+        ...
+
+    async def close(self) -> None:
+        """Finish what was queued and release the connections."""
+        ...
+
+
+class ServerStore:
+    """Units of work on a database server, each in its own transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def run(self, work: Work[T]) -> T:
+        """Run ``work`` in a transaction and return its result once committed."""
+        for _attempt in range(ATTEMPTS - 1):
+            try:
+                return await self._once(work)
+            except ConcurrentUpdateError:
+                continue
+        return await self._once(work)
+
+    async def _once(self, work: Work[T]) -> T:
+        async with self.sessions.begin() as session:
+            return await session.run_sync(work)
+
+    async def close(self) -> None:
+        """Nothing to finish: every unit owned its transaction."""
+
+
+@dataclass
+class _Unit:
+    work: Work[Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the caller was cancelled meanwhile
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def sqlite_engine(url: str | URL) -> Engine:
+    """A synchronous engine on the SQLite file of ``url``, transactions begun IMMEDIATE."""
+    parsed = make_url(url).set(drivername="sqlite")
+    engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        # SQLAlchemy emits BEGIN and SAVEPOINT itself (see the begin hook below), as the
+        # sqlite3 module's own implicit transactions break SAVEPOINT.
+        dbapi_connection.isolation_level = None
+        tune_sqlite(dbapi_connection, record)
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # Take the write lock at once, so a transaction never fails half-way on upgrading it.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class SQLiteStore:
+    """One writer thread with group commit over the embedded database."""
+
+    def __init__(self, url: str | URL) -> None:
+        self.engine = sqlite_engine(url)
+        self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="sicheck-writer", daemon=True)
+        self._thread.start()
+
+    async def run(self, work: Work[T]) -> T:
+        """Run ``work`` in the next group commit and return its result once committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Unit(work, loop, future))
+        return await future
+
+    def _serve(self) -> None:
+        with Session(self.engine, expire_on_commit=True) as session:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < BATCH_MAX:
+                    try:
+                        unit = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if unit is None:
+                        self._queue.put(None)  # stop after this batch
+                        break
+                    batch.append(unit)
+                self._commit(session, batch)
+
+    def _commit(self, session: Session, batch: list[_Unit]) -> None:
+        results: list[tuple[_Unit, bool, Any]] = []
+        try:
+            with session.begin():
+                for unit in batch:
+                    try:
+                        with session.begin_nested():
+                            results.append((unit, True, unit.work(session)))
+                    except Exception as error:  # the unit's own failure: only it is undone
+                        results.append((unit, False, error))
+        except Exception as error:  # the commit itself failed: nothing of the batch stands
+            results = [(unit, False, error) for unit in batch]
+        finally:
+            session.expunge_all()
+        for unit, ok, value in results:
+            unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
+
+    async def close(self) -> None:
+        """Let the writer finish the queued units, then stop it."""
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+        self.engine.dispose()
