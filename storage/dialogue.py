@@ -9,15 +9,14 @@ are applied one at a time even when several processes share the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from dialogs import engine, events, machine
 from dialogs.content import Content
@@ -89,75 +88,155 @@ def status_of(state: str) -> str:
     return STATUS_OF_STATE.get(state, "active")
 
 
+# The hot path is built once from Core statements and run on the session's connection:
+# no ORM objects, and each step costs a handful of statements.
+_CLAIM = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(ProcessedUpdate).on_conflict_do_nothing(
+        index_elements=[ProcessedUpdate.update_id]
+    )
+    for dialect in (postgresql, sqlite)
+}
+_LATEST_ID = (
+    select(func.max(Assessment.id))
+    .where(Assessment.respondent_id == Respondent.id)
+    .correlate(Respondent)
+    .scalar_subquery()
+)
+_LOAD = (
+    select(
+        Respondent.id,
+        Respondent.language,
+        Respondent.consent_at,
+        Assessment.id.label("assessment_id"),
+        Assessment.checklist_version,
+        Assessment.state,
+        Assessment.status,
+        Assessment.practice_name,
+        Assessment.country,
+        Assessment.organisation,
+        Assessment.context,
+        Assessment.version,
+    )
+    .select_from(Respondent)
+    .outerjoin(Assessment, Assessment.id == _LATEST_ID)
+    .where(Respondent.platform == bindparam("platform"))
+    .where(Respondent.external_id == bindparam("external_id"))
+    .with_for_update(of=Respondent)
+)
+_NEW_RESPONDENT = insert(Respondent).returning(Respondent.id)
+_UPDATE_RESPONDENT = update(Respondent).where(Respondent.id == bindparam("respondent_id"))
+_NEW_ASSESSMENT = insert(Assessment).returning(Assessment.id)
+_ANSWERS = select(
+    Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
+).where(Answer.assessment_id == bindparam("assessment_id"))
+_NEW_ANSWER = insert(Answer)
+_CHANGE_ANSWER = update(Answer).where(
+    Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
+)
+_LOG = insert(AnswerLog)
+_WRITE = update(Assessment).where(
+    Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
+)
+
+
+@dataclass
+class RespondentRow:
+    id: int
+    language: str | None
+    consent_at: datetime | None
+
+
+@dataclass
+class AssessmentRow:
+    id: int
+    checklist_version: int
+    state: str
+    status: str
+    practice_name: str | None
+    country: str | None
+    organisation: str | None
+    context: dict[str, Any]
+    version: int
+
+
 def claim_update(session: Session, update_id: int) -> bool:
     """Record ``update_id`` as applied in this transaction; ``False`` if it already was."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = (
-        module.insert(ProcessedUpdate)
-        .values(update_id=update_id, at=utcnow())
-        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+    connection = session.connection()
+    statement = _CLAIM[connection.dialect.name]
+    result = connection.execute(statement, {"update_id": update_id, "at": utcnow()})
+    return bool(result.rowcount)
+
+
+def _load(session: Session, who: Who) -> tuple[RespondentRow, AssessmentRow | None]:
+    """Find and lock the respondent, creating them on first contact, with their latest
+    assessment."""
+    connection = session.connection()
+    row = connection.execute(
+        _LOAD, {"platform": who.platform, "external_id": who.external_id}
+    ).first()
+    if row is None:
+        created = connection.execute(
+            _NEW_RESPONDENT,
+            {
+                "platform": who.platform,
+                "external_id": who.external_id,
+                "language": who.language,
+                "created_at": utcnow(),
+            },
+        ).scalar_one()
+        return RespondentRow(created, who.language, None), None
+    respondent = RespondentRow(row.id, row.language, row.consent_at)
+    if row.assessment_id is None:
+        return respondent, None
+    assessment = AssessmentRow(
+        row.assessment_id,
+        row.checklist_version,
+        row.state,
+        row.status,
+        row.practice_name,
+        row.country,
+        row.organisation,
+        row.context or {},
+        row.version,
     )
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return respondent, assessment
 
 
-def _respondent(session: Session, who: Who) -> Respondent:
-    """Find and lock the respondent, creating them on first contact."""
-    query = select(Respondent).where(
-        Respondent.platform == who.platform, Respondent.external_id == who.external_id
-    )
-    found = session.scalar(query.with_for_update())
-    if found is not None:
-        return found
-    respondent = Respondent(
-        platform=who.platform, external_id=who.external_id, language=who.language
-    )
-    session.add(respondent)
-    session.flush()
-    return respondent
+def _update_respondent(session: Session, respondent_id: int, **values: Any) -> None:
+    session.connection().execute(_UPDATE_RESPONDENT, {"respondent_id": respondent_id, **values})
 
 
-def _latest(session: Session, respondent_id: int) -> Assessment | None:
-    return session.scalar(
-        select(Assessment)
-        .where(Assessment.respondent_id == respondent_id)
-        .order_by(Assessment.id.desc())
-        .limit(1)
-    )
-
-
-def _start(session: Session, content: Content, respondent: Respondent) -> Assessment:
+def _start(session: Session, content: Content, respondent: RespondentRow) -> AssessmentRow:
     state = engine.initial_state(
         language_known=respondent.language is not None,
         consented=respondent.consent_at is not None,
     )
-    assessment = Assessment(
-        respondent_id=respondent.id,
-        checklist_version=content.latest.version,
-        state=state,
-        status=status_of(state),
-        context={},
-        version=1,
+    now = utcnow()
+    values: dict[str, Any] = {
+        "respondent_id": respondent.id,
+        "checklist_version": content.latest.version,
+        "state": state,
+        "status": status_of(state),
+        "context": {},
+        "version": 1,
+        "started_at": now,
+        "updated_at": now,
+    }
+    created = session.connection().execute(_NEW_ASSESSMENT, values).scalar_one()
+    return AssessmentRow(
+        created, content.latest.version, state, status_of(state), None, None, None, {}, 1
     )
-    session.add(assessment)
-    session.flush()
-    return assessment
 
 
-def _snapshot(session: Session, assessment: Assessment, respondent: Respondent) -> Snapshot:
-    rows = session.execute(
-        select(
-            Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
-        ).where(Answer.assessment_id == assessment.id)
-    )
+def _snapshot(session: Session, assessment: AssessmentRow, respondent: RespondentRow) -> Snapshot:
+    rows = session.connection().execute(_ANSWERS, {"assessment_id": assessment.id})
     answers = {
         row.criterion: RecordedAnswer(
             row.value, tuple(row.aspects or ()), row.comment, row.revision
         )
         for row in rows
     }
-    context = assessment.context or {}
+    context = assessment.context
     draft = context.get("draft", {})
     return Snapshot(
         checklist_version=assessment.checklist_version,
@@ -171,7 +250,9 @@ def _snapshot(session: Session, assessment: Assessment, respondent: Respondent) 
     )
 
 
-def _outcome(assessment: Assessment, snapshot: Snapshot, view: View, *, accepted: bool) -> Outcome:
+def _outcome(
+    assessment: AssessmentRow, snapshot: Snapshot, view: View, *, accepted: bool
+) -> Outcome:
     return Outcome(
         assessment_id=assessment.id,
         checklist_version=assessment.checklist_version,
@@ -186,8 +267,8 @@ def _outcome(assessment: Assessment, snapshot: Snapshot, view: View, *, accepted
 def _show(
     session: Session,
     content: Content,
-    respondent: Respondent,
-    assessment: Assessment,
+    respondent: RespondentRow,
+    assessment: AssessmentRow,
     *,
     notice: str | None = None,
 ) -> Outcome:
@@ -208,12 +289,16 @@ def open_dialogue(
 
     ``start_payload`` is a deep link's payload (``/start <payload>``), kept on the respondent.
     """
-    respondent = _respondent(session, who)
+    respondent, assessment = _load(session, who)
     if start_payload:
-        respondent.start_payload = start_payload
-    assessment = _latest(session, respondent.id)
+        _update_respondent(session, respondent.id, start_payload=start_payload)
     if assessment is not None and assessment.status == "active" and fresh:
-        _close(session, assessment, machine.CANCELLED)
+        write_snapshot(
+            session,
+            assessment,
+            replace(_snapshot(session, assessment, respondent), state=machine.CANCELLED),
+            utcnow(),
+        )
     if assessment is None or fresh or assessment.status != "active":
         assessment = _start(session, content, respondent)
     return _show(session, content, respondent, assessment)
@@ -221,8 +306,7 @@ def open_dialogue(
 
 def current_view(session: Session, content: Content, who: Who) -> Outcome:
     """Show where the respondent is, starting an assessment if they have none."""
-    respondent = _respondent(session, who)
-    assessment = _latest(session, respondent.id)
+    respondent, assessment = _load(session, who)
     if assessment is None:
         assessment = _start(session, content, respondent)
     return _show(session, content, respondent, assessment)
@@ -230,8 +314,8 @@ def current_view(session: Session, content: Content, who: Who) -> Outcome:
 
 def set_language(session: Session, content: Content, who: Who, language: str) -> Outcome:
     """Change the respondent's language and show their current step in it."""
-    respondent = _respondent(session, who)
-    respondent.language = language
+    respondent, _ = _load(session, who)
+    _update_respondent(session, respondent.id, language=language)
     return current_view(session, content, who)
 
 
@@ -249,8 +333,7 @@ def apply(
     With ``expected`` (what the client was shown), an event sent from an older view, another
     assessment or another checklist version changes nothing and the current view is shown.
     """
-    respondent = _respondent(session, who)
-    assessment = _latest(session, respondent.id)
+    respondent, assessment = _load(session, who)
     if assessment is None:
         assessment = _start(session, content, respondent)
         return _show(session, content, respondent, assessment, notice=MOVED_ON)
@@ -268,8 +351,10 @@ def apply(
     for effect in result.effects:
         if isinstance(effect, SetLanguage):
             respondent.language = effect.language
+            _update_respondent(session, respondent.id, language=effect.language)
         elif isinstance(effect, GiveConsent):
             respondent.consent_at = now
+            _update_respondent(session, respondent.id, consent_at=now)
         elif isinstance(effect, RecordAnswer):
             _record_answer(session, assessment.id, effect, result.snapshot, now, source)
         elif isinstance(effect, StartNew):
@@ -281,20 +366,6 @@ def apply(
     return _outcome(assessment, result.snapshot, result.view, accepted=True)
 
 
-def _close(session: Session, assessment: Assessment, state: str) -> None:
-    session.execute(
-        update(Assessment)
-        .where(Assessment.id == assessment.id)
-        .values(
-            state=state,
-            status=status_of(state),
-            updated_at=utcnow(),
-            version=Assessment.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
 def _record_answer(
     session: Session,
     assessment_id: int,
@@ -303,33 +374,37 @@ def _record_answer(
     now: datetime,
     source: str,
 ) -> None:
-    revision = after.answers[effect.criterion].revision
+    connection = session.connection()
     values: dict[str, Any] = {
         "value": effect.value,
         "aspects": list(effect.aspects),
         "comment": effect.comment,
-        "revision": revision,
+        "revision": after.answers[effect.criterion].revision,
     }
-    if revision == 1:
-        session.execute(
-            insert(Answer).values(
-                assessment_id=assessment_id, criterion=effect.criterion, answered_at=now, **values
-            )
+    if values["revision"] == 1:
+        connection.execute(
+            _NEW_ANSWER,
+            {
+                "assessment_id": assessment_id,
+                "criterion": effect.criterion,
+                "answered_at": now,
+                **values,
+            },
         )
     else:
-        session.execute(
-            update(Answer)
-            .where(Answer.assessment_id == assessment_id, Answer.criterion == effect.criterion)
-            .values(answered_at=now, **values)
+        connection.execute(
+            _CHANGE_ANSWER,
+            {"answer_of": assessment_id, "code": effect.criterion, "answered_at": now, **values},
         )
-    session.execute(
-        insert(AnswerLog).values(
-            assessment_id=assessment_id,
-            criterion=effect.criterion,
-            at=now,
-            source=source,
+    connection.execute(
+        _LOG,
+        {
+            "assessment_id": assessment_id,
+            "criterion": effect.criterion,
+            "at": now,
+            "source": source,
             **values,
-        )
+        },
     )
 
 
@@ -346,28 +421,28 @@ def _context(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def write_snapshot(
-    session: Session, assessment: Assessment, after: Snapshot, now: datetime
+    session: Session, assessment: AssessmentRow, after: Snapshot, now: datetime
 ) -> None:
     """Store ``after`` over the assessment as it was read, and bump its version."""
     status = status_of(after.state)
-    result = session.execute(
-        update(Assessment)
-        .where(Assessment.id == assessment.id, Assessment.version == assessment.version)
-        .values(
-            state=after.state,
-            status=status,
-            practice_name=after.profile.practice_name,
-            country=after.profile.country,
-            organisation=after.profile.organisation,
-            context=_context(after),
-            updated_at=now,
-            completed_at=now if status == "completed" else None,
-            version=assessment.version + 1,
-        )
-        .execution_options(synchronize_session=False)
+    result = session.connection().execute(
+        _WRITE,
+        {
+            "assessment_id": assessment.id,
+            "seen": assessment.version,
+            "state": after.state,
+            "status": status,
+            "practice_name": after.profile.practice_name,
+            "country": after.profile.country,
+            "organisation": after.profile.organisation,
+            "context": _context(after),
+            "updated_at": now,
+            "completed_at": now if status == "completed" else None,
+            "version": assessment.version + 1,
+        },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise ConcurrentUpdateError(f"assessment {assessment.id} changed under us")
-    # Keep the loaded row in step without making the session write it a second time.
-    for key, value in (("version", assessment.version + 1), ("state", after.state)):
-        set_committed_value(assessment, key, value)
+    assessment.version += 1
+    assessment.state = after.state
+    assessment.status = status

@@ -13,6 +13,7 @@ from dialogs.content import Content
 from dialogs.scoring import score
 from dialogs.snapshot import Snapshot
 from storage.dialogue import (
+    AssessmentRow,
     ConcurrentUpdateError,
     Outcome,
     Who,
@@ -175,12 +176,15 @@ async def test_a_completed_assessment_records_its_completion(
 async def test_a_stale_writer_is_told_to_retry(database: Database, content: Content) -> None:
     outcome = await send(database, content, await opened(database, content), *PROFILE)
     async with database.sessions() as session:
-        stale = await session.get_one(Assessment, outcome.assessment_id)
+        row = await session.get_one(Assessment, outcome.assessment_id)
+    stale = AssessmentRow(
+        row.id, row.checklist_version, row.state, row.status, None, None, None, {}, row.version
+    )
     await send(database, content, outcome, events.Answer("C01", 1))
     after = Snapshot(stale.checklist_version, "C02", "en")
     with pytest.raises(ConcurrentUpdateError):
         await database.store.run(
-            lambda session: write_snapshot(session, stale, after, stale.updated_at)
+            lambda session: write_snapshot(session, stale, after, row.updated_at)
         )
 
 
