@@ -7,6 +7,7 @@ catalog is filled with the message ids themselves, so it is complete by construc
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 import tomllib
@@ -25,6 +26,7 @@ SOURCE_DIRS = ("bot", "dialogs", "storage")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 TAG = re.compile(r"<(/?)([a-z]+)>")
 ALLOWED_TAGS = frozenset({"b", "i", "code"})
+LETTERS = re.compile(r"[A-Za-z]{3,}")
 WIDTH = 99
 
 
@@ -74,7 +76,8 @@ def update() -> None:
     for language in SUPPORTED_LANGUAGES:
         path = catalog_path(language)
         catalog = _read(path, language) if path.exists() else Catalog(locale=language)
-        catalog.update(template, no_fuzzy_matching=True)
+        # update() adopts the template's message objects: each language gets its own copy.
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         if language == SOURCE_LANGUAGE:
             for message in catalog:
                 if message.id and not message.string:
@@ -117,6 +120,8 @@ def check_catalog(catalog: Catalog, expected: Iterable[str], language: str) -> l
         if not text.strip():
             problems.append(f"{where}: empty")
             continue
+        if language != SOURCE_LANGUAGE and text == msgid and LETTERS.search(msgid):
+            problems.append(f"{where}: not translated (same as the English)")
         if _placeholders(text) != _placeholders(msgid):
             problems.append(f"{where}: placeholders differ")
         problems += [f"{where}: {problem}" for problem in html_problems(text)]

@@ -43,7 +43,8 @@ COMMANDS: dict[str, events.Event] = {
 }
 HELP = N_(
     "Type the number of an option and press Enter. Where a text answer is asked for "
-    "(a name, or a comment on a criterion), type it. Commands: /back, /skip, /info "
+    "(a name, or a comment on a criterion), type it; a number alone always chooses an "
+    "option. Commands: /back, /skip, /info "
     "(guidance), /new (a fresh assessment), /cancel, /help, /quit. Your answers are saved "
     "as you go: run sicheck console again to continue where you stopped."
 )
@@ -87,15 +88,12 @@ def interpret(line: str, view: View) -> events.Event | str:
         if command in COMMANDS:
             return COMMANDS[command]
         return N_("Unknown command. Type /help to see the commands.")
-    actions = view.actions
-    if line.isdigit() and actions:
+    if line.isdigit():
+        # A number always means an option, even where text is asked for.
+        actions = view.actions
         index = int(line) - 1
-        if 0 <= index < len(actions):
-            event = events.decode(actions[index])
-            if event is not None:
-                return event
-        if not view.accepts_text:
-            return N_("There is no option with that number.")
+        event = events.decode(actions[index]) if 0 <= index < len(actions) else None
+        return event if event is not None else N_("There is no option with that number.")
     if view.accepts_text:
         return events.Text(line)
     return N_("Please type the number of one of the options.")

@@ -85,14 +85,15 @@ def score(checklist: Checklist, answers: Mapping[str, int | None]) -> Score:
         return Score(criteria, None, None, (), ())
     points = sum(criterion.value for criterion in scored if criterion.value is not None)
     overall = Fraction(points, checklist.max_value * len(scored))
+    values = [criterion.value or 0 for criterion in scored]
+    highest, lowest = max(values), min(values)
+    # A criterion stands out only against the others: where all are equal, the band says it.
     by_strength = sorted(scored, key=lambda c: -(c.value or 0))
-    strongest = tuple(c.code for c in by_strength if (c.value or 0) >= STRENGTH_MIN_VALUE)[
-        :LISTED_AT_MOST
-    ]
+    strongest = tuple(
+        c.code for c in by_strength if STRENGTH_MIN_VALUE <= (c.value or 0) > lowest
+    )[:LISTED_AT_MOST]
     by_weakness = sorted(scored, key=lambda c: c.value or 0)
     weakest = tuple(
-        c.code
-        for c in by_weakness
-        if (c.value or 0) < checklist.max_value and c.code not in strongest
+        c.code for c in by_weakness if (c.value or 0) < highest and c.code not in strongest
     )[:LISTED_AT_MOST]
     return Score(criteria, overall, band_for(checklist, overall), strongest, weakest)

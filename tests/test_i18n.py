@@ -67,6 +67,7 @@ def _rewrite(path: Path, msgid: str, msgstr: str, *, fuzzy: bool = False) -> Non
         ("Kritērijs %(number)s/%(total)s", True, "fuzzy"),
         ("<b>Kritērijs %(number)s/%(total)s", False, "unclosed <b>"),
         ("<u>Kritērijs</u> %(number)s/%(total)s", False, "unsupported tag <u>"),
+        ("Criterion %(number)s/%(total)s", False, "not translated"),
     ],
 )
 def test_a_broken_catalog_fails_the_check(

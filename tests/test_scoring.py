@@ -37,20 +37,28 @@ def test_not_applicable_is_left_out_of_the_denominator(content: Content) -> None
     assert result.not_applicable == 8
 
 
-def test_full_marks_is_the_top_band_with_nothing_to_work_on(content: Content) -> None:
+def test_full_marks_is_the_top_band_and_no_criterion_stands_out(content: Content) -> None:
     result = score(content.latest, _all(content, 3))
     assert result.percent == 100
     assert result.band == content.latest.bands[-1]
-    assert result.weakest == ()
-    assert len(result.strongest) == 3
+    assert result.weakest == result.strongest == ()
 
 
-def test_zero_everywhere_is_the_lowest_band_with_no_strengths(content: Content) -> None:
+def test_zero_everywhere_is_the_lowest_band_and_no_criterion_stands_out(
+    content: Content,
+) -> None:
     result = score(content.latest, _all(content, 0))
     assert result.percent == 0
     assert result.band == content.latest.bands[0]
-    assert result.strongest == ()
-    assert result.weakest == ("C01", "C02", "C03")
+    assert result.strongest == result.weakest == ()
+
+
+def test_one_weak_criterion_among_equal_ones_is_the_only_one_to_work_on(
+    content: Content,
+) -> None:
+    result = score(content.latest, _all(content, 2) | {"C06": 0})
+    assert result.weakest == ("C06",)
+    assert result.strongest == ("C01", "C02", "C03")
 
 
 @pytest.mark.parametrize("band_index", [1, 2, 3])

@@ -240,6 +240,10 @@ async def test_help_and_language(bot: Harness) -> None:
     await bot.say(ANA, "/language")
     await bot.press(ANA, "Latviešu")
     assert "Vai jūs piekrītat" in bot.text(ANA)
+    await bot.say(ANA, "/help")
+    assert "Atbildiet uz katru jautājumu ar pogām" in bot.text(ANA)
+    await bot.say(ANA, "/language")
+    assert bot.text(ANA) == "Izvēlieties valodu."
 
 
 async def test_a_comment_is_stored_with_its_answer(bot: Harness, database: Database) -> None:
