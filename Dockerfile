@@ -17,4 +17,4 @@ COPY --from=build --chown=sicheck:sicheck /app /app
 ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1
 USER sicheck
 ENTRYPOINT ["sicheck"]
-CMD ["console"]
+CMD ["run"]

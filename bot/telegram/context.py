@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.locks import KeyedLocks
 from bot.runtime import Database
 from bot.settings import Settings
 from dialogs.content import Content
+from dialogs.i18n import negotiate
 
 SERVICES = "services"
 
@@ -26,7 +28,7 @@ class Services:
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """The handlers' context: ``context.services`` gives content, database and settings."""
+    """The handlers' context: ``services`` (content, store, settings) and the sender's language."""
 
     def __init__(
         self,
@@ -35,6 +37,23 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         user_id: int | None = None,
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.client_language: str | None = None
+        """The ``language_code`` the sender's Telegram client reports, if any."""
+
+    @classmethod
+    def from_update(
+        cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]
+    ) -> BotContext:
+        """Build the context of ``update``, keeping its sender's client language."""
+        context = super().from_update(update, application)
+        user = update.effective_user if isinstance(update, Update) else None
+        context.client_language = user.language_code if user else None
+        return context
+
+    @property
+    def language(self) -> str:
+        """The supported language closest to the sender's client, for first contact."""
+        return negotiate(self.client_language, self.services.settings.default_locale)
 
     @property
     def services(self) -> Services:

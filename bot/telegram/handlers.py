@@ -62,8 +62,7 @@ def who_sent(update: Update, context: BotContext) -> Who:
     """The respondent behind an update, with the language their Telegram client uses."""
     user = update.effective_user
     assert user is not None
-    language = negotiate(user.language_code, context.services.settings.default_locale)
-    return Who(PLATFORM, str(user.id), language)
+    return Who(PLATFORM, str(user.id), context.language)
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
