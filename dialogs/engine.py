@@ -26,8 +26,13 @@ class Step:
     snapshot: Snapshot
     effects: tuple[Effect, ...]
     view: View
-    accepted: bool
-    """False when the event was refused: nothing changed and the view says why."""
+    problem: str | None = None
+    """Why the event was refused (a message id): then nothing changed and the view says why."""
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the event was applied."""
+        return self.problem is None
 
 
 def initial_state(*, language_known: bool, consented: bool) -> str:
@@ -46,13 +51,13 @@ def show(checklist: Checklist, snapshot: Snapshot, notice: str | None = None) ->
 def step(checklist: Checklist, snapshot: Snapshot, event: events.Event) -> Step:
     """Apply ``event`` to ``snapshot``; a refused event changes nothing and says why."""
     if isinstance(event, events.Show):
-        return Step(snapshot, (), show(checklist, snapshot), accepted=True)
+        return Step(snapshot, (), show(checklist, snapshot))
     if isinstance(event, events.Info):
         if snapshot.state not in {criterion.code for criterion in checklist.criteria}:
             return _refused(checklist, snapshot, NOT_HERE)
         with use_language(snapshot.language):
             view = render(checklist, snapshot, info=True)
-        return Step(snapshot, (), view, accepted=True)
+        return Step(snapshot, (), view)
     trigger = machine.trigger_for(event)
     if trigger is None:
         return _refused(checklist, snapshot, NOT_HERE)
@@ -65,8 +70,8 @@ def step(checklist: Checklist, snapshot: Snapshot, event: events.Event) -> Step:
     if not moved:
         return _refused(checklist, snapshot, dialog.problem or NOT_HERE)
     result = replace(dialog.snapshot, state=dialog.state)
-    return Step(result, tuple(dialog.effects), show(checklist, result), accepted=True)
+    return Step(result, tuple(dialog.effects), show(checklist, result))
 
 
 def _refused(checklist: Checklist, snapshot: Snapshot, problem: str) -> Step:
-    return Step(snapshot, (), show(checklist, snapshot, notice=problem), accepted=False)
+    return Step(snapshot, (), show(checklist, snapshot, notice=problem), problem)

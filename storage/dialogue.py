@@ -65,10 +65,16 @@ class Outcome:
     checklist_version: int
     language: str
     view: View
-    accepted: bool
+    problem: str | None
+    """Why the event changed nothing (a message id), or ``None`` when it was applied."""
     state: str
     version: int
     """The assessment's version after the step: which view is the current one."""
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the event was applied."""
+        return self.problem is None
 
     @property
     def expected(self) -> Expected:
@@ -251,14 +257,14 @@ def _snapshot(session: Session, assessment: AssessmentRow, respondent: Responden
 
 
 def _outcome(
-    assessment: AssessmentRow, snapshot: Snapshot, view: View, *, accepted: bool
+    assessment: AssessmentRow, snapshot: Snapshot, view: View, problem: str | None = None
 ) -> Outcome:
     return Outcome(
         assessment_id=assessment.id,
         checklist_version=assessment.checklist_version,
         language=snapshot.language,
         view=view,
-        accepted=accepted,
+        problem=problem,
         state=snapshot.state,
         version=assessment.version,
     )
@@ -274,7 +280,7 @@ def _show(
 ) -> Outcome:
     snapshot = _snapshot(session, assessment, respondent)
     view = engine.show(content.checklist(assessment.checklist_version), snapshot, notice)
-    return _outcome(assessment, snapshot, view, accepted=notice is None)
+    return _outcome(assessment, snapshot, view, notice)
 
 
 def open_dialogue(
@@ -345,7 +351,7 @@ def apply(
     before = _snapshot(session, assessment, respondent)
     result = engine.step(checklist, before, event)
     if not result.accepted:
-        return _outcome(assessment, before, result.view, accepted=False)
+        return _outcome(assessment, before, result.view, result.problem)
     now = utcnow()
     start_new = False
     for effect in result.effects:
@@ -363,7 +369,7 @@ def apply(
     if start_new:
         started = _start(session, content, respondent)
         return _show(session, content, respondent, started)
-    return _outcome(assessment, result.snapshot, result.view, accepted=True)
+    return _outcome(assessment, result.snapshot, result.view)
 
 
 def _record_answer(

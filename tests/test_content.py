@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -121,11 +123,14 @@ def test_a_duplicate_criterion_code_is_refused(broken_dir: Path) -> None:
         load_content(broken_dir)
 
 
-def test_a_missing_field_is_named(broken_dir: Path) -> None:
-    path = broken_dir / "checklist-v1.yaml"
+def _change(path: Path, change: Callable[[Any], object]) -> None:
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    del document["criteria"][0]["question"]
+    change(document)
     path.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+
+
+def test_a_missing_field_is_named(broken_dir: Path) -> None:
+    _change(broken_dir / "checklist-v1.yaml", lambda d: d["criteria"][0].pop("question"))
     with pytest.raises(ContentError, match=r"checklist-v1\.yaml: field criteria\.0\.question"):
         load_content(broken_dir)
 
@@ -137,9 +142,9 @@ def test_an_inconsistent_scale_is_refused(broken_dir: Path) -> None:
 
 
 def test_an_unknown_target_group_is_refused(broken_dir: Path) -> None:
-    path = broken_dir / "practices.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["practices"][0]["target_groups"].append("nobody")
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+    _change(
+        broken_dir / "practices.yaml",
+        lambda d: d["practices"][0]["target_groups"].append("nobody"),
+    )
     with pytest.raises(ContentError, match=r"practices\.yaml: field practices\.0\.target_groups"):
         load_content(broken_dir)

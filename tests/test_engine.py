@@ -9,6 +9,7 @@ from dialogs.content import Content
 from dialogs.effects import GiveConsent, RecordAnswer, SetLanguage, StartNew
 from dialogs.engine import Step, initial_state, step
 from dialogs.snapshot import Snapshot
+from dialogs.views import render
 
 
 def start(content: Content, state: str = machine.LANGUAGE) -> Snapshot:
@@ -16,7 +17,7 @@ def start(content: Content, state: str = machine.LANGUAGE) -> Snapshot:
 
 
 def run(content: Content, snapshot: Snapshot, *sequence: events.Event) -> Step:
-    result = Step(snapshot, (), None, True)  # type: ignore[arg-type]
+    result = Step(snapshot, (), render(content.latest, snapshot))
     for event in sequence:
         result = step(content.latest, result.snapshot, event)
         assert result.accepted, (event, result.view.text)

@@ -192,7 +192,8 @@ async def button(update: Update, context: BotContext) -> None:
             edit=_editable(query.message),
         )
     with use_language(outcome.language):
-        await query.answer(None if outcome.accepted else _(MOVED_ON)[:200])
+        # A refused press gets its reason as a toast too, where the user's eyes are.
+        await query.answer(_(outcome.problem)[:200] if outcome.problem else None)
 
 
 def _editable(message: object) -> Message | None:
