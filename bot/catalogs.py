@@ -8,23 +8,34 @@ catalog is filled with the message ids themselves, so it is complete by construc
 from __future__ import annotations
 
 import copy
+import html
 import re
 import sys
 import tomllib
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, compile_catalog
+from bot.telegram.application import COMMANDS
+from bot.telegram.callback_data import pack
+from dialogs.content import Checklist, Content, default_content
+from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, _, compile_catalog, use_language
+from dialogs.machine import states
+from dialogs.snapshot import COMMENT_MAX, NAME_MAX, Profile, RecordedAnswer, Snapshot
+from dialogs.views import render
 from locales import TEMPLATE, catalog_path
+from storage.dialogue import Expected
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("bot", "dialogs", "storage")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 TAG = re.compile(r"<(/?)([a-z]+)>")
+TAG_ANY = re.compile(r"</?[a-z]+>")
 ALLOWED_TAGS = frozenset({"b", "i", "code"})
 LETTERS = re.compile(r"[A-Za-z]{3,}")
 WIDTH = 99
@@ -167,7 +178,7 @@ def run(action: str) -> int:
             compile_catalog(language)
             print(f"compiled {catalog_path(language, '.mo').relative_to(ROOT)}")
         return 0
-    problems = check()
+    problems = check() + render_problems(default_content())
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -175,3 +186,53 @@ def run(action: str) -> int:
         return 1
     print(f"catalogs complete: {', '.join(SUPPORTED_LANGUAGES)}")
     return 0
+
+
+MESSAGE_MAX = 4096
+BUTTON_LABEL_MAX = 40
+COMMAND_DESCRIPTION_MAX = 256
+LONGEST_IDS = Expected(checklist_version=999, assessment_id=10**15, version=10**8)
+
+
+def _worst_snapshots(checklist: Checklist, language: str) -> list[tuple[Snapshot, bool]]:
+    """Every state of the dialogue with the longest data a user can give, guidance shown."""
+    comment = "W" * COMMENT_MAX
+    answers = MappingProxyType(
+        {
+            criterion.code: RecordedAnswer(
+                None, tuple(aspect.code for aspect in criterion.aspects), comment, 9
+            )
+            for criterion in checklist.criteria
+        }
+    )
+    profile = Profile("W" * NAME_MAX, "LV", "W" * NAME_MAX)
+    worst = Snapshot(checklist.version, "", language, True, profile, answers)
+    return [(replace(worst, state=state), True) for state in states(checklist)] + [
+        (replace(worst, state=state, answers=MappingProxyType({})), False)
+        for state in states(checklist)
+    ]
+
+
+def render_problems(content: Content) -> list[str]:
+    """Texts that Telegram would refuse or a phone could not show, in any language."""
+    problems = []
+    for language in SUPPORTED_LANGUAGES:
+        with use_language(language):
+            for name, description in COMMANDS:
+                if not 1 <= len(_(description)) <= COMMAND_DESCRIPTION_MAX:
+                    problems.append(f"{language}: /{name} description length")
+            for snapshot, info in _worst_snapshots(content.latest, language):
+                view = render(content.latest, snapshot, info=info and bool(snapshot.answers))
+                where = f"{language}: view {snapshot.state}"
+                length = len(html.unescape(TAG_ANY.sub("", view.text)))
+                if length > MESSAGE_MAX:
+                    problems.append(f"{where}: {length} characters > {MESSAGE_MAX}")
+                for row in view.buttons:
+                    for button in row:
+                        if len(button.label) > BUTTON_LABEL_MAX:
+                            problems.append(f"{where}: button {button.label!r} is too long")
+                        try:
+                            pack(LONGEST_IDS, button.action)
+                        except ValueError as error:
+                            problems.append(f"{where}: {error}")
+    return problems

@@ -57,6 +57,13 @@ class Harness:
         await self.feed(update)
         return update
 
+    async def tap(self, user_id: int, action: str, *, language: str | None = "en") -> None:
+        """The user taps the button sending ``action`` (an event token), whatever its label."""
+        target = self.last(user_id)
+        matching = [data for _, data in buttons(target) if data.split(":", 3)[-1] == action]
+        assert matching, (action, [data for _, data in buttons(target)])
+        await self.feed(callback_update(user_id, matching[0], target, language=language))
+
     def last(self, chat_id: int) -> dict[str, Any]:
         """The bot's latest message in the chat."""
         return self.api.last(chat_id)

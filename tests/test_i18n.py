@@ -9,6 +9,7 @@ import pytest
 from babel.messages.pofile import read_po, write_po
 
 from bot import catalogs
+from dialogs.content import Content
 from dialogs.i18n import _, negotiate, use_language
 from locales import catalog_path
 
@@ -85,3 +86,17 @@ def test_a_missing_message_fails_the_check(broken_catalog: Path) -> None:
     with broken_catalog.open("wb") as handle:
         write_po(handle, catalog)
     assert "lv: 'Skip': missing" in catalogs.check()
+
+
+def test_every_view_fits_telegram_in_every_language(content: Content) -> None:
+    assert catalogs.render_problems(content) == []
+
+
+def test_the_render_check_reports_what_does_not_fit(
+    content: Content, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalogs, "MESSAGE_MAX", 1500)
+    monkeypatch.setattr(catalogs, "BUTTON_LABEL_MAX", 12)
+    problems = catalogs.render_problems(content)
+    assert any("lv: view C02:" in line and "> 1500" in line for line in problems)
+    assert any("button '⬜ New product or service' is too long" in line for line in problems)

@@ -12,7 +12,9 @@ from telegram.error import NetworkError
 
 from bot.runtime import Database
 from bot.telegram.callback_data import MAX_BYTES
-from dialogs.content import Content
+from dialogs.content import Content, default_content
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
+from dialogs.views import country_name
 from storage.database import create_engine
 from storage.models import Answer, AnswerLog, Assessment, ProcessedUpdate, Respondent
 from storage.store import ServerStore
@@ -111,7 +113,7 @@ async def test_back_and_edit_from_the_review(bot: Harness, database: Database) -
     assert "Criterion 1/10" in bot.text(ANA)
     assert "Your answer: <b>Fully</b>" in bot.text(ANA)
     await bot.press(ANA, "Skip")
-    for _ in range(2, 11):
+    for _number in range(2, 11):
         await bot.press(ANA, "Skip")
     assert "Review your answers" in bot.text(ANA)
     await bot.press(ANA, "✏️ 5")
@@ -347,4 +349,26 @@ async def test_a_flaky_bot_api_loses_no_answer(
         await bot.press(ANA, "✅")
         assert "Summary: Soup kitchen" in bot.text(ANA)
         assert bot.errors == []
+    assert len(await log_rows(database)) == 10
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+async def test_a_whole_assessment_in_each_language(
+    bot: Harness, database: Database, language: str
+) -> None:
+    await bot.say(ANA, "/start", language=language)
+    with use_language(language):
+        assert _("Do you agree that your answers are recorded?") in bot.text(ANA)
+    await bot.tap(ANA, "y", language=language)
+    await bot.say(ANA, "Soup kitchen", language=language)
+    with use_language(language):
+        assert country_name("LV") in [label for label, _data in buttons(bot.last(ANA))]
+    for action in ("c:LV", "s", "a:C01:3", "t:C02:needs", "t:C02:actors", "a:C02:2"):
+        await bot.tap(ANA, action, language=language)
+    for number in range(3, 11):
+        await bot.tap(ANA, f"a:C{number:02d}:{number % 4}", language=language)
+    await bot.tap(ANA, "ok", language=language)
+    with use_language(language):
+        assert _("Summary: %(practice)s", practice="Soup kitchen") in bot.text(ANA)
+        assert _(default_content().latest.criterion("C06").title) in bot.text(ANA)
     assert len(await log_rows(database)) == 10
