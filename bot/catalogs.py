@@ -8,7 +8,6 @@ catalog is filled with the message ids themselves, so it is complete by construc
 from __future__ import annotations
 
 import copy
-import html
 import re
 import sys
 import tomllib
@@ -27,7 +26,7 @@ from dialogs.content import Checklist, Content, default_content
 from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, _, compile_catalog, use_language
 from dialogs.machine import states
 from dialogs.snapshot import COMMENT_MAX, NAME_MAX, Profile, RecordedAnswer, Snapshot
-from dialogs.views import render
+from dialogs.views import plain, render
 from locales import TEMPLATE, catalog_path
 from storage.dialogue import Expected
 
@@ -35,7 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("bot", "dialogs", "storage")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 TAG = re.compile(r"<(/?)([a-z]+)>")
-TAG_ANY = re.compile(r"</?[a-z]+>")
 ALLOWED_TAGS = frozenset({"b", "i", "code"})
 LETTERS = re.compile(r"[A-Za-z]{3,}")
 WIDTH = 99
@@ -224,7 +222,7 @@ def render_problems(content: Content) -> list[str]:
             for snapshot, info in _worst_snapshots(content.latest, language):
                 view = render(content.latest, snapshot, info=info and bool(snapshot.answers))
                 where = f"{language}: view {snapshot.state}"
-                length = len(html.unescape(TAG_ANY.sub("", view.text)))
+                length = len(plain(view.text))
                 if length > MESSAGE_MAX:
                     problems.append(f"{where}: {length} characters > {MESSAGE_MAX}")
                 for row in view.buttons:

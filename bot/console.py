@@ -8,8 +8,6 @@ the commands. Every step is committed before its view is printed.
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 import unicodedata
 from collections.abc import Callable
 from typing import TextIO
@@ -21,7 +19,7 @@ from bot.runtime import Database
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, _, use_language
-from dialogs.views import View
+from dialogs.views import View, plain
 from storage.dialogue import (
     Outcome,
     Who,
@@ -32,7 +30,6 @@ from storage.dialogue import (
 
 PLATFORM = "console"
 INPUT_MAX = 4000
-_TAG = re.compile(r"</?(?:b|i|code)>")
 
 COMMANDS: dict[str, events.Event] = {
     "/back": events.Back(),
@@ -48,11 +45,6 @@ HELP = N_(
     "(guidance), /new (a fresh assessment), /cancel, /help, /quit. Your answers are saved "
     "as you go: run sicheck console again to continue where you stopped."
 )
-
-
-def plain(text: str) -> str:
-    """Turn a view's HTML-subset text into terminal text."""
-    return html.unescape(_TAG.sub("", text))
 
 
 def format_view(view: View) -> str:

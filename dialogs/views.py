@@ -6,8 +6,9 @@ console as numbered choices. Texts use only ``<b>`` and ``<i>``; user text is es
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 
 from babel import Locale
 from babel.numbers import format_percent
@@ -21,6 +22,7 @@ from dialogs.snapshot import Snapshot
 COUNTRIES = ("LV", "ES", "FR", "SE", "BE", "FI", "HU", "PT")
 """The BuiCaSuS partner countries, then those of the seed's good practices."""
 BAR_WIDTH = 3
+_MARKUP = re.compile(r"</?(?:b|i|code)>")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class View:
     def actions(self) -> tuple[str, ...]:
         """Every button token of the view, row by row."""
         return tuple(button.action for row in self.buttons for button in row)
+
+
+def plain(text: str) -> str:
+    """A view's text without its markup, as a terminal shows it and Telegram counts it."""
+    return unescape(_MARKUP.sub("", text))
 
 
 def _button(label: str, event: events.Event) -> Button:

@@ -97,10 +97,12 @@ def status_of(state: str) -> str:
 # The hot path is built once from Core statements and run on the session's connection:
 # no ORM objects, and each step costs a handful of statements.
 _CLAIM = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(ProcessedUpdate).on_conflict_do_nothing(
+    "postgresql": postgresql.insert(ProcessedUpdate).on_conflict_do_nothing(
         index_elements=[ProcessedUpdate.update_id]
-    )
-    for dialect in (postgresql, sqlite)
+    ),
+    "sqlite": sqlite.insert(ProcessedUpdate).on_conflict_do_nothing(
+        index_elements=[ProcessedUpdate.update_id]
+    ),
 }
 _LATEST_ID = (
     select(func.max(Assessment.id))
@@ -313,16 +315,15 @@ def open_dialogue(
 def current_view(session: Session, content: Content, who: Who) -> Outcome:
     """Show where the respondent is, starting an assessment if they have none."""
     respondent, assessment = _load(session, who)
-    if assessment is None:
-        assessment = _start(session, content, respondent)
-    return _show(session, content, respondent, assessment)
+    return _show(session, content, respondent, assessment or _start(session, content, respondent))
 
 
 def set_language(session: Session, content: Content, who: Who, language: str) -> Outcome:
     """Change the respondent's language and show their current step in it."""
-    respondent, _ = _load(session, who)
+    respondent, assessment = _load(session, who)
     _update_respondent(session, respondent.id, language=language)
-    return current_view(session, content, who)
+    respondent.language = language
+    return _show(session, content, respondent, assessment or _start(session, content, respondent))
 
 
 def apply(
