@@ -99,7 +99,6 @@ def build_application(
                 backoff=settings.telegram_retry_backoff,
             )
         )
-        .concurrent_updates(True)
         .post_init(_post_init(settings))
         .post_shutdown(_post_shutdown)
     )
