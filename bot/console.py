@@ -12,8 +12,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import TextIO
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from bot.runtime import Database
 from dialogs import events
@@ -112,10 +112,10 @@ class Console:
         """Resume the user's unfinished assessment or start one, and show it."""
         language = self.who.language
 
-        def work(session: Session) -> Outcome:
+        def work(connection: Connection) -> Outcome:
             if language is not None:
-                set_language(session, self.content, self.who, language)
-            return open_dialogue(session, self.content, self.who)
+                set_language(connection, self.content, self.who, language)
+            return open_dialogue(connection, self.content, self.who)
 
         self.outcome = await self.database.store.run(work)
         self.out(format_view(self.outcome.view))

@@ -104,5 +104,5 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
         await engine.dispose()
         raise
     sessions = session_factory(engine)
-    store: Store = SQLiteStore(engine.url) if is_sqlite(url) else ServerStore(sessions)
+    store: Store = SQLiteStore(engine.url) if is_sqlite(url) else ServerStore(engine)
     return Database(engine, sessions, store)

@@ -1,6 +1,6 @@
 """One dialogue step in one transaction: load the snapshot, apply the event, record it all.
 
-These are plain synchronous functions over a ``Session``: a ``storage.store.Store`` runs each
+These are plain synchronous functions over a ``Connection``: a ``storage.store.Store`` runs each
 in a transaction (a writer thread for SQLite, ``run_sync`` for PostgreSQL), and the caller
 shows the returned view only after that transaction committed, so every answer is durable
 before it is confirmed. Every step first locks the respondent's row, so one person's updates
@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from dialogs import engine, events, machine
 from dialogs.content import Content
@@ -94,8 +94,8 @@ def status_of(state: str) -> str:
     return STATUS_OF_STATE.get(state, "active")
 
 
-# The hot path is built once from Core statements and run on the session's connection:
-# no ORM objects, and each step costs a handful of statements.
+# The hot path is built once from Core statements: no ORM objects, and each step costs a
+# handful of statements.
 _CLAIM = {
     "postgresql": postgresql.insert(ProcessedUpdate).on_conflict_do_nothing(
         index_elements=[ProcessedUpdate.update_id]
@@ -167,18 +167,16 @@ class AssessmentRow:
     version: int
 
 
-def claim_update(session: Session, update_id: int) -> bool:
+def claim_update(connection: Connection, update_id: int) -> bool:
     """Record ``update_id`` as applied in this transaction; ``False`` if it already was."""
-    connection = session.connection()
     statement = _CLAIM[connection.dialect.name]
     result = connection.execute(statement, {"update_id": update_id, "at": utcnow()})
     return bool(result.rowcount)
 
 
-def _load(session: Session, who: Who) -> tuple[RespondentRow, AssessmentRow | None]:
+def _load(connection: Connection, who: Who) -> tuple[RespondentRow, AssessmentRow | None]:
     """Find and lock the respondent, creating them on first contact, with their latest
     assessment."""
-    connection = session.connection()
     row = connection.execute(
         _LOAD, {"platform": who.platform, "external_id": who.external_id}
     ).first()
@@ -210,11 +208,11 @@ def _load(session: Session, who: Who) -> tuple[RespondentRow, AssessmentRow | No
     return respondent, assessment
 
 
-def _update_respondent(session: Session, respondent_id: int, **values: Any) -> None:
-    session.connection().execute(_UPDATE_RESPONDENT, {"respondent_id": respondent_id, **values})
+def _update_respondent(connection: Connection, respondent_id: int, **values: Any) -> None:
+    connection.execute(_UPDATE_RESPONDENT, {"respondent_id": respondent_id, **values})
 
 
-def _start(session: Session, content: Content, respondent: RespondentRow) -> AssessmentRow:
+def _start(connection: Connection, content: Content, respondent: RespondentRow) -> AssessmentRow:
     state = engine.initial_state(
         language_known=respondent.language is not None,
         consented=respondent.consent_at is not None,
@@ -230,14 +228,16 @@ def _start(session: Session, content: Content, respondent: RespondentRow) -> Ass
         "started_at": now,
         "updated_at": now,
     }
-    created = session.connection().execute(_NEW_ASSESSMENT, values).scalar_one()
+    created = connection.execute(_NEW_ASSESSMENT, values).scalar_one()
     return AssessmentRow(
         created, content.latest.version, state, status_of(state), None, None, None, {}, 1
     )
 
 
-def _snapshot(session: Session, assessment: AssessmentRow, respondent: RespondentRow) -> Snapshot:
-    rows = session.connection().execute(_ANSWERS, {"assessment_id": assessment.id})
+def _snapshot(
+    connection: Connection, assessment: AssessmentRow, respondent: RespondentRow
+) -> Snapshot:
+    rows = connection.execute(_ANSWERS, {"assessment_id": assessment.id})
     answers = {
         row.criterion: RecordedAnswer(
             row.value, tuple(row.aspects or ()), row.comment, row.revision
@@ -273,20 +273,20 @@ def _outcome(
 
 
 def _show(
-    session: Session,
+    connection: Connection,
     content: Content,
     respondent: RespondentRow,
     assessment: AssessmentRow,
     *,
     notice: str | None = None,
 ) -> Outcome:
-    snapshot = _snapshot(session, assessment, respondent)
+    snapshot = _snapshot(connection, assessment, respondent)
     view = engine.show(content.checklist(assessment.checklist_version), snapshot, notice)
     return _outcome(assessment, snapshot, view, notice)
 
 
 def open_dialogue(
-    session: Session,
+    connection: Connection,
     content: Content,
     who: Who,
     *,
@@ -297,37 +297,41 @@ def open_dialogue(
 
     ``start_payload`` is a deep link's payload (``/start <payload>``), kept on the respondent.
     """
-    respondent, assessment = _load(session, who)
+    respondent, assessment = _load(connection, who)
     if start_payload:
-        _update_respondent(session, respondent.id, start_payload=start_payload)
+        _update_respondent(connection, respondent.id, start_payload=start_payload)
     if assessment is not None and assessment.status == "active" and fresh:
         write_snapshot(
-            session,
+            connection,
             assessment,
-            replace(_snapshot(session, assessment, respondent), state=machine.CANCELLED),
+            replace(_snapshot(connection, assessment, respondent), state=machine.CANCELLED),
             utcnow(),
         )
     if assessment is None or fresh or assessment.status != "active":
-        assessment = _start(session, content, respondent)
-    return _show(session, content, respondent, assessment)
+        assessment = _start(connection, content, respondent)
+    return _show(connection, content, respondent, assessment)
 
 
-def current_view(session: Session, content: Content, who: Who) -> Outcome:
+def current_view(connection: Connection, content: Content, who: Who) -> Outcome:
     """Show where the respondent is, starting an assessment if they have none."""
-    respondent, assessment = _load(session, who)
-    return _show(session, content, respondent, assessment or _start(session, content, respondent))
+    respondent, assessment = _load(connection, who)
+    return _show(
+        connection, content, respondent, assessment or _start(connection, content, respondent)
+    )
 
 
-def set_language(session: Session, content: Content, who: Who, language: str) -> Outcome:
+def set_language(connection: Connection, content: Content, who: Who, language: str) -> Outcome:
     """Change the respondent's language and show their current step in it."""
-    respondent, assessment = _load(session, who)
-    _update_respondent(session, respondent.id, language=language)
+    respondent, assessment = _load(connection, who)
+    _update_respondent(connection, respondent.id, language=language)
     respondent.language = language
-    return _show(session, content, respondent, assessment or _start(session, content, respondent))
+    return _show(
+        connection, content, respondent, assessment or _start(connection, content, respondent)
+    )
 
 
 def apply(
-    session: Session,
+    connection: Connection,
     content: Content,
     who: Who,
     event: events.Event,
@@ -340,16 +344,16 @@ def apply(
     With ``expected`` (what the client was shown), an event sent from an older view, another
     assessment or another checklist version changes nothing and the current view is shown.
     """
-    respondent, assessment = _load(session, who)
+    respondent, assessment = _load(connection, who)
     if assessment is None:
-        assessment = _start(session, content, respondent)
-        return _show(session, content, respondent, assessment, notice=MOVED_ON)
+        assessment = _start(connection, content, respondent)
+        return _show(connection, content, respondent, assessment, notice=MOVED_ON)
     if expected is not None and expected != Expected(
         assessment.checklist_version, assessment.id, assessment.version
     ):
-        return _show(session, content, respondent, assessment, notice=MOVED_ON)
+        return _show(connection, content, respondent, assessment, notice=MOVED_ON)
     checklist = content.checklist(assessment.checklist_version)
-    before = _snapshot(session, assessment, respondent)
+    before = _snapshot(connection, assessment, respondent)
     result = engine.step(checklist, before, event)
     if not result.accepted:
         return _outcome(assessment, before, result.view, result.problem)
@@ -358,30 +362,29 @@ def apply(
     for effect in result.effects:
         if isinstance(effect, SetLanguage):
             respondent.language = effect.language
-            _update_respondent(session, respondent.id, language=effect.language)
+            _update_respondent(connection, respondent.id, language=effect.language)
         elif isinstance(effect, GiveConsent):
             respondent.consent_at = now
-            _update_respondent(session, respondent.id, consent_at=now)
+            _update_respondent(connection, respondent.id, consent_at=now)
         elif isinstance(effect, RecordAnswer):
-            _record_answer(session, assessment.id, effect, result.snapshot, now, source)
+            _record_answer(connection, assessment.id, effect, result.snapshot, now, source)
         elif isinstance(effect, StartNew):
             start_new = True
-    write_snapshot(session, assessment, result.snapshot, now)
+    write_snapshot(connection, assessment, result.snapshot, now)
     if start_new:
-        started = _start(session, content, respondent)
-        return _show(session, content, respondent, started)
+        started = _start(connection, content, respondent)
+        return _show(connection, content, respondent, started)
     return _outcome(assessment, result.snapshot, result.view)
 
 
 def _record_answer(
-    session: Session,
+    connection: Connection,
     assessment_id: int,
     effect: RecordAnswer,
     after: Snapshot,
     now: datetime,
     source: str,
 ) -> None:
-    connection = session.connection()
     values: dict[str, Any] = {
         "value": effect.value,
         "aspects": list(effect.aspects),
@@ -428,11 +431,11 @@ def _context(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def write_snapshot(
-    session: Session, assessment: AssessmentRow, after: Snapshot, now: datetime
+    connection: Connection, assessment: AssessmentRow, after: Snapshot, now: datetime
 ) -> None:
     """Store ``after`` over the assessment as it was read, and bump its version."""
     status = status_of(after.state)
-    result = session.connection().execute(
+    result = connection.execute(
         _WRITE,
         {
             "assessment_id": assessment.id,

@@ -1,9 +1,10 @@
 """Running units of work in committed transactions: the one way SI Check writes.
 
-A unit of work is a plain function over a synchronous ``Session`` (see ``storage.dialogue``).
+A unit of work is a plain function over a synchronous ``Connection`` (see
+``storage.dialogue``).
 ``Store.run`` returns its result only after the transaction that applied it has committed.
 
-* PostgreSQL: each unit runs in its own transaction through ``AsyncSession.run_sync``; a unit
+* PostgreSQL: each unit runs in its own transaction through ``AsyncConnection.run_sync``; a unit
   that lost a race with another replica (``ConcurrentUpdateError``) is run again.
 * SQLite: one writer thread owns the only connection. It takes every unit waiting in its
   queue, runs each inside a SAVEPOINT (a failing unit is rolled back alone) and commits them
@@ -21,16 +22,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
 from storage.database import tune_sqlite
 from storage.dialogue import ConcurrentUpdateError
 
 T = TypeVar("T")
-Work = Callable[[Session], T]
+Work = Callable[[Connection], T]
 ATTEMPTS = 3
 BATCH_MAX = 128
 
@@ -48,8 +48,8 @@ class Store(Protocol):
 class ServerStore:
     """Units of work on a database server, each in its own transaction."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
     async def run(self, work: Work[T]) -> T:
         """Run ``work`` in a transaction and return its result once committed."""
@@ -61,8 +61,8 @@ class ServerStore:
         return await self._once(work)
 
     async def _once(self, work: Work[T]) -> T:
-        async with self.sessions.begin() as session:
-            return await session.run_sync(work)
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(work)
 
     async def close(self) -> None:
         """Nothing to finish: every unit owned its transaction."""
@@ -121,7 +121,7 @@ class SQLiteStore:
         return await future
 
     def _serve(self) -> None:
-        with Session(self.engine, expire_on_commit=True) as session:
+        with self.engine.connect() as connection:
             while True:
                 first = self._queue.get()
                 if first is None:
@@ -136,22 +136,20 @@ class SQLiteStore:
                         self._queue.put(None)  # stop after this batch
                         break
                     batch.append(unit)
-                self._commit(session, batch)
+                self._commit(connection, batch)
 
-    def _commit(self, session: Session, batch: list[_Unit]) -> None:
+    def _commit(self, connection: Connection, batch: list[_Unit]) -> None:
         results: list[tuple[_Unit, bool, Any]] = []
         try:
-            with session.begin():
+            with connection.begin():
                 for unit in batch:
                     try:
-                        with session.begin_nested():
-                            results.append((unit, True, unit.work(session)))
+                        with connection.begin_nested():
+                            results.append((unit, True, unit.work(connection)))
                     except Exception as error:  # the unit's own failure: only it is undone
                         results.append((unit, False, error))
         except Exception as error:  # the commit itself failed: nothing of the batch stands
             results = [(unit, False, error) for unit in batch]
-        finally:
-            session.expunge_all()
         for unit, ok, value in results:
             unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
 

@@ -305,7 +305,7 @@ async def test_a_database_failure_is_reported_to_the_user(
         working = bot.services.database
         unreachable = create_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none")
         sessions = async_sessionmaker(unreachable)
-        bot.services.database = Database(unreachable, sessions, ServerStore(sessions))
+        bot.services.database = Database(unreachable, sessions, ServerStore(unreachable))
         try:
             await bot.press(ANA, "2 ·")
         finally:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
@@ -41,7 +41,7 @@ from storage.dialogue import (
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
-Work = Callable[[Session, Who], Outcome]
+Work = Callable[[Connection, Who], Outcome]
 
 HELP = N_(
     "<b>SI Check</b> checks a social-innovation practice against the 10 criteria of the EAPN "
@@ -71,10 +71,10 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
     who = who_sent(update, context)
     update_id = update.update_id
 
-    def once(session: Session) -> Outcome:
-        if not claim_update(session, update_id):
-            return current_view(session, services.content, who)
-        return work(session, who)
+    def once(connection: Connection) -> Outcome:
+        if not claim_update(connection, update_id):
+            return current_view(connection, services.content, who)
+        return work(connection, who)
 
     chat = update.effective_chat
     assert chat is not None
