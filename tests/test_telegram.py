@@ -372,3 +372,25 @@ async def test_a_whole_assessment_in_each_language(
         assert _("Summary: %(practice)s", practice="Soup kitchen") in bot.text(ANA)
         assert _(default_content().latest.criterion("C06").title) in bot.text(ANA)
     assert len(await log_rows(database)) == 10
+
+
+async def test_a_huge_message_is_refused_politely(bot: Harness, database: Database) -> None:
+    await through_profile(bot)
+    await bot.say(ANA, "x" * 4096)
+    assert "That comment is too long" in bot.text(ANA)
+    assert "Criterion 1/10" in bot.text(ANA)
+    assert await log_rows(database) == []
+
+
+async def test_a_press_on_a_message_too_old_to_read_gets_a_new_message(
+    bot: Harness, database: Database
+) -> None:
+    await through_profile(bot)
+    question = bot.last(ANA)
+    data = next(data for label, data in buttons(question) if label.startswith("2 ·"))
+    # Telegram sends such messages with date 0: the bot may no longer read or edit them.
+    inaccessible = {"message_id": question["message_id"], "chat": question["chat"], "date": 0}
+    await bot.feed(callback_update(ANA, data, inaccessible))
+    assert "Criterion 2/10" in bot.text(ANA)
+    assert bot.last(ANA)["message_id"] != question["message_id"]
+    assert await log_rows(database) == [("C01", 2, 1)]

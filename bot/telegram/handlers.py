@@ -197,7 +197,8 @@ async def button(update: Update, context: BotContext) -> None:
 
 
 def _editable(message: object) -> Message | None:
-    return message if isinstance(message, Message) else None
+    """The pressed message if the bot may still edit it (Telegram dates old ones 0)."""
+    return message if isinstance(message, Message) and message.is_accessible else None
 
 
 async def language(update: Update, context: BotContext) -> None:
