@@ -121,22 +121,41 @@ class SQLiteStore:
         return await future
 
     def _serve(self) -> None:
-        with self.engine.connect() as connection:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                while len(batch) < BATCH_MAX:
-                    try:
-                        unit = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if unit is None:
-                        self._queue.put(None)  # stop after this batch
-                        break
-                    batch.append(unit)
-                self._commit(connection, batch)
+        connection: Connection | None = None
+        try:
+            while (batch := self._next_batch()) is not None:
+                try:
+                    if connection is None:
+                        connection = self.engine.connect()
+                    self._commit(connection, batch)
+                except Exception as error:  # no connection: every unit of the batch fails
+                    self._settle_all(batch, error)
+                    connection = None
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _next_batch(self) -> list[_Unit] | None:
+        """Wait for a unit, then take every other one already queued; ``None`` means stop."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < BATCH_MAX:
+            try:
+                unit = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if unit is None:
+                self._queue.put(None)  # stop after this batch
+                break
+            batch.append(unit)
+        return batch
+
+    @staticmethod
+    def _settle_all(batch: list[_Unit], error: Exception) -> None:
+        for unit in batch:
+            unit.loop.call_soon_threadsafe(_settle, unit.future, False, error)
 
     def _commit(self, connection: Connection, batch: list[_Unit]) -> None:
         results: list[tuple[_Unit, bool, Any]] = []
@@ -149,7 +168,8 @@ class SQLiteStore:
                     except Exception as error:  # the unit's own failure: only it is undone
                         results.append((unit, False, error))
         except Exception as error:  # the commit itself failed: nothing of the batch stands
-            results = [(unit, False, error) for unit in batch]
+            self._settle_all(batch, error)
+            return
         for unit, ok, value in results:
             unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.runtime import Database
 from dialogs import events
@@ -23,6 +26,7 @@ from storage.dialogue import (
     write_snapshot,
 )
 from storage.models import Answer, AnswerLog, Assessment, Respondent
+from storage.store import SQLiteStore
 
 ANA = Who("console", "ana", "en")
 
@@ -217,3 +221,15 @@ async def test_two_respondents_do_not_see_each_other(database: Database, content
     other = await opened(database, content, Who("console", "ben", "lv"))
     assert other.state == "consent"
     assert other.language == "lv"
+
+
+async def test_a_store_that_cannot_open_its_database_fails_each_unit_and_does_not_hang(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
+    try:
+        for _attempt in range(2):
+            with pytest.raises(OperationalError, match="unable to open database file"):
+                await asyncio.wait_for(store.run(lambda c: c.exec_driver_sql("SELECT 1")), 30)
+    finally:
+        await store.close()
