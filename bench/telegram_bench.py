@@ -1,7 +1,8 @@
 """Benchmark: simulated practitioners through the Telegram adapter, offline, on a real DB.
 
-Each user sends the 18 updates of a whole assessment (start, consent, profile, ten answers
-with one novelty tick, confirm), one after another; users run concurrently. The Bot API is
+Each user sends the 21 updates of a whole assessment (start, consent, a profile with one
+target group, ten answers with one novelty tick, confirm, which also sends the radar chart),
+one after another; users run concurrently. The Bot API is
 the in-process double, so the figures are SI Check's own cost plus python-telegram-bot's.
 Prints one JSON object. Not a test: run it by hand and compare before and after a change.
 
@@ -49,6 +50,9 @@ async def _user(harness: Any, user_id: int, latencies: list[float]) -> None:
     await deliver(message_update(user_id, "Soup kitchen"))
     await press("Latvia")
     await press("Skip")
+    await press("⬜")
+    await press("✅")
+    await press("✅")
     for number in range(1, 11):
         if number == 2:
             await press("⬜")
@@ -65,6 +69,10 @@ async def run(users: int, database_url: str, first_user: int = FIRST_USER) -> di
         started = time.perf_counter()
         await asyncio.gather(*(_user(harness, first_user + n, latencies) for n in range(users)))
         elapsed = time.perf_counter() - started
+        # The charts that follow each finished assessment, drawn two at a time.
+        await harness.services.settle()
+        charts = len(harness.api.calls_to("sendPhoto"))
+        with_charts = time.perf_counter() - started
         assert harness.errors == [], harness.errors[:3]
         assert harness.api.violations == [], harness.api.violations[:3]
     latencies.sort()
@@ -75,6 +83,8 @@ async def run(users: int, database_url: str, first_user: int = FIRST_USER) -> di
         "updates_per_second": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "charts": charts,
+        "seconds_until_every_chart_sent": round(with_charts, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "database": database_url.split(":", 1)[0],
         "python": platform.python_version(),

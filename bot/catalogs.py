@@ -11,8 +11,10 @@ import copy
 import re
 import sys
 import tomllib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
@@ -25,10 +27,19 @@ from bot.telegram.callback_data import pack
 from dialogs.content import Checklist, Content, default_content
 from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, _, compile_catalog, use_language
 from dialogs.machine import states
-from dialogs.snapshot import COMMENT_MAX, NAME_MAX, Profile, RecordedAnswer, Snapshot
-from dialogs.views import plain, render
+from dialogs.report import History, PastAssessment
+from dialogs.snapshot import (
+    COMMENT_MAX,
+    NAME_MAX,
+    Earlier,
+    Profile,
+    RecordedAnswer,
+    Snapshot,
+)
+from dialogs.views import MESSAGE_MAX, history_view, plain, render
 from locales import TEMPLATE, catalog_path
 from storage.dialogue import Expected
+from storage.reports import HISTORY_MAX
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("bot", "dialogs", "storage")
@@ -87,6 +98,8 @@ def update() -> None:
         catalog = _read(path, language) if path.exists() else Catalog(locale=language)
         # update() adopts the template's message objects: each language gets its own copy.
         catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
+        # Babel marks a new catalog's header fuzzy; msgfmt would then skip the charset.
+        catalog.fuzzy = False
         if language == SOURCE_LANGUAGE:
             for message in catalog:
                 if message.id and not message.string:
@@ -129,7 +142,8 @@ def check_catalog(catalog: Catalog, expected: Iterable[str], language: str) -> l
         if not text.strip():
             problems.append(f"{where}: empty")
             continue
-        if language != SOURCE_LANGUAGE and text == msgid and LETTERS.search(msgid):
+        words = PLACEHOLDER.sub("", msgid)
+        if language != SOURCE_LANGUAGE and text == msgid and LETTERS.search(words):
             problems.append(f"{where}: not translated (same as the English)")
         if _placeholders(text) != _placeholders(msgid):
             problems.append(f"{where}: placeholders differ")
@@ -186,29 +200,48 @@ def run(action: str) -> int:
     return 0
 
 
-MESSAGE_MAX = 4096
 BUTTON_LABEL_MAX = 40
 COMMAND_DESCRIPTION_MAX = 256
+LONG_AGO = datetime(2026, 9, 30, tzinfo=UTC)
+"""A date whose name is long in every language (September)."""
 LONGEST_IDS = Expected(checklist_version=999, assessment_id=10**15, version=10**8)
 
 
 def _worst_snapshots(checklist: Checklist, language: str) -> list[tuple[Snapshot, bool]]:
     """Every state of the dialogue with the longest data a user can give, guidance shown."""
     comment = "W" * COMMENT_MAX
+    # Strong, weak and middling answers, so the summary lists strengths, weaknesses and risks,
+    # each changed since an earlier assessment; every tag ticked, in the country with the most
+    # competence centres.
+    values = [(3, 0, 1)[index % 3] for index in range(len(checklist.criteria))]
     answers = MappingProxyType(
         {
             criterion.code: RecordedAnswer(
-                None, tuple(aspect.code for aspect in criterion.aspects), comment, 9
+                value, tuple(aspect.code for aspect in criterion.aspects), comment, 9
             )
-            for criterion in checklist.criteria
+            for criterion, value in zip(checklist.criteria, values, strict=True)
         }
     )
-    profile = Profile("W" * NAME_MAX, "LV", "W" * NAME_MAX)
-    worst = Snapshot(checklist.version, "", language, True, profile, answers)
+    taxonomy = checklist.knowledge.taxonomy
+    centres = Counter(centre.country for centre in checklist.knowledge.centres)
+    profile = Profile(
+        "W" * NAME_MAX,
+        max(centres, key=lambda country: (country is not None, centres[country])),
+        "W" * NAME_MAX,
+        tuple(tag.code for tag in taxonomy.target_groups),
+        tuple(tag.code for tag in taxonomy.themes),
+    )
+    earlier = Earlier({criterion.code: 2 for criterion in checklist.criteria}, LONG_AGO)
+    worst = Snapshot(checklist.version, "", language, True, profile, answers, earlier=earlier)
     return [(replace(worst, state=state), True) for state in states(checklist)] + [
         (replace(worst, state=state, answers=MappingProxyType({})), False)
         for state in states(checklist)
     ]
+
+
+def _longest_history(language: str) -> History:
+    past = PastAssessment(LONGEST_IDS.assessment_id, 999, "W" * NAME_MAX, LONG_AGO, 66.7)
+    return History((past,) * HISTORY_MAX, language)
 
 
 def render_problems(content: Content) -> list[str]:
@@ -219,9 +252,16 @@ def render_problems(content: Content) -> list[str]:
             for name, description in COMMANDS:
                 if not 1 <= len(_(description)) <= COMMAND_DESCRIPTION_MAX:
                     problems.append(f"{language}: /{name} description length")
-            for snapshot, info in _worst_snapshots(content.latest, language):
-                view = render(content.latest, snapshot, info=info and bool(snapshot.answers))
-                where = f"{language}: view {snapshot.state}"
+            views = [
+                (
+                    snapshot.state,
+                    render(content.latest, snapshot, info=info and bool(snapshot.answers)),
+                )
+                for snapshot, info in _worst_snapshots(content.latest, language)
+            ]
+            views.append(("history", history_view(_longest_history(language))))
+            for state, view in views:
+                where = f"{language}: view {state}"
                 length = len(plain(view.text))
                 if length > MESSAGE_MAX:
                     problems.append(f"{where}: {length} characters > {MESSAGE_MAX}")

@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.documents import report_filename, report_pdf
 from bot.runtime import Database
 from dialogs import events
 from dialogs.content import Content
+from dialogs.engine import NOT_HERE
 from dialogs.i18n import N_, _, use_language
 from dialogs.views import View, plain
 from storage.dialogue import (
@@ -27,8 +30,11 @@ from storage.dialogue import (
     open_dialogue,
     set_language,
 )
+from storage.reports import report_of
 
 PLATFORM = "console"
+REPORTS_DIR = Path("data", "reports")
+"""Where the console writes PDF reports, beside the default database."""
 INPUT_MAX = 4000
 
 COMMANDS: dict[str, events.Event] = {
@@ -95,13 +101,19 @@ class Console:
     """One practitioner's dialogue on a terminal."""
 
     def __init__(
-        self, content: Content, database: Database, who: Who, out: Callable[[str], None]
+        self,
+        content: Content,
+        database: Database,
+        who: Who,
+        out: Callable[[str], None],
+        reports: Path = REPORTS_DIR,
     ) -> None:
         self.content = content
         self.database = database
         self.who = who
         self.out = out
         self.outcome: Outcome | None = None
+        self.reports = reports
 
     @property
     def language(self) -> str:
@@ -131,6 +143,9 @@ class Console:
             self.out(f"! {notice}\n" + format_view(current.view))
             return
         event = meaning
+        if isinstance(event, events.Report):
+            await self.write_report(current)
+            return
         self.outcome = await self.database.store.run(
             lambda session: apply(
                 session,
@@ -143,6 +158,23 @@ class Console:
         )
         self.out(format_view(self.outcome.view))
 
+    async def write_report(self, current: Outcome) -> None:
+        """Write the finished assessment's PDF report into the report folder."""
+        content, who = self.content, self.who
+        report = await self.database.store.run(
+            lambda connection: report_of(connection, content, who, current.assessment_id)
+        )
+        if report is None:
+            with use_language(current.language):
+                self.out("! " + _(NOT_HERE) + "\n" + format_view(current.view))
+            return
+        pdf = await asyncio.to_thread(report_pdf, report)
+        self.reports.mkdir(parents=True, exist_ok=True)
+        path = self.reports / f"{current.assessment_id}-{report_filename(report)}"
+        path.write_bytes(pdf)
+        with use_language(report.language):
+            self.out(_("Report written to %(path)s", path=str(path)) + "\n")
+
 
 async def run_console(
     content: Content,
@@ -152,6 +184,7 @@ async def run_console(
     language: str | None,
     stdin: TextIO,
     stdout: TextIO,
+    reports: Path = REPORTS_DIR,
 ) -> int:
     """Run the dialogue until end of input; return the process exit code."""
 
@@ -159,7 +192,7 @@ async def run_console(
         stdout.write(text + "\n")
         stdout.flush()
 
-    console = Console(content, database, Who(PLATFORM, user, language), out)
+    console = Console(content, database, Who(PLATFORM, user, language), out, reports)
     await console.open()
     while True:
         line = await asyncio.to_thread(stdin.readline)

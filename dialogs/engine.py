@@ -52,6 +52,10 @@ def step(checklist: Checklist, snapshot: Snapshot, event: events.Event) -> Step:
     """Apply ``event`` to ``snapshot``; a refused event changes nothing and says why."""
     if isinstance(event, events.Show):
         return Step(snapshot, (), show(checklist, snapshot))
+    if isinstance(event, events.Report):
+        if snapshot.state != machine.SUMMARY:
+            return _refused(checklist, snapshot, NOT_HERE)
+        return Step(snapshot, (), show(checklist, snapshot))
     if isinstance(event, events.Info):
         if snapshot.state not in {criterion.code for criterion in checklist.criteria}:
             return _refused(checklist, snapshot, NOT_HERE)

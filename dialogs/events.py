@@ -46,6 +46,13 @@ class ToggleAspect:
 
 
 @dataclass(frozen=True)
+class ToggleTag:
+    """Tick or untick a target group or theme of the profile (the step says which)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
 class Edit:
     criterion: str
 
@@ -81,6 +88,18 @@ class Restart:
 
 
 @dataclass(frozen=True)
+class Report:
+    """Ask for the finished assessment's report as a document; the adapter sends it."""
+
+
+@dataclass(frozen=True)
+class Open:
+    """Open the summary of one of the practitioner's finished assessments."""
+
+    assessment_id: int
+
+
+@dataclass(frozen=True)
 class Show:
     """Show the current step again, changing nothing."""
 
@@ -92,6 +111,7 @@ Event = (
     | ChooseCountry
     | Answer
     | ToggleAspect
+    | ToggleTag
     | Edit
     | Back
     | Skip
@@ -99,6 +119,8 @@ Event = (
     | Confirm
     | Cancel
     | Restart
+    | Report
+    | Open
     | Show
 )
 
@@ -108,7 +130,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], type], ...] = (
     (re.compile(r"c:([A-Z]{2}|-)"), ChooseCountry),
     (re.compile(rf"a:({_CRITERION}):([0-9]|-)"), Answer),
     (re.compile(rf"t:({_CRITERION}):([a-z_]{{1,20}})"), ToggleAspect),
+    (re.compile(r"g:([a-z_]{1,24})"), ToggleTag),
     (re.compile(rf"e:({_CRITERION})"), Edit),
+    (re.compile(r"o:(\d{1,19})"), Open),
 )
 _SIMPLE: dict[str, Event] = {
     "y": Consent(accepted=True),
@@ -119,6 +143,7 @@ _SIMPLE: dict[str, Event] = {
     "ok": Confirm(),
     "x": Cancel(),
     "new": Restart(),
+    "pdf": Report(),
 }
 
 
@@ -133,8 +158,12 @@ def encode(event: Event) -> str:
             return f"a:{criterion}:{'-' if value is None else value}"
         case ToggleAspect(criterion, aspect):
             return f"t:{criterion}:{aspect}"
+        case ToggleTag(code):
+            return f"g:{code}"
         case Edit(criterion):
             return f"e:{criterion}"
+        case Open(assessment_id):
+            return f"o:{assessment_id}"
     for token, simple in _SIMPLE.items():
         if simple == event:
             return token
@@ -157,5 +186,9 @@ def decode(token: str) -> Event | None:
             return Answer(match[1], None if match[2] == "-" else int(match[2]))
         if kind is ToggleAspect:
             return ToggleAspect(match[1], match[2])
+        if kind is ToggleTag:
+            return ToggleTag(match[1])
+        if kind is Open:
+            return Open(int(match[1]))
         return Edit(match[1])
     return None

@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from locales import catalog_path
 
 SOURCE_LANGUAGE = "en"
-SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "lv")
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "lv", "es", "fr", "sv")
 
 _current_language: ContextVar[str] = ContextVar("sicheck_language", default=SOURCE_LANGUAGE)
 _compile_lock = threading.Lock()

@@ -24,12 +24,21 @@ CONSENT = "consent"
 PROFILE_NAME = "profile_name"
 PROFILE_COUNTRY = "profile_country"
 PROFILE_ORGANISATION = "profile_organisation"
+PROFILE_GROUPS = "profile_groups"
+PROFILE_THEMES = "profile_themes"
 REVIEW = "review"
 SUMMARY = "summary"
 CANCELLED = "cancelled"
 DECLINED = "declined"
 
-PROFILE_STATES = (PROFILE_NAME, PROFILE_COUNTRY, PROFILE_ORGANISATION)
+PROFILE_STATES = (
+    PROFILE_NAME,
+    PROFILE_COUNTRY,
+    PROFILE_ORGANISATION,
+    PROFILE_GROUPS,
+    PROFILE_THEMES,
+)
+TAG_STATES = (PROFILE_GROUPS, PROFILE_THEMES)
 FINAL_STATES = (SUMMARY, CANCELLED, DECLINED)
 
 
@@ -78,16 +87,29 @@ def transitions(checklist: Checklist) -> list[dict[str, Any]]:
         {
             "trigger": "text",
             "source": PROFILE_ORGANISATION,
-            "dest": questions[0],
+            "dest": PROFILE_GROUPS,
             "conditions": "name_fits",
             "before": "save_organisation",
         },
-        {"trigger": "skip", "source": PROFILE_ORGANISATION, "dest": questions[0]},
+        {"trigger": "skip", "source": PROFILE_ORGANISATION, "dest": PROFILE_GROUPS},
         {"trigger": "back", "source": PROFILE_ORGANISATION, "dest": PROFILE_COUNTRY},
+        {
+            "trigger": "toggle_tag",
+            "source": list(TAG_STATES),
+            "dest": None,
+            "conditions": "tag_fits",
+            "after": "tick_tag",
+        },
+        {"trigger": "confirm", "source": PROFILE_GROUPS, "dest": PROFILE_THEMES},
+        {"trigger": "skip", "source": PROFILE_GROUPS, "dest": PROFILE_THEMES},
+        {"trigger": "back", "source": PROFILE_GROUPS, "dest": PROFILE_ORGANISATION},
+        {"trigger": "confirm", "source": PROFILE_THEMES, "dest": questions[0]},
+        {"trigger": "skip", "source": PROFILE_THEMES, "dest": questions[0]},
+        {"trigger": "back", "source": PROFILE_THEMES, "dest": PROFILE_GROUPS},
     ]
     for index, code in enumerate(questions):
         following = questions[index + 1] if index + 1 < len(questions) else REVIEW
-        previous = questions[index - 1] if index else PROFILE_ORGANISATION
+        previous = questions[index - 1] if index else PROFILE_THEMES
         table += [
             {
                 "trigger": "answer",
@@ -148,6 +170,8 @@ def trigger_for(event: events.Event) -> str | None:
             return "answer"
         case events.ToggleAspect():
             return "toggle_aspect"
+        case events.ToggleTag():
+            return "toggle_tag"
         case events.Edit(criterion):
             return f"edit_{criterion}"
         case events.Back():
@@ -235,6 +259,16 @@ class Dialog:
             return self._refuse(N_("That button belongs to another question."))
         return True
 
+    def tag_fits(self, data: EventData) -> bool:
+        if data.kwargs["event"].code not in self._tag_codes():
+            return self._refuse(N_("That button belongs to another question."))
+        return True
+
+    def _tag_codes(self) -> list[str]:
+        taxonomy = self.checklist.knowledge.taxonomy
+        tags = taxonomy.target_groups if self.state == PROFILE_GROUPS else taxonomy.themes
+        return [tag.code for tag in tags]
+
     # Actions
 
     def set_language(self, data: EventData) -> None:
@@ -277,6 +311,17 @@ class Dialog:
         order = [a.code for a in self.checklist.criterion(self.state).aspects]
         aspects = tuple(code for code in order if code in chosen)
         self._update(draft=replace(self.snapshot.draft, aspects=aspects))
+
+    def tick_tag(self, data: EventData) -> None:
+        profile = self.snapshot.profile
+        groups = self.state == PROFILE_GROUPS
+        chosen = set(profile.target_groups if groups else profile.themes)
+        chosen ^= {data.kwargs["event"].code}
+        ordered = tuple(code for code in self._tag_codes() if code in chosen)
+        if groups:
+            self._update(profile=replace(profile, target_groups=ordered))
+        else:
+            self._update(profile=replace(profile, themes=ordered))
 
     def start_edit(self, data: EventData) -> None:
         self._update(editing=True)

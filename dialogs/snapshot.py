@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
 NAME_MAX = 200
@@ -23,6 +24,8 @@ class Profile:
     practice_name: str | None = None
     country: str | None = None
     organisation: str | None = None
+    target_groups: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,14 @@ class Draft:
 
     aspects: tuple[str, ...] = ()
     comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """The practitioner's previous completed assessment of the same practice, for comparison."""
+
+    answers: Mapping[str, int | None]
+    completed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -44,3 +55,5 @@ class Snapshot:
     draft: Draft = Draft()
     editing: bool = False
     """Whether the current question was opened from the review, and returns there."""
+    earlier: Earlier | None = None
+    """Loaded for the summary only; never written back."""

@@ -11,17 +11,27 @@ from dataclasses import dataclass
 from html import escape, unescape
 
 from babel import Locale
-from babel.numbers import format_percent
 
 from dialogs import events, machine
 from dialogs.content import Checklist, Criterion
-from dialogs.i18n import SUPPORTED_LANGUAGES, _, current_language
-from dialogs.scoring import Score, score
+from dialogs.i18n import SUPPORTED_LANGUAGES, _
+from dialogs.report import (
+    History,
+    Report,
+    Suggestion,
+    answer_label,
+    build_report,
+    country_name,
+    format_day,
+    percent_text,
+)
 from dialogs.snapshot import Snapshot
 
 COUNTRIES = ("LV", "ES", "FR", "SE", "BE", "FI", "HU", "PT")
 """The BuiCaSuS partner countries, then those of the seed's good practices."""
 BAR_WIDTH = 3
+MESSAGE_MAX = 4096
+"""Characters a chat message may hold (Telegram's limit, counted without markup)."""
 _MARKUP = re.compile(r"</?(?:b|i|code)>")
 
 
@@ -65,18 +75,6 @@ def language_name(language: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def country_name(country: str | None) -> str:
-    """The country's name in the current language, from Babel's CLDR data."""
-    if country is None:
-        return _("Another country")
-    return str(Locale.parse(current_language()).territories.get(country, country))
-
-
-def percent(value: float) -> str:
-    """Format a percentage (0..100) the way the current language writes it."""
-    return format_percent(value / 100, locale=current_language())
-
-
 def render(
     checklist: Checklist, snapshot: Snapshot, *, notice: str | None = None, info: bool = False
 ) -> View:
@@ -112,6 +110,8 @@ def _render_state(checklist: Checklist, snapshot: Snapshot, info: bool) -> View:
             ((_button(_("Skip"), events.Skip()), _button(_("⬅️ Back"), events.Back())),),
             accepts_text=True,
         )
+    if state in machine.TAG_STATES:
+        return _tags(checklist, snapshot)
     if state == machine.REVIEW:
         return _review(checklist, snapshot)
     if state == machine.SUMMARY:
@@ -171,11 +171,28 @@ def _country() -> View:
     return View(_("In which country does the practice work?"), rows)
 
 
-def answer_label(checklist: Checklist, value: int | None) -> str:
-    """The scale label of ``value`` in the current language."""
-    if value is None:
-        return _(checklist.not_applicable.label)
-    return _(checklist.level(value).label)
+def _tick(ticked: bool) -> str:
+    return "☑️" if ticked else "⬜"
+
+
+def _tags(checklist: Checklist, snapshot: Snapshot) -> View:
+    taxonomy = checklist.knowledge.taxonomy
+    if snapshot.state == machine.PROFILE_GROUPS:
+        offered, chosen = taxonomy.target_groups, snapshot.profile.target_groups
+        question = _("Whom does the practice work with? Tick every group that fits.")
+    else:
+        offered, chosen = taxonomy.themes, snapshot.profile.themes
+        question = _("What does the practice work on? Tick every theme that fits.")
+    toggles = [
+        _button(f"{_tick(tag.code in chosen)} {_(tag.label)}", events.ToggleTag(tag.code))
+        for tag in offered
+    ]
+    hint = _("<i>These help to find similar good practices. Tick none to skip.</i>")
+    rows = (
+        *_rows(toggles, 1),
+        (_button(_("⬅️ Back"), events.Back()), _button(_("✅ Done"), events.Confirm())),
+    )
+    return View(f"{question}\n\n{hint}", rows)
 
 
 def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, info: bool) -> View:
@@ -195,8 +212,7 @@ def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, in
     if criterion.aspects:
         lines.append(_("Tick every kind of novelty the practice brings, then choose a level."))
         for aspect in criterion.aspects:
-            ticked = aspect.code in snapshot.draft.aspects
-            mark = "☑️" if ticked else "⬜"
+            mark = _tick(aspect.code in snapshot.draft.aspects)
             if info:
                 lines.append(f"• <b>{escape(_(aspect.label))}</b>: {escape(_(aspect.text))}")
             buttons.append(
@@ -266,39 +282,103 @@ def _bar(value: int | None, max_value: int) -> str:
 
 
 def summary(checklist: Checklist, snapshot: Snapshot) -> View:
-    """The scored summary of a finished assessment."""
-    result: Score = score(
-        checklist, {code: answer.value for code, answer in snapshot.answers.items()}
-    )
-    name = escape(snapshot.profile.practice_name or "")
-    lines = ["<b>" + _("Summary: %(practice)s", practice=name) + "</b>", ""]
-    if result.percent is None or result.band is None:
+    """The scored summary of a finished assessment, as the chat shows it."""
+    return summary_view(build_report(checklist, snapshot))
+
+
+def summary_view(report: Report) -> View:
+    """The chat text of ``report``: the PDF holds the full texts of risks and recommendations."""
+    view = _summary_view(report, detailed=True)
+    if len(plain(view.text)) > MESSAGE_MAX:
+        # Content grows (a longer practice title, a new centre): rather than a message Telegram
+        # refuses, the chat leaves the advice and reasons to the PDF.
+        view = _summary_view(report, detailed=False)
+    return view
+
+
+def _summary_view(report: Report, *, detailed: bool) -> View:
+    lines = ["<b>" + _("Summary: %(practice)s", practice=escape(report.practice)) + "</b>", ""]
+    if report.percent_text is None or report.band is None:
         lines.append(_("No criterion was scored, so there is no overall score."))
     else:
         lines.append(
             _(
                 "Overall score: %(percent)s (%(scored)s of %(total)s criteria scored)",
-                percent="<b>" + percent(result.percent) + "</b>",
-                scored=result.scored,
-                total=len(checklist.criteria),
+                percent="<b>" + report.percent_text + "</b>",
+                scored=report.scored,
+                total=report.total,
             )
         )
-        lines.append(f"<b>{escape(_(result.band.label))}</b>: {escape(_(result.band.meaning))}")
-    lines.append("")
-    for number, criterion_score in enumerate(result.criteria, start=1):
-        criterion = checklist.criterion(criterion_score.code)
-        shown = (
-            _("not answered")
-            if not criterion_score.answered
-            else answer_label(checklist, criterion_score.value)
+        lines.append(f"<b>{escape(report.band)}</b>: {escape(report.band_meaning or '')}")
+    if report.has_earlier:
+        lines.append(
+            _(
+                "Earlier assessment of this practice (%(date)s): %(percent)s",
+                date=report.earlier_date or "–",
+                percent=report.earlier_percent_text or "–",
+            )
         )
-        bar = _bar(criterion_score.value, checklist.max_value)
-        lines.append(f"<code>{bar}</code> {number}. {escape(_(criterion.title))}: {escape(shown)}")
-    for heading, codes in (
-        (_("Strongest criteria"), result.strongest),
-        (_("Criteria to work on"), result.weakest),
-    ):
-        if codes:
-            lines += ["", "<b>" + heading + "</b>"]
-            lines += ["• " + escape(_(checklist.criterion(code).title)) for code in codes]
-    return View("\n".join(lines), ((_button(_("🔄 New assessment"), events.Restart()),),))
+    lines.append("")
+    for line in report.criteria:
+        answer = escape(line.answer)
+        if line.changed and line.earlier_answer is not None:
+            # An arrow rather than words: it keeps the longest summaries within one message.
+            answer = f"{escape(line.earlier_answer)} → {answer}"
+        shown = f"{escape(line.title)}: {answer}"
+        lines.append(f"<code>{_bar(line.value, report.max_value)}</code> {line.number}. {shown}")
+    sections = (
+        (_("Strongest criteria"), [_item(a.title, a.text) for a in report.strengths]),
+        (
+            _("Criteria to work on"),
+            [_item(a.title, a.text if detailed else "") for a in report.weaknesses],
+        ),
+        (
+            _("Risks to watch"),
+            [_item(flag.title, flag.why if detailed else "") for flag in report.risks],
+        ),
+        (
+            _("Similar good practices"),
+            [_suggestion_line(found, detailed) for found in report.practices],
+        ),
+        (_("Where to get help"), ["• " + ", ".join(escape(h.name) for h in report.help)]),
+    )
+    for heading, items in sections:
+        if items:
+            lines += ["", f"<b>{heading}</b>", *items]
+    if not report.practices:
+        lines += ["", _("None of the good practices SI Check knows is close to this one yet.")]
+    buttons = (
+        (_button(_("📄 Report"), events.Report()),),
+        (_button(_("🔄 New assessment"), events.Restart()),),
+    )
+    return View("\n".join(lines), buttons)
+
+
+def _item(title: str, text: str) -> str:
+    if not text:
+        return f"• <b>{escape(title)}</b>"
+    return f"• <b>{escape(title)}</b>: {escape(text)}"
+
+
+def _suggestion_line(suggestion: Suggestion, detailed: bool) -> str:
+    heading = f"{escape(suggestion.name)} ({escape(suggestion.country)})"
+    lines = [f"• <b>{heading}</b>: {escape(suggestion.title)}"]
+    if detailed:
+        lines.append(escape(suggestion.reason))
+    lines += [escape(link) for link in suggestion.links[:1]]
+    return "\n".join(lines)
+
+
+def history_view(found: History) -> View:
+    """The practitioner's finished assessments, each a button that opens its summary."""
+    if not found.assessments:
+        return View(_("You have no finished assessments yet. Send /new to begin one."))
+    lines = ["<b>" + _("Your finished assessments") + "</b>", ""]
+    buttons = []
+    for number, past in enumerate(found.assessments, start=1):
+        score_text = "–" if past.percent is None else percent_text(past.percent)
+        name = escape(past.practice_name or "")
+        lines.append(f"{number}. <b>{name}</b>, {format_day(past.completed_at)}: {score_text}")
+        buttons.append(_button(f"📊 {number}", events.Open(past.assessment_id)))
+    lines += ["", _("Choose a number to open that summary.")]
+    return View("\n".join(lines), _rows(buttons, 5))

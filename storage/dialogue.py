@@ -22,7 +22,7 @@ from dialogs import engine, events, machine
 from dialogs.content import Content
 from dialogs.effects import GiveConsent, RecordAnswer, SetLanguage, StartNew
 from dialogs.i18n import N_
-from dialogs.snapshot import Draft, Profile, RecordedAnswer, Snapshot
+from dialogs.snapshot import Draft, Earlier, Profile, RecordedAnswer, Snapshot
 from dialogs.views import View
 from storage.models import (
     Answer,
@@ -33,6 +33,8 @@ from storage.models import (
     utcnow,
 )
 
+EARLIER_LOOKBACK = 50
+"""How many of a respondent's latest completed assessments are searched for the same practice."""
 MOVED_ON = N_("This question has moved on. Here is where you are now.")
 
 
@@ -70,6 +72,8 @@ class Outcome:
     state: str
     version: int
     """The assessment's version after the step: which view is the current one."""
+    repeated: bool = False
+    """Whether the update was applied before, so only the current view was read."""
 
     @property
     def accepted(self) -> bool:
@@ -110,20 +114,26 @@ _LATEST_ID = (
     .correlate(Respondent)
     .scalar_subquery()
 )
+ASSESSMENT_FIELDS = (
+    Assessment.checklist_version,
+    Assessment.state,
+    Assessment.status,
+    Assessment.practice_name,
+    Assessment.country,
+    Assessment.organisation,
+    Assessment.target_groups,
+    Assessment.themes,
+    Assessment.context,
+    Assessment.version,
+)
+"""The columns an ``AssessmentRow`` is read from, besides the id."""
 _LOAD = (
     select(
         Respondent.id,
         Respondent.language,
         Respondent.consent_at,
         Assessment.id.label("assessment_id"),
-        Assessment.checklist_version,
-        Assessment.state,
-        Assessment.status,
-        Assessment.practice_name,
-        Assessment.country,
-        Assessment.organisation,
-        Assessment.context,
-        Assessment.version,
+        *ASSESSMENT_FIELDS,
     )
     .select_from(Respondent)
     .outerjoin(Assessment, Assessment.id == _LATEST_ID)
@@ -137,6 +147,14 @@ _NEW_ASSESSMENT = insert(Assessment).returning(Assessment.id)
 _ANSWERS = select(
     Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
 ).where(Answer.assessment_id == bindparam("assessment_id"))
+_EARLIER = (
+    select(Assessment.id, Assessment.practice_name, Assessment.completed_at)
+    .where(Assessment.respondent_id == bindparam("respondent_id"))
+    .where(Assessment.id < bindparam("before"))
+    .where(Assessment.status == "completed")
+    .order_by(Assessment.id.desc())
+    .limit(EARLIER_LOOKBACK)
+)
 _NEW_ANSWER = insert(Answer)
 _CHANGE_ANSWER = update(Answer).where(
     Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
@@ -163,6 +181,8 @@ class AssessmentRow:
     practice_name: str | None
     country: str | None
     organisation: str | None
+    target_groups: list[str]
+    themes: list[str]
     context: dict[str, Any]
     version: int
 
@@ -194,18 +214,24 @@ def _load(connection: Connection, who: Who) -> tuple[RespondentRow, AssessmentRo
     respondent = RespondentRow(row.id, row.language, row.consent_at)
     if row.assessment_id is None:
         return respondent, None
-    assessment = AssessmentRow(
-        row.assessment_id,
+    return respondent, assessment_row(row, row.assessment_id)
+
+
+def assessment_row(row: Any, assessment_id: int) -> AssessmentRow:
+    """An ``AssessmentRow`` from a result row holding ``ASSESSMENT_FIELDS``."""
+    return AssessmentRow(
+        assessment_id,
         row.checklist_version,
         row.state,
         row.status,
         row.practice_name,
         row.country,
         row.organisation,
+        list(row.target_groups or ()),
+        list(row.themes or ()),
         row.context or {},
         row.version,
     )
-    return respondent, assessment
 
 
 def _update_respondent(connection: Connection, respondent_id: int, **values: Any) -> None:
@@ -223,6 +249,8 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
         "checklist_version": content.latest.version,
         "state": state,
         "status": status_of(state),
+        "target_groups": [],
+        "themes": [],
         "context": {},
         "version": 1,
         "started_at": now,
@@ -230,13 +258,14 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
     }
     created = connection.execute(_NEW_ASSESSMENT, values).scalar_one()
     return AssessmentRow(
-        created, content.latest.version, state, status_of(state), None, None, None, {}, 1
+        created, content.latest.version, state, status_of(state), None, None, None, [], [], {}, 1
     )
 
 
-def _snapshot(
+def load_snapshot(
     connection: Connection, assessment: AssessmentRow, respondent: RespondentRow
 ) -> Snapshot:
+    """The engine's view of a stored assessment, with the earlier one when it is finished."""
     rows = connection.execute(_ANSWERS, {"assessment_id": assessment.id})
     answers = {
         row.criterion: RecordedAnswer(
@@ -251,11 +280,36 @@ def _snapshot(
         state=assessment.state,
         language=respondent.language or "en",
         consented=respondent.consent_at is not None,
-        profile=Profile(assessment.practice_name, assessment.country, assessment.organisation),
+        profile=Profile(
+            assessment.practice_name,
+            assessment.country,
+            assessment.organisation,
+            tuple(assessment.target_groups),
+            tuple(assessment.themes),
+        ),
         answers=MappingProxyType(answers),
         draft=Draft(tuple(draft.get("aspects", ())), draft.get("comment")),
         editing=bool(context.get("editing", False)),
+        earlier=earlier_of(connection, respondent.id, assessment)
+        if assessment.state == machine.SUMMARY
+        else None,
     )
+
+
+def earlier_of(
+    connection: Connection, respondent_id: int, assessment: AssessmentRow
+) -> Earlier | None:
+    """The respondent's previous completed assessment of the same practice, if any."""
+    if not assessment.practice_name:
+        return None
+    # Compared in Python: SQLite's lower() folds ASCII letters only, and names are Latvian.
+    wanted = assessment.practice_name.strip().casefold()
+    rows = connection.execute(_EARLIER, {"respondent_id": respondent_id, "before": assessment.id})
+    row = next((r for r in rows if (r.practice_name or "").strip().casefold() == wanted), None)
+    if row is None:
+        return None
+    answers = connection.execute(_ANSWERS, {"assessment_id": row.id})
+    return Earlier({answer.criterion: answer.value for answer in answers}, row.completed_at)
 
 
 def _outcome(
@@ -280,7 +334,7 @@ def _show(
     *,
     notice: str | None = None,
 ) -> Outcome:
-    snapshot = _snapshot(connection, assessment, respondent)
+    snapshot = load_snapshot(connection, assessment, respondent)
     view = engine.show(content.checklist(assessment.checklist_version), snapshot, notice)
     return _outcome(assessment, snapshot, view, notice)
 
@@ -304,7 +358,7 @@ def open_dialogue(
         write_snapshot(
             connection,
             assessment,
-            replace(_snapshot(connection, assessment, respondent), state=machine.CANCELLED),
+            replace(load_snapshot(connection, assessment, respondent), state=machine.CANCELLED),
             utcnow(),
         )
     if assessment is None or fresh or assessment.status != "active":
@@ -353,7 +407,7 @@ def apply(
     ):
         return _show(connection, content, respondent, assessment, notice=MOVED_ON)
     checklist = content.checklist(assessment.checklist_version)
-    before = _snapshot(connection, assessment, respondent)
+    before = load_snapshot(connection, assessment, respondent)
     result = engine.step(checklist, before, event)
     if not result.accepted:
         return _outcome(assessment, before, result.view, result.problem)
@@ -374,6 +428,12 @@ def apply(
     if start_new:
         started = _start(connection, content, respondent)
         return _show(connection, content, respondent, started)
+    if result.snapshot.state == machine.SUMMARY and result.snapshot.earlier is None:
+        # The summary compares with an earlier assessment, which the step could not know of.
+        finished = replace(
+            result.snapshot, earlier=earlier_of(connection, respondent.id, assessment)
+        )
+        return _outcome(assessment, finished, engine.show(checklist, finished))
     return _outcome(assessment, result.snapshot, result.view)
 
 
@@ -435,22 +495,24 @@ def write_snapshot(
 ) -> None:
     """Store ``after`` over the assessment as it was read, and bump its version."""
     status = status_of(after.state)
-    result = connection.execute(
-        _WRITE,
-        {
-            "assessment_id": assessment.id,
-            "seen": assessment.version,
-            "state": after.state,
-            "status": status,
-            "practice_name": after.profile.practice_name,
-            "country": after.profile.country,
-            "organisation": after.profile.organisation,
-            "context": _context(after),
-            "updated_at": now,
-            "completed_at": now if status == "completed" else None,
-            "version": assessment.version + 1,
-        },
-    )
+    values: dict[str, Any] = {
+        "assessment_id": assessment.id,
+        "seen": assessment.version,
+        "state": after.state,
+        "status": status,
+        "practice_name": after.profile.practice_name,
+        "country": after.profile.country,
+        "organisation": after.profile.organisation,
+        "target_groups": list(after.profile.target_groups),
+        "themes": list(after.profile.themes),
+        "context": _context(after),
+        "updated_at": now,
+        "version": assessment.version + 1,
+    }
+    # A finished assessment keeps the moment it was finished, whatever is pressed after.
+    if assessment.status != "completed" or status != "completed":
+        values["completed_at"] = now if status == "completed" else None
+    result = connection.execute(_WRITE, values)
     if result.rowcount != 1:
         raise ConcurrentUpdateError(f"assessment {assessment.id} changed under us")
     assessment.version += 1

@@ -67,6 +67,8 @@ class Assessment(Base):
     practice_name: Mapped[str | None] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
     organisation: Mapped[str | None] = mapped_column(String(200))
+    target_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """The engine's working data that is not an answer: the draft and the editing flag."""
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

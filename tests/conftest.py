@@ -1,4 +1,4 @@
-"""Shared fixtures: the shipped content, and a real database per test.
+"""Shared fixtures: the shipped content, a real database per test, and the bot on it.
 
 Tests run on SQLite by default and on PostgreSQL when ``SICHECK_TEST_DATABASE_URL`` is set.
 """
@@ -17,6 +17,7 @@ from bot.runtime import Database, open_database
 from dialogs.content import Content, default_content
 from storage.database import create_engine, is_sqlite
 from storage.models import Base
+from tests.telegram_harness import Harness, running_bot
 
 SERVER_URL = os.environ.get("SICHECK_TEST_DATABASE_URL")
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +68,15 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         if not is_sqlite(database_url):
             await _empty_tables(opened)
         await opened.close()
+
+
+@pytest.fixture
+async def bot(database: Database, database_url: str) -> AsyncIterator[Harness]:
+    """The bot on ``database``, fed real updates; no handler error and no Bot API misuse."""
+    async with running_bot(database_url) as harness:
+        yield harness
+        assert harness.errors == []
+        assert harness.api.violations == []
 
 
 @pytest.fixture

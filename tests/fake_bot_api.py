@@ -9,6 +9,8 @@ characters, captions 1024, callback data 64 bytes, valid HTML, no edit to identi
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import itertools
 import json
 import re
@@ -37,6 +39,8 @@ HTML_TAGS = frozenset(
 )  # fmt: skip
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
+PHOTO_MAX = 10 * 1024 * 1024
+DOCUMENT_MAX = 50 * 1024 * 1024
 CALLBACK_DATA_MAX = 64
 CALLBACK_ANSWER_MAX = 200
 BUTTON_LABEL_MAX = 64
@@ -98,6 +102,15 @@ class BotAPIError(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class Upload:
+    chat_id: int
+    method: str
+    filename: str
+    content: bytes
+    caption: str | None
+
+
 @dataclass
 class FakeBotAPI:
     """The Bot API's behaviour that SI Check relies on, kept in memory."""
@@ -106,6 +119,7 @@ class FakeBotAPI:
     calls: list[Call] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    uploads: list[Upload] = field(default_factory=list)
     pending: deque[dict[str, Any]] = field(default_factory=deque)
     confirmed_offset: int = 0
     webhook: str | None = None
@@ -134,8 +148,12 @@ class FakeBotAPI:
         return [m for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
 
     def last(self, chat_id: int) -> dict[str, Any]:
-        """The bot's latest message in ``chat_id``."""
-        return self.chat(chat_id)[-1]
+        """The bot's latest text message in ``chat_id`` (photos and documents are files)."""
+        return [message for message in self.chat(chat_id) if "text" in message][-1]
+
+    def files_in(self, chat_id: int) -> list[Upload]:
+        """The photos and documents sent to ``chat_id``, oldest first."""
+        return [upload for upload in self.uploads if upload.chat_id == chat_id]
 
     def calls_to(self, method: str) -> list[Call]:
         """Every recorded call of ``method``."""
@@ -169,7 +187,12 @@ class FakeBotAPI:
 
     # One call
 
-    async def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def handle(
+        self,
+        method: str,
+        params: dict[str, Any],
+        files: dict[str, tuple[str, bytes]] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         """Answer one Bot API call as Telegram would, recording it.
 
         ``failure`` may answer with an error instead, or raise a ``NetworkError`` as a
@@ -183,7 +206,7 @@ class FakeBotAPI:
         try:
             if isinstance(injected, BotAPIError):
                 raise injected
-            result = await self._dispatch(method, params)
+            result = await self._dispatch(method, params, files or {})
         except BotAPIError as error:
             body: dict[str, Any] = {
                 "ok": False,
@@ -240,7 +263,9 @@ class FakeBotAPI:
             message["reply_markup"] = markup
         return message
 
-    async def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
+    async def _dispatch(
+        self, method: str, params: dict[str, Any], files: dict[str, tuple[str, bytes]]
+    ) -> Any:
         if method == "getMe":
             return BOT_USER
         if method in ("deleteWebhook", "setMyCommands", "setWebhook", "close", "logOut"):
@@ -296,9 +321,22 @@ class FakeBotAPI:
             caption = params.get("caption")
             if caption is not None:
                 self._check_text(method, caption, CAPTION_MAX, params.get("parse_mode"))
-            message_id = next(self._ids)
+            field_name = "photo" if method == "sendPhoto" else "document"
+            # A new file is a multipart part named after the field, or referenced by attach://.
+            attached = str(params.get(field_name, f"attach://{field_name}"))
+            attached = attached.removeprefix("attach://")
+            if attached not in files:
+                raise self._reject(method, f"{field_name} is not an uploaded file")
+            filename, content = files[attached]
+            limit = PHOTO_MAX if method == "sendPhoto" else DOCUMENT_MAX
+            if not 0 < len(content) <= limit:
+                raise self._reject(method, f"{field_name} of {len(content)} bytes")
             chat_id = int(params["chat_id"])
-            message = self._message(chat_id, message_id, caption or "", None)
+            self.uploads.append(Upload(chat_id, method, filename, content, caption))
+            message_id = next(self._ids)
+            message = self._message(chat_id, message_id, "", None)
+            del message["text"]
+            message["caption"] = caption or ""
             self.messages[(chat_id, message_id)] = message
             return message
         raise self._reject(method, f"method {method} not known to the double")
@@ -332,7 +370,11 @@ class FakeRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
-        status, body = await self.api.handle(endpoint, params)
+        files: dict[str, tuple[str, bytes]] = {}
+        if request_data is not None and request_data.contains_files:
+            for name, (filename, content, _mime) in request_data.multipart_data.items():
+                files[name] = (filename, content if isinstance(content, bytes) else content.read())
+        status, body = await self.api.handle(endpoint, params, files)
         return status, json.dumps(body).encode()
 
 
@@ -416,6 +458,27 @@ def _decode(value: str) -> Any:
     return value
 
 
+def _multipart(
+    content_type: str, body: bytes
+) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """Split a multipart/form-data body into its fields and its files."""
+    document = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=email.policy.HTTP
+    )
+    params: dict[str, Any] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in document.iter_parts():
+        name = str(part.get_param("name", header="content-disposition"))
+        content = part.get_payload(decode=True)
+        assert isinstance(content, bytes)
+        filename = part.get_filename()
+        if filename is None:
+            params[name] = _decode(content.decode())
+        else:
+            files[name] = (filename, content)
+    return params, files
+
+
 def loopback_app(api: FakeBotAPI) -> Any:
     """Serve ``api`` over HTTP like a Bot API server: ``/bot<token>/<method>``."""
     from starlette.applications import Starlette
@@ -428,12 +491,16 @@ def loopback_app(api: FakeBotAPI) -> Any:
             return JSONResponse(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401
             )
-        raw = (await request.body()).decode()
-        if request.headers.get("content-type", "").startswith("application/json"):
-            params = json.loads(raw or "{}")
+        body = await request.body()
+        content_type = request.headers.get("content-type", "")
+        files: dict[str, tuple[str, bytes]] = {}
+        if content_type.startswith("application/json"):
+            params = json.loads(body or b"{}")
+        elif content_type.startswith("multipart/form-data"):
+            params, files = _multipart(content_type, body)
         else:
-            params = {key: _decode(value) for key, value in parse_qsl(raw)}
-        status, answer = await api.handle(request.path_params["method"], params)
+            params = {key: _decode(value) for key, value in parse_qsl(body.decode())}
+        status, answer = await api.handle(request.path_params["method"], params, files)
         return JSONResponse(answer, status)
 
     return Starlette(routes=[Route("/bot{token}/{method}", endpoint, methods=["GET", "POST"])])

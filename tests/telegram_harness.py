@@ -32,10 +32,11 @@ class Harness:
         return services
 
     async def feed(self, data: dict[str, Any]) -> None:
-        """Process one update given as Telegram's JSON."""
+        """Process one update given as Telegram's JSON, and the follow-ups it started."""
         if "callback_query" in data:
             self.presses += 1
         await self.application.process_update(Update.de_json(data, self.application.bot))
+        await self.services.settle()
 
     async def say(self, user_id: int, text: str, *, language: str | None = "en") -> None:
         """The user sends a text message (or a command)."""

@@ -9,6 +9,7 @@ import pytest
 
 from bot import cli, runtime
 from dialogs.content import CONTENT_DIR, load_content
+from storage.migrate import head_revision
 
 
 def test_an_unreachable_database_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,4 +44,5 @@ def test_db_upgrade_then_current(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert cli.main(["db", "current", "--database-url", url]) == 1
     assert cli.main(["db", "upgrade", "--database-url", url]) == 0
     assert cli.main(["db", "current", "--database-url", url]) == 0
-    assert "database at 0001, code at 0001" in capsys.readouterr().out
+    head = head_revision()
+    assert f"database at {head}, code at {head}" in capsys.readouterr().out

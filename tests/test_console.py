@@ -7,9 +7,11 @@ import io
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.console import run_console
@@ -18,7 +20,8 @@ from dialogs.content import Content
 from storage.models import Answer, AnswerLog
 
 ROOT = Path(__file__).resolve().parents[1]
-PROFILE = ["1", "Community kitchen", "1", "Red Cross"]
+# After the organisation: tick the second target group, "Done", then skip the themes.
+PROFILE = ["1", "Community kitchen", "1", "Red Cross", "2", "13", "/skip"]
 # Criterion 1 "Fully"; criterion 2 ticks "New needs" then "Largely" (its levels follow the
 # four aspect toggles); criteria 3-10 "Largely"; then confirm on the review.
 ANSWERS = ["4", "1", "7", *["3"] * 8]
@@ -27,8 +30,14 @@ PROCESS_TIMEOUT = 60
 
 
 async def console(
-    database: Database, content: Content, lines: list[str], *, language: str | None = "en"
+    database: Database,
+    content: Content,
+    lines: list[str],
+    *,
+    language: str | None = "en",
+    reports: Path | None = None,
 ) -> str:
+    """Run the console on ``lines``; reports go to ``reports`` (never into the checkout)."""
     stdout = io.StringIO()
     code = await run_console(
         content,
@@ -37,6 +46,7 @@ async def console(
         language=language,
         stdin=io.StringIO("".join(f"{line}\n" for line in lines)),
         stdout=stdout,
+        reports=reports or Path(tempfile.mkdtemp(prefix="sicheck-reports-")),
     )
     assert code == 0
     return stdout.getvalue()
@@ -173,3 +183,16 @@ async def test_sigkill_after_question_four_resumes_at_question_five(
         ("C04", 3),
         ("C05", 1),
     ]
+
+
+async def test_the_report_option_writes_the_pdf_report(
+    database: Database, content: Content, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    # On the summary, option 1 is the report.
+    lines = [*PROFILE, *ANSWERS, *CONFIRM, "1"]
+    output = await console(database, content, lines, reports=reports)
+    [written] = await asyncio.to_thread(lambda: list(reports.iterdir()))
+    assert f"Report written to {written}" in output
+    pages = (await asyncio.to_thread(PdfReader, written)).pages
+    assert "Community kitchen" in "".join(page.extract_text() for page in pages)

@@ -8,6 +8,7 @@ from dialogs import events, machine
 from dialogs.content import Content
 from dialogs.effects import GiveConsent, RecordAnswer, SetLanguage, StartNew
 from dialogs.engine import Step, initial_state, step
+from dialogs.i18n import SUPPORTED_LANGUAGES
 from dialogs.snapshot import Snapshot
 from dialogs.views import render
 
@@ -32,6 +33,9 @@ def through_profile(content: Content) -> Snapshot:
         events.Consent(accepted=True),
         events.Text("Community kitchen"),
         events.ChooseCountry("LV"),
+        events.Skip(),
+        events.ToggleTag("homeless"),
+        events.Confirm(),
         events.Skip(),
     ).snapshot
 
@@ -63,6 +67,8 @@ def test_a_whole_assessment_reaches_the_summary(content: Content) -> None:
     assert snapshot.state == "C01"
     assert snapshot.profile.practice_name == "Community kitchen"
     assert snapshot.profile.country == "LV"
+    assert snapshot.profile.target_groups == ("homeless",)
+    assert snapshot.profile.themes == ()
     for number, criterion in enumerate(content.latest.criteria, start=1):
         result = step(content.latest, snapshot, events.Answer(criterion.code, number % 4))
         assert result.accepted
@@ -72,7 +78,7 @@ def test_a_whole_assessment_reaches_the_summary(content: Content) -> None:
     result = run(content, snapshot, events.Confirm())
     assert result.snapshot.state == machine.SUMMARY
     assert "Summary: Community kitchen" in result.view.text
-    assert result.view.actions == ("new",)
+    assert result.view.actions == ("pdf", "new")
 
 
 def test_progress_counts_criteria(content: Content) -> None:
@@ -120,7 +126,7 @@ def test_free_text_where_a_button_is_expected_asks_for_a_button(content: Content
     result = step(content.latest, snapshot, events.Text("hello"))
     assert not result.accepted
     assert "Please choose one of the options" in result.view.text
-    assert result.view.actions == ("l:en", "l:lv")
+    assert result.view.actions == tuple(f"l:{code}" for code in SUPPORTED_LANGUAGES)
 
 
 def test_an_unavailable_language_is_refused(content: Content) -> None:

@@ -16,7 +16,8 @@ from locales import catalog_path
 
 @pytest.mark.parametrize(
     ("tag", "language"),
-    [("lv", "lv"), ("lv-LV", "lv"), ("en-GB", "en"), ("es-AR", "en"), ("", "en"), (None, "en"),
+    [("lv", "lv"), ("lv-LV", "lv"), ("en-GB", "en"), ("es-AR", "es"), ("fr-CA", "fr"),
+     ("sv_SE", "sv"), ("de", "en"), ("ru-LV", "en"), ("", "en"), (None, "en"),
      ("not a tag!", "en")],
 )  # fmt: skip
 def test_language_tags_are_negotiated(tag: str | None, language: str) -> None:

@@ -102,6 +102,8 @@ class Driver:
         await self.say("Soup kitchen")
         await self.press("Latvia")
         await self.press("Skip")
+        await self.press("✅")
+        await self.press("✅")
         for number in range(1, 11):
             await self.press(f"{number % 4} ·")
         await self.press("✅")
@@ -139,6 +141,7 @@ async def test_long_polling_completes_the_whole_flow(
         await api.wait_for(lambda: bool(api.calls_to("getUpdates")), TIMEOUT)
         await Driver(api).whole_assessment()
         assert "Summary: Soup kitchen" in api.last(USER)["text"]
+        await api.wait_for(lambda: bool(api.files_in(USER)), TIMEOUT)
     finally:
         await stop_bot(process)
     assert api.violations == []
@@ -175,6 +178,9 @@ async def test_webhook_mode_completes_the_whole_flow(
 
             await Driver(api, post).whole_assessment()
         assert "Summary: Soup kitchen" in api.last(USER)["text"]
+        await api.wait_for(lambda: bool(api.files_in(USER)), TIMEOUT)
+        [chart] = api.files_in(USER)
+        assert chart.method == "sendPhoto"
     finally:
         await stop_bot(process)
     assert api.violations == []

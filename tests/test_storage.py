@@ -58,6 +58,10 @@ PROFILE = (
     events.Text("Community kitchen"),
     events.ChooseCountry("LV"),
     events.Text("Red Cross"),
+    events.ToggleTag("homeless"),
+    events.Confirm(),
+    events.ToggleTag("housing"),
+    events.Confirm(),
 )
 
 
@@ -182,7 +186,17 @@ async def test_a_stale_writer_is_told_to_retry(database: Database, content: Cont
     async with database.sessions() as session:
         row = await session.get_one(Assessment, outcome.assessment_id)
     stale = AssessmentRow(
-        row.id, row.checklist_version, row.state, row.status, None, None, None, {}, row.version
+        row.id,
+        row.checklist_version,
+        row.state,
+        row.status,
+        None,
+        None,
+        None,
+        [],
+        [],
+        {},
+        row.version,
     )
     await send(database, content, outcome, events.Answer("C01", 1))
     after = Snapshot(stale.checklist_version, "C02", "en")

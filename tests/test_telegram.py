@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from bot.runtime import Database
 from bot.telegram.callback_data import MAX_BYTES
 from dialogs.content import Content, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
-from dialogs.views import country_name
+from dialogs.report import country_name
 from storage.database import create_engine
 from storage.models import Answer, AnswerLog, Assessment, ProcessedUpdate, Respondent
 from storage.store import ServerStore
@@ -23,14 +22,6 @@ from tests.telegram_harness import Harness, running_bot
 
 ANA = 501
 BEN = 502
-
-
-@pytest.fixture
-async def bot(database: Database, database_url: str) -> AsyncIterator[Harness]:
-    async with running_bot(database_url) as harness:
-        yield harness
-        assert harness.errors == []
-        assert harness.api.violations == []
 
 
 async def log_rows(database: Database) -> list[tuple[str, int | None, int]]:
@@ -47,6 +38,8 @@ async def through_profile(bot: Harness, user_id: int = ANA, language: str = "en"
     await bot.say(user_id, "Soup kitchen", language=language)
     await bot.press(user_id, "Latvi", language=language)
     await bot.press(user_id, "Skip" if language == "en" else "Izlaist", language=language)
+    for _tags in ("target groups", "themes"):
+        await bot.press(user_id, "✅", language=language)
 
 
 async def answer_all(bot: Harness, user_id: int = ANA, language: str = "en") -> None:
@@ -74,7 +67,7 @@ async def test_a_practitioner_completes_the_assessment_in_english(
     assert bot.last(ANA)["message_id"] == question["message_id"]
     rows = await log_rows(database)
     assert [row[0] for row in rows] == [f"C{n:02d}" for n in range(1, 11)]
-    assert len(bot.api.calls_to("answerCallbackQuery")) == bot.presses == 15
+    assert len(bot.api.calls_to("answerCallbackQuery")) == bot.presses == 17
     async with database.sessions() as session:
         assessment = await session.scalar(select(Assessment))
         assert assessment is not None
@@ -98,9 +91,9 @@ async def test_a_practitioner_completes_the_assessment_in_latvian(
 async def test_commands_are_published_in_every_language(bot: Harness) -> None:
     published = bot.api.calls_to("setMyCommands")
     languages = {call.params.get("language_code") for call in published}
-    assert languages == {None, "en", "lv"}
+    assert languages == {None, *SUPPORTED_LANGUAGES}
     names = {command["command"] for command in published[0].params["commands"]}
-    assert names == {"start", "new", "resume", "back", "language", "help", "cancel"}
+    assert names == {"start", "new", "resume", "back", "history", "language", "help", "cancel"}
 
 
 async def test_back_and_edit_from_the_review(bot: Harness, database: Database) -> None:
@@ -363,7 +356,8 @@ async def test_a_whole_assessment_in_each_language(
     await bot.say(ANA, "Soup kitchen", language=language)
     with use_language(language):
         assert country_name("LV") in [label for label, _data in buttons(bot.last(ANA))]
-    for action in ("c:LV", "s", "a:C01:3", "t:C02:needs", "t:C02:actors", "a:C02:2"):
+    profile = ("c:LV", "s", "g:homeless", "ok", "g:housing", "ok")
+    for action in (*profile, "a:C01:3", "t:C02:needs", "t:C02:actors", "a:C02:2"):
         await bot.tap(ANA, action, language=language)
     for number in range(3, 11):
         await bot.tap(ANA, f"a:C{number:02d}:{number % 4}", language=language)

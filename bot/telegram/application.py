@@ -27,6 +27,7 @@ COMMANDS = (
     ("new", N_("Begin a fresh assessment")),
     ("resume", N_("Show where you are")),
     ("back", N_("Go back to the previous question")),
+    ("history", N_("Your finished assessments and their reports")),
     ("language", N_("Change the language")),
     ("help", N_("How SI Check works")),
     ("cancel", N_("Cancel this assessment")),
@@ -125,7 +126,9 @@ def _post_init(
 
 
 async def _post_shutdown(application: SICheckApplication) -> None:
-    """Close the database connections."""
+    """Finish the follow-ups (charts being sent), then close the database connections."""
     services = application.bot_data.pop(SERVICES, None)
     if isinstance(services, Services):
+        await services.settle()
+        services.drawing.shutdown()
         await services.database.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +18,7 @@ from dialogs.content import Content
 from dialogs.i18n import negotiate
 
 SERVICES = "services"
+DRAWN_AT_ONCE = 2
 
 
 @dataclass
@@ -25,6 +29,22 @@ class Services:
     content: Content
     database: Database
     chat_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    drawing: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(DRAWN_AT_ONCE, thread_name_prefix="draw")
+    )
+    """Charts and PDFs are CPU-bound, and matplotlib keeps font caches per thread: a small
+    pool of its own keeps memory flat when many practitioners finish at once."""
+    follow_ups: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Work that follows a committed update (a chart), awaited before shutting down."""
+
+    async def draw(self, work: Callable[[], bytes]) -> bytes:
+        """Run ``work`` (a chart or a PDF) in the drawing pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.drawing, work)
+
+    async def settle(self) -> None:
+        """Wait until every follow-up has finished."""
+        while self.follow_ups:
+            await asyncio.gather(*self.follow_ups, return_exceptions=True)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -7,8 +7,10 @@ the reply goes out only after that transaction has committed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -24,9 +26,11 @@ from telegram.ext import (
 from bot.telegram.callback_data import LANGUAGE_PREFIX, unpack
 from bot.telegram.context import BotContext
 from bot.telegram.replies import send, show
+from bot.telegram.summary import history_command, open_summary, send_chart, send_report
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
+from dialogs.machine import SUMMARY
 from dialogs.views import language_name
 from storage.dialogue import (
     MOVED_ON,
@@ -48,8 +52,9 @@ HELP = N_(
     "checklist. Answer each question with the buttons; send a text message to add a comment "
     "to the current criterion. Your answers are saved as you go.\n\n"
     "/start: continue or begin an assessment\n/new: a fresh assessment\n"
-    "/resume: show where you are\n/back: the previous question\n/language: change the "
-    "language\n/cancel: cancel this assessment\n/help: this help"
+    "/resume: show where you are\n/back: the previous question\n/history: your finished "
+    "assessments and their reports\n/language: change the language\n/cancel: cancel this "
+    "assessment\n/help: this help"
 )
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
 NOT_READABLE = N_("SI Check reads text messages and button presses only.")
@@ -73,7 +78,7 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
 
     def once(connection: Connection) -> Outcome:
         if not claim_update(connection, update_id):
-            return current_view(connection, services.content, who)
+            return replace(current_view(connection, services.content, who), repeated=True)
         return work(connection, who)
 
     chat = update.effective_chat
@@ -176,7 +181,14 @@ async def button(update: Update, context: BotContext) -> None:
         )
         await query.answer()
         return
+    opened = events.decode(query.data or "")
+    if isinstance(opened, events.Open):
+        await open_summary(update, context, opened)
+        return
     unpacked = unpack(query.data)
+    if unpacked is not None and isinstance(unpacked[1], events.Report):
+        await send_report(update, context, unpacked[0])
+        return
     if unpacked is None:
         outcome = await _reply(
             update, context, _showing(content), edit=_editable(query.message), notice=MOVED_ON
@@ -194,6 +206,24 @@ async def button(update: Update, context: BotContext) -> None:
     with use_language(outcome.language):
         # A refused press gets its reason as a toast too, where the user's eyes are.
         await query.answer(_(outcome.problem)[:200] if outcome.problem else None)
+    finished = unpacked is not None and isinstance(unpacked[1], events.Confirm)
+    if finished and outcome.accepted and not outcome.repeated and outcome.state == SUMMARY:
+        # The chart follows the committed summary without holding up this update's handler.
+        follow_up(update, context, send_chart(update, context, outcome.assessment_id))
+
+
+def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` after this update's handler, its errors going to the error handlers."""
+
+    async def guarded() -> None:
+        try:
+            await work
+        except Exception as error:  # reported like a handler's error, never lost silently
+            await context.application.process_error(update, error)
+
+    task = asyncio.create_task(guarded())
+    context.services.follow_ups.add(task)
+    task.add_done_callback(context.services.follow_ups.discard)
 
 
 def _editable(message: object) -> Message | None:
@@ -208,10 +238,9 @@ async def language(update: Update, context: BotContext) -> None:
         for code in SUPPORTED_LANGUAGES
     ]
     outcome = await run_step(update, context, _showing(context.services.content))
+    rows = [buttons[start : start + 2] for start in range(0, len(buttons), 2)]
     with use_language(outcome.language):
-        await send(
-            context.bot, _chat_id(update), _(CHOOSE_LANGUAGE), InlineKeyboardMarkup([buttons])
-        )
+        await send(context.bot, _chat_id(update), _(CHOOSE_LANGUAGE), InlineKeyboardMarkup(rows))
 
 
 async def _tell(update: Update, context: BotContext, message: str) -> None:
@@ -282,6 +311,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("cancel", cancel, filters=private),
             CommandHandler("language", language, filters=private),
             CommandHandler("help", help_command, filters=private),
+            CommandHandler("history", history_command, filters=private),
             CallbackQueryHandler(button),
             MessageHandler(filters.UpdateType.EDITED & private, edited),
             MessageHandler(filters.COMMAND & private, unknown_command),

@@ -10,6 +10,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot.runtime import StartupError
 from bot.settings import Settings
 from bot.telegram.application import build_application
+from bot.telegram.context import SERVICES, Services
 from bot.telegram.delivery import poll, serve_webhook
 
 
@@ -55,6 +56,10 @@ async def run_bot(settings: Settings) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        services = application.bot_data.get(SERVICES)
+        if isinstance(services, Services):
+            # Charts still being drawn go out while the bot can still send them.
+            await services.settle()
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)

@@ -65,12 +65,72 @@ class Criterion(_Model):
     title: Text
     question: Text
     guidance: Text
+    recommendation: Text
+    """What to do next when the practice is weak here, drawn from the seed's guidance."""
     aspects: tuple[Aspect, ...] = ()
 
     @property
     def number(self) -> int:
         """The criterion's number in the seed's checklist (1-based)."""
         return int(self.code[1:])
+
+
+class Labelled(_Model):
+    code: Code
+    label: Text
+
+
+class Taxonomy(_Model):
+    target_groups: tuple[Labelled, ...]
+    themes: tuple[Labelled, ...]
+
+
+class Practice(_Model):
+    code: Code
+    seed: SeedPointer
+    country: CountryCode
+    name: Text
+    organisation: Text
+    network: Text
+    title: Text
+    summary: Text
+    target_groups: tuple[Code, ...]
+    themes: tuple[Code, ...]
+    strong_criteria: tuple[Annotated[str, Field(pattern=r"^C\d\d$")], ...]
+    links: tuple[Annotated[str, Field(pattern=r"^https?://\S+$")], ...]
+
+
+class SeedNote(_Model):
+    """A titled seed text tied to checklist criteria: a principle, opportunity, risk or threat."""
+
+    code: Code
+    seed: SeedPointer
+    title: Text
+    text: Text
+    criteria: tuple[Annotated[str, Field(pattern=r"^C\d\d$")], ...] = ()
+
+
+class Risks(_Model):
+    risks: tuple[SeedNote, ...]
+    threats: tuple[SeedNote, ...]
+
+
+class Centre(_Model):
+    code: Code
+    country: CountryCode | None
+    name: Text
+    summary: Text
+    seed: SeedPointer
+    url: str | None = None
+
+
+class Knowledge(_Model):
+    """What a summary draws on besides the answers; set from the other content files at load."""
+
+    taxonomy: Taxonomy = Taxonomy(target_groups=(), themes=())
+    practices: tuple[Practice, ...] = ()
+    risks: Risks = Risks(risks=(), threats=())
+    centres: tuple[Centre, ...] = ()
 
 
 class Checklist(_Model):
@@ -81,6 +141,7 @@ class Checklist(_Model):
     not_applicable: NotApplicable
     bands: tuple[Band, ...]
     criteria: tuple[Criterion, ...]
+    knowledge: Knowledge = Knowledge()
 
     @model_validator(mode="after")
     def _consistent(self) -> Checklist:
@@ -112,48 +173,8 @@ class Checklist(_Model):
         return self.scale[value]
 
 
-class Labelled(_Model):
-    code: Code
-    label: Text
-
-
-class Taxonomy(_Model):
-    target_groups: tuple[Labelled, ...]
-    themes: tuple[Labelled, ...]
-
-
-class Practice(_Model):
-    code: Code
-    seed: SeedPointer
-    country: CountryCode
-    name: Text
-    organisation: Text
-    network: Text
-    title: Text
-    summary: Text
-    target_groups: tuple[Code, ...]
-    themes: tuple[Code, ...]
-    strong_criteria: tuple[Annotated[str, Field(pattern=r"^C\d\d$")], ...]
-    links: tuple[Annotated[str, Field(pattern=r"^https?://\S+$")], ...]
-
-
 class Practices(_Model):
     practices: tuple[Practice, ...]
-
-
-class SeedNote(_Model):
-    """A titled seed text tied to checklist criteria: a principle, opportunity, risk or threat."""
-
-    code: Code
-    seed: SeedPointer
-    title: Text
-    text: Text
-    criteria: tuple[Annotated[str, Field(pattern=r"^C\d\d$")], ...] = ()
-
-
-class Risks(_Model):
-    risks: tuple[SeedNote, ...]
-    threats: tuple[SeedNote, ...]
 
 
 class Principles(_Model):
@@ -162,15 +183,6 @@ class Principles(_Model):
 
 class Opportunities(_Model):
     opportunities: tuple[SeedNote, ...]
-
-
-class Centre(_Model):
-    code: Code
-    country: CountryCode | None
-    name: Text
-    summary: Text
-    seed: SeedPointer
-    url: str | None = None
 
 
 class Centres(_Model):
@@ -244,6 +256,8 @@ def _cross_check(content: Content) -> None:
         _must_belong(f"{where}.themes", practice.themes, themes)
         _must_belong(f"{where}.strong_criteria", practice.strong_criteria, codes)
     _unique("practices", (practice.code for practice in content.practices))
+    _unique("taxonomy target_groups", (item.code for item in content.taxonomy.target_groups))
+    _unique("taxonomy themes", (item.code for item in content.taxonomy.themes))
     for kind, notes in (
         ("risks", content.risks.risks),
         ("threats", content.risks.threats),
@@ -271,17 +285,27 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
         checklists[checklist.version] = checklist
     if not checklists:
         raise ContentError(f"{directory}: no checklist-v<N>.yaml content file")
+    knowledge = Knowledge(
+        taxonomy=_parse(Taxonomy, directory / "taxonomy.yaml", texts),
+        practices=_parse(Practices, directory / "practices.yaml", texts).practices,
+        risks=_parse(Risks, directory / "risks.yaml", texts),
+        centres=_parse(Centres, directory / "competence_centres.yaml", texts).centres,
+    )
+    checklists = {
+        version: checklist.model_copy(update={"knowledge": knowledge})
+        for version, checklist in checklists.items()
+    }
     try:
         content = Content(
             checklists=checklists,
-            taxonomy=_parse(Taxonomy, directory / "taxonomy.yaml", texts),
-            practices=_parse(Practices, directory / "practices.yaml", texts).practices,
-            risks=_parse(Risks, directory / "risks.yaml", texts),
+            taxonomy=knowledge.taxonomy,
+            practices=knowledge.practices,
+            risks=knowledge.risks,
             principles=_parse(Principles, directory / "principles.yaml", texts).principles,
             opportunities=_parse(
                 Opportunities, directory / "opportunities.yaml", texts
             ).opportunities,
-            centres=_parse(Centres, directory / "competence_centres.yaml", texts).centres,
+            centres=knowledge.centres,
             texts=texts,
         )
     except ValueError as error:

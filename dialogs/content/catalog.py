@@ -12,7 +12,17 @@ from typing import IO, Any
 import yaml
 
 TRANSLATABLE_KEYS = frozenset(
-    {"title", "question", "guidance", "label", "meaning", "summary", "text", "why"}
+    {
+        "title",
+        "question",
+        "guidance",
+        "recommendation",
+        "label",
+        "meaning",
+        "summary",
+        "text",
+        "why",
+    }
 )
 
 

@@ -1,0 +1,39 @@
+"""Documents made from a report: the radar chart (PNG) and the full report (PDF).
+
+matplotlib and fpdf2 take seconds to import, which every start of the bot and the console
+would pay: ``chart.py`` and ``pdf.py`` are imported on the first drawing instead.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from dialogs.report import Report
+
+FALLBACK_FILENAME = "sicheck-report.pdf"
+SLUG_MAX = 60
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def report_filename(report: Report) -> str:
+    """A safe ASCII file name for the PDF of ``report``, such as ``sicheck-zupas-virtuve.pdf``."""
+    # NFKD splits "ķ" into "k" and a combining cedilla, which the ASCII encoding then drops.
+    folded = unicodedata.normalize("NFKD", report.practice)
+    ascii_name = folded.encode("ascii", "ignore").decode("ascii").lower()
+    slug = _NOT_SLUG.sub("-", ascii_name).strip("-")[:SLUG_MAX].rstrip("-")
+    return f"sicheck-{slug}.pdf" if slug else FALLBACK_FILENAME
+
+
+def chart_png(report: Report) -> bytes:
+    """The radar chart of ``report`` as a PNG."""
+    from bot.documents.chart import radar_chart
+
+    return radar_chart(report)
+
+
+def report_pdf(report: Report) -> bytes:
+    """The full PDF report of ``report``, its radar chart included."""
+    from bot.documents.pdf import pdf_report
+
+    return pdf_report(report, chart_png(report))

@@ -1,0 +1,251 @@
+"""The PDF report of an assessment: every text of the Report, the radar chart and the advice.
+
+Built with fpdf2 in memory, one ``FPDF`` per call and nothing written to disk, so reports can
+be made in worker threads side by side. DejaVu Sans, shipped with matplotlib, covers every
+letter of the supported languages.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from fpdf import FPDF
+from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
+
+from bot.documents.chart import FONT_BOLD, FONT_REGULAR
+from dialogs.i18n import _, use_language
+from dialogs.report import CriterionLine, Report
+
+FAMILY = "DejaVu"
+BODY_SIZE = 10
+LINE_HEIGHT = 5.2
+BULLET_WIDTH = 5
+CHART_WIDTH = 145
+"""Millimetres: wide enough to read the spoke labels, small enough to share the first page."""
+TEXT_COLOUR = (33, 33, 33)
+MUTED_COLOUR = (95, 95, 95)
+ACCENT_COLOUR = (31, 111, 139)
+LINK_COLOUR = (20, 80, 160)
+
+
+class _Document(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(FAMILY, "", 8)
+        self.set_text_color(*MUTED_COLOUR)
+        self.cell(0, 6, f"SI Check · {self.page_no()}/{{nb}}", align=Align.C)
+
+
+def pdf_report(report: Report, chart_png: bytes | None) -> bytes:
+    """The PDF of ``report`` in its language, with ``chart_png`` under the overall score."""
+    with use_language(report.language):
+        document = _Document(format="A4")
+        document.add_font(FAMILY, "", FONT_REGULAR)
+        document.add_font(FAMILY, "B", FONT_BOLD)
+        document.set_title(_("Summary: %(practice)s", practice=report.practice))
+        document.set_lang(report.language)
+        document.set_creator("SI Check")
+        document.set_auto_page_break(auto=True, margin=18)
+        document.set_margins(18, 16, 18)
+        document.add_page()
+        _write_report(document, report, chart_png)
+        return bytes(document.output())
+
+
+def _write_report(pdf: FPDF, report: Report, chart_png: bytes | None) -> None:
+    _title(pdf, report)
+    _score(pdf, report)
+    if chart_png is not None:
+        pdf.ln(2)
+        pdf.image(io.BytesIO(chart_png), x=Align.C, w=CHART_WIDTH)
+    _heading(pdf, _("Criteria and answers"))
+    _criteria(pdf, report)
+    if report.strengths:
+        _heading(pdf, _("Strongest criteria"))
+        for advice in report.strengths:
+            _item(pdf, advice.title, advice.text)
+    if report.weaknesses:
+        _heading(pdf, _("Criteria to work on"))
+        # Their advice follows in full under the recommendations, so titles suffice here.
+        for advice in report.weaknesses:
+            _item(pdf, advice.title)
+    if report.recommendations:
+        _heading(pdf, _("Recommendations"))
+        for advice in report.recommendations:
+            _item(pdf, advice.title, advice.text)
+    if report.risks:
+        _heading(pdf, _("Risks to watch"))
+        for flag in report.risks:
+            _item(pdf, flag.title, notes=(flag.why, flag.text))
+    _heading(pdf, _("Similar good practices"))
+    if report.practices:
+        for found in report.practices:
+            _item(
+                pdf,
+                f"{found.name} ({found.country})",
+                found.title,
+                notes=(found.reason,),
+                links=found.links,
+            )
+    else:
+        _paragraph(pdf, _("None of the good practices SI Check knows is close to this one yet."))
+    if report.help:
+        _heading(pdf, _("Where to get help"))
+        for centre in report.help:
+            links = () if centre.url is None else (centre.url,)
+            _item(pdf, centre.name, centre.summary, links=links)
+
+
+def _title(pdf: FPDF, report: Report) -> None:
+    pdf.set_font(FAMILY, "B", 17)
+    pdf.set_text_color(*ACCENT_COLOUR)
+    pdf.multi_cell(
+        0,
+        8,
+        _("Summary: %(practice)s", practice=report.practice),
+        align=Align.L,
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    details = [part for part in (report.organisation, report.country, report.date) if part]
+    if details:
+        _paragraph(pdf, " · ".join(details), colour=MUTED_COLOUR)
+    pdf.ln(2)
+
+
+def _score(pdf: FPDF, report: Report) -> None:
+    if report.percent_text is None or report.band is None:
+        _paragraph(pdf, _("No criterion was scored, so there is no overall score."))
+    else:
+        _paragraph(
+            pdf,
+            _(
+                "Overall score: %(percent)s (%(scored)s of %(total)s criteria scored)",
+                percent=report.percent_text,
+                scored=report.scored,
+                total=report.total,
+            ),
+            bold=True,
+            size=12,
+        )
+        _lead(pdf, report.band, report.band_meaning or "")
+    if report.has_earlier:
+        _paragraph(
+            pdf,
+            _(
+                "Earlier assessment of this practice (%(date)s): %(percent)s",
+                date=report.earlier_date or "–",
+                percent=report.earlier_percent_text or "–",
+            ),
+            colour=MUTED_COLOUR,
+        )
+
+
+def _criteria(pdf: FPDF, report: Report) -> None:
+    pdf.set_font(FAMILY, "", BODY_SIZE - 0.5)
+    pdf.set_text_color(*TEXT_COLOUR)
+    with pdf.table(
+        col_widths=(14, 100, 60),
+        first_row_as_headings=False,
+        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
+        text_align=(Align.L, Align.L, Align.L),
+        v_align="TOP",
+        line_height=LINE_HEIGHT,
+        padding=1.2,
+    ) as table:
+        for line in report.criteria:
+            row = table.row()
+            row.cell(_bar(line, report.max_value))
+            row.cell(f"{line.number}. {line.title}")
+            row.cell(_answer(line))
+    pdf.ln(1)
+
+
+def _bar(line: CriterionLine, max_value: int) -> str:
+    if line.value is None:
+        return "·" * max_value
+    return "■" * line.value + "□" * (max_value - line.value)
+
+
+def _answer(line: CriterionLine) -> str:
+    if line.changed and line.earlier_answer is not None:
+        return f"{line.answer} " + _("(was %(answer)s)", answer=line.earlier_answer)
+    return line.answer
+
+
+def _heading(pdf: FPDF, text: str) -> None:
+    pdf.ln(3)
+    pdf.set_font(FAMILY, "B", 13)
+    pdf.set_text_color(*ACCENT_COLOUR)
+    pdf.multi_cell(0, 7, text, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(1)
+
+
+def _paragraph(
+    pdf: FPDF,
+    text: str,
+    *,
+    bold: bool = False,
+    size: float = BODY_SIZE,
+    colour: tuple[int, int, int] = TEXT_COLOUR,
+) -> None:
+    pdf.set_font(FAMILY, "B" if bold else "", size)
+    pdf.set_text_color(*colour)
+    pdf.multi_cell(0, LINE_HEIGHT, text, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _lead(pdf: FPDF, title: str, text: str) -> None:
+    """Write ``title`` in bold and ``text`` after it, flowing over lines from the left margin."""
+    pdf.set_text_color(*TEXT_COLOUR)
+    pdf.set_font(FAMILY, "B", BODY_SIZE)
+    pdf.write(LINE_HEIGHT, f"{title}: " if text else title)
+    pdf.set_font(FAMILY, "", BODY_SIZE)
+    if text:
+        pdf.write(LINE_HEIGHT, text)
+    pdf.ln(LINE_HEIGHT)
+
+
+@contextmanager
+def _indented(pdf: FPDF, by: float) -> Iterator[None]:
+    left = pdf.l_margin
+    pdf.set_left_margin(left + by)
+    pdf.set_x(left + by)
+    try:
+        yield
+    finally:
+        pdf.set_left_margin(left)
+        pdf.set_x(left)
+
+
+def _item(
+    pdf: FPDF,
+    title: str,
+    text: str = "",
+    *,
+    notes: Sequence[str] = (),
+    links: Sequence[str] = (),
+) -> None:
+    pdf.set_font(FAMILY, "", BODY_SIZE)
+    pdf.set_text_color(*ACCENT_COLOUR)
+    pdf.cell(BULLET_WIDTH, LINE_HEIGHT, "•")
+    with _indented(pdf, BULLET_WIDTH):
+        _lead(pdf, title, text)
+        for note in notes:
+            _paragraph(pdf, note, colour=MUTED_COLOUR)
+        pdf.set_font(FAMILY, "", BODY_SIZE - 1)
+        pdf.set_text_color(*LINK_COLOUR)
+        for link in links:
+            pdf.multi_cell(
+                0,
+                LINE_HEIGHT,
+                link,
+                align=Align.L,
+                link=link,
+                new_x=XPos.LMARGIN,
+                new_y=YPos.NEXT,
+                # An address has no spaces to break at.
+                wrapmode=WrapMode.CHAR,
+            )
+    pdf.ln(1.5)

@@ -1,0 +1,176 @@
+"""The finished assessment on Telegram: the chart, the PDF report and ``/history``.
+
+Reports are read only through the respondent who owns them, after the commit that finished
+the assessment; charts and PDFs are drawn in a worker thread so other chats are served
+meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from html import escape
+from typing import TypeVar
+
+from sqlalchemy.engine import Connection
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.error import Forbidden
+
+from bot.documents import chart_png, report_filename, report_pdf
+from bot.telegram.callback_data import pack
+from bot.telegram.context import BotContext
+from bot.telegram.replies import send
+from dialogs import events
+from dialogs.i18n import N_, _, use_language
+from dialogs.report import History, Report
+from dialogs.views import history_view, summary_view
+from storage.dialogue import Expected, Who, claim_update
+from storage.reports import history, report_of
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CAPTION_MAX = 1024
+NOT_AVAILABLE = N_("That report is not available.")
+PREPARING = N_("Preparing your report…")
+
+
+def caption(report: Report) -> str:
+    """The practice and its overall score, for a chart or a report, within Telegram's limit."""
+    lines = ["<b>" + escape(report.practice) + "</b>"]
+    if report.percent_text is not None and report.band is not None:
+        lines.append(
+            _(
+                "Overall score: %(percent)s (%(scored)s of %(total)s criteria scored)",
+                percent=report.percent_text,
+                scored=report.scored,
+                total=report.total,
+            )
+        )
+        lines.append(escape(report.band))
+    text = "\n".join(lines)
+    return text if len(text) <= CAPTION_MAX else escape(report.practice[: CAPTION_MAX // 8])
+
+
+def _who(update: Update, context: BotContext) -> Who:
+    user = update.effective_user
+    assert user is not None
+    return Who("telegram", str(user.id), context.language)
+
+
+def _chat_id(update: Update) -> int:
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id
+
+
+async def _once(
+    update: Update, context: BotContext, read: Callable[[Connection, Who], T]
+) -> T | None:
+    """Run ``read`` for the sender unless this update was handled before (then ``None``)."""
+    who = _who(update, context)
+
+    def work(connection: Connection) -> T | None:
+        if not claim_update(connection, update.update_id):
+            return None
+        return read(connection, who)
+
+    return await context.services.database.store.run(work)
+
+
+async def _owned_report(update: Update, context: BotContext, assessment_id: int) -> Report | None:
+    """The report a button asks for, if the sender owns it; else the press is told no."""
+    content = context.services.content
+    report = await _once(
+        update,
+        context,
+        lambda connection, who: report_of(connection, content, who, assessment_id),
+    )
+    if report is None:
+        query = update.callback_query
+        assert query is not None
+        with use_language(context.language):
+            await query.answer(_(NOT_AVAILABLE))
+    return report
+
+
+async def _send_file(
+    update: Update, context: BotContext, method: str, data: bytes, filename: str, text: str
+) -> None:
+    chat_id = _chat_id(update)
+    try:
+        if method == "photo":
+            await context.bot.send_photo(chat_id, InputFile(data, filename=filename), text)
+        else:
+            await context.bot.send_document(chat_id, InputFile(data, filename=filename), text)
+    except Forbidden:
+        log.info("chat %s blocked the bot; no %s sent", chat_id, method)
+
+
+async def send_chart(update: Update, context: BotContext, assessment_id: int) -> None:
+    """Send the radar chart of an assessment the sender has just finished."""
+    content = context.services.content
+    who = _who(update, context)
+    report = await context.services.database.store.run(
+        lambda connection: report_of(connection, content, who, assessment_id)
+    )
+    if report is None:
+        return
+    png = await context.services.draw(lambda: chart_png(report))
+    with use_language(report.language):
+        text = caption(report)
+    await _send_file(update, context, "photo", png, "sicheck-chart.png", text)
+
+
+async def send_report(update: Update, context: BotContext, expected: Expected) -> None:
+    """Send the PDF report of the assessment a "📄 Report" button belongs to."""
+    query = update.callback_query
+    assert query is not None
+    report = await _owned_report(update, context, expected.assessment_id)
+    if report is None:
+        return
+    with use_language(report.language):
+        await query.answer(_(PREPARING))
+        text = caption(report)
+    pdf = await context.services.draw(lambda: report_pdf(report))
+    await _send_file(update, context, "document", pdf, report_filename(report), text)
+
+
+async def history_command(update: Update, context: BotContext) -> None:
+    """List the sender's finished assessments, each opening its summary."""
+    content = context.services.content
+    found: History | None = await _once(
+        update, context, lambda connection, who: history(connection, content, who)
+    )
+    if found is None:
+        return
+    with use_language(found.language):
+        view = history_view(found)
+    rows = [
+        [InlineKeyboardButton(button.label, callback_data=button.action) for button in row]
+        for row in view.buttons
+    ]
+    await send(
+        context.bot, _chat_id(update), view.text, InlineKeyboardMarkup(rows) if rows else None
+    )
+
+
+async def open_summary(update: Update, context: BotContext, event: events.Open) -> None:
+    """Show the summary of one of the sender's finished assessments, from ``/history``."""
+    query = update.callback_query
+    assert query is not None
+    report = await _owned_report(update, context, event.assessment_id)
+    if report is None:
+        return
+    await query.answer()
+    with use_language(report.language):
+        view = summary_view(report)
+    # Only the report button: the rest of the summary's buttons act on the current assessment.
+    of_this = Expected(report.checklist_version, event.assessment_id, 0)
+    report_button = events.encode(events.Report())
+    rows = [
+        [InlineKeyboardButton(button.label, callback_data=pack(of_this, button.action))]
+        for row in view.buttons
+        for button in row
+        if button.action == report_button
+    ]
+    await send(context.bot, _chat_id(update), view.text, InlineKeyboardMarkup(rows))

@@ -1,0 +1,305 @@
+"""The scored summary as plain, translated data: what the chat text, the chart and the PDF show.
+
+Built once per language from the checklist, its knowledge (practices, risks, competence
+centres) and the answers, so every adapter and format says the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_percent
+
+from dialogs.content import Checklist, Practice, SeedNote
+from dialogs.i18n import _, current_language, use_language
+from dialogs.matching import Match, similar_practices
+from dialogs.scoring import score
+from dialogs.snapshot import Snapshot
+
+WEAK_VALUE_MAX = 1
+"""Answers at or below this level ("Partly") point to a risk."""
+FLAGGED_AT_MOST = 3
+LISTED_AT_MOST = 2
+
+
+@dataclass(frozen=True)
+class CriterionLine:
+    code: str
+    number: int
+    title: str
+    answer: str
+    """The answer's scale label, "not applicable" or "not answered", in the report's language."""
+    value: int | None
+    earlier_answer: str | None = None
+    """The answer in the earlier assessment of the same practice, where that one had it."""
+    earlier_value: int | None = None
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class Advice:
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Flag:
+    title: str
+    why: str
+    """Which answers point to it, as a sentence."""
+    text: str
+    """The seed's description of the risk or threat."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    name: str
+    country: str
+    title: str
+    reason: str
+    links: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Help:
+    name: str
+    summary: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class PastAssessment:
+    assessment_id: int
+    checklist_version: int
+    practice_name: str | None
+    completed_at: datetime | None
+    percent: float | None
+    """The overall score, ``None`` when no criterion was scored."""
+
+
+@dataclass(frozen=True)
+class History:
+    """A respondent's latest finished assessments, newest first, and their language."""
+
+    assessments: tuple[PastAssessment, ...]
+    language: str
+
+
+@dataclass(frozen=True)
+class Report:
+    language: str
+    checklist_version: int
+    practice: str
+    country: str | None
+    organisation: str | None
+    date: str | None
+    percent: float | None
+    percent_text: str | None
+    scored: int
+    total: int
+    band: str | None
+    band_meaning: str | None
+    max_value: int
+    criteria: tuple[CriterionLine, ...]
+    strengths: tuple[Advice, ...]
+    weaknesses: tuple[Advice, ...]
+    recommendations: tuple[Advice, ...]
+    """A recommendation for every scored criterion below the top of the scale."""
+    risks: tuple[Flag, ...]
+    practices: tuple[Suggestion, ...]
+    help: tuple[Help, ...]
+    earlier_percent_text: str | None
+    earlier_date: str | None
+
+    @property
+    def has_earlier(self) -> bool:
+        """Whether an earlier assessment of the same practice is compared."""
+        return self.earlier_date is not None or any(
+            line.earlier_answer is not None for line in self.criteria
+        )
+
+
+def percent_text(value: float) -> str:
+    """Format a percentage (0..100) the way the current language writes it."""
+    return format_percent(value / 100, locale=current_language())
+
+
+def country_name(country: str | None) -> str:
+    """The country's name in the current language, from Babel's CLDR data."""
+    if country is None:
+        return _("Another country")
+    return str(Locale.parse(current_language()).territories.get(country, country))
+
+
+def answer_label(checklist: Checklist, value: int | None) -> str:
+    """The scale label of ``value`` in the current language."""
+    if value is None:
+        return _(checklist.not_applicable.label)
+    return _(checklist.level(value).label)
+
+
+def build_report(
+    checklist: Checklist, snapshot: Snapshot, completed_at: datetime | None = None
+) -> Report:
+    """The summary of ``snapshot`` in its own language."""
+    with use_language(snapshot.language):
+        return _build(checklist, snapshot, completed_at)
+
+
+def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | None) -> Report:
+    values = {code: answer.value for code, answer in snapshot.answers.items()}
+    result = score(checklist, values)
+    earlier = snapshot.earlier
+    earlier_result = None if earlier is None else score(checklist, earlier.answers)
+    lines = []
+    for number, criterion_score in enumerate(result.criteria, start=1):
+        criterion = checklist.criterion(criterion_score.code)
+        answered = criterion_score.answered
+        compared = earlier is not None and criterion.code in earlier.answers
+        before = earlier.answers.get(criterion.code) if earlier is not None else None
+        lines.append(
+            CriterionLine(
+                code=criterion.code,
+                number=number,
+                title=_(criterion.title),
+                answer=answer_label(checklist, criterion_score.value)
+                if answered
+                else _("not answered"),
+                value=criterion_score.value,
+                earlier_answer=answer_label(checklist, before) if compared else None,
+                earlier_value=before,
+                changed=compared and before != criterion_score.value,
+            )
+        )
+    weak = [code for code, value in values.items() if _weak(value)]
+    profile = snapshot.profile
+    matches = similar_practices(
+        checklist.knowledge.practices,
+        target_groups=profile.target_groups,
+        themes=profile.themes,
+        country=profile.country,
+        weak_criteria=weak,
+    )
+    return Report(
+        language=snapshot.language,
+        checklist_version=checklist.version,
+        practice=profile.practice_name or "",
+        country=country_name(profile.country) if profile.country else None,
+        organisation=profile.organisation,
+        date=format_day(completed_at),
+        percent=result.percent,
+        percent_text=None if result.percent is None else percent_text(result.percent),
+        scored=result.scored,
+        total=len(checklist.criteria),
+        band=None if result.band is None else _(result.band.label),
+        band_meaning=None if result.band is None else _(result.band.meaning),
+        max_value=checklist.max_value,
+        criteria=tuple(lines),
+        strengths=tuple(_strength(checklist, code, values) for code in result.strongest),
+        weaknesses=tuple(_recommendation(checklist, code) for code in result.weakest),
+        recommendations=tuple(
+            _recommendation(checklist, line.code)
+            for line in lines
+            if line.value is not None and line.value < checklist.max_value
+        ),
+        risks=_risks(checklist, values),
+        practices=tuple(_suggestion(checklist, found) for found in matches),
+        help=_help(checklist, profile.country),
+        earlier_percent_text=None
+        if earlier_result is None or earlier_result.percent is None
+        else percent_text(earlier_result.percent),
+        earlier_date=None if earlier is None else format_day(earlier.completed_at),
+    )
+
+
+def _weak(value: int | None) -> bool:
+    return value is not None and value <= WEAK_VALUE_MAX
+
+
+def format_day(moment: datetime | None) -> str | None:
+    """A date the way the current language writes it in full."""
+    if moment is None:
+        return None
+    return format_date(moment, format="long", locale=current_language())
+
+
+def _strength(checklist: Checklist, code: str, values: Mapping[str, int | None]) -> Advice:
+    return Advice(_(checklist.criterion(code).title), answer_label(checklist, values[code]))
+
+
+def _recommendation(checklist: Checklist, code: str) -> Advice:
+    criterion = checklist.criterion(code)
+    return Advice(_(criterion.title), _(criterion.recommendation))
+
+
+def _risks(checklist: Checklist, values: Mapping[str, int | None]) -> tuple[Flag, ...]:
+    """The seed's risks and threats that weak answers point to, the most pointed-to first."""
+    notes: list[SeedNote] = [*checklist.knowledge.risks.risks, *checklist.knowledge.risks.threats]
+    flagged: list[tuple[SeedNote, list[str]]] = []
+    for note in notes:
+        weak = [code for code in note.criteria if _weak(values.get(code))]
+        if weak:
+            flagged.append((note, weak))
+    # Most weak criteria first, then the notes that are about those criteria alone, then
+    # the lowest answers; the content file's order breaks ties.
+    flagged.sort(
+        key=lambda item: (
+            -len(item[1]),
+            len(item[0].criteria) - len(item[1]),
+            min(values[code] or 0 for code in item[1]),
+        )
+    )
+    flags = []
+    for note, weak in flagged[:FLAGGED_AT_MOST]:
+        because = "; ".join(
+            _(
+                "%(criterion)s: %(answer)s",
+                criterion=_(checklist.criterion(code).title),
+                answer=answer_label(checklist, values[code]),
+            )
+            for code in weak
+        )
+        flags.append(Flag(_(note.title), _("Why: %(reasons)s.", reasons=because), _(note.text)))
+    return tuple(flags)
+
+
+def _suggestion(checklist: Checklist, found: Match) -> Suggestion:
+    taxonomy = checklist.knowledge.taxonomy
+    labels = {tag.code: _(tag.label) for tag in (*taxonomy.target_groups, *taxonomy.themes)}
+    reasons = []
+    if found.groups:
+        shared = _listed(labels[code] for code in found.groups)
+        reasons.append(_("the same target groups: %(groups)s", groups=shared))
+    if found.themes:
+        shared = _listed(labels[code] for code in found.themes)
+        reasons.append(_("the same themes: %(themes)s", themes=shared))
+    if found.complements:
+        numbers = ", ".join(str(checklist.criterion(code).number) for code in found.complements)
+        reasons.append(_("strong on criteria %(numbers)s, where yours is weak", numbers=numbers))
+    if found.same_country:
+        reasons.append(_("the same country"))
+    practice: Practice = found.practice
+    return Suggestion(
+        name=practice.name,
+        country=country_name(practice.country),
+        title=_(practice.title),
+        reason=_("Why suggested: %(reasons)s.", reasons="; ".join(reasons)),
+        links=practice.links,
+    )
+
+
+def _listed(labels: Iterable[str]) -> str:
+    """The first labels of a list, with an ellipsis for the rest, to keep a line short."""
+    shown = list(labels)
+    return ", ".join(shown[:LISTED_AT_MOST]) + (", …" if len(shown) > LISTED_AT_MOST else "")
+
+
+def _help(checklist: Checklist, country: str | None) -> tuple[Help, ...]:
+    centres = checklist.knowledge.centres
+    national = [centre for centre in centres if country and centre.country == country]
+    chosen = national or [centre for centre in centres if centre.country is None]
+    return tuple(Help(_(centre.name), _(centre.summary), centre.url) for centre in chosen)

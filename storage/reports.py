@@ -1,0 +1,89 @@
+"""A respondent's finished assessments: their history and the report of any one of them.
+
+Read-only units of work: nothing here locks the respondent or changes a row, and an assessment
+is only ever found through the respondent who owns it, so a forged id reveals nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
+
+from dialogs.content import Content
+from dialogs.i18n import SOURCE_LANGUAGE
+from dialogs.report import History, PastAssessment, Report, build_report
+from dialogs.scoring import score
+from storage.dialogue import (
+    ASSESSMENT_FIELDS,
+    RespondentRow,
+    Who,
+    assessment_row,
+    load_snapshot,
+)
+from storage.models import Answer, Assessment, Respondent
+
+HISTORY_MAX = 10
+
+_RESPONDENT = select(Respondent.id, Respondent.language, Respondent.consent_at).where(
+    Respondent.platform == bindparam("platform"),
+    Respondent.external_id == bindparam("external_id"),
+)
+_COMPLETED = (
+    select(Assessment.id, *ASSESSMENT_FIELDS, Assessment.completed_at)
+    .where(Assessment.respondent_id == bindparam("respondent_id"))
+    .where(Assessment.status == "completed")
+    .order_by(Assessment.id.desc())
+)
+_VALUES = select(Answer.assessment_id, Answer.criterion, Answer.value).where(
+    Answer.assessment_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _respondent(connection: Connection, who: Who) -> RespondentRow | None:
+    row = connection.execute(
+        _RESPONDENT, {"platform": who.platform, "external_id": who.external_id}
+    ).first()
+    return None if row is None else RespondentRow(row.id, row.language, row.consent_at)
+
+
+def history(
+    connection: Connection, content: Content, who: Who, limit: int = HISTORY_MAX
+) -> History:
+    """The respondent's latest finished assessments with their scores, newest first."""
+    respondent = _respondent(connection, who)
+    if respondent is None:
+        return History((), who.language or SOURCE_LANGUAGE)
+    rows = connection.execute(_COMPLETED.limit(limit), {"respondent_id": respondent.id}).all()
+    values: dict[int, dict[str, int | None]] = {row.id: {} for row in rows}
+    if values:
+        for answer in connection.execute(_VALUES, {"ids": list(values)}):
+            values[answer.assessment_id][answer.criterion] = answer.value
+    past = tuple(
+        PastAssessment(
+            row.id,
+            row.checklist_version,
+            row.practice_name,
+            row.completed_at,
+            score(content.checklist(row.checklist_version), values[row.id]).percent,
+        )
+        for row in rows
+    )
+    return History(past, respondent.language or who.language or SOURCE_LANGUAGE)
+
+
+def report_of(
+    connection: Connection, content: Content, who: Who, assessment_id: int
+) -> Report | None:
+    """The report of one of the respondent's finished assessments; ``None`` if not theirs."""
+    respondent = _respondent(connection, who)
+    if respondent is None:
+        return None
+    row = connection.execute(
+        _COMPLETED.where(Assessment.id == bindparam("assessment_id")),
+        {"respondent_id": respondent.id, "assessment_id": assessment_id},
+    ).first()
+    if row is None:
+        return None
+    snapshot = load_snapshot(connection, assessment_row(row, row.id), respondent)
+    checklist = content.checklist(row.checklist_version)
+    return build_report(checklist, snapshot, completed_at=row.completed_at)
