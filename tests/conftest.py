@@ -21,7 +21,7 @@ from tests.telegram_harness import Harness, running_bot
 
 SERVER_URL = os.environ.get("SICHECK_TEST_DATABASE_URL")
 ROOT = Path(__file__).resolve().parents[1]
-SEED_DIR = ROOT.parent / "shared" / "seeds"
+SEED_DIR = ROOT / "dialogs" / "content" / "seeds"
 
 
 async def _reset_server_schema(url: str) -> None:

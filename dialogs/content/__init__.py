@@ -1,6 +1,7 @@
 """Checklist and seed content as versioned data, loaded and validated at start.
 
-Every file cites the seed lines its texts come from (``seed: "000:558-570"``). A new checklist
+Every file cites the seed lines its texts come from (``seed: "000:558-570"``) in ``seeds/``,
+the EAPN brochure (000) and the BuiCaSuS summary (003) as they were given. A new checklist
 version is a new ``checklist-v<N>.yaml``; stored answers keep the version they were given under.
 """
 
