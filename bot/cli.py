@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot import catalogs, diagram
+from bot import admin, catalogs, diagram
 from bot.console import run_console
 from bot.runtime import StartupError, inspect_revision, load_checked_content, open_database
 from bot.settings import Settings
@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
     i18n = commands.add_parser("i18n", help="translation catalogs")
     i18n.add_argument("action", choices=("extract", "update", "compile", "check"))
+
+    admin.add_arguments(commands)
 
     graph = commands.add_parser("diagram", help="write the dialogue's state diagram (mermaid)")
     graph.add_argument("--check", action="store_true", help="fail if the committed one is stale")
@@ -107,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db(args, settings))
         if args.command == "i18n":
             return catalogs.run(args.action)
+        if args.command in ("coordinator", "cohort", "export", "stats"):
+            return asyncio.run(admin.run(args, settings))
         if args.command == "diagram":
             return diagram.run(check=args.check)
     except StartupError as error:

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
         SOURCE_LANGUAGE, description="Language for users whose own one is unknown or unsupported"
     )
     telegram_bot_token: SecretStr | None = Field(None, description="Token from @BotFather")
+    telegram_bot_username: str | None = Field(
+        None, description="The bot's @username, for cohort links made on the command line"
+    )
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Bot API server, for a self-hosted one"
     )
@@ -41,3 +44,16 @@ class Settings(BaseSettings):
     listen_host: str = Field("127.0.0.1", description="Address the webhook server listens on")
     listen_port: int = Field(8080, description="Port the webhook server listens on")
     polling_timeout: int = Field(30, ge=0, description="Seconds one getUpdates call may wait")
+    sicheck_coordinators: str = Field(
+        "", description="Comma-separated Telegram user ids of coordinators"
+    )
+    stats_min_group: int = Field(
+        5, ge=1, description="Groups with fewer respondents are left out of aggregate figures"
+    )
+
+    @property
+    def coordinators(self) -> frozenset[str]:
+        """The Telegram user ids ``SICHECK_COORDINATORS`` names."""
+        return frozenset(
+            part.strip() for part in self.sicheck_coordinators.split(",") if part.strip()
+        )

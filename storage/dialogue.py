@@ -24,6 +24,7 @@ from dialogs.effects import GiveConsent, RecordAnswer, SetLanguage, StartNew
 from dialogs.i18n import N_
 from dialogs.snapshot import Draft, Earlier, Profile, RecordedAnswer, Snapshot
 from dialogs.views import View
+from storage.coordination import cohort_id
 from storage.models import (
     Answer,
     AnswerLog,
@@ -132,6 +133,7 @@ _LOAD = (
         Respondent.id,
         Respondent.language,
         Respondent.consent_at,
+        Respondent.cohort_id.label("respondent_cohort_id"),
         Assessment.id.label("assessment_id"),
         *ASSESSMENT_FIELDS,
     )
@@ -155,6 +157,11 @@ _EARLIER = (
     .order_by(Assessment.id.desc())
     .limit(EARLIER_LOOKBACK)
 )
+_JOIN = (
+    update(Assessment)
+    .where(Assessment.id == bindparam("assessment_id"))
+    .values(cohort_id=bindparam("joined"))
+)
 _NEW_ANSWER = insert(Answer)
 _CHANGE_ANSWER = update(Answer).where(
     Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
@@ -170,6 +177,7 @@ class RespondentRow:
     id: int
     language: str | None
     consent_at: datetime | None
+    cohort_id: int | None = None
 
 
 @dataclass
@@ -211,7 +219,7 @@ def _load(connection: Connection, who: Who) -> tuple[RespondentRow, AssessmentRo
             },
         ).scalar_one()
         return RespondentRow(created, who.language, None), None
-    respondent = RespondentRow(row.id, row.language, row.consent_at)
+    respondent = RespondentRow(row.id, row.language, row.consent_at, row.respondent_cohort_id)
     if row.assessment_id is None:
         return respondent, None
     return respondent, assessment_row(row, row.assessment_id)
@@ -246,6 +254,7 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
     now = utcnow()
     values: dict[str, Any] = {
         "respondent_id": respondent.id,
+        "cohort_id": respondent.cohort_id,
         "checklist_version": content.latest.version,
         "state": state,
         "status": status_of(state),
@@ -353,7 +362,17 @@ def open_dialogue(
     """
     respondent, assessment = _load(connection, who)
     if start_payload:
-        _update_respondent(connection, respondent.id, start_payload=start_payload)
+        joined = cohort_id(connection, start_payload)
+        if joined is None:
+            _update_respondent(connection, respondent.id, start_payload=start_payload)
+        else:
+            respondent.cohort_id = joined
+            _update_respondent(
+                connection, respondent.id, start_payload=start_payload, cohort_id=joined
+            )
+            if assessment is not None and assessment.status == "active" and not fresh:
+                # The invitation also counts for the assessment the practitioner goes on with.
+                connection.execute(_JOIN, {"assessment_id": assessment.id, "joined": joined})
     if assessment is not None and assessment.status == "active" and fresh:
         write_snapshot(
             connection,

@@ -1,4 +1,5 @@
-"""The data model: respondents, assessments, answers and the append-only answer log."""
+"""The data model: respondents, assessments, answers and the append-only answer log;
+coordinators and the cohorts they invite practitioners to."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -52,6 +54,10 @@ class Respondent(Base):
     consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     start_payload: Mapped[str | None] = mapped_column(String(64))
     """The deep-link payload of the respondent's latest ``/start`` (cohort invitations)."""
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohort.id", ondelete="SET NULL"), index=True
+    )
+    """The cohort of the respondent's latest invitation; new assessments start in it."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -67,6 +73,9 @@ class Assessment(Base):
     practice_name: Mapped[str | None] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
     organisation: Mapped[str | None] = mapped_column(String(200))
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohort.id", ondelete="SET NULL"), index=True
+    )
     target_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -118,3 +127,41 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class Cohort(Base):
+    """A group of practitioners a coordinator invited with one deep link."""
+
+    __tablename__ = "cohort"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    """Unguessable: the ``/start`` payload of the cohort's invitation link."""
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("coordinator.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Coordinator(Base):
+    """Staff of a competence centre or network who may export and see aggregate figures."""
+
+    __tablename__ = "coordinator"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    notify_completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Whether to be told when an assessment in one of their cohorts is completed."""
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InstanceSecret(Base):
+    """Secrets this installation generates once and keeps, such as the pseudonym key."""
+
+    __tablename__ = "instance_secret"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
+from dialogs.content import Content
 from dialogs.report import Report
+from storage.stats import GroupStats
 
 FALLBACK_FILENAME = "sicheck-report.pdf"
 SLUG_MAX = 60
@@ -37,3 +40,10 @@ def report_pdf(report: Report) -> bytes:
     from bot.documents.pdf import pdf_report
 
     return pdf_report(report, chart_png(report))
+
+
+def stats_png(groups: Sequence[GroupStats], content: Content, language: str) -> bytes | None:
+    """The distribution chart of aggregate figures, ``None`` when every group is hidden."""
+    from bot.documents.stats_chart import distribution_chart  # imported late: see above
+
+    return distribution_chart(groups, content, language)

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.engine import Connection
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -16,8 +17,11 @@ from bot.runtime import Database
 from bot.settings import Settings
 from dialogs.content import Content
 from dialogs.i18n import negotiate
+from storage.dialogue import Who, claim_update
 
 SERVICES = "services"
+PLATFORM = "telegram"
+T = TypeVar("T")
 DRAWN_AT_ONCE = 2
 
 
@@ -80,3 +84,31 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         """The services installed at start-up by ``post_init``."""
         services: Services = self.application.bot_data[SERVICES]
         return services
+
+
+def who_sent(update: Update, context: BotContext) -> Who:
+    """The respondent behind an update, with the language their Telegram client uses."""
+    user = update.effective_user
+    assert user is not None
+    return Who(PLATFORM, str(user.id), context.language)
+
+
+def chat_of(update: Update) -> int:
+    """The id of the chat an update came from."""
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id
+
+
+async def once(
+    update: Update, context: BotContext, read: Callable[[Connection, Who], T]
+) -> T | None:
+    """Run ``read`` for the sender unless this update was handled before (then ``None``)."""
+    who = who_sent(update, context)
+
+    def work(connection: Connection) -> T | None:
+        if not claim_update(connection, update.update_id):
+            return None
+        return read(connection, who)
+
+    return await context.services.database.store.run(work)

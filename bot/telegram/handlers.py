@@ -24,7 +24,14 @@ from telegram.ext import (
 )
 
 from bot.telegram.callback_data import LANGUAGE_PREFIX, unpack
-from bot.telegram.context import BotContext
+from bot.telegram.context import PLATFORM, BotContext, chat_of, who_sent
+from bot.telegram.coordinators import (
+    cohort_command,
+    export_command,
+    notify_command,
+    notify_completion,
+    stats_command,
+)
 from bot.telegram.replies import send, show
 from bot.telegram.summary import history_command, open_summary, send_chart, send_report
 from dialogs import events
@@ -44,7 +51,6 @@ from storage.dialogue import (
 )
 
 log = logging.getLogger(__name__)
-PLATFORM = "telegram"
 Work = Callable[[Connection, Who], Outcome]
 
 HELP = N_(
@@ -61,13 +67,6 @@ NOT_READABLE = N_("SI Check reads text messages and button presses only.")
 EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
 FAILED = N_("Something went wrong and your last action was not saved. Please try again.")
 CHOOSE_LANGUAGE = N_("Choose your language.")
-
-
-def who_sent(update: Update, context: BotContext) -> Who:
-    """The respondent behind an update, with the language their Telegram client uses."""
-    user = update.effective_user
-    assert user is not None
-    return Who(PLATFORM, str(user.id), context.language)
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
@@ -87,12 +86,6 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
         return await services.database.store.run(once)
 
 
-def _chat_id(update: Update) -> int:
-    chat = update.effective_chat
-    assert chat is not None
-    return chat.id
-
-
 async def _reply(
     update: Update,
     context: BotContext,
@@ -105,7 +98,7 @@ async def _reply(
     with use_language(outcome.language):
         await show(
             context.bot,
-            _chat_id(update),
+            chat_of(update),
             outcome,
             edit=edit,
             notice=_(notice) if notice else None,
@@ -210,6 +203,7 @@ async def button(update: Update, context: BotContext) -> None:
     if finished and outcome.accepted and not outcome.repeated and outcome.state == SUMMARY:
         # The chart follows the committed summary without holding up this update's handler.
         follow_up(update, context, send_chart(update, context, outcome.assessment_id))
+        follow_up(update, context, notify_completion(context, outcome.assessment_id))
 
 
 def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:
@@ -240,7 +234,7 @@ async def language(update: Update, context: BotContext) -> None:
     outcome = await run_step(update, context, _showing(context.services.content))
     rows = [buttons[start : start + 2] for start in range(0, len(buttons), 2)]
     with use_language(outcome.language):
-        await send(context.bot, _chat_id(update), _(CHOOSE_LANGUAGE), InlineKeyboardMarkup(rows))
+        await send(context.bot, chat_of(update), _(CHOOSE_LANGUAGE), InlineKeyboardMarkup(rows))
 
 
 async def _tell(update: Update, context: BotContext, message: str) -> None:
@@ -252,7 +246,7 @@ async def help_command(update: Update, context: BotContext) -> None:
     """Explain how SI Check works and list the commands."""
     outcome = await run_step(update, context, _showing(context.services.content))
     with use_language(outcome.language):
-        await send(context.bot, _chat_id(update), _(HELP), None)
+        await send(context.bot, chat_of(update), _(HELP), None)
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -312,6 +306,10 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("language", language, filters=private),
             CommandHandler("help", help_command, filters=private),
             CommandHandler("history", history_command, filters=private),
+            CommandHandler("cohort", cohort_command, filters=private),
+            CommandHandler("notify", notify_command, filters=private),
+            CommandHandler("stats", stats_command, filters=private),
+            CommandHandler("export", export_command, filters=private),
             CallbackQueryHandler(button),
             MessageHandler(filters.UpdateType.EDITED & private, edited),
             MessageHandler(filters.COMMAND & private, unknown_command),

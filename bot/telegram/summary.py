@@ -8,23 +8,21 @@ meanwhile.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from html import escape
 from typing import TypeVar
 
-from sqlalchemy.engine import Connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
 
 from bot.documents import chart_png, report_filename, report_pdf
 from bot.telegram.callback_data import pack
-from bot.telegram.context import BotContext
+from bot.telegram.context import BotContext, chat_of, once, who_sent
 from bot.telegram.replies import send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
 from dialogs.report import History, Report
 from dialogs.views import history_view, summary_view
-from storage.dialogue import Expected, Who, claim_update
+from storage.dialogue import Expected
 from storage.reports import history, report_of
 
 log = logging.getLogger(__name__)
@@ -51,36 +49,10 @@ def caption(report: Report) -> str:
     return text if len(text) <= CAPTION_MAX else escape(report.practice[: CAPTION_MAX // 8])
 
 
-def _who(update: Update, context: BotContext) -> Who:
-    user = update.effective_user
-    assert user is not None
-    return Who("telegram", str(user.id), context.language)
-
-
-def _chat_id(update: Update) -> int:
-    chat = update.effective_chat
-    assert chat is not None
-    return chat.id
-
-
-async def _once(
-    update: Update, context: BotContext, read: Callable[[Connection, Who], T]
-) -> T | None:
-    """Run ``read`` for the sender unless this update was handled before (then ``None``)."""
-    who = _who(update, context)
-
-    def work(connection: Connection) -> T | None:
-        if not claim_update(connection, update.update_id):
-            return None
-        return read(connection, who)
-
-    return await context.services.database.store.run(work)
-
-
 async def _owned_report(update: Update, context: BotContext, assessment_id: int) -> Report | None:
     """The report a button asks for, if the sender owns it; else the press is told no."""
     content = context.services.content
-    report = await _once(
+    report = await once(
         update,
         context,
         lambda connection, who: report_of(connection, content, who, assessment_id),
@@ -96,7 +68,7 @@ async def _owned_report(update: Update, context: BotContext, assessment_id: int)
 async def _send_file(
     update: Update, context: BotContext, method: str, data: bytes, filename: str, text: str
 ) -> None:
-    chat_id = _chat_id(update)
+    chat_id = chat_of(update)
     try:
         if method == "photo":
             await context.bot.send_photo(chat_id, InputFile(data, filename=filename), text)
@@ -109,7 +81,7 @@ async def _send_file(
 async def send_chart(update: Update, context: BotContext, assessment_id: int) -> None:
     """Send the radar chart of an assessment the sender has just finished."""
     content = context.services.content
-    who = _who(update, context)
+    who = who_sent(update, context)
     report = await context.services.database.store.run(
         lambda connection: report_of(connection, content, who, assessment_id)
     )
@@ -138,7 +110,7 @@ async def send_report(update: Update, context: BotContext, expected: Expected) -
 async def history_command(update: Update, context: BotContext) -> None:
     """List the sender's finished assessments, each opening its summary."""
     content = context.services.content
-    found: History | None = await _once(
+    found: History | None = await once(
         update, context, lambda connection, who: history(connection, content, who)
     )
     if found is None:
@@ -150,7 +122,7 @@ async def history_command(update: Update, context: BotContext) -> None:
         for row in view.buttons
     ]
     await send(
-        context.bot, _chat_id(update), view.text, InlineKeyboardMarkup(rows) if rows else None
+        context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows) if rows else None
     )
 
 
@@ -173,4 +145,4 @@ async def open_summary(update: Update, context: BotContext, event: events.Open) 
         for button in row
         if button.action == report_button
     ]
-    await send(context.bot, _chat_id(update), view.text, InlineKeyboardMarkup(rows))
+    await send(context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows))

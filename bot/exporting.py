@@ -1,0 +1,152 @@
+"""Exports as a coordinator asks for them: options parsed once for the CLI and Telegram.
+
+An export runs on a connection of its own (``storage.exports.export_engine``), never through
+the store's writer, and writes to a file, so a million rows never sit in memory.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from dialogs.content import Content
+from storage.exports import ExportFilter, Shape, export, export_engine, export_xlsx
+
+Kind = Literal["csv", "excel", "xlsx", "jsonl"]
+KINDS: tuple[Kind, ...] = ("xlsx", "csv", "excel", "jsonl")
+SHAPES: tuple[Shape, ...] = ("answers", "assessments")
+COPY_BLOCK = 1 << 20
+SUFFIX = {"csv": ".csv", "excel": ".csv", "xlsx": ".xlsx", "jsonl": ".jsonl"}
+
+
+class ExportRequestError(ValueError):
+    """An export option that cannot be understood; the message names it."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    kind: Kind = "xlsx"
+    shape: Shape = "answers"
+    """For CSV and JSON Lines; a workbook holds both shapes."""
+    filter: ExportFilter = field(default_factory=ExportFilter)
+    language: str = "en"
+    include_identities: bool = False
+
+    @property
+    def filename(self) -> str:
+        """The file's name, such as ``sicheck-answers-2026-11-25.csv``."""
+        what = "export" if self.kind == "xlsx" else self.shape
+        return f"sicheck-{what}-{datetime.now(UTC):%Y-%m-%d}{SUFFIX[self.kind]}"
+
+
+def _day(text: str, option: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ExportRequestError(f"{option}: a date such as 2026-03-31") from None
+
+
+def parse_words(words: Sequence[str], language: str) -> ExportRequest:
+    """An export from words such as ``csv assessments completed country=LV since=2026-01-01``."""
+    kind: Kind = "xlsx"
+    shape: Shape = "answers"
+    options: dict[str, str] = {}
+    completed = False
+    for word in words:
+        lowered = word.lower()
+        if lowered in KINDS:
+            kind = lowered
+        elif lowered in SHAPES:
+            shape = lowered
+        elif lowered == "completed":
+            completed = True
+        elif "=" in word:
+            key, value = word.split("=", 1)
+            options[key.lower()] = value
+        else:
+            raise ExportRequestError(word)
+    unknown = set(options) - {"since", "until", "cohort", "country", "version"}
+    if unknown:
+        raise ExportRequestError(", ".join(sorted(unknown)))
+    version = options.get("version")
+    if version is not None and not version.isdigit():
+        raise ExportRequestError("version: a number")
+    return ExportRequest(
+        kind,
+        shape,
+        ExportFilter(
+            since=_day(options["since"], "since") if "since" in options else None,
+            # "until=2026-03-31" means through that day: the filter's bound is exclusive.
+            until=_day(options["until"], "until") + timedelta(days=1)
+            if "until" in options
+            else None,
+            cohort=options.get("cohort"),
+            country=options["country"].upper() if "country" in options else None,
+            checklist_version=int(version) if version else None,
+            completed_only=completed,
+        ),
+        language,
+    )
+
+
+def run_export(database_url: str, content: Content, request: ExportRequest, path: Path) -> int:
+    """Write the export to ``path`` from one snapshot of the database; rows written."""
+    engine = export_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if request.kind == "xlsx":
+                written = export_xlsx(
+                    connection,
+                    content,
+                    path,
+                    filter=request.filter,
+                    language=request.language,
+                    include_identities=request.include_identities,
+                )
+                return sum(written.values())
+            with path.open("wb") as out:
+                return export(
+                    connection,
+                    content,
+                    shape=request.shape,
+                    fmt="jsonl" if request.kind == "jsonl" else "csv",
+                    out=out,
+                    filter=request.filter,
+                    language=request.language,
+                    include_identities=request.include_identities,
+                    excel=request.kind == "excel",
+                )
+    finally:
+        engine.dispose()
+
+
+def within(path: Path, filename: str, limit: int) -> list[tuple[Path, str]]:
+    """Files of at most ``limit`` bytes holding ``path``: itself, zipped, or the zip in parts.
+
+    Parts are named ``<name>.zip.001``, ``.002``...: 7-Zip opens them as one archive, and
+    ``cat`` joins them back into the zip.
+    """
+    if path.stat().st_size <= limit:
+        return [(path, filename)]
+    zipped = path.with_name(path.name + ".zip")
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(path, filename)
+    if zipped.stat().st_size <= limit:
+        return [(zipped, filename + ".zip")]
+    parts = []
+    size = zipped.stat().st_size
+    with zipped.open("rb") as whole:
+        for number, start in enumerate(range(0, size, limit), start=1):
+            part = zipped.with_name(f"{zipped.name}.{number:03d}")
+            with part.open("wb") as out:
+                left = min(limit, size - start)
+                while left:
+                    block = whole.read(min(COPY_BLOCK, left))
+                    out.write(block)
+                    left -= len(block)
+            parts.append((part, f"{filename}.zip.{number:03d}"))
+    return parts

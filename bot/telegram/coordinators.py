@@ -1,0 +1,285 @@
+"""Coordinator commands on Telegram: cohorts, notifications, exports and aggregate figures.
+
+Every command first checks the sender's role. Anyone else gets the same plain refusal
+whatever they asked for and whatever exists, so the refusal reveals nothing; it is logged
+by update id only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from html import escape
+from pathlib import Path
+
+from babel.numbers import format_decimal
+from babel.units import format_unit
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from telegram import InputFile, Message, Update
+from telegram.error import BadRequest
+
+from bot.admin import invitation_link
+from bot.documents import stats_png
+from bot.exporting import ExportRequestError, parse_words, run_export, within
+from bot.telegram.context import PLATFORM, BotContext, chat_of, once
+from bot.telegram.replies import send
+from dialogs.i18n import N_, _, use_language
+from storage.coordination import (
+    CohortSummary,
+    coordinator_id,
+    list_cohorts,
+    new_cohort,
+    set_notify,
+)
+from storage.dialogue import Who
+from storage.models import Assessment, Cohort, Coordinator, Respondent
+from storage.stats import stats, stats_text
+
+log = logging.getLogger(__name__)
+REFUSED = N_("This command is for coordinators.")
+COHORT_USAGE = N_(
+    "Send /cohort new followed by a name to create a cohort and its invitation link, "
+    "or /cohort list to see the cohorts."
+)
+NAME_MAX = 200
+
+
+def _coordinator(connection: Connection, who: Who, configured: frozenset[str]) -> int | None:
+    return coordinator_id(connection, PLATFORM, who.external_id, configured)
+
+
+async def _as_coordinator(update: Update, context: BotContext) -> tuple[int, str] | None:
+    """The sender's coordinator id and language, or ``None`` after refusing them."""
+    configured = context.services.settings.coordinators
+    default = context.language
+
+    def work(connection: Connection, who: Who) -> tuple[int | None, str]:
+        found = _coordinator(connection, who, configured)
+        language = connection.execute(
+            select(Respondent.language).where(
+                Respondent.platform == PLATFORM, Respondent.external_id == who.external_id
+            )
+        ).scalar()
+        return found, language or default
+
+    result = await once(update, context, work)
+    if result is None:
+        return None
+    found, language = result
+    if found is None:
+        log.info("coordinator command refused (update %s)", update.update_id)
+        with use_language(language):
+            await send(context.bot, chat_of(update), _(REFUSED), None)
+        return None
+    return found, language
+
+
+async def cohort_command(update: Update, context: BotContext) -> None:
+    """Create a cohort with its invitation link, or list the cohorts with their counts."""
+    allowed = await _as_coordinator(update, context)
+    if allowed is None:
+        return
+    coordinator, language = allowed
+    args = context.args or []
+    store = context.services.database.store
+    with use_language(language):
+        if args[:1] == ["new"] and " ".join(args[1:]).strip():
+            name = " ".join(args[1:]).strip()[:NAME_MAX]
+            code = await store.run(lambda c: new_cohort(c, name, coordinator))
+            link = invitation_link(context.bot.username, code)
+            text = _(
+                "Cohort %(name)s created. Practitioners who start SI Check through this link "
+                "belong to it:\n%(link)s",
+                name=f"<b>{escape(name)}</b>",
+                link=escape(link),
+            )
+        elif args[:1] == ["list"]:
+            text = _cohort_list(await store.run(list_cohorts))
+        else:
+            text = _(COHORT_USAGE)
+        await send(context.bot, chat_of(update), text, None)
+
+
+def _cohort_list(cohorts: list[CohortSummary]) -> str:
+    if not cohorts:
+        return _("There are no cohorts yet.")
+    lines = ["<b>" + _("Cohorts") + "</b>"]
+    for cohort in cohorts:
+        lines.append(
+            _(
+                "%(name)s: %(respondents)s joined, %(started)s started, %(completed)s completed",
+                name=f"<b>{escape(cohort.name)}</b> (<code>{escape(cohort.code)}</code>)",
+                respondents=cohort.respondents,
+                started=cohort.started,
+                completed=cohort.completed,
+            )
+        )
+    return "\n".join(lines)
+
+
+async def notify_command(update: Update, context: BotContext) -> None:
+    """Turn messages about completed assessments in one's cohorts on or off."""
+    allowed = await _as_coordinator(update, context)
+    if allowed is None:
+        return
+    coordinator, language = allowed
+    choice = (context.args or [""])[0].lower()
+    with use_language(language):
+        if choice not in ("on", "off"):
+            await send(
+                context.bot,
+                chat_of(update),
+                _("Send /notify on or /notify off."),
+                None,
+            )
+            return
+        await context.services.database.store.run(
+            lambda c: set_notify(c, coordinator, choice == "on")
+        )
+        text = (
+            _("You will be told when an assessment in one of your cohorts is completed.")
+            if choice == "on"
+            else _("You will no longer be told about completed assessments.")
+        )
+        await send(context.bot, chat_of(update), text, None)
+
+
+async def notify_completion(context: BotContext, assessment_id: int) -> None:
+    """Tell the coordinators who asked for it that an assessment in their cohort finished."""
+
+    def work(connection: Connection) -> list[tuple[str, str, str | None, int]]:
+        cohort = connection.execute(
+            select(Cohort.id, Cohort.name, Cohort.created_by)
+            .join(Assessment, Assessment.cohort_id == Cohort.id)
+            .where(Assessment.id == assessment_id)
+        ).first()
+        if cohort is None or cohort.created_by is None:
+            return []
+        completed = connection.execute(
+            select(func.count()).where(
+                Assessment.cohort_id == cohort.id, Assessment.status == "completed"
+            )
+        ).scalar_one()
+        rows = connection.execute(
+            select(Coordinator.external_id, Respondent.language)
+            .outerjoin(
+                Respondent,
+                (Respondent.platform == Coordinator.platform)
+                & (Respondent.external_id == Coordinator.external_id),
+            )
+            .where(Coordinator.id == cohort.created_by, Coordinator.notify_completed)
+        )
+        return [(row.external_id, cohort.name, row.language, completed) for row in rows]
+
+    default = context.services.settings.default_locale
+    for external_id, name, language, completed in await context.services.database.store.run(work):
+        with use_language(language or default):
+            text = _(
+                "An assessment in the cohort %(name)s was completed. Completed so far: %(count)s.",
+                name=f"<b>{escape(name)}</b>",
+                count=completed,
+            )
+        await send(context.bot, int(external_id), text, None)
+
+
+def _options(args: list[str]) -> dict[str, str]:
+    """``key=value`` words of a command, such as ``country=LV cohort=abc``."""
+    return dict(arg.split("=", 1) for arg in args if "=" in arg)
+
+
+async def stats_command(update: Update, context: BotContext) -> None:
+    """Aggregate figures per cohort and country, small groups left out, with a chart."""
+    allowed = await _as_coordinator(update, context)
+    if allowed is None:
+        return
+    _coordinator_id, language = allowed
+    options = _options(context.args or [])
+    services = context.services
+    content = services.content
+    cohort, country = options.get("cohort"), (options.get("country") or "").upper() or None
+    groups = await services.database.store.run(
+        lambda c: stats(
+            c,
+            content,
+            cohort=cohort,
+            country=country,
+            threshold=services.settings.stats_min_group,
+        )
+    )
+    await send(context.bot, chat_of(update), stats_text(groups, content, language), None)
+    png = await services.draw(lambda: stats_png(groups, content, language) or b"")
+    if png:
+        await context.bot.send_photo(chat_of(update), InputFile(png, filename="sicheck-stats.png"))
+
+
+UPLOAD_MAX = 50 * 1024 * 1024
+"""Telegram's limit for a file a bot sends."""
+PROGRESS_EVERY = 3.0
+"""Seconds between edits of the progress message, well within Telegram's edit limits."""
+EXPORT_USAGE = N_(
+    "Unknown export option: %(option)s. For example: /export csv assessments completed "
+    "country=LV since=2026-01-01 (formats xlsx, csv, excel, jsonl; cohort=, until=, version=)."
+)
+
+
+async def export_command(update: Update, context: BotContext) -> None:
+    """Send an export as files, editing a progress message while it is written."""
+    allowed = await _as_coordinator(update, context)
+    if allowed is None:
+        return
+    _coordinator_id, language = allowed
+    chat = chat_of(update)
+    try:
+        request = parse_words(context.args or [], language)
+    except ExportRequestError as error:
+        with use_language(language):
+            await send(context.bot, chat, _(EXPORT_USAGE, option=escape(str(error))), None)
+        return
+    with use_language(language):
+        progress = await context.bot.send_message(chat, _("Preparing the export…"))
+    services = context.services
+    with tempfile.TemporaryDirectory(prefix="sicheck-export-") as folder:
+        path = Path(folder) / request.filename
+        writing = asyncio.ensure_future(
+            asyncio.to_thread(
+                run_export, services.settings.database_url, services.content, request, path
+            )
+        )
+        while not writing.done():
+            await asyncio.wait([writing], timeout=PROGRESS_EVERY)
+            if not writing.done() and path.exists():
+                with use_language(language):
+                    text = _(
+                        "Exporting: %(size)s written so far…",
+                        size=format_size(path.stat().st_size, language),
+                    )
+                await _edit(progress, text)
+        rows = writing.result()
+        files = await asyncio.to_thread(within, path, request.filename, UPLOAD_MAX)
+        with use_language(language):
+            text = _("Export ready: %(rows)s rows.", rows=format_decimal(rows, locale=language))
+            if len(files) > 1:
+                text += "\n" + _(
+                    "The file is larger than Telegram allows, so it comes zipped in %(count)s "
+                    "parts: 7-Zip opens them as one archive.",
+                    count=len(files),
+                )
+        await _edit(progress, text)
+        for part, name in files:
+            with part.open("rb") as handle:
+                await context.bot.send_document(chat, InputFile(handle, filename=name))
+
+
+async def _edit(message: Message, text: str) -> None:
+    try:
+        await message.edit_text(text)
+    except BadRequest as error:
+        # The same text again is no change, and an export must not fail over its progress.
+        log.info("progress not edited: %s", error.message)
+
+
+def format_size(size: int, language: str) -> str:
+    """A file size in megabytes the way ``language`` writes numbers."""
+    return format_unit(size / 1_000_000, "digital-megabyte", length="short", locale=language)

@@ -1,0 +1,163 @@
+"""Coordinators and cohorts: who may see aggregate data, and the groups they invite.
+
+Plain units of work over a ``Connection``, like ``storage.dialogue``. Coordinators come from
+the ``SICHECK_COORDINATORS`` setting and from the database (``sicheck coordinator add``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent, utcnow
+
+COHORT_CODE_BYTES = 12
+"""96 random bits: 16 URL-safe characters, unguessable and within a deep link's 64."""
+PSEUDONYM_KEY = "pseudonym_key"
+
+
+@dataclass(frozen=True)
+class CohortSummary:
+    code: str
+    name: str
+    created_at: datetime
+    respondents: int
+    started: int
+    completed: int
+
+
+def coordinator_id(
+    connection: Connection, platform: str, external_id: str, configured: Collection[str] = ()
+) -> int | None:
+    """The coordinator's id if this person is one; those configured are recorded on sight."""
+    found = connection.execute(
+        select(Coordinator.id).where(
+            Coordinator.platform == platform, Coordinator.external_id == external_id
+        )
+    ).scalar()
+    if found is None and platform == "telegram" and external_id in configured:
+        return add_coordinator(connection, platform, external_id)
+    return found
+
+
+def add_coordinator(connection: Connection, platform: str, external_id: str) -> int:
+    """Make someone a coordinator (no change if they are one); return their id."""
+    existing = connection.execute(
+        select(Coordinator.id).where(
+            Coordinator.platform == platform, Coordinator.external_id == external_id
+        )
+    ).scalar()
+    if existing is not None:
+        return existing
+    created: int = connection.execute(
+        insert(Coordinator)
+        .values(
+            platform=platform, external_id=external_id, notify_completed=False, added_at=utcnow()
+        )
+        .returning(Coordinator.id)
+    ).scalar_one()
+    return created
+
+
+def remove_coordinator(connection: Connection, platform: str, external_id: str) -> bool:
+    """Take the role away; ``False`` if they did not have it."""
+    result = connection.execute(
+        delete(Coordinator).where(
+            Coordinator.platform == platform, Coordinator.external_id == external_id
+        )
+    )
+    return bool(result.rowcount)
+
+
+def list_coordinators(connection: Connection) -> list[tuple[str, str, bool]]:
+    """Every recorded coordinator: platform, id on it, and whether they get notified."""
+    rows = connection.execute(
+        select(
+            Coordinator.platform, Coordinator.external_id, Coordinator.notify_completed
+        ).order_by(Coordinator.id)
+    )
+    return [(row.platform, row.external_id, row.notify_completed) for row in rows]
+
+
+def set_notify(connection: Connection, coordinator: int, notify: bool) -> None:
+    """Opt in to or out of a message when an assessment in one's cohorts is completed."""
+    connection.execute(
+        update(Coordinator).where(Coordinator.id == coordinator).values(notify_completed=notify)
+    )
+
+
+def new_cohort(connection: Connection, name: str, created_by: int | None = None) -> str:
+    """Create a cohort and return its invitation code."""
+    code = secrets.token_urlsafe(COHORT_CODE_BYTES)
+    connection.execute(
+        insert(Cohort).values(code=code, name=name, created_by=created_by, created_at=utcnow())
+    )
+    return code
+
+
+def cohort_id(connection: Connection, code: str) -> int | None:
+    """The cohort an invitation code belongs to, if any."""
+    return connection.execute(select(Cohort.id).where(Cohort.code == code)).scalar()
+
+
+def list_cohorts(connection: Connection) -> list[CohortSummary]:
+    """Every cohort with how many joined it, started and completed an assessment in it."""
+    members = (
+        select(Respondent.cohort_id, func.count().label("respondents"))
+        .group_by(Respondent.cohort_id)
+        .subquery()
+    )
+    assessments = (
+        select(
+            Assessment.cohort_id,
+            func.count().label("started"),
+            func.count().filter(Assessment.status == "completed").label("completed"),
+        )
+        .group_by(Assessment.cohort_id)
+        .subquery()
+    )
+    rows = connection.execute(
+        select(
+            Cohort.code,
+            Cohort.name,
+            Cohort.created_at,
+            func.coalesce(members.c.respondents, 0),
+            func.coalesce(assessments.c.started, 0),
+            func.coalesce(assessments.c.completed, 0),
+        )
+        .outerjoin(members, members.c.cohort_id == Cohort.id)
+        .outerjoin(assessments, assessments.c.cohort_id == Cohort.id)
+        .order_by(Cohort.id)
+    )
+    return [CohortSummary(*row) for row in rows]
+
+
+def pseudonym_key(connection: Connection) -> bytes:
+    """This installation's key for pseudonyms, made on first use and kept."""
+    stored = connection.execute(
+        select(InstanceSecret.value).where(InstanceSecret.name == PSEUDONYM_KEY)
+    ).scalar()
+    if stored is None:
+        made = secrets.token_hex(32)
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(InstanceSecret).values(name=PSEUDONYM_KEY, value=made))
+            stored = made
+        except IntegrityError:
+            # Another replica made it first: theirs is the key.
+            return pseudonym_key(connection)
+    return bytes.fromhex(stored)
+
+
+def pseudonym(key: bytes, platform: str, external_id: str) -> str:
+    """A respondent's stable pseudonym: a keyed hash that reveals nothing without the key."""
+    digest = hmac.new(key, f"{platform}:{external_id}".encode(), hashlib.sha256).hexdigest()
+    return f"r-{digest[:16]}"

@@ -1,0 +1,420 @@
+"""Aggregate figures for coordinators: who started and completed, and how criteria were answered.
+
+Plain read-only units of work over a ``Connection``, like ``storage.reports``. Everything is
+counted in SQL per cohort and country; only one duration per completed assessment reaches
+Python, for the median. A group with fewer respondents than the threshold keeps its figures to
+itself, so nobody in a small group can be recognised by their answers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import TypeVarTuple
+
+from babel.numbers import format_decimal
+from babel.units import format_unit
+from sqlalchemy import ColumnElement, Select, distinct, func, select
+from sqlalchemy.engine import Connection
+
+from dialogs.content import Content
+from dialogs.i18n import _, current_language, use_language
+from dialogs.report import country_name, percent_text
+from storage.models import Answer, Assessment, Cohort
+
+SUPPRESS_BELOW = 5
+"""A group needs at least this many respondents before any of its figures are shown."""
+TEXT_LIMIT = 4096
+"""Telegram's longest message, counted in UTF-16 code units like Telegram counts it."""
+SCALE = (0, 1, 2, 3)
+NOT_APPLICABLE = None
+COUNTED: tuple[int | None, ...] = (*SCALE, NOT_APPLICABLE)
+MISSING = "–"
+MINUTES_UP_TO = 120
+HOURS_UP_TO = 48
+GROUP_SEPARATOR = "\n\n"
+
+_Row = TypeVarTuple("_Row")
+GroupKey = tuple[int | None, str | None]
+"""An assessment group: its cohort's id and its country."""
+
+
+@dataclass(frozen=True)
+class CriterionStats:
+    code: str
+    counts: dict[int | None, int]
+    """How many completed assessments answered 0, 1, 2, 3 and ``None`` (not applicable)."""
+    mean: float | None
+    """The mean answer on the 0..3 scale, not-applicable answers left out."""
+
+    @property
+    def number(self) -> int:
+        """The criterion's number in the checklist (codes are ``C01``..``C10``)."""
+        return int(self.code[1:])
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """The figures of one cohort and country, or of everything selected (``overall``)."""
+
+    cohort: str | None
+    """The cohort's invitation code; ``None`` means no cohort, or every cohort when overall."""
+    cohort_name: str | None
+    country: str | None
+    """ISO code; ``None`` means another or no country given, or every country when overall."""
+    respondents: int
+    """Distinct respondents who started an assessment in the group."""
+    started: int
+    completed: int
+    completion_rate: float | None
+    """Completed divided by started, a fraction from 0 to 1."""
+    median_duration_seconds: float | None
+    """From start to completion, over completed assessments."""
+    criteria: tuple[CriterionStats, ...]
+    suppressed: bool
+    """Whether the group has fewer respondents than ``threshold``; then every figure is empty."""
+    threshold: int = SUPPRESS_BELOW
+    overall: bool = False
+
+
+@dataclass
+class _Counts:
+    cohort: str | None
+    cohort_name: str | None
+    country: str | None
+    respondents: int
+    started: int
+    completed: int
+
+
+def _selected(
+    statement: Select[*_Row],
+    cohort: str | None,
+    country: str | None,
+    *,
+    completed: bool = False,
+) -> Select[*_Row]:
+    """``statement`` over the assessments chosen, with their cohort joined."""
+    conditions: list[ColumnElement[bool]] = [
+        # Whoever declined consent asked for nothing to be recorded: they are not counted.
+        Assessment.status != "declined"
+    ]
+    if completed:
+        conditions.append(Assessment.status == "completed")
+    if cohort is not None:
+        conditions.append(Cohort.code == cohort)
+    if country is not None:
+        conditions.append(Assessment.country == country)
+    return statement.outerjoin(Cohort, Cohort.id == Assessment.cohort_id).where(*conditions)
+
+
+_TALLIES = (
+    func.count(distinct(Assessment.respondent_id)),
+    func.count(),
+    func.count().filter(Assessment.status == "completed"),
+)
+
+
+def stats(
+    connection: Connection,
+    content: Content,
+    *,
+    cohort: str | None = None,
+    country: str | None = None,
+    threshold: int = SUPPRESS_BELOW,
+) -> list[GroupStats]:
+    """Figures of everything selected first, then of each cohort and country, small ones empty."""
+    groups = _group_counts(connection, cohort, country)
+    overall = _overall_counts(connection, cohort, country)
+    answers = _answer_counts(connection, cohort, country)
+    durations = _durations(connection, cohort, country)
+    codes = _criterion_codes(content, (code for by_code in answers.values() for code in by_code))
+    # Answers add up across groups (unlike respondents), so the overall ones are summed here.
+    every_answer: defaultdict[str, dict[int | None, int]] = defaultdict(dict)
+    for by_code in answers.values():
+        for code, counts in by_code.items():
+            for value, count in counts.items():
+                every_answer[code][value] = every_answer[code].get(value, 0) + count
+    every_duration = [seconds for found in durations.values() for seconds in found]
+    hidden = hidden_groups(
+        {key: counts.respondents for key, counts in _group_counts(connection, None, None).items()},
+        threshold,
+    )
+    result = [_group(overall, every_answer, every_duration, codes, threshold, overall=True)]
+    for key in sorted(groups, key=lambda key: _order(groups[key])):
+        result.append(
+            _group(groups[key], answers[key], durations[key], codes, threshold, key in hidden)
+        )
+    return result
+
+
+def hidden_groups(respondents: dict[GroupKey, int], threshold: int) -> set[GroupKey]:
+    """The groups to leave out: the small ones, and enough others that no total gives them away.
+
+    A total less the groups shown is the sum of those hidden; when that sum falls below the
+    threshold, the smallest group still shown in that total is hidden too (secondary
+    suppression), for the overall total and the total of every cohort and every country.
+    """
+    hidden = {key for key, count in respondents.items() if count < threshold}
+    totals: list[list[GroupKey]] = [list(respondents)]
+    for position in (0, 1):
+        lines: dict[object, list[GroupKey]] = defaultdict(list)
+        for key in respondents:
+            lines[key[position]].append(key)
+        totals += lines.values()
+    changed = True
+    while changed:
+        changed = False
+        for members in totals:
+            left_out = sum(respondents[key] for key in members if key in hidden)
+            shown = [key for key in members if key not in hidden]
+            if 0 < left_out < threshold and shown:
+                hidden.add(min(shown, key=lambda key: (respondents[key], str(key))))
+                changed = True
+    return hidden
+
+
+def _group_counts(
+    connection: Connection, cohort: str | None, country: str | None
+) -> dict[GroupKey, _Counts]:
+    statement = (
+        select(Assessment.cohort_id, Cohort.code, Cohort.name, Assessment.country, *_TALLIES)
+        .select_from(Assessment)
+        .group_by(Assessment.cohort_id, Cohort.code, Cohort.name, Assessment.country)
+    )
+    return {
+        (cohort_id, found_country): _Counts(code, name, found_country, *tallies)
+        for cohort_id, code, name, found_country, *tallies in connection.execute(
+            _selected(statement, cohort, country)
+        )
+    }
+
+
+def _overall_counts(connection: Connection, cohort: str | None, country: str | None) -> _Counts:
+    # Respondents are counted again over the whole selection: one person may be in two groups.
+    respondents, started, completed = connection.execute(
+        _selected(select(*_TALLIES).select_from(Assessment), cohort, country)
+    ).one()
+    name = None
+    if cohort is not None:
+        name = connection.execute(select(Cohort.name).where(Cohort.code == cohort)).scalar()
+    return _Counts(cohort, name, country, respondents, started, completed)
+
+
+def _answer_counts(
+    connection: Connection, cohort: str | None, country: str | None
+) -> defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]]:
+    """How often each value was the current answer to each criterion, per group."""
+    statement = (
+        select(
+            Assessment.cohort_id, Assessment.country, Answer.criterion, Answer.value, func.count()
+        )
+        .select_from(Answer)
+        .join(Assessment, Assessment.id == Answer.assessment_id)
+        .group_by(Assessment.cohort_id, Assessment.country, Answer.criterion, Answer.value)
+    )
+    answers: defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    for cohort_id, found_country, code, value, count in connection.execute(
+        _selected(statement, cohort, country, completed=True)
+    ):
+        answers[(cohort_id, found_country)][code][value] = count
+    return answers
+
+
+def _durations(
+    connection: Connection, cohort: str | None, country: str | None
+) -> defaultdict[GroupKey, list[float]]:
+    """Seconds from start to completion of every completed assessment, per group."""
+    statement = select(
+        Assessment.cohort_id, Assessment.country, Assessment.started_at, Assessment.completed_at
+    ).select_from(Assessment)
+    durations: defaultdict[GroupKey, list[float]] = defaultdict(list)
+    for cohort_id, found_country, started_at, completed_at in connection.execute(
+        _selected(statement, cohort, country, completed=True)
+    ):
+        if completed_at is not None:
+            durations[(cohort_id, found_country)].append(_seconds(started_at, completed_at))
+    return durations
+
+
+def _seconds(started: datetime, completed: datetime) -> float:
+    return (completed - started).total_seconds()
+
+
+def _order(counts: _Counts) -> tuple[bool, str, str, bool, str]:
+    """Cohorts by name with the uninvited last, then countries by code with the unknown last."""
+    return (
+        counts.cohort is None,
+        (counts.cohort_name or "").casefold(),
+        counts.cohort or "",
+        counts.country is None,
+        counts.country or "",
+    )
+
+
+def _criterion_codes(content: Content, found: Iterable[str]) -> list[str]:
+    """The latest checklist's criteria in order, then any others that older answers used."""
+    codes = [criterion.code for criterion in content.latest.criteria]
+    return codes + sorted(set(found) - set(codes))
+
+
+def _group(
+    counts: _Counts,
+    answers: dict[str, dict[int | None, int]],
+    durations: Sequence[float],
+    codes: Sequence[str],
+    threshold: int,
+    hidden: bool = False,
+    *,
+    overall: bool = False,
+) -> GroupStats:
+    if hidden or counts.respondents < threshold:
+        return GroupStats(
+            counts.cohort,
+            counts.cohort_name,
+            counts.country,
+            respondents=0,
+            started=0,
+            completed=0,
+            completion_rate=None,
+            median_duration_seconds=None,
+            criteria=(),
+            suppressed=True,
+            threshold=threshold,
+            overall=overall,
+        )
+    return GroupStats(
+        counts.cohort,
+        counts.cohort_name,
+        counts.country,
+        respondents=counts.respondents,
+        started=counts.started,
+        completed=counts.completed,
+        completion_rate=counts.completed / counts.started if counts.started else None,
+        median_duration_seconds=statistics.median(durations) if durations else None,
+        criteria=tuple(_criterion(code, answers.get(code, {})) for code in codes),
+        suppressed=False,
+        threshold=threshold,
+        overall=overall,
+    )
+
+
+def _criterion(code: str, found: dict[int | None, int]) -> CriterionStats:
+    counts = {value: found.get(value, 0) for value in COUNTED}
+    scored = sum(counts[value] for value in SCALE)
+    total = sum(value * counts[value] for value in SCALE)
+    return CriterionStats(code, counts, total / scored if scored else None)
+
+
+def group_heading(group: GroupStats) -> str:
+    """The group's cohort and country in the current language, unescaped."""
+    if group.overall and group.cohort is None:
+        cohort = _("All cohorts")
+    elif group.cohort is None:
+        cohort = _("No cohort")
+    else:
+        cohort = group.cohort_name or group.cohort
+    if group.overall and group.country is None:
+        country = _("All countries")
+    else:
+        country = country_name(group.country)
+    return f"{cohort} · {country}"
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration in minutes, hours or days as the current language abbreviates them."""
+    if seconds is None:
+        return MISSING
+    minutes = seconds / 60
+    if minutes <= MINUTES_UP_TO:
+        amount, unit = minutes, "duration-minute"
+    elif minutes / 60 <= HOURS_UP_TO:
+        amount, unit = minutes / 60, "duration-hour"
+    else:
+        amount, unit = minutes / 60 / 24, "duration-day"
+    return format_unit(amount, unit, length="short", format="#,##0.#", locale=current_language())
+
+
+def summary_line(group: GroupStats) -> str:
+    """Respondents, started, completed, completion rate and median time, without markup."""
+    language = current_language()
+    return _(
+        "Respondents: %(respondents)s, started: %(started)s, completed: %(completed)s"
+        " (%(rate)s), median time: %(duration)s",
+        respondents=format_decimal(group.respondents, locale=language),
+        started=format_decimal(group.started, locale=language),
+        completed=format_decimal(group.completed, locale=language),
+        rate=MISSING
+        if group.completion_rate is None
+        else percent_text(group.completion_rate * 100),
+        duration=duration_text(group.median_duration_seconds),
+    )
+
+
+def _criterion_line(criterion: CriterionStats, scale: Sequence[int]) -> str:
+    # Bare counts keep ten lines per group short: the scale's values need no words.
+    counts = [f"{value}:{criterion.counts.get(value, 0)}" for value in scale]
+    not_applicable = _("N/A")
+    counts.append(f"{not_applicable}:{criterion.counts.get(NOT_APPLICABLE, 0)}")
+    mean = (
+        MISSING
+        if criterion.mean is None
+        else format_decimal(criterion.mean, format="0.0", locale=current_language())
+    )
+    return _(
+        "%(number)s. mean %(mean)s · %(counts)s",
+        number=criterion.number,
+        mean=mean,
+        counts=escape(" ".join(counts)),
+    )
+
+
+def _block(group: GroupStats, scale: Sequence[int]) -> str:
+    lines = [f"<b>{escape(group_heading(group))}</b>"]
+    if group.suppressed:
+        lines.append(
+            "<i>"
+            + _("Fewer than %(count)s respondents: not shown.", count=group.threshold)
+            + "</i>"
+        )
+        return "\n".join(lines)
+    lines.append(escape(summary_line(group)))
+    lines.extend(_criterion_line(criterion, scale) for criterion in group.criteria)
+    return "\n".join(lines)
+
+
+def _length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _more(count: int) -> str:
+    return (
+        GROUP_SEPARATOR
+        + "<i>"
+        + _("Groups not shown here: %(count)s. The export lists them all.", count=count)
+        + "</i>"
+    )
+
+
+def stats_text(
+    groups: Sequence[GroupStats], content: Content, language: str, *, limit: int = TEXT_LIMIT
+) -> str:
+    """The groups' figures as one message in ``language``, in ``<b>``/``<i>``, within ``limit``."""
+    scale = [level.value for level in content.latest.scale]
+    with use_language(language):
+        blocks = [_block(group, scale) for group in groups]
+        text = ""
+        for index, block in enumerate(blocks):
+            longer = f"{text}{GROUP_SEPARATOR}{block}" if text else block
+            rest = len(blocks) - index - 1
+            # Room is kept for the closing line, so stopping later never overruns the limit.
+            if _length(longer) + (_length(_more(rest)) if rest else 0) > limit:
+                return (text + _more(len(blocks) - index)).lstrip()
+            text = longer
+        return text

@@ -1,0 +1,233 @@
+"""Coordinators on Telegram and on the CLI: roles, cohorts, invitations and notifications."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from bot import cli
+from bot.exporting import ExportRequestError, parse_words
+from bot.runtime import Database
+from bot.telegram import coordinators
+from storage.models import Assessment, Cohort, Coordinator, Respondent
+from tests.fake_bot_api import buttons
+from tests.telegram_harness import Harness, running_bot
+
+COORDINATOR = 700
+PRACTITIONER = 701
+REFUSAL = "This command is for coordinators."
+COORDINATOR_COMMANDS = [
+    "/cohort list",
+    "/cohort new Secret cohort",
+    "/notify on",
+    "/stats",
+    "/stats country=LV",
+    "/export",
+    "/export csv assessments",
+]
+
+
+@pytest.fixture
+async def staffed(database: Database, database_url: str) -> AsyncIterator[Harness]:
+    """The bot with one coordinator configured by ``SICHECK_COORDINATORS``."""
+    async with running_bot(database_url, sicheck_coordinators=f" {COORDINATOR}, 9 ") as harness:
+        yield harness
+        assert harness.errors == []
+        assert harness.api.violations == []
+
+
+async def finish(bot: Harness, user_id: int, start: str = "/start") -> None:
+    """A whole assessment, begun with ``start`` (which may carry an invitation code)."""
+    await bot.say(user_id, start)
+    await bot.tap(user_id, "y")
+    await bot.say(user_id, "Soup kitchen")
+    for action in ("c:LV", "s", "ok", "ok", *(f"a:C{n:02d}:2" for n in range(1, 11)), "ok"):
+        await bot.tap(user_id, action)
+
+
+@pytest.mark.parametrize("command", COORDINATOR_COMMANDS)
+async def test_every_coordinator_command_is_refused_alike_to_a_practitioner(
+    staffed: Harness, database: Database, command: str
+) -> None:
+    await staffed.say(PRACTITIONER, command)
+    assert staffed.text(PRACTITIONER) == REFUSAL
+    async with database.sessions() as session:
+        assert await session.scalar(select(Cohort)) is None
+        assert await session.scalar(select(Coordinator)) is None
+
+
+async def test_a_cohort_invitation_counts_its_members_and_notifies_its_coordinator(
+    staffed: Harness, database: Database
+) -> None:
+    await staffed.say(COORDINATOR, "/cohort new Rīga 2026")
+    created = staffed.text(COORDINATOR)
+    link = re.search(r"https://t\.me/sicheck_test_bot\?start=([\w-]{16})", created)
+    assert link is not None, created
+    assert "Rīga 2026" in created
+    await staffed.say(COORDINATOR, "/notify on")
+    await finish(staffed, PRACTITIONER, f"/start {link[1]}")
+    notice = staffed.text(COORDINATOR)
+    assert "Rīga 2026" in notice
+    assert "Completed so far: 1" in notice
+    async with database.sessions() as session:
+        respondent = await session.scalar(
+            select(Respondent).where(Respondent.external_id == str(PRACTITIONER))
+        )
+        assessment = await session.scalar(select(Assessment))
+        assert respondent is not None
+        assert assessment is not None
+        assert respondent.cohort_id == assessment.cohort_id is not None
+    await staffed.say(COORDINATOR, "/cohort list")
+    listing = staffed.text(COORDINATOR)
+    assert "1 joined, 1 started, 1 completed" in listing
+
+
+async def test_an_unknown_invitation_code_is_kept_but_joins_nothing(
+    staffed: Harness, database: Database
+) -> None:
+    await staffed.say(PRACTITIONER, "/start guessed-code-1234")
+    assert buttons(staffed.last(PRACTITIONER))
+    async with database.sessions() as session:
+        respondent = await session.scalar(select(Respondent))
+        assert respondent is not None
+        assert respondent.start_payload == "guessed-code-1234"
+        assert respondent.cohort_id is None
+
+
+async def test_without_notifications_a_coordinator_hears_nothing(staffed: Harness) -> None:
+    await staffed.say(COORDINATOR, "/cohort new Quiet")
+    link = re.search(r"start=([\w-]{16})", staffed.text(COORDINATOR))
+    assert link is not None
+    sent_before = len(staffed.api.chat(COORDINATOR))
+    await finish(staffed, PRACTITIONER, f"/start {link[1]}")
+    assert len(staffed.api.chat(COORDINATOR)) == sent_before
+
+
+def test_the_cli_adds_lists_and_removes_coordinators_and_makes_cohorts(
+    database: Database, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--database-url", database_url]
+    assert cli.main(["coordinator", "add", "42", *url]) == 0
+    assert cli.main(["coordinator", "list", *url]) == 0
+    assert "telegram\t42" in capsys.readouterr().out
+    assert cli.main(["coordinator", "remove", "42", *url]) == 0
+    assert cli.main(["coordinator", "remove", "42", *url]) == 1
+    assert cli.main(["coordinator", "add", "not-a-number", *url]) == 2
+    assert cli.main(["cohort", "new", "Valmiera", *url]) == 0
+    assert "?start=" in capsys.readouterr().out
+    assert cli.main(["cohort", "list", *url]) == 0
+    assert "Valmiera\t0\t0\t0" in capsys.readouterr().out
+
+
+async def test_stats_show_the_figures_and_their_chart_to_a_coordinator(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(
+        database_url, sicheck_coordinators=str(COORDINATOR), stats_min_group=1
+    ) as bot:
+        await finish(bot, PRACTITIONER)
+        await bot.say(COORDINATOR, "/stats")
+        figures = bot.text(COORDINATOR)
+        assert "All cohorts" in figures
+        assert "completed: 1" in figures
+        [chart] = bot.api.files_in(COORDINATOR)
+        assert chart.method == "sendPhoto"
+        assert chart.content.startswith(b"\x89PNG")
+        assert bot.errors == []
+        assert bot.api.violations == []
+
+
+async def test_stats_of_too_few_respondents_show_no_figures(staffed: Harness) -> None:
+    await finish(staffed, PRACTITIONER)
+    await staffed.say(COORDINATOR, "/stats")
+    assert "Fewer than 5 respondents" in staffed.text(COORDINATOR)
+    assert "completed: 1" not in staffed.text(COORDINATOR)
+    assert staffed.api.files_in(COORDINATOR) == []
+
+
+def test_the_cli_prints_stats_and_writes_their_chart(
+    database: Database, database_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    chart = tmp_path / "stats.png"
+    url = ["--database-url", database_url]
+    assert cli.main(["stats", "--lang", "lv", *url]) == 0
+    assert "<b>" not in capsys.readouterr().out
+    assert cli.main(["stats", "--chart", str(chart), *url]) == 1
+    assert not chart.exists()
+
+
+async def test_an_export_comes_as_a_document_with_pseudonyms(staffed: Harness) -> None:
+    await finish(staffed, PRACTITIONER)
+    await staffed.say(COORDINATOR, "/export csv assessments completed")
+    assert "Export ready: 1 rows." in staffed.text(COORDINATOR)
+    [document] = staffed.api.files_in(COORDINATOR)
+    assert document.method == "sendDocument"
+    assert document.filename.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(document.content.decode("utf-8"))))
+    assert rows[0][:2] == ["respondent", "assessment_id"]
+    assert len(rows) == 2
+    assert str(PRACTITIONER) not in document.content.decode()
+
+
+async def test_a_workbook_export_holds_both_shapes(staffed: Harness) -> None:
+    await finish(staffed, PRACTITIONER)
+    await staffed.say(COORDINATOR, "/export")
+    [document] = staffed.api.files_in(COORDINATOR)
+    workbook = openpyxl.load_workbook(io.BytesIO(document.content), read_only=True)
+    assert workbook.sheetnames == ["answers", "assessments"]
+    assert workbook["answers"].max_row == 11
+
+
+async def test_an_unknown_export_option_is_explained(staffed: Harness) -> None:
+    await staffed.say(COORDINATOR, "/export pdf")
+    assert "Unknown export option: pdf" in staffed.text(COORDINATOR)
+    assert staffed.api.files_in(COORDINATOR) == []
+
+
+async def test_an_export_over_telegrams_limit_comes_zipped_in_parts(
+    staffed: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await finish(staffed, PRACTITIONER)
+    monkeypatch.setattr(coordinators, "UPLOAD_MAX", 300)
+    await staffed.say(COORDINATOR, "/export csv")
+    parts = staffed.api.files_in(COORDINATOR)
+    assert len(parts) > 1
+    assert all(len(part.content) <= 300 for part in parts)
+    assert [part.filename[-4:] for part in parts] == [
+        f".{n:03d}" for n in range(1, len(parts) + 1)
+    ]
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(part.content for part in parts)))
+    [member] = archive.namelist()
+    assert member.endswith(".csv")
+    assert archive.read(member).count(b"\n") == 11
+    assert "7-Zip" in staffed.text(COORDINATOR)
+
+
+def test_the_cli_exports_to_a_file(
+    database: Database, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "log.jsonl"
+    url = ["--database-url", database_url]
+    assert cli.main(["export", "--format", "jsonl", "--out", str(out), *url]) == 0
+    assert out.read_text() == ""
+    assert "0 rows written" in capsys.readouterr().err
+    assert cli.main(["export", "--since", "yesterday", *url]) == 2
+
+
+def test_export_words_name_whole_days_and_refuse_what_they_do_not_know() -> None:
+    request = parse_words(["csv", "since=2026-03-01", "until=2026-03-31", "country=lv"], "lv")
+    assert request.filter.since == datetime(2026, 3, 1, tzinfo=UTC)
+    assert request.filter.until == datetime(2026, 4, 1, tzinfo=UTC)
+    assert (request.kind, request.filter.country, request.language) == ("csv", "LV", "lv")
+    for words in (["until=31.03.2026"], ["colour=red"], ["version=one"], ["pdf"]):
+        with pytest.raises(ExportRequestError):
+            parse_words(words, "en")

@@ -1,0 +1,427 @@
+"""Aggregate figures for coordinators, from assessments made through real dialogue steps."""
+
+from __future__ import annotations
+
+import statistics
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import pytest
+from babel.numbers import format_decimal
+from matplotlib.text import Text
+from sqlalchemy import update
+from sqlalchemy.engine import Connection
+
+from bot.catalogs import html_problems
+from bot.documents.stats_chart import distribution_chart, distribution_figure
+from bot.runtime import Database
+from dialogs import events
+from dialogs.content import Content
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
+from dialogs.report import country_name, percent_text
+from dialogs.views import plain
+from storage.coordination import new_cohort
+from storage.dialogue import Outcome, Who, apply, open_dialogue
+from storage.models import Assessment
+from storage.stats import (
+    SUPPRESS_BELOW,
+    TEXT_LIMIT,
+    CriterionStats,
+    GroupStats,
+    duration_text,
+    hidden_groups,
+    stats,
+    stats_text,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+COHORT_NAME = "Rīga & <pilot>"
+EPOCH = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+Values = tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A respondent of the test data and everything they do."""
+
+    name: str
+    country: str
+    in_cohort: bool
+    values: Values
+    """Answers in criterion order; all ten complete the assessment, fewer leave it open."""
+    minutes: int = 0
+    """How long the completed assessment took."""
+
+    @property
+    def completed(self) -> bool:
+        return len(self.values) == 10
+
+
+PEOPLE = (
+    Person("p1", "LV", True, (3, 2, 2, 1, 0, 3, None, 2, 1, 3), minutes=10),
+    Person("p2", "LV", True, (2, 2, 1, None, 0, 3, 1, 2, 2, 3), minutes=25),
+    Person("p3", "LV", True, (3, 3, 3, 3, 3, 3, 3, 3, 3, 3), minutes=40),
+    Person("p4", "LV", True, (0, 1, None, None, 1, 2, 2, 1, 0, None), minutes=90),
+    Person("p5", "LV", True, (1, 2)),
+    Person("p6", "ES", False, (1, 1, 1, 1, 1, 1, 1, 1, 1, None), minutes=180),
+    Person("p7", "ES", False, (0,)),
+)
+DECLINED = Who("telegram", "p8", "en")
+"""Someone who refused consent: nothing of theirs may be counted."""
+
+
+async def run_dialogue(
+    database: Database, content: Content, person: Person, cohort: str | None
+) -> None:
+    who = Who("telegram", person.name, "en")
+    outcome: Outcome = await database.store.run(
+        lambda connection: open_dialogue(
+            connection, content, who, start_payload=cohort if person.in_cohort else None
+        )
+    )
+    steps: list[events.Event] = [
+        events.Consent(True),
+        events.Text(f"Practice of {person.name}"),
+        events.ChooseCountry(person.country),
+        events.Skip(),
+        events.Confirm(),
+        events.Confirm(),
+    ]
+    codes = [criterion.code for criterion in content.latest.criteria]
+    steps += [
+        events.Answer(code, value) for code, value in zip(codes, person.values, strict=False)
+    ]
+    if person.completed:
+        steps.append(events.Confirm())
+    for event in steps:
+        outcome = await database.store.run(
+            partial(
+                apply,
+                content=content,
+                who=who,
+                event=event,
+                source="test",
+                expected=outcome.expected,
+            )
+        )
+        assert outcome.accepted, outcome.view.text
+    assert (outcome.state == "summary") == person.completed
+    if person.completed:
+        # The dialogue took milliseconds: give it the duration the data says it took.
+        started = EPOCH + timedelta(days=PEOPLE.index(person))
+        finished = started + timedelta(minutes=person.minutes)
+
+        def timed(connection: Connection) -> None:
+            connection.execute(
+                update(Assessment)
+                .where(Assessment.id == outcome.assessment_id)
+                .values(started_at=started, completed_at=finished)
+            )
+
+        await database.store.run(timed)
+
+
+@pytest.fixture
+async def cohort(database: Database, content: Content) -> str:
+    """The test data in ``database``; returns the cohort's invitation code."""
+    code = await database.store.run(lambda connection: new_cohort(connection, COHORT_NAME))
+    for person in PEOPLE:
+        await run_dialogue(database, content, person, code)
+    refused = await database.store.run(
+        lambda connection: open_dialogue(connection, content, DECLINED)
+    )
+    declined = await database.store.run(
+        partial(
+            apply,
+            content=content,
+            who=DECLINED,
+            event=events.Consent(False),
+            source="test",
+            expected=refused.expected,
+        )
+    )
+    assert declined.state == "declined"
+    return code
+
+
+async def figures(
+    database: Database,
+    content: Content,
+    *,
+    cohort: str | None = None,
+    country: str | None = None,
+    threshold: int = SUPPRESS_BELOW,
+) -> list[GroupStats]:
+    return await database.store.run(
+        lambda connection: stats(
+            connection, content, cohort=cohort, country=country, threshold=threshold
+        )
+    )
+
+
+def expected_criteria(content: Content, people: Sequence[Person]) -> list[CriterionStats]:
+    """What the completed assessments of ``people`` say about each criterion."""
+    done = [person for person in people if person.completed]
+    found = []
+    for index, criterion in enumerate(content.latest.criteria):
+        answers = [person.values[index] for person in done]
+        tally = Counter(answers)
+        scored = [value for value in answers if value is not None]
+        found.append(
+            CriterionStats(
+                criterion.code,
+                {value: tally[value] for value in (0, 1, 2, 3, None)},
+                statistics.mean(scored) if scored else None,
+            )
+        )
+    return found
+
+
+def check_group(group: GroupStats, content: Content, people: Sequence[Person]) -> None:
+    done = [person for person in people if person.completed]
+    assert not group.suppressed
+    assert group.respondents == len(people)
+    assert group.started == len(people)
+    assert group.completed == len(done)
+    assert group.completion_rate == pytest.approx(len(done) / len(people))
+    assert group.median_duration_seconds == pytest.approx(
+        statistics.median(person.minutes * 60 for person in done)
+    )
+    assert len(group.criteria) == len(content.latest.criteria)
+    for got, wanted in zip(group.criteria, expected_criteria(content, people), strict=True):
+        assert got.code == wanted.code
+        assert got.counts == wanted.counts
+        assert got.mean == pytest.approx(wanted.mean)
+
+
+def in_cohort(people: Sequence[Person]) -> list[Person]:
+    return [person for person in people if person.in_cohort]
+
+
+def in_country(people: Sequence[Person], country: str) -> list[Person]:
+    return [person for person in people if person.country == country]
+
+
+def test_the_data_has_partial_answers_and_not_applicable_ones() -> None:
+    """The expectations below would prove little without these."""
+    assert any(None in person.values for person in PEOPLE if person.completed)
+    assert any(not person.completed and person.values for person in PEOPLE)
+    assert len(in_country(PEOPLE, "ES")) < SUPPRESS_BELOW <= len(in_cohort(PEOPLE))
+
+
+async def test_figures_are_what_the_answers_imply(
+    database: Database, content: Content, cohort: str
+) -> None:
+    spanish = in_country(PEOPLE, "ES")
+    overall, riga, spain = await figures(database, content, threshold=len(spanish))
+    assert overall.overall
+    assert (overall.cohort, overall.country) == (None, None)
+    check_group(overall, content, PEOPLE)
+    assert (riga.cohort, riga.cohort_name, riga.country, riga.overall) == (
+        cohort,
+        COHORT_NAME,
+        "LV",
+        False,
+    )
+    check_group(riga, content, in_cohort(PEOPLE))
+    assert (spain.cohort, spain.cohort_name, spain.country) == (None, None, "ES")
+    check_group(spain, content, spanish)
+
+
+async def test_a_group_below_the_threshold_shows_no_figures(
+    database: Database, content: Content, cohort: str
+) -> None:
+    _overall, riga, spain = await figures(database, content)
+    assert spain.country == "ES"
+    assert spain.suppressed
+    # Everyone less the Rīga group would be the Spanish group: Rīga is hidden with it.
+    assert riga.suppressed
+    assert spain.threshold == SUPPRESS_BELOW
+    assert (spain.respondents, spain.started, spain.completed) == (0, 0, 0)
+    assert (spain.completion_rate, spain.median_duration_seconds, spain.criteria) == (
+        None,
+        None,
+        (),
+    )
+    spanish = in_country(PEOPLE, "ES")
+    shown = (await figures(database, content, threshold=len(spanish)))[-1]
+    check_group(shown, content, spanish)
+
+
+async def test_the_overall_group_is_suppressed_by_the_same_rule(
+    database: Database, content: Content, cohort: str
+) -> None:
+    groups = await figures(database, content, threshold=len(PEOPLE) + 1)
+    assert all(group.suppressed for group in groups)
+    assert [group.overall for group in groups] == [True, False, False]
+    assert distribution_chart(groups, content, "en") is None
+
+
+async def test_filters_narrow_every_group(
+    database: Database, content: Content, cohort: str
+) -> None:
+    spanish = in_country(PEOPLE, "ES")
+    overall, riga = await figures(database, content, cohort=cohort, threshold=len(spanish))
+    assert (overall.overall, overall.cohort, overall.cohort_name) == (True, cohort, COHORT_NAME)
+    check_group(overall, content, in_cohort(PEOPLE))
+    check_group(riga, content, in_cohort(PEOPLE))
+    only_spain = await figures(database, content, country="ES", threshold=len(spanish))
+    assert [(group.overall, group.country) for group in only_spain] == [
+        (True, "ES"),
+        (False, "ES"),
+    ]
+    for group in only_spain:
+        check_group(group, content, spanish)
+    assert await figures(database, content, cohort="no-such-code") == [
+        GroupStats(
+            "no-such-code", None, None, 0, 0, 0, None, None, (), suppressed=True, overall=True
+        )
+    ]
+
+
+async def test_the_text_is_translated_and_escaped(
+    database: Database, content: Content, cohort: str
+) -> None:
+    groups = await figures(database, content, threshold=len(in_country(PEOPLE, "ES")))
+    text = stats_text(groups, content, "lv")
+    assert html_problems(text) == []
+    assert "Rīga &amp; &lt;pilot&gt;" in text
+    riga = groups[1]
+    assert riga.completion_rate is not None
+    assert riga.criteria[0].mean is not None
+    with use_language("lv"):
+        latvia = country_name("LV")
+        expected = [
+            _("All cohorts"),
+            _("All countries"),
+            latvia,
+            percent_text(riga.completion_rate * 100),
+            duration_text(riga.median_duration_seconds),
+            format_decimal(riga.criteria[0].mean, format="0.0", locale="lv"),
+        ]
+    assert latvia != "Latvia"
+    for wanted in expected:
+        assert wanted in plain(text)
+    with use_language("en"):
+        assert latvia not in stats_text(groups, content, "en")
+    hiding = stats_text(await figures(database, content), content, "lv")
+    with use_language("lv"):
+        fewer = _("Fewer than %(count)s respondents: not shown.", count=SUPPRESS_BELOW)
+    assert fewer in plain(hiding)
+
+
+def many_groups(content: Content, count: int) -> list[GroupStats]:
+    criteria = tuple(
+        CriterionStats(criterion.code, {0: 1000, 1: 2000, 2: 3000, 3: 4000, None: 5000}, 2.34)
+        for criterion in content.latest.criteria
+    )
+    shown = GroupStats(
+        cohort="c",
+        cohort_name="A cohort with a long & winding <name> " * 5,
+        country="LV",
+        respondents=123456,
+        started=234567,
+        completed=123456,
+        completion_rate=0.52631,
+        median_duration_seconds=12345.0,
+        criteria=criteria,
+        suppressed=False,
+    )
+    hidden = replace(shown, suppressed=True, criteria=())
+    return [
+        replace(shown if index % 3 else hidden, cohort=f"c{index}", overall=index == 0)
+        for index in range(count)
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "lv"])
+def test_a_long_text_stops_within_a_telegram_message(content: Content, language: str) -> None:
+    groups = many_groups(content, 30)
+    text = stats_text(groups, content, language)
+    assert len(text.encode("utf-16-le")) // 2 <= TEXT_LIMIT
+    assert html_problems(text) == []
+    shown = text.count("<b>")
+    assert 0 < shown < len(groups)
+    with use_language(language):
+        closing = _(
+            "Groups not shown here: %(count)s. The export lists them all.",
+            count=len(groups) - shown,
+        )
+    assert text.endswith(f"<i>{closing}</i>")
+
+
+def test_a_short_text_has_every_group(content: Content) -> None:
+    groups = many_groups(content, 3)
+    text = stats_text(groups, content, "en")
+    assert text.count("<b>") == 3
+    assert "Groups not shown here" not in text
+    assert "10. mean 2.3 · 0:1000 1:2000 2:3000 3:4000 N/A:5000" in text
+
+
+def glyph_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [str(w.message) for w in caught if "missing from" in str(w.message)]
+
+
+def texts_of(figure_texts: Sequence[Text]) -> list[str]:
+    return [text.get_text() for text in figure_texts]
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+async def test_the_chart_is_a_png_with_every_glyph(
+    database: Database, content: Content, cohort: str, language: str
+) -> None:
+    groups = await figures(database, content)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = distribution_chart(groups, content, language)
+    assert glyph_warnings(caught) == []
+    assert png is not None
+    assert png.startswith(PNG_MAGIC)
+
+
+async def test_the_chart_has_the_latvian_labels(
+    database: Database, content: Content, cohort: str
+) -> None:
+    groups = await figures(database, content)
+    figure = distribution_figure(groups[0], content, "lv")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure.canvas.draw()
+    assert glyph_warnings(caught) == []
+    (axes, *_rest) = figure.axes
+    labels = texts_of(axes.get_yticklabels())
+    checklist = content.latest
+    with use_language("lv"):
+        titles = [_(criterion.title) for criterion in checklist.criteria]
+        legend = [_(level.label) for level in checklist.scale]
+        legend.append(_(checklist.not_applicable.label))
+    assert len(labels) == len(titles)
+    for number, (label, title) in enumerate(zip(labels, titles, strict=True), start=1):
+        flat = " ".join(label.split())
+        assert flat.startswith(f"{number}.")
+        # Long titles are shortened with an ellipsis: compare what the label keeps.
+        kept = flat.removeprefix(f"{number}.").strip().removesuffix("…").strip()
+        assert " ".join(title.split()).startswith(kept)
+    assert titles[0] != content.latest.criteria[0].title
+    (shown_legend,) = figure.legends
+    legend_texts = texts_of(shown_legend.get_texts())
+    assert len(legend_texts) == len(legend)
+    for shown, wanted in zip(legend_texts, legend, strict=True):
+        assert shown.endswith(wanted)
+
+
+def test_no_total_gives_away_a_hidden_group() -> None:
+    riga_lv, none_es = (1, "LV"), (None, "ES")
+    # Everyone less the Rīga group would be the two Spanish respondents: Rīga is hidden too.
+    assert hidden_groups({riga_lv: 5, none_es: 2}, 5) == {riga_lv, none_es}
+    # Two small groups hidden together are no smaller than the threshold: the rest is shown.
+    big, small_a, small_b = (1, "LV"), (2, "ES"), (3, "FR")
+    assert hidden_groups({big: 10, small_a: 3, small_b: 3}, 5) == {small_a, small_b}
+    # Within one cohort, its total less its Latvian group would be its Spanish group.
+    within = hidden_groups({(1, "LV"): 10, (1, "ES"): 3, (2, "ES"): 3}, 5)
+    assert within == {(1, "LV"), (1, "ES"), (2, "ES")}
+    assert hidden_groups({big: 10, (2, "LV"): 7}, 5) == set()
