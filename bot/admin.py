@@ -6,11 +6,17 @@ import argparse
 import asyncio
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from bot.documents import stats_png
 from bot.exporting import KINDS, SHAPES, ExportRequestError, parse_words, run_export
-from bot.runtime import StartupError, load_checked_content, open_database
+from bot.runtime import (
+    StartupError,
+    load_checked_content,
+    open_database,
+    require_pseudonym_key,
+)
 from bot.settings import Settings
 from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES
 from dialogs.views import plain
@@ -21,6 +27,7 @@ from storage.coordination import (
     new_cohort,
     remove_coordinator,
 )
+from storage.privacy import erase, purge
 from storage.stats import stats, stats_text
 from storage.store import Store
 
@@ -61,6 +68,11 @@ def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="add each respondent's platform and user id (otherwise pseudonyms only)",
     )
     exporting.add_argument("--database-url", help="overrides DATABASE_URL")
+    erasing = commands.add_parser("erase", help="erase a respondent, as they asked by e-mail")
+    erasing.add_argument("--telegram-id", required=True, help="their Telegram user id")
+    erasing.add_argument("--database-url", help="overrides DATABASE_URL")
+    purging = commands.add_parser("purge", help="remove what is past RETENTION_DAYS now")
+    purging.add_argument("--database-url", help="overrides DATABASE_URL")
     figures = commands.add_parser("stats", help="aggregate figures per cohort and country")
     figures.add_argument("--cohort", help="only this cohort (its code)")
     figures.add_argument("--country", help="only this country (ISO code, such as LV)")
@@ -73,6 +85,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out ``sicheck coordinator`` or ``sicheck cohort``."""
     if args.command == "coordinator" and args.action != "list" and not args.user_id:
         raise StartupError(f"coordinator {args.action} needs a Telegram user id")
+    if args.command == "erase" and not args.telegram_id.isdigit():
+        raise StartupError("a Telegram user id is a number")
     if args.command == "coordinator" and args.user_id and not args.user_id.isdigit():
         raise StartupError("a Telegram user id is a number")
     if args.command == "cohort" and args.action == "new" and not (args.name or "").strip():
@@ -85,6 +99,21 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             return await _coordinator(args, database.store)
         if args.command == "stats":
             return await _stats(args, database.store, settings)
+        if args.command == "erase":
+            erased = await database.store.run(lambda c: erase(c, PLATFORM, args.telegram_id))
+            print(
+                f"erased {erased.respondents} respondent, {erased.assessments} assessments, "
+                f"{erased.answers} answers and {erased.log_entries} answer-log entries"
+            )
+            return 0 if erased.anything else 1
+        if args.command == "purge":
+            retention = timedelta(days=settings.retention_days)
+            erased = await database.store.run(lambda c: purge(c, retention))
+            print(
+                f"past {settings.retention_days} days: {erased.assessments} unfinished "
+                f"assessments and {erased.respondents} identities removed"
+            )
+            return 0
         return await _cohort(args, database.store, settings)
     finally:
         await database.close()
@@ -151,7 +180,11 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     url = args.database_url or settings.database_url
     # Opening the database also checks that its schema is current before reading from it.
     database = await open_database(url)
-    await database.close()
+    try:
+        key = settings.sicheck_pseudonym_key
+        await require_pseudonym_key(database, key.get_secret_value() if key else None)
+    finally:
+        await database.close()
     path = args.out or Path(request.filename)
     rows = await asyncio.to_thread(run_export, url, load_checked_content(), request, path)
     print(f"{rows} rows written to {path}", file=sys.stderr)

@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db(args, settings))
         if args.command == "i18n":
             return catalogs.run(args.action)
-        if args.command in ("coordinator", "cohort", "export", "stats"):
+        if args.command in ("coordinator", "cohort", "export", "stats", "erase", "purge"):
             return asyncio.run(admin.run(args, settings))
         if args.command == "diagram":
             return diagram.run(check=args.check)

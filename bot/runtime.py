@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from dialogs.content import Content, ContentError, check_translations, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES
 from locales import catalog_path
+from storage.coordination import adopt_pseudonym_key
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.store import ServerStore, SQLiteStore, Store
@@ -106,3 +107,20 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
     sessions = session_factory(engine)
     store: Store = SQLiteStore(engine.url) if is_sqlite(url) else ServerStore(engine)
     return Database(engine, sessions, store)
+
+
+PSEUDONYM_KEY_MIN = 16
+
+
+async def require_pseudonym_key(database: Database, configured: str | None) -> None:
+    """Refuse to go on without ``SICHECK_PSEUDONYM_KEY``, or with one the data does not match."""
+    if not configured or len(configured) < PSEUDONYM_KEY_MIN:
+        raise StartupError(
+            "SICHECK_PSEUDONYM_KEY is not set: set a secret of at least 16 characters, "
+            "kept for good (respondents' pseudonyms in exports are made with it)"
+        )
+    if not await database.store.run(lambda c: adopt_pseudonym_key(c, configured)):
+        raise StartupError(
+            "SICHECK_PSEUDONYM_KEY is not the key this database's pseudonyms were made with: "
+            "set the original key"
+        )

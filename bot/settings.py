@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     sicheck_coordinators: str = Field(
         "", description="Comma-separated Telegram user ids of coordinators"
     )
+    sicheck_pseudonym_key: SecretStr | None = Field(
+        None, description="Secret key of respondents' pseudonyms; required by run and export"
+    )
+    retention_days: int = Field(
+        365, ge=1, description="Days after which unfinished assessments and identities go"
+    )
+    reminder_after_hours: float = Field(
+        24, gt=0, description="Hours of silence before one reminder of an unfinished assessment"
+    )
     stats_min_group: int = Field(
         5, ge=1, description="Groups with fewer respondents are left out of aggregate figures"
     )

@@ -145,10 +145,13 @@ def _consent() -> View:
                 "and ends with a scored summary."
             ),
             _(
-                "To do this, SI Check records your answers, comments, the practice's name, "
-                "country and organisation, your language and your user id. The coordinators "
-                "of your programme see the answers without your name. You can ask for your "
-                "data or its deletion at any time."
+                "To do this, SI Check records your answers and comments, the practice's name, "
+                "country, organisation, target groups and themes, your language and your user "
+                "id, to give you the summary and to let the coordinators of your programme see "
+                "how practices measure up. They see the answers under a pseudonym, never your "
+                "name or user id. Unfinished assessments are deleted after a while without "
+                "activity. /privacy tells more, /mydata sends you a copy of your data and "
+                "/delete erases it. If you decline, nothing is recorded."
             ),
             _("Do you agree that your answers are recorded?"),
         )

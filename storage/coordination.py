@@ -157,6 +157,26 @@ def pseudonym_key(connection: Connection) -> bytes:
     return bytes.fromhex(stored)
 
 
+def adopt_pseudonym_key(connection: Connection, configured: str) -> bool:
+    """Make ``configured`` this database's pseudonym key; ``False`` if it has another one.
+
+    Pseudonyms stay stable only as long as the key does, so a different key is refused
+    rather than silently giving every respondent a new pseudonym.
+    """
+    wanted = hashlib.sha256(configured.encode()).hexdigest()
+    stored = connection.execute(
+        select(InstanceSecret.value).where(InstanceSecret.name == PSEUDONYM_KEY)
+    ).scalar()
+    if stored is None:
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(InstanceSecret).values(name=PSEUDONYM_KEY, value=wanted))
+        except IntegrityError:
+            return adopt_pseudonym_key(connection, configured)
+        return True
+    return bool(stored == wanted)
+
+
 def pseudonym(key: bytes, platform: str, external_id: str) -> str:
     """A respondent's stable pseudonym: a keyed hash that reveals nothing without the key."""
     digest = hmac.new(key, f"{platform}:{external_id}".encode(), hashlib.sha256).hexdigest()

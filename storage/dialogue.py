@@ -14,7 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -443,6 +443,11 @@ def apply(
             _record_answer(connection, assessment.id, effect, result.snapshot, now, source)
         elif isinstance(effect, StartNew):
             start_new = True
+    if result.snapshot.state == machine.DECLINED:
+        # Declining consent leaves nothing behind: not even that they came.
+        connection.execute(delete(Assessment).where(Assessment.respondent_id == respondent.id))
+        connection.execute(delete(Respondent).where(Respondent.id == respondent.id))
+        return _outcome(assessment, result.snapshot, result.view)
     write_snapshot(connection, assessment, result.snapshot, now)
     if start_new:
         started = _start(connection, content, respondent)

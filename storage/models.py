@@ -59,6 +59,8 @@ class Respondent(Base):
     )
     """The cohort of the respondent's latest invitation; new assessments start in it."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Whether the respondent may be reminded of an unfinished assessment."""
 
 
 class Assessment(Base):
@@ -83,6 +85,8 @@ class Assessment(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the one reminder of this unfinished assessment was claimed for sending."""
     version: Mapped[int] = mapped_column(Integer, default=1)
     """Bumped by every step, so concurrent writers of one assessment notice each other."""
 

@@ -82,6 +82,7 @@ def offline_settings(database_url: str, **overrides: Any) -> Settings:
         "telegram_rate_limit": 0,
         "telegram_retries": 2,
         "telegram_retry_backoff": 0,
+        "sicheck_pseudonym_key": SecretStr("offline test pseudonym key"),
     }
     values.update(overrides)
     return Settings(**values)

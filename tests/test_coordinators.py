@@ -213,14 +213,25 @@ async def test_an_export_over_telegrams_limit_comes_zipped_in_parts(
 
 
 def test_the_cli_exports_to_a_file(
-    database: Database, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database: Database,
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "log.jsonl"
     url = ["--database-url", database_url]
+    monkeypatch.delenv("SICHECK_PSEUDONYM_KEY", raising=False)
+    assert cli.main(["export", "--out", str(out), *url]) == 2
+    assert "SICHECK_PSEUDONYM_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", "one key for good, long enough")
     assert cli.main(["export", "--format", "jsonl", "--out", str(out), *url]) == 0
     assert out.read_text() == ""
     assert "0 rows written" in capsys.readouterr().err
     assert cli.main(["export", "--since", "yesterday", *url]) == 2
+    monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", "another key, not the first one")
+    assert cli.main(["export", "--out", str(out), *url]) == 2
+    assert "not the key this database's pseudonyms were made with" in capsys.readouterr().err
 
 
 def test_export_words_name_whole_days_and_refuse_what_they_do_not_know() -> None:

@@ -57,6 +57,7 @@ async def start_bot(api_url: str, database_url: str, **env: str) -> asyncio.subp
         env={
             **os.environ,
             "TELEGRAM_BOT_TOKEN": "123:abc",
+            "SICHECK_PSEUDONYM_KEY": "loopback test pseudonym key",
             "TELEGRAM_API_URL": api_url,
             "DATABASE_URL": database_url,
             "TELEGRAM_RATE_LIMIT": "0",
@@ -120,6 +121,19 @@ async def test_a_missing_token_is_one_clear_line(database_url: str) -> None:
     assert process.returncode == 2
     assert errors.decode().startswith("sicheck: TELEGRAM_BOT_TOKEN is not set")
     assert "sicheck console" in errors.decode()
+
+
+async def test_a_missing_pseudonym_key_is_one_clear_line(database_url: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if k != "SICHECK_PSEUDONYM_KEY"}
+        | {"DATABASE_URL": database_url, "TELEGRAM_BOT_TOKEN": "123:abc"},
+    )  # fmt: skip
+    _, errors = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 2
+    assert errors.decode().startswith("sicheck: SICHECK_PSEUDONYM_KEY is not set")
+    assert errors.decode().count("\n") == 1
 
 
 async def test_a_rejected_token_is_one_clear_line(

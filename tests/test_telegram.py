@@ -93,7 +93,10 @@ async def test_commands_are_published_in_every_language(bot: Harness) -> None:
     languages = {call.params.get("language_code") for call in published}
     assert languages == {None, *SUPPORTED_LANGUAGES}
     names = {command["command"] for command in published[0].params["commands"]}
-    assert names == {"start", "new", "resume", "back", "history", "language", "help", "cancel"}
+    assert names == {
+        *("start", "new", "resume", "back", "history", "language", "help", "cancel"),
+        *("privacy", "mydata", "delete"),
+    }
 
 
 async def test_back_and_edit_from_the_review(bot: Harness, database: Database) -> None:

@@ -13,7 +13,7 @@ from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
-from bot.runtime import load_checked_content, open_database
+from bot.runtime import StartupError, load_checked_content, open_database, require_pseudonym_key
 from bot.settings import Settings
 from bot.telegram import handlers
 from bot.telegram.context import SERVICES, BotContext, Services
@@ -29,6 +29,9 @@ COMMANDS = (
     ("back", N_("Go back to the previous question")),
     ("history", N_("Your finished assessments and their reports")),
     ("language", N_("Change the language")),
+    ("privacy", N_("What is recorded, why, and for how long")),
+    ("mydata", N_("A copy of everything recorded about you")),
+    ("delete", N_("Erase everything recorded about you")),
     ("help", N_("How SI Check works")),
     ("cancel", N_("Cancel this assessment")),
 )
@@ -119,6 +122,12 @@ def _post_init(
         """Load the content, open the database and publish the commands."""
         content = load_checked_content()
         database = await open_database(settings.database_url)
+        try:
+            key = settings.sicheck_pseudonym_key
+            await require_pseudonym_key(database, key.get_secret_value() if key else None)
+        except StartupError:
+            await database.close()
+            raise
         application.bot_data[SERVICES] = Services(settings, content, database)
         await register_commands(application)
 

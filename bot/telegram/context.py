@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -18,6 +19,7 @@ from bot.settings import Settings
 from dialogs.content import Content
 from dialogs.i18n import negotiate
 from storage.dialogue import Who, claim_update
+from storage.models import Respondent
 
 SERVICES = "services"
 PLATFORM = "telegram"
@@ -112,3 +114,16 @@ async def once(
         return read(connection, who)
 
     return await context.services.database.store.run(work)
+
+
+async def respondent_language(update: Update, context: BotContext) -> str:
+    """The language the sender chose in SI Check, else their client's."""
+    who = who_sent(update, context)
+    chosen = await context.services.database.store.run(
+        lambda connection: connection.execute(
+            select(Respondent.language).where(
+                Respondent.platform == who.platform, Respondent.external_id == who.external_id
+            )
+        ).scalar()
+    )
+    return str(chosen or who.language or context.language)

@@ -32,6 +32,16 @@ from bot.telegram.coordinators import (
     notify_completion,
     stats_command,
 )
+from bot.telegram.privacy import (
+    ERASE,
+    KEEP,
+    REMINDERS_OFF,
+    delete_answer,
+    delete_command,
+    mydata_command,
+    privacy_command,
+    reminders_off,
+)
 from bot.telegram.replies import send, show
 from bot.telegram.summary import history_command, open_summary, send_chart, send_report
 from dialogs import events
@@ -60,7 +70,8 @@ HELP = N_(
     "/start: continue or begin an assessment\n/new: a fresh assessment\n"
     "/resume: show where you are\n/back: the previous question\n/history: your finished "
     "assessments and their reports\n/language: change the language\n/cancel: cancel this "
-    "assessment\n/help: this help"
+    "assessment\n/privacy: what is recorded and why\n/mydata: a copy of your data\n"
+    "/delete: erase your data\n/help: this help"
 )
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
 NOT_READABLE = N_("SI Check reads text messages and button presses only.")
@@ -306,10 +317,15 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("language", language, filters=private),
             CommandHandler("help", help_command, filters=private),
             CommandHandler("history", history_command, filters=private),
+            CommandHandler("privacy", privacy_command, filters=private),
+            CommandHandler("mydata", mydata_command, filters=private),
+            CommandHandler("delete", delete_command, filters=private),
             CommandHandler("cohort", cohort_command, filters=private),
             CommandHandler("notify", notify_command, filters=private),
             CommandHandler("stats", stats_command, filters=private),
             CommandHandler("export", export_command, filters=private),
+            CallbackQueryHandler(delete_answer, pattern=f"^({ERASE}|{KEEP})$"),
+            CallbackQueryHandler(reminders_off, pattern=f"^{REMINDERS_OFF}$"),
             CallbackQueryHandler(button),
             MessageHandler(filters.UpdateType.EDITED & private, edited),
             MessageHandler(filters.COMMAND & private, unknown_command),

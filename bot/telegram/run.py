@@ -7,11 +7,12 @@ import signal
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot.runtime import StartupError
+from bot.runtime import PSEUDONYM_KEY_MIN, StartupError
 from bot.settings import Settings
 from bot.telegram.application import build_application
 from bot.telegram.context import SERVICES, Services
 from bot.telegram.delivery import poll, serve_webhook
+from bot.telegram.privacy import keep_schedule
 
 
 def _check(settings: Settings) -> None:
@@ -19,6 +20,12 @@ def _check(settings: Settings) -> None:
         raise StartupError(
             "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and set it, "
             "or try SI Check without Telegram with `sicheck console`"
+        )
+    key = settings.sicheck_pseudonym_key
+    if key is None or len(key.get_secret_value()) < PSEUDONYM_KEY_MIN:
+        raise StartupError(
+            "SICHECK_PSEUDONYM_KEY is not set: set a secret of at least 16 characters and keep "
+            "it for good (it makes the respondents' pseudonyms in exports)"
         )
     if settings.webhook_url and not settings.webhook_secret_token:
         raise StartupError(
@@ -48,11 +55,17 @@ async def run_bot(settings: Settings) -> int:
     try:
         if application.post_init is not None:
             await application.post_init(application)
-        if settings.webhook_url:
-            await serve_webhook(application, settings, stop)
-        else:
-            await application.bot.delete_webhook()
-            await poll(application, stop, wait_seconds=settings.polling_timeout)
+        services = application.bot_data[SERVICES]
+        schedule = asyncio.ensure_future(keep_schedule(application.bot, services, stop))
+        try:
+            if settings.webhook_url:
+                await serve_webhook(application, settings, stop)
+            else:
+                await application.bot.delete_webhook()
+                await poll(application, stop, wait_seconds=settings.polling_timeout)
+        finally:
+            stop.set()
+            await schedule
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

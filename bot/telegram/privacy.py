@@ -1,0 +1,164 @@
+"""Data rights on Telegram (``/privacy``, ``/mydata``, ``/delete``), reminders and retention.
+
+Reminders and purging are scheduled from the database, not from memory: a loop in every
+replica claims what is due with one statement, so a restart loses nothing and two replicas
+never both send one reminder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+from html import escape
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.error import Forbidden, TelegramError
+
+from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language
+from bot.telegram.replies import send
+from dialogs.i18n import N_, _, negotiate, use_language
+from storage.privacy import claim_reminders, erase, my_data, purge, set_reminders
+
+log = logging.getLogger(__name__)
+ERASE = "D:yes"
+KEEP = "D:no"
+REMINDERS_OFF = "R:off"
+SCHEDULE_EVERY = timedelta(minutes=1)
+PURGE_EVERY = timedelta(days=1)
+NOTICE = N_(
+    "<b>Privacy in SI Check</b>\n\n"
+    "<b>What is recorded:</b> your Telegram user id and language, the practice's name, "
+    "country, organisation, target groups and themes, your answers and comments, and every "
+    "change of an answer.\n"
+    "<b>Why:</b> to give you the scored summary, and to let the coordinators of your "
+    "programme see how practices measure up against the EAPN checklist.\n"
+    "<b>Who sees it:</b> you; the coordinators see answers under a pseudonym, never your "
+    "name or user id, and figures only for groups of several respondents.\n"
+    "<b>How long:</b> unfinished assessments are deleted after %(days)s days without "
+    "activity, and so is your user id once you have not been seen for that long.\n"
+    "<b>Your rights:</b> /mydata sends you everything recorded about you, /delete erases it "
+    "all. Declining consent records nothing."
+)
+NOTHING = N_("SI Check has no data about you.")
+DELETE_ASK = N_(
+    "This erases your assessments, answers and comments for good, and they leave every "
+    "export and figure. Erase everything?"
+)
+
+
+async def privacy_command(update: Update, context: BotContext) -> None:
+    """Show the privacy notice."""
+    days = context.services.settings.retention_days
+    with use_language(await respondent_language(update, context)):
+        await send(context.bot, chat_of(update), _(NOTICE, days=days), None)
+
+
+async def mydata_command(update: Update, context: BotContext) -> None:
+    """Send everything SI Check keeps about the sender, as a JSON document."""
+    data = await once(update, context, my_data)
+    language = await respondent_language(update, context)
+    with use_language(language):
+        if data is None:
+            await send(context.bot, chat_of(update), _(NOTHING), None)
+            return
+        document = json.dumps(data, ensure_ascii=False, indent=2).encode()
+        await context.bot.send_document(
+            chat_of(update), InputFile(document, filename="sicheck-my-data.json")
+        )
+
+
+async def delete_command(update: Update, context: BotContext) -> None:
+    """Ask for confirmation before erasing everything about the sender."""
+    with use_language(await respondent_language(update, context)):
+        buttons = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(_("🗑 Erase everything"), callback_data=ERASE),
+                    InlineKeyboardButton(_("Keep my data"), callback_data=KEEP),
+                ]
+            ]
+        )
+        await send(context.bot, chat_of(update), _(DELETE_ASK), buttons)
+
+
+async def delete_answer(update: Update, context: BotContext) -> None:
+    """Erase, or not, as the confirmation's button says."""
+    query = update.callback_query
+    assert query is not None
+    language = await respondent_language(update, context)
+    if query.data != ERASE:
+        await query.answer()
+        with use_language(language):
+            await send(context.bot, chat_of(update), _("Nothing was erased."), None)
+        return
+    erased = await once(update, context, lambda c, who: erase(c, who.platform, who.external_id))
+    await query.answer()
+    if erased is None:
+        return
+    with use_language(language):
+        text = _(
+            "Erased: %(assessments)s assessments, %(answers)s answers and %(entries)s "
+            "answer-log entries. SI Check keeps nothing more about you.",
+            assessments=erased.assessments,
+            answers=erased.answers,
+            entries=erased.log_entries,
+        )
+        await send(context.bot, chat_of(update), text, None)
+
+
+async def reminders_off(update: Update, context: BotContext) -> None:
+    """Stop reminders for the sender."""
+    query = update.callback_query
+    assert query is not None
+    await once(update, context, lambda c, who: set_reminders(c, who, False))
+    with use_language(await respondent_language(update, context)):
+        await query.answer(_("No more reminders."))
+
+
+async def send_reminders(bot: Bot, services: Services) -> int:
+    """Send the reminders now due; the number sent."""
+    after = timedelta(hours=services.settings.reminder_after_hours)
+    due = await services.database.store.run(lambda c: claim_reminders(c, after))
+    sent = 0
+    for reminder in due:
+        with use_language(negotiate(reminder.language, services.settings.default_locale)):
+            text = _(
+                "Your assessment of %(practice)s is waiting where you left it. "
+                "Send /resume to go on.",
+                practice=f"<b>{escape(reminder.practice or '…')}</b>",
+            )
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(_("🔕 No more reminders"), callback_data=REMINDERS_OFF)]]
+            )
+        try:
+            await bot.send_message(int(reminder.chat_id), text, reply_markup=markup)
+            sent += 1
+        except (Forbidden, TelegramError) as error:
+            log.info("a reminder was not delivered: %s", type(error).__name__)
+    return sent
+
+
+async def keep_schedule(bot: Bot, services: Services, stop: asyncio.Event) -> None:
+    """Send due reminders every minute and purge once a day, until ``stop`` is set."""
+    retention = timedelta(days=services.settings.retention_days)
+    purged_at: float | None = None
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        try:
+            if purged_at is None or loop.time() - purged_at >= PURGE_EVERY.total_seconds():
+                erased = await services.database.store.run(lambda c: purge(c, retention))
+                purged_at = loop.time()
+                log.info(
+                    "purged %s assessments and %s identities past the retention period",
+                    erased.assessments,
+                    erased.respondents,
+                )
+            await send_reminders(bot, services)
+        except Exception:  # the schedule outlives a database that is briefly down
+            log.exception("scheduled work failed; trying again in a minute")
+        try:
+            await asyncio.wait_for(stop.wait(), SCHEDULE_EVERY.total_seconds())
+        except TimeoutError:
+            continue

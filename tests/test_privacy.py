@@ -1,0 +1,248 @@
+"""Data rights: decline stores nothing, /mydata, /delete, purging by age, and reminders."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, func, select, update
+
+from bot import cli
+from bot.runtime import Database
+from bot.telegram.privacy import ERASE, REMINDERS_OFF, send_reminders
+from storage.models import Answer, AnswerLog, Assessment, Base, Coordinator, Respondent, utcnow
+from storage.privacy import RETIRED, purge
+from tests.fake_bot_api import buttons, callback_update
+from tests.telegram_harness import Harness, running_bot
+
+ANA = 801
+BEN = 802
+LONG_AGO = timedelta(days=400)
+
+
+async def finish(bot: Harness, user_id: int, *, complete: bool = True) -> None:
+    """An assessment answered to the end (or to criterion 2), with a comment on criterion 1."""
+    await bot.say(user_id, "/start")
+    await bot.tap(user_id, "y")
+    await bot.say(user_id, "Soup kitchen")
+    for action in ("c:LV", "s", "ok", "ok"):
+        await bot.tap(user_id, action)
+    await bot.say(user_id, "A comment")
+    for number in range(1, 11 if complete else 3):
+        await bot.tap(user_id, f"a:C{number:02d}:2")
+    if complete:
+        await bot.tap(user_id, "ok")
+
+
+def _points_at_user(column: Column[Any]) -> str | None:
+    for key in column.foreign_keys:
+        if key.column.table.name in ("respondent", "assessment"):
+            return key.column.table.name
+    return None
+
+
+async def rows_of(
+    database: Database, user_id: int, respondents: set[int], assessments: set[int]
+) -> dict[str, int]:
+    """Rows in any table that belong to the user, found by walking the whole schema."""
+    found: dict[str, int] = {}
+    async with database.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            for column in table.columns:
+                target = _points_at_user(column)
+                if target == "respondent" or (table.name == "respondent" and column.name == "id"):
+                    ids: set[Any] = respondents
+                elif target == "assessment" or (
+                    table.name == "assessment" and column.name == "id"
+                ):
+                    ids = assessments
+                elif column.name == "external_id":
+                    ids = {str(user_id)}
+                else:
+                    continue
+                count = await session.scalar(
+                    select(func.count()).select_from(table).where(column.in_(ids))
+                )
+                if count:
+                    found[f"{table.name}.{column.name}"] = int(count or 0)
+    return found
+
+
+async def ids_of(database: Database, user_id: int) -> tuple[set[int], set[int]]:
+    async with database.sessions() as session:
+        respondents = set(
+            await session.scalars(
+                select(Respondent.id).where(Respondent.external_id == str(user_id))
+            )
+        )
+        assessments = set(
+            await session.scalars(
+                select(Assessment.id).where(Assessment.respondent_id.in_(respondents))
+            )
+        )
+    return respondents, assessments
+
+
+async def test_declining_consent_stores_nothing(bot: Harness, database: Database) -> None:
+    await bot.say(ANA, "/start")
+    await bot.tap(ANA, "n")
+    assert "nothing more will be asked or recorded" in bot.text(ANA)
+    assert await ids_of(database, ANA) == (set(), set())
+    assert await rows_of(database, ANA, set(), set()) == {}
+
+
+async def test_delete_erases_every_row_of_the_user_and_nothing_else(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, sicheck_coordinators=str(ANA)) as bot:
+        await finish(bot, ANA)
+        await finish(bot, BEN)
+        await bot.say(ANA, "/cohort new Mine")
+        respondents, assessments = await ids_of(database, ANA)
+        assert await rows_of(database, ANA, respondents, assessments)
+        await bot.say(ANA, "/delete")
+        assert "Erase everything?" in bot.text(ANA)
+        await bot.press(ANA, "🗑")
+        assert "Erased: 1 assessments, 10 answers and 10 answer-log entries" in bot.text(ANA)
+        assert await rows_of(database, ANA, respondents, assessments) == {}
+        assert await ids_of(database, BEN) != (set(), set())
+        await bot.say(BEN, "/mydata")
+        assert bot.api.files_in(BEN)
+        assert bot.errors == []
+        assert bot.api.violations == []
+
+
+async def test_keeping_ones_data_erases_nothing(bot: Harness, database: Database) -> None:
+    await finish(bot, ANA)
+    await bot.say(ANA, "/delete")
+    await bot.press(ANA, "Keep")
+    assert "Nothing was erased." in bot.text(ANA)
+    respondents, assessments = await ids_of(database, ANA)
+    assert len(respondents) == len(assessments) == 1
+
+
+async def test_mydata_holds_everything_recorded(bot: Harness, database: Database) -> None:
+    await finish(bot, ANA)
+    await bot.say(ANA, "/mydata")
+    [document] = [upload for upload in bot.api.files_in(ANA) if upload.method == "sendDocument"]
+    data = json.loads(document.content)
+    assert data["respondent"]["user_id"] == str(ANA)
+    [assessment] = data["assessments"]
+    async with database.sessions() as session:
+        answers = await session.scalar(select(func.count()).select_from(Answer))
+        entries = await session.scalar(select(func.count()).select_from(AnswerLog))
+    assert len(assessment["answers"]) == answers == 10
+    assert len(assessment["answer_log"]) == entries == 10
+    assert assessment["practice_name"] == "Soup kitchen"
+    assert "A comment" in [entry["comment"] for entry in assessment["answer_log"]]
+
+
+async def test_mydata_of_a_stranger_says_there_is_none(bot: Harness) -> None:
+    await bot.say(BEN, "/mydata")
+    assert bot.text(BEN) == "SI Check has no data about you."
+
+
+async def _age(database: Database, user_id: int, by: timedelta) -> None:
+    respondents, assessments = await ids_of(database, user_id)
+    async with database.sessions() as session, session.begin():
+        await session.execute(
+            update(Assessment)
+            .where(Assessment.id.in_(assessments))
+            .values(updated_at=utcnow() - by, started_at=utcnow() - by)
+        )
+        await session.execute(
+            update(Respondent)
+            .where(Respondent.id.in_(respondents))
+            .values(created_at=utcnow() - by)
+        )
+
+
+async def test_purge_removes_what_is_past_the_retention_period(
+    bot: Harness, database: Database
+) -> None:
+    await finish(bot, ANA, complete=False)
+    await finish(bot, BEN)
+    await _age(database, ANA, LONG_AGO)
+    await _age(database, BEN, LONG_AGO)
+    erased = await database.store.run(lambda c: purge(c, timedelta(days=365)))
+    assert (erased.assessments, erased.answers) == (1, 2)
+    assert await ids_of(database, ANA) == (set(), set())
+    async with database.sessions() as session:
+        kept = (await session.scalars(select(Respondent))).all()
+        assert [(r.platform, r.external_id) for r in kept] == [(RETIRED, str(kept[0].id))]
+        assert await session.scalar(select(func.count()).select_from(Answer)) == 10
+    again = await database.store.run(lambda c: purge(c, timedelta(days=365)))
+    assert (again.assessments, again.respondents) == (0, 0)
+
+
+async def test_a_fresh_assessment_is_not_purged(bot: Harness, database: Database) -> None:
+    await finish(bot, ANA, complete=False)
+    erased = await database.store.run(lambda c: purge(c, timedelta(days=365)))
+    assert (erased.assessments, erased.respondents) == (0, 0)
+
+
+async def test_a_due_reminder_is_sent_once_after_a_restart(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url) as before:
+        await finish(before, ANA, complete=False)
+    await _age(database, ANA, timedelta(hours=25))
+    async with running_bot(database_url) as after:
+        assert await send_reminders(after.application.bot, after.services) == 1
+        assert await send_reminders(after.application.bot, after.services) == 0
+        [reminder] = after.api.chat(ANA)
+        assert "Soup kitchen" in reminder["text"]
+        assert [data for _label, data in buttons(reminder)] == [REMINDERS_OFF]
+
+
+async def test_two_replicas_send_a_reminder_once(database: Database, database_url: str) -> None:
+    async with running_bot(database_url) as first:
+        await finish(first, ANA, complete=False)
+        await _age(database, ANA, timedelta(hours=25))
+        async with running_bot(database_url, api=first.api) as second:
+            sent = await asyncio.gather(
+                send_reminders(first.application.bot, first.services),
+                send_reminders(second.application.bot, second.services),
+            )
+    assert sorted(sent) == [0, 1]
+
+
+async def test_no_more_reminders_means_none(bot: Harness, database: Database) -> None:
+    await finish(bot, ANA, complete=False)
+    await _age(database, ANA, timedelta(hours=25))
+    assert await send_reminders(bot.application.bot, bot.services) == 1
+    reminder = bot.api.chat(ANA)[-1]
+    await bot.feed(callback_update(ANA, REMINDERS_OFF, reminder))
+    await bot.say(ANA, "/new")
+    await _age(database, ANA, timedelta(hours=25))
+    assert await send_reminders(bot.application.bot, bot.services) == 0
+
+
+def test_the_cli_erases_a_respondent_on_request(
+    database: Database, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--database-url", database_url]
+    assert cli.main(["coordinator", "add", str(ANA), *url]) == 0
+    assert cli.main(["erase", "--telegram-id", str(ANA), *url]) == 1
+    assert "erased 0 respondent" in capsys.readouterr().out
+    assert cli.main(["erase", "--telegram-id", "me", *url]) == 2
+    assert cli.main(["purge", *url]) == 0
+
+
+async def test_the_erase_button_of_someone_else_erases_only_the_presser(
+    bot: Harness, database: Database
+) -> None:
+    await finish(bot, ANA)
+    await bot.say(ANA, "/delete")
+    await bot.feed(callback_update(BEN, ERASE, bot.last(ANA)))
+    respondents, _assessments = await ids_of(database, ANA)
+    assert respondents
+    assert await session_count(database, Coordinator) == 0
+
+
+async def session_count(database: Database, model: type[Base]) -> int:
+    async with database.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
