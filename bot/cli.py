@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot import admin, catalogs, diagram
+from bot import admin, catalogs, diagram, logs
 from bot.console import run_console
 from bot.runtime import StartupError, inspect_revision, load_checked_content, open_database
 from bot.settings import Settings
@@ -104,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from bot.telegram.run import run_bot
 
+            logs.configure(settings.log_level, settings.log_format)
             return asyncio.run(run_bot(settings))
         if args.command == "db":
             return asyncio.run(_db(args, settings))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -55,6 +57,12 @@ class Settings(BaseSettings):
     )
     reminder_after_hours: float = Field(
         24, gt=0, description="Hours of silence before one reminder of an unfinished assessment"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log records written by sicheck run"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text lines, or one JSON object per line"
     )
     stats_min_group: int = Field(
         5, ge=1, description="Groups with fewer respondents are left out of aggregate figures"

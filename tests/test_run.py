@@ -150,12 +150,19 @@ async def test_long_polling_completes_the_whole_flow(
     api_server: tuple[FakeBotAPI, str], database: Database, database_url: str
 ) -> None:
     api, url = api_server
-    process = await start_bot(url, database_url)
+    port = free_port()
+    process = await start_bot(url, database_url, LISTEN_PORT=str(port))
     try:
         await api.wait_for(lambda: bool(api.calls_to("getUpdates")), TIMEOUT)
         await Driver(api).whole_assessment()
         assert "Summary: Soup kitchen" in api.last(USER)["text"]
         await api.wait_for(lambda: bool(api.files_in(USER)), TIMEOUT)
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            health = await client.get(f"http://127.0.0.1:{port}/healthz")
+            assert (health.status_code, health.json()["problems"]) == (200, [])
+            metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+        assert 'sicheck_updates_total{kind="callback_query"} 16' in metrics
+        assert 'sicheck_assessments{status="completed"} 1' in metrics
     finally:
         await stop_bot(process)
     assert api.violations == []

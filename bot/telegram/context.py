@@ -16,6 +16,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.locks import KeyedLocks
 from bot.runtime import Database
 from bot.settings import Settings
+from bot.telegram.metrics import Metrics
 from dialogs.content import Content
 from dialogs.i18n import negotiate
 from storage.dialogue import Who, claim_update
@@ -40,6 +41,7 @@ class Services:
     )
     """Charts and PDFs are CPU-bound, and matplotlib keeps font caches per thread: a small
     pool of its own keeps memory flat when many practitioners finish at once."""
+    metrics: Metrics = field(default_factory=Metrics)
     follow_ups: set[asyncio.Task[Any]] = field(default_factory=set)
     """Work that follows a committed update (a chart), awaited before shutting down."""
 

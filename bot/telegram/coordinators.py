@@ -240,6 +240,8 @@ async def export_command(update: Update, context: BotContext) -> None:
     with use_language(language):
         progress = await context.bot.send_message(chat, _("Preparing the export…"))
     services = context.services
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     with tempfile.TemporaryDirectory(prefix="sicheck-export-") as folder:
         path = Path(folder) / request.filename
         writing = asyncio.ensure_future(
@@ -257,6 +259,8 @@ async def export_command(update: Update, context: BotContext) -> None:
                     )
                 await _edit(progress, text)
         rows = writing.result()
+        services.metrics.exports += 1
+        services.metrics.export_seconds += loop.time() - started
         files = await asyncio.to_thread(within, path, request.filename, UPLOAD_MAX)
         with use_language(language):
             text = _("Export ready: %(rows)s rows.", rows=format_decimal(rows, locale=language))

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -20,10 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.error import NetworkError, TimedOut
@@ -31,6 +31,8 @@ from telegram.error import NetworkError, TimedOut
 from bot.runtime import StartupError
 from bot.settings import Settings
 from bot.telegram.context import SERVICES, Services
+from bot.telegram.health import routes
+from bot.telegram.metrics import update_kind
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -42,6 +44,15 @@ def _chat_key(update: Update) -> Hashable:
     return chat.id if chat is not None else ("update", update.update_id)
 
 
+async def processed(application: Any, update: Update) -> None:
+    """Process one update, counting it and its time for ``/metrics``."""
+    started = time.perf_counter()
+    await application.process_update(update)
+    services = application.bot_data.get(SERVICES)
+    if isinstance(services, Services):
+        services.metrics.observe(update_kind(update), time.perf_counter() - started)
+
+
 async def process_batch(application: Any, updates: Sequence[Update]) -> None:
     """Process a batch: each chat's updates in order, different chats concurrently."""
     by_chat: dict[Hashable, list[Update]] = defaultdict(list)
@@ -50,7 +61,7 @@ async def process_batch(application: Any, updates: Sequence[Update]) -> None:
 
     async def in_order(chain: list[Update]) -> None:
         for update in chain:
-            await application.process_update(update)
+            await processed(application, update)
 
     await asyncio.gather(*(in_order(chain) for chain in by_chat.values()))
 
@@ -81,6 +92,7 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
                 await asyncio.wait_for(stop.wait(), delay)
             continue
         failures = 0
+        _heartbeat(application)
         if updates:
             await process_batch(application, updates)
             offset = updates[-1].update_id + 1
@@ -92,16 +104,10 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             log.info("could not confirm the last batch; it will be redelivered and skipped")
 
 
-async def _healthy(application: Any) -> bool:
+def _heartbeat(application: Any) -> None:
     services = application.bot_data.get(SERVICES)
-    if not isinstance(services, Services):
-        return False
-    try:
-        async with services.database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure means unhealthy
-        return False
-    return True
+    if isinstance(services, Services):
+        services.metrics.heartbeat = time.monotonic()
 
 
 class _Server(uvicorn.Server):
@@ -127,14 +133,15 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
         except (JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
             return Response(status_code=400)
         async with application.bot_data[SERVICES].chat_locks.hold(("webhook", _chat_key(update))):
-            await application.process_update(update)
+            await processed(application, update)
         return Response(status_code=200)
 
-    async def healthz(request: Request) -> Response:
-        ok = await _healthy(application)
-        return JSONResponse({"status": "ok" if ok else "unavailable"}, 200 if ok else 503)
-
-    return Starlette(routes=[Route(path, receive, methods=["POST"]), Route("/healthz", healthz)])
+    return Starlette(
+        routes=[
+            Route(path, receive, methods=["POST"]),
+            *routes(application, settings, polling=False),
+        ]
+    )
 
 
 async def serve_webhook(application: Any, settings: Settings, stop: asyncio.Event) -> None:
@@ -146,12 +153,7 @@ async def serve_webhook(application: Any, settings: Settings, stop: asyncio.Even
     )
     server = _Server(config)
     # Listening before Telegram learns the URL: its first POST waits in the backlog.
-    try:
-        listening = socket.create_server((settings.listen_host, settings.listen_port))
-    except OSError as error:
-        raise StartupError(
-            f"cannot listen on {settings.listen_host}:{settings.listen_port}: {error.strerror}"
-        ) from None
+    listening = _listening(settings)
     serving = asyncio.ensure_future(server.serve(sockets=[listening]))
     await application.bot.set_webhook(
         settings.webhook_url,
@@ -162,4 +164,23 @@ async def serve_webhook(application: Any, settings: Settings, stop: asyncio.Even
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True  # finish requests in flight; Telegram redelivers the rest
     stopping.cancel()
+    await serving
+
+
+def _listening(settings: Settings) -> socket.socket:
+    try:
+        return socket.create_server((settings.listen_host, settings.listen_port))
+    except OSError as error:
+        raise StartupError(
+            f"cannot listen on {settings.listen_host}:{settings.listen_port}: {error.strerror}"
+        ) from None
+
+
+async def serve_health(application: Any, settings: Settings, stop: asyncio.Event) -> None:
+    """In polling mode, serve ``/healthz`` and ``/metrics`` until ``stop`` is set."""
+    app = Starlette(routes=routes(application, settings, polling=True))
+    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    serving = asyncio.ensure_future(server.serve(sockets=[_listening(settings)]))
+    await stop.wait()
+    server.should_exit = True
     await serving

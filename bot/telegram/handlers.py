@@ -24,7 +24,7 @@ from telegram.ext import (
 )
 
 from bot.telegram.callback_data import LANGUAGE_PREFIX, unpack
-from bot.telegram.context import PLATFORM, BotContext, chat_of, who_sent
+from bot.telegram.context import PLATFORM, SERVICES, BotContext, Services, chat_of, who_sent
 from bot.telegram.coordinators import (
     cohort_command,
     export_command,
@@ -277,6 +277,9 @@ async def edited(update: Update, context: BotContext) -> None:
 
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure by update and chat id only, and tell the user to try again."""
+    services = context.application.bot_data.get(SERVICES)
+    if isinstance(services, Services):
+        services.metrics.errors += 1
     if not isinstance(update, Update):
         log.error("error outside an update", exc_info=context.error)
         return

@@ -11,7 +11,7 @@ from bot.runtime import PSEUDONYM_KEY_MIN, StartupError
 from bot.settings import Settings
 from bot.telegram.application import build_application
 from bot.telegram.context import SERVICES, Services
-from bot.telegram.delivery import poll, serve_webhook
+from bot.telegram.delivery import poll, serve_health, serve_webhook
 from bot.telegram.privacy import keep_schedule
 
 
@@ -61,8 +61,11 @@ async def run_bot(settings: Settings) -> int:
             if settings.webhook_url:
                 await serve_webhook(application, settings, stop)
             else:
+                health = asyncio.ensure_future(serve_health(application, settings, stop))
                 await application.bot.delete_webhook()
                 await poll(application, stop, wait_seconds=settings.polling_timeout)
+                stop.set()
+                await health
         finally:
             stop.set()
             await schedule
