@@ -37,5 +37,7 @@ def configure(level: str, form: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL, and the Bot API's URLs hold the bot's token.
+    # httpx logs every request URL, and the Bot API's URLs hold the bot's token; the
+    # library's debug records hold whole messages, answers included.
     logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
+    logging.getLogger("telegram").setLevel(max(root.level, logging.INFO))

@@ -37,15 +37,22 @@ class CohortSummary:
 def coordinator_id(
     connection: Connection, platform: str, external_id: str, configured: Collection[str] = ()
 ) -> int | None:
-    """The coordinator's id if this person is one; those configured are recorded on sight."""
+    """The coordinator's id if this person is one; those configured are recorded on sight.
+
+    Someone recorded only because the settings named them stops being a coordinator when the
+    settings no longer do; ``sicheck coordinator add`` makes the role independent of them.
+    """
+    named = platform == "telegram" and external_id in configured
     found = connection.execute(
-        select(Coordinator.id).where(
+        select(Coordinator.id, Coordinator.from_settings).where(
             Coordinator.platform == platform, Coordinator.external_id == external_id
         )
-    ).scalar()
-    if found is None and platform == "telegram" and external_id in configured:
-        return add_coordinator(connection, platform, external_id)
-    return found
+    ).first()
+    if found is None:
+        return _record(connection, platform, external_id, from_settings=True) if named else None
+    if found.from_settings and not named:
+        return None
+    return int(found.id)
 
 
 def add_coordinator(connection: Connection, platform: str, external_id: str) -> int:
@@ -56,11 +63,24 @@ def add_coordinator(connection: Connection, platform: str, external_id: str) -> 
         )
     ).scalar()
     if existing is not None:
+        connection.execute(
+            update(Coordinator).where(Coordinator.id == existing).values(from_settings=False)
+        )
         return existing
+    return _record(connection, platform, external_id, from_settings=False)
+
+
+def _record(
+    connection: Connection, platform: str, external_id: str, *, from_settings: bool
+) -> int:
     created: int = connection.execute(
         insert(Coordinator)
         .values(
-            platform=platform, external_id=external_id, notify_completed=False, added_at=utcnow()
+            platform=platform,
+            external_id=external_id,
+            from_settings=from_settings,
+            notify_completed=False,
+            added_at=utcnow(),
         )
         .returning(Coordinator.id)
     ).scalar_one()

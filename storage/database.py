@@ -51,10 +51,15 @@ def create_engine(url: str) -> AsyncEngine:
         # SQLite has one writer at a time: one connection makes transactions queue fairly in
         # the event loop instead of spinning in SQLite's busy handler, which sleeps up to
         # 100 ms between tries.
-        engine = create_async_engine(parsed, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(
+            parsed, pool_size=1, max_overflow=0, pool_timeout=60, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", tune_sqlite)
         return engine
-    return create_async_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # Bound parameters are answers and comments: they stay out of errors and so out of logs.
+    return create_async_engine(
+        parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -154,6 +154,7 @@ _EARLIER = (
     .where(Assessment.respondent_id == bindparam("respondent_id"))
     .where(Assessment.id < bindparam("before"))
     .where(Assessment.status == "completed")
+    .where(Assessment.checklist_version == bindparam("checklist_version"))
     .order_by(Assessment.id.desc())
     .limit(EARLIER_LOOKBACK)
 )
@@ -313,7 +314,15 @@ def earlier_of(
         return None
     # Compared in Python: SQLite's lower() folds ASCII letters only, and names are Latvian.
     wanted = assessment.practice_name.strip().casefold()
-    rows = connection.execute(_EARLIER, {"respondent_id": respondent_id, "before": assessment.id})
+    rows = connection.execute(
+        _EARLIER,
+        {
+            "respondent_id": respondent_id,
+            "before": assessment.id,
+            # Answers on another checklist's scale do not compare with these.
+            "checklist_version": assessment.checklist_version,
+        },
+    )
     row = next((r for r in rows if (r.practice_name or "").strip().casefold() == wanted), None)
     if row is None:
         return None

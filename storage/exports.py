@@ -762,7 +762,7 @@ def export_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        engine = create_engine(url.set(drivername="sqlite"))
+        engine = create_engine(url.set(drivername="sqlite"), hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, record: Any) -> None:
@@ -782,5 +782,7 @@ def export_engine(database_url: str) -> Engine:
             query.setdefault("sslmode", query.pop("ssl"))
         query.pop("prepared_statement_cache_size", None)
         url = url.set(drivername="postgresql+psycopg", query=query)
-        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
-    return create_engine(url)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=2, max_overflow=2, hide_parameters=True
+        )
+    return create_engine(url, hide_parameters=True)

@@ -157,6 +157,8 @@ class Coordinator(Base):
     id: Mapped[int] = mapped_column(Identifier, primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
+    from_settings: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Recorded because ``SICHECK_COORDINATORS`` named them: the role ends when it stops."""
     notify_completed: Mapped[bool] = mapped_column(Boolean, default=False)
     """Whether to be told when an assessment in one of their cohorts is completed."""
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -18,6 +18,7 @@ from storage.models import (
     Answer,
     AnswerLog,
     Assessment,
+    Cohort,
     Coordinator,
     Respondent,
     utcnow,
@@ -90,6 +91,16 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+def _one(connection: Connection, statement: Any) -> dict[str, Any] | None:
+    """The first row of ``statement`` as JSON-ready data, ``None`` if there is none."""
+    row = connection.execute(statement).mappings().first()
+    if row is None:
+        return None
+    return {
+        key: _iso(value) if isinstance(value, datetime) else value for key, value in row.items()
+    }
+
+
 def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     """Everything SI Check keeps about the respondent, as JSON-ready data."""
     # Core rows, named by column: a Connection does not build ORM objects.
@@ -123,8 +134,15 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
                 "organisation": assessment.organisation,
                 "target_groups": assessment.target_groups,
                 "themes": assessment.themes,
+                "cohort": _one(
+                    connection,
+                    select(Cohort.code, Cohort.name).where(Cohort.id == assessment.cohort_id),
+                ),
+                "unsaved_draft": assessment.context,
                 "started_at": _iso(assessment.started_at),
+                "updated_at": _iso(assessment.updated_at),
                 "completed_at": _iso(assessment.completed_at),
+                "reminded_at": _iso(assessment.reminded_at),
                 "answers": [
                     {
                         "criterion": answer.criterion,
@@ -161,6 +179,12 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
             "created_at": _iso(respondent.created_at),
         },
         "assessments": assessments,
+        "coordinator": _one(
+            connection,
+            select(Coordinator.notify_completed, Coordinator.added_at).where(
+                Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
+            ),
+        ),
     }
 
 
@@ -223,11 +247,14 @@ def claim_reminders(
         update(Assessment)
         .where(
             Assessment.status == "active",
+            Assessment.state.not_in(("language", "consent")),
             Assessment.reminded_at.is_(None),
             Assessment.updated_at < moment - after,
             Assessment.respondent_id.in_(
                 select(Respondent.id).where(
-                    Respondent.reminders, Respondent.platform == "telegram"
+                    Respondent.reminders,
+                    Respondent.platform == "telegram",
+                    Respondent.consent_at.is_not(None),
                 )
             ),
         )

@@ -89,6 +89,8 @@ class _Counts:
     respondents: int
     started: int
     completed: int
+    finishers: int
+    """Distinct respondents with a completed assessment: whose answers the figures show."""
 
 
 def _selected(
@@ -100,8 +102,10 @@ def _selected(
 ) -> Select[*_Row]:
     """``statement`` over the assessments chosen, with their cohort joined."""
     conditions: list[ColumnElement[bool]] = [
-        # Whoever declined consent asked for nothing to be recorded: they are not counted.
-        Assessment.status != "declined"
+        # Whoever declined consent asked for nothing to be recorded, and whoever has not yet
+        # given it has not started: neither is counted.
+        Assessment.status != "declined",
+        Assessment.state.not_in(("language", "consent")),
     ]
     if completed:
         conditions.append(Assessment.status == "completed")
@@ -116,6 +120,7 @@ _TALLIES = (
     func.count(distinct(Assessment.respondent_id)),
     func.count(),
     func.count().filter(Assessment.status == "completed"),
+    func.count(distinct(Assessment.respondent_id)).filter(Assessment.status == "completed"),
 )
 
 
@@ -140,11 +145,16 @@ def stats(
             for value, count in counts.items():
                 every_answer[code][value] = every_answer[code].get(value, 0) + count
     every_duration = [seconds for found in durations.values() for seconds in found]
+    # The figures are those of the people who finished: so few of them is what gives one away.
+    every_group = _group_counts(connection, None, None)
     hidden = hidden_groups(
-        {key: counts.respondents for key, counts in _group_counts(connection, None, None).items()},
-        threshold,
+        {key: counts.finishers for key, counts in every_group.items()}, threshold
     )
-    result = [_group(overall, every_answer, every_duration, codes, threshold, overall=True)]
+    # A selection of one cohort in one country is a single group: its total is that group.
+    single = cohort is not None and country is not None and any(key in hidden for key in groups)
+    result = [
+        _group(overall, every_answer, every_duration, codes, threshold, single, overall=True)
+    ]
     for key in sorted(groups, key=lambda key: _order(groups[key])):
         result.append(
             _group(groups[key], answers[key], durations[key], codes, threshold, key in hidden)
@@ -196,13 +206,13 @@ def _group_counts(
 
 def _overall_counts(connection: Connection, cohort: str | None, country: str | None) -> _Counts:
     # Respondents are counted again over the whole selection: one person may be in two groups.
-    respondents, started, completed = connection.execute(
+    respondents, started, completed, finishers = connection.execute(
         _selected(select(*_TALLIES).select_from(Assessment), cohort, country)
     ).one()
     name = None
     if cohort is not None:
         name = connection.execute(select(Cohort.name).where(Cohort.code == cohort)).scalar()
-    return _Counts(cohort, name, country, respondents, started, completed)
+    return _Counts(cohort, name, country, respondents, started, completed, finishers)
 
 
 def _answer_counts(
@@ -274,7 +284,7 @@ def _group(
     *,
     overall: bool = False,
 ) -> GroupStats:
-    if hidden or counts.respondents < threshold:
+    if hidden or counts.finishers < threshold:
         return GroupStats(
             counts.cohort,
             counts.cohort_name,

@@ -87,7 +87,12 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 def sqlite_engine(url: str | URL) -> Engine:
     """A synchronous engine on the SQLite file of ``url``, transactions begun IMMEDIATE."""
     parsed = make_url(url).set(drivername="sqlite")
-    engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    engine = create_engine(
+        parsed,
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False},
+        hide_parameters=True,
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, record: Any) -> None:

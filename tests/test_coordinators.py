@@ -242,3 +242,17 @@ def test_export_words_name_whole_days_and_refuse_what_they_do_not_know() -> None
     for words in (["until=31.03.2026"], ["colour=red"], ["version=one"], ["pdf"]):
         with pytest.raises(ExportRequestError):
             parse_words(words, "en")
+
+
+async def test_a_coordinator_dropped_from_the_settings_loses_the_role(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, sicheck_coordinators=str(COORDINATOR)) as bot:
+        await bot.say(COORDINATOR, "/cohort list")
+        assert bot.text(COORDINATOR) != REFUSAL
+    async with running_bot(database_url, sicheck_coordinators="") as bot:
+        await bot.say(COORDINATOR, "/cohort list")
+        assert bot.text(COORDINATOR) == REFUSAL
+        await bot.say(PRACTITIONER, "/stats")
+        assert bot.text(PRACTITIONER) == REFUSAL
+        assert bot.errors == []

@@ -140,6 +140,21 @@ async def test_mydata_holds_everything_recorded(bot: Harness, database: Database
     assert "A comment" in [entry["comment"] for entry in assessment["answer_log"]]
 
 
+async def test_mydata_names_the_cohort_and_the_coordinator_role(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, sicheck_coordinators=str(ANA)) as bot:
+        await bot.say(ANA, "/cohort new Ours")
+        code = bot.text(ANA).rsplit("start=", 1)[1].strip()
+        await bot.say(ANA, f"/start {code}")
+        await bot.say(ANA, "/mydata")
+        [document] = bot.api.files_in(ANA)
+        data = json.loads(document.content)
+        assert data["assessments"][-1]["cohort"] == {"code": code, "name": "Ours"}
+        assert data["coordinator"]["notify_completed"] is False
+        assert bot.errors == []
+
+
 async def test_mydata_of_a_stranger_says_there_is_none(bot: Harness) -> None:
     await bot.say(BEN, "/mydata")
     assert bot.text(BEN) == "SI Check has no data about you."

@@ -148,6 +148,11 @@ async def cohort(database: Database, content: Content) -> str:
     return code
 
 
+def finishers(people: Sequence[Person]) -> int:
+    """How many of ``people`` completed: the number the threshold is compared with."""
+    return sum(person.completed for person in people)
+
+
 async def figures(
     database: Database,
     content: Content,
@@ -217,7 +222,7 @@ async def test_figures_are_what_the_answers_imply(
     database: Database, content: Content, cohort: str
 ) -> None:
     spanish = in_country(PEOPLE, "ES")
-    overall, riga, spain = await figures(database, content, threshold=len(spanish))
+    overall, riga, spain = await figures(database, content, threshold=finishers(spanish))
     assert overall.overall
     assert (overall.cohort, overall.country) == (None, None)
     check_group(overall, content, PEOPLE)
@@ -248,7 +253,7 @@ async def test_a_group_below_the_threshold_shows_no_figures(
         (),
     )
     spanish = in_country(PEOPLE, "ES")
-    shown = (await figures(database, content, threshold=len(spanish)))[-1]
+    shown = (await figures(database, content, threshold=finishers(spanish)))[-1]
     check_group(shown, content, spanish)
 
 
@@ -265,11 +270,11 @@ async def test_filters_narrow_every_group(
     database: Database, content: Content, cohort: str
 ) -> None:
     spanish = in_country(PEOPLE, "ES")
-    overall, riga = await figures(database, content, cohort=cohort, threshold=len(spanish))
+    overall, riga = await figures(database, content, cohort=cohort, threshold=finishers(spanish))
     assert (overall.overall, overall.cohort, overall.cohort_name) == (True, cohort, COHORT_NAME)
     check_group(overall, content, in_cohort(PEOPLE))
     check_group(riga, content, in_cohort(PEOPLE))
-    only_spain = await figures(database, content, country="ES", threshold=len(spanish))
+    only_spain = await figures(database, content, country="ES", threshold=finishers(spanish))
     assert [(group.overall, group.country) for group in only_spain] == [
         (True, "ES"),
         (False, "ES"),
@@ -286,7 +291,7 @@ async def test_filters_narrow_every_group(
 async def test_the_text_is_translated_and_escaped(
     database: Database, content: Content, cohort: str
 ) -> None:
-    groups = await figures(database, content, threshold=len(in_country(PEOPLE, "ES")))
+    groups = await figures(database, content, threshold=finishers(in_country(PEOPLE, "ES")))
     text = stats_text(groups, content, "lv")
     assert html_problems(text) == []
     assert "Rīga &amp; &lt;pilot&gt;" in text
@@ -425,3 +430,26 @@ def test_no_total_gives_away_a_hidden_group() -> None:
     within = hidden_groups({(1, "LV"): 10, (1, "ES"): 3, (2, "ES"): 3}, 5)
     assert within == {(1, "LV"), (1, "ES"), (2, "ES")}
     assert hidden_groups({big: 10, (2, "LV"): 7}, 5) == set()
+
+
+async def test_a_group_is_judged_by_those_who_finished(
+    database: Database, content: Content, cohort: str
+) -> None:
+    riga = in_cohort(PEOPLE)
+    assert finishers(riga) < len(riga), "the data needs someone in Rīga who did not finish"
+    # As many started as the threshold asks, but fewer finished: their answers stay hidden.
+    groups = await figures(database, content, threshold=finishers(riga) + 1)
+    assert groups[1].cohort == cohort
+    assert groups[1].suppressed
+
+
+async def test_one_cohort_in_one_country_is_hidden_when_its_group_is(
+    database: Database, content: Content, cohort: str
+) -> None:
+    spanish = in_country(PEOPLE, "ES")
+    threshold = finishers(spanish) + 1
+    [overall, *_rest] = await figures(database, content, country="ES", threshold=threshold)
+    assert overall.suppressed
+    riga = await figures(database, content, cohort=cohort, country="LV", threshold=threshold)
+    hidden_riga = (await figures(database, content, threshold=threshold))[1].suppressed
+    assert riga[0].suppressed == hidden_riga

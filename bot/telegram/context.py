@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.locks import KeyedLocks
@@ -22,6 +24,7 @@ from dialogs.i18n import negotiate
 from storage.dialogue import Who, claim_update
 from storage.models import Respondent
 
+log = logging.getLogger(__name__)
 SERVICES = "services"
 PLATFORM = "telegram"
 T = TypeVar("T")
@@ -129,3 +132,21 @@ async def respondent_language(update: Update, context: BotContext) -> str:
         ).scalar()
     )
     return str(chosen or who.language or context.language)
+
+
+def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` after this update's handler, its errors going to the error handlers."""
+
+    async def guarded() -> None:
+        try:
+            await work
+        except TelegramError as error:
+            # The update itself was applied: a chart or notice that could not be delivered
+            # (a coordinator who never started the bot) is no failure of the user's action.
+            log.info("a follow-up of update %s was not delivered: %s", update.update_id, error)
+        except Exception as error:  # reported like a handler's error, never lost silently
+            await context.application.process_error(update, error)
+
+    task = asyncio.create_task(guarded())
+    context.services.follow_ups.add(task)
+    task.add_done_callback(context.services.follow_ups.discard)

@@ -22,8 +22,8 @@ from telegram.error import BadRequest
 
 from bot.admin import invitation_link
 from bot.documents import stats_png
-from bot.exporting import ExportRequestError, parse_words, run_export, within
-from bot.telegram.context import PLATFORM, BotContext, chat_of, once
+from bot.exporting import ExportRequest, ExportRequestError, parse_words, run_export, within
+from bot.telegram.context import PLATFORM, BotContext, chat_of, follow_up, once
 from bot.telegram.replies import send
 from dialogs.i18n import N_, _, use_language
 from storage.coordination import (
@@ -44,6 +44,7 @@ COHORT_USAGE = N_(
     "or /cohort list to see the cohorts."
 )
 NAME_MAX = 200
+LIST_MAX = 3500
 
 
 def _coordinator(connection: Connection, who: Who, configured: frozenset[str]) -> int | None:
@@ -107,6 +108,10 @@ def _cohort_list(cohorts: list[CohortSummary]) -> str:
         return _("There are no cohorts yet.")
     lines = ["<b>" + _("Cohorts") + "</b>"]
     for cohort in cohorts:
+        if sum(len(line) + 1 for line in lines) > LIST_MAX:
+            # The rest is one `sicheck cohort list` away; a message has 4096 characters.
+            lines.append("…")
+            break
         lines.append(
             _(
                 "%(name)s: %(respondents)s joined, %(started)s started, %(completed)s completed",
@@ -214,8 +219,8 @@ async def stats_command(update: Update, context: BotContext) -> None:
         await context.bot.send_photo(chat_of(update), InputFile(png, filename="sicheck-stats.png"))
 
 
-UPLOAD_MAX = 50 * 1024 * 1024
-"""Telegram's limit for a file a bot sends."""
+UPLOAD_MAX = 49_000_000
+"""Under Telegram's 50 MB (50,000,000 bytes) for a file a bot sends, with room for the form."""
 PROGRESS_EVERY = 3.0
 """Seconds between edits of the progress message, well within Telegram's edit limits."""
 EXPORT_USAGE = N_(
@@ -235,10 +240,19 @@ async def export_command(update: Update, context: BotContext) -> None:
         request = parse_words(context.args or [], language)
     except ExportRequestError as error:
         with use_language(language):
-            await send(context.bot, chat, _(EXPORT_USAGE, option=escape(str(error))), None)
+            option = escape(str(error)[:NAME_MAX])
+            await send(context.bot, chat, _(EXPORT_USAGE, option=option), None)
         return
     with use_language(language):
         progress = await context.bot.send_message(chat, _("Preparing the export…"))
+    # Written after this handler returns, so a long export holds up no other update.
+    follow_up(update, context, _export(context, request, progress, language))
+
+
+async def _export(
+    context: BotContext, request: ExportRequest, progress: Message, language: str
+) -> None:
+    """Write the export, keeping the progress message current, then send its files."""
     services = context.services
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -273,7 +287,7 @@ async def export_command(update: Update, context: BotContext) -> None:
         await _edit(progress, text)
         for part, name in files:
             with part.open("rb") as handle:
-                await context.bot.send_document(chat, InputFile(handle, filename=name))
+                await context.bot.send_document(progress.chat_id, InputFile(handle, filename=name))
 
 
 async def _edit(message: Message, text: str) -> None:

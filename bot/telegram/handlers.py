@@ -7,9 +7,8 @@ the reply goes out only after that transaction has committed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -24,7 +23,15 @@ from telegram.ext import (
 )
 
 from bot.telegram.callback_data import LANGUAGE_PREFIX, unpack
-from bot.telegram.context import PLATFORM, SERVICES, BotContext, Services, chat_of, who_sent
+from bot.telegram.context import (
+    PLATFORM,
+    SERVICES,
+    BotContext,
+    Services,
+    chat_of,
+    follow_up,
+    who_sent,
+)
 from bot.telegram.coordinators import (
     cohort_command,
     export_command,
@@ -215,20 +222,6 @@ async def button(update: Update, context: BotContext) -> None:
         # The chart follows the committed summary without holding up this update's handler.
         follow_up(update, context, send_chart(update, context, outcome.assessment_id))
         follow_up(update, context, notify_completion(context, outcome.assessment_id))
-
-
-def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` after this update's handler, its errors going to the error handlers."""
-
-    async def guarded() -> None:
-        try:
-            await work
-        except Exception as error:  # reported like a handler's error, never lost silently
-            await context.application.process_error(update, error)
-
-    task = asyncio.create_task(guarded())
-    context.services.follow_ups.add(task)
-    task.add_done_callback(context.services.follow_ups.discard)
 
 
 def _editable(message: object) -> Message | None:
