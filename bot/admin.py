@@ -180,12 +180,14 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     url = args.database_url or settings.database_url
     # Opening the database also checks that its schema is current before reading from it.
     database = await open_database(url)
+    key = settings.sicheck_pseudonym_key
+    secret = key.get_secret_value() if key else ""
     try:
-        key = settings.sicheck_pseudonym_key
-        await require_pseudonym_key(database, key.get_secret_value() if key else None)
+        await require_pseudonym_key(database, secret)
     finally:
         await database.close()
     path = args.out or Path(request.filename)
-    rows = await asyncio.to_thread(run_export, url, load_checked_content(), request, path)
+    content = load_checked_content()
+    rows = await asyncio.to_thread(run_export, url, content, request, path, secret)
     print(f"{rows} rows written to {path}", file=sys.stderr)
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from dialogs.content import Content
+from storage.coordination import derived_key
 from storage.exports import ExportFilter, Shape, export, export_engine, export_xlsx
 
 Kind = Literal["csv", "excel", "xlsx", "jsonl"]
@@ -93,7 +94,9 @@ def parse_words(words: Sequence[str], language: str) -> ExportRequest:
     )
 
 
-def run_export(database_url: str, content: Content, request: ExportRequest, path: Path) -> int:
+def run_export(
+    database_url: str, content: Content, request: ExportRequest, path: Path, key: str
+) -> int:
     """Write the export to ``path`` from one snapshot of the database; rows written."""
     engine = export_engine(database_url)
     try:
@@ -106,6 +109,7 @@ def run_export(database_url: str, content: Content, request: ExportRequest, path
                     filter=request.filter,
                     language=request.language,
                     include_identities=request.include_identities,
+                    key=derived_key(key),
                 )
                 return sum(written.values())
             with path.open("wb") as out:
@@ -119,6 +123,7 @@ def run_export(database_url: str, content: Content, request: ExportRequest, path
                     language=request.language,
                     include_identities=request.include_identities,
                     excel=request.kind == "excel",
+                    key=derived_key(key),
                 )
     finally:
         engine.dispose()

@@ -22,6 +22,7 @@ from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Resp
 COHORT_CODE_BYTES = 12
 """96 random bits: 16 URL-safe characters, unguessable and within a deep link's 64."""
 PSEUDONYM_KEY = "pseudonym_key"
+PSEUDONYM_KEY_CHECK = "pseudonym_key_check"
 
 
 @dataclass(frozen=True)
@@ -177,20 +178,28 @@ def pseudonym_key(connection: Connection) -> bytes:
     return bytes.fromhex(stored)
 
 
+def derived_key(configured: str) -> bytes:
+    """The pseudonym key made from ``SICHECK_PSEUDONYM_KEY``."""
+    return hashlib.sha256(configured.encode()).digest()
+
+
 def adopt_pseudonym_key(connection: Connection, configured: str) -> bool:
     """Make ``configured`` this database's pseudonym key; ``False`` if it has another one.
 
     Pseudonyms stay stable only as long as the key does, so a different key is refused
     rather than silently giving every respondent a new pseudonym.
     """
-    wanted = hashlib.sha256(configured.encode()).hexdigest()
+    # Only a check value is kept: the key itself never rests in the database or its backups.
+    wanted = hmac.new(derived_key(configured), b"pseudonym key check", "sha256").hexdigest()
     stored = connection.execute(
-        select(InstanceSecret.value).where(InstanceSecret.name == PSEUDONYM_KEY)
+        select(InstanceSecret.value).where(InstanceSecret.name == PSEUDONYM_KEY_CHECK)
     ).scalar()
     if stored is None:
         try:
             with connection.begin_nested():
-                connection.execute(insert(InstanceSecret).values(name=PSEUDONYM_KEY, value=wanted))
+                connection.execute(
+                    insert(InstanceSecret).values(name=PSEUDONYM_KEY_CHECK, value=wanted)
+                )
         except IntegrityError:
             return adopt_pseudonym_key(connection, configured)
         return True

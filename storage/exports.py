@@ -433,11 +433,15 @@ def table(
 
 
 @contextmanager
-def snapshot(connection: Connection) -> Iterator[bytes]:
-    """Read one snapshot of the database in the block; yields the pseudonym key."""
+def snapshot(connection: Connection, given: bytes | None = None) -> Iterator[bytes]:
+    """Read one snapshot of the database in the block; yields the pseudonym key.
+
+    ``given`` is the key from ``SICHECK_PSEUDONYM_KEY``; without it (tests, a console-only
+    installation) the database's own key is used, made on first use.
+    """
     if connection.in_transaction():
         # The caller's transaction is the snapshot (on PostgreSQL, begin it REPEATABLE READ).
-        yield pseudonym_key(connection)
+        yield given or pseudonym_key(connection)
         return
     sqlite = connection.dialect.name == "sqlite"
     # The key may be made on first use: that write gets its own short transaction, so the
@@ -445,7 +449,7 @@ def snapshot(connection: Connection) -> Iterator[bytes]:
     with connection.begin():
         if sqlite:
             _begin_sqlite(connection)
-        key = pseudonym_key(connection)
+        key = given or pseudonym_key(connection)
     postgresql = connection.dialect.name == "postgresql"
     if postgresql:
         # Read committed would let every statement (and so the two sheets) see a different
@@ -687,13 +691,14 @@ def export(
     language: str = "en",
     include_identities: bool = False,
     excel: bool = False,
+    key: bytes | None = None,
 ) -> int:
     """Export one shape as CSV or JSON Lines to ``out`` from one snapshot; rows written."""
     if shape not in ("answers", "assessments"):
         raise ValueError(f"unknown export shape {shape!r}")
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"unknown export format {fmt!r}")
-    with snapshot(connection) as key:
+    with snapshot(connection, key) as key:
         chosen = table(
             connection,
             content,
@@ -725,9 +730,10 @@ def export_xlsx(
     language: str = "en",
     include_identities: bool = False,
     sheet_rows: int = EXCEL_MAX_ROWS,
+    key: bytes | None = None,
 ) -> dict[str, int]:
     """Write both shapes to one workbook at ``path`` from one snapshot; rows per shape."""
-    with snapshot(connection) as key:
+    with snapshot(connection, key) as key:
         return write_xlsx(
             path,
             (

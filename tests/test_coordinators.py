@@ -18,7 +18,8 @@ from bot import cli
 from bot.exporting import ExportRequestError, parse_words
 from bot.runtime import Database
 from bot.telegram import coordinators
-from storage.models import Assessment, Cohort, Coordinator, Respondent
+from storage.coordination import derived_key, pseudonym
+from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent
 from tests.fake_bot_api import buttons
 from tests.telegram_harness import Harness, running_bot
 
@@ -176,6 +177,13 @@ async def test_an_export_comes_as_a_document_with_pseudonyms(staffed: Harness) -
     assert rows[0][:2] == ["respondent", "assessment_id"]
     assert len(rows) == 2
     assert str(PRACTITIONER) not in document.content.decode()
+    # Pseudonyms come from SICHECK_PSEUDONYM_KEY, which the database never holds.
+    secret = staffed.services.pseudonym_secret
+    assert rows[1][0] == pseudonym(derived_key(secret), "telegram", str(PRACTITIONER))
+    async with staffed.services.database.sessions() as session:
+        kept = set(await session.scalars(select(InstanceSecret.value)))
+    assert derived_key(secret).hex() not in kept
+    assert secret not in kept
 
 
 async def test_a_workbook_export_holds_both_shapes(staffed: Harness) -> None:

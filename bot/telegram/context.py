@@ -45,8 +45,15 @@ class Services:
     """Charts and PDFs are CPU-bound, and matplotlib keeps font caches per thread: a small
     pool of its own keeps memory flat when many practitioners finish at once."""
     metrics: Metrics = field(default_factory=Metrics)
+
     follow_ups: set[asyncio.Task[Any]] = field(default_factory=set)
     """Work that follows a committed update (a chart), awaited before shutting down."""
+
+    @property
+    def pseudonym_secret(self) -> str:
+        """``SICHECK_PSEUDONYM_KEY``, checked against the database at start."""
+        key = self.settings.sicheck_pseudonym_key
+        return key.get_secret_value() if key else ""
 
     async def draw(self, work: Callable[[], bytes]) -> bytes:
         """Run ``work`` (a chart or a PDF) in the drawing pool."""

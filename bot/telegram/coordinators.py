@@ -260,7 +260,12 @@ async def _export(
         path = Path(folder) / request.filename
         writing = asyncio.ensure_future(
             asyncio.to_thread(
-                run_export, services.settings.database_url, services.content, request, path
+                run_export,
+                services.settings.database_url,
+                services.content,
+                request,
+                path,
+                services.pseudonym_secret,
             )
         )
         while not writing.done():
