@@ -195,18 +195,29 @@ def purge(connection: Connection, retention: timedelta, now: datetime | None = N
     once they have no assessment left and have not been seen within the period.
     """
     cutoff = (now or utcnow()) - retention
-    stale = select(Assessment.id).where(
-        Assessment.status != "completed", Assessment.updated_at < cutoff
-    )
-    answers = _count(connection, select(Answer.id).where(Answer.assessment_id.in_(stale)))
-    log_entries = _count(
-        connection, select(AnswerLog.id).where(AnswerLog.assessment_id.in_(stale))
-    )
-    connection.execute(delete(AnswerLog).where(AnswerLog.assessment_id.in_(stale)))
-    connection.execute(delete(Answer).where(Answer.assessment_id.in_(stale)))
-    assessments = connection.execute(
-        delete(Assessment).where(Assessment.status != "completed", Assessment.updated_at < cutoff)
-    ).rowcount
+    # The stale ones are chosen and locked once, and exactly those go with their answers: a
+    # step that touched one since cannot lose answers to a second look at the dates, and
+    # one a step is writing right now is left for the next purge.
+    stale = [
+        row.id
+        for row in connection.execute(
+            select(Assessment.id)
+            .where(Assessment.status != "completed", Assessment.updated_at < cutoff)
+            .with_for_update(skip_locked=True)
+        )
+    ]
+    if not stale:
+        answers = log_entries = assessments = 0
+    else:
+        answers = _count(connection, select(Answer.id).where(Answer.assessment_id.in_(stale)))
+        log_entries = _count(
+            connection, select(AnswerLog.id).where(AnswerLog.assessment_id.in_(stale))
+        )
+        connection.execute(delete(AnswerLog).where(AnswerLog.assessment_id.in_(stale)))
+        connection.execute(delete(Answer).where(Answer.assessment_id.in_(stale)))
+        assessments = connection.execute(
+            delete(Assessment).where(Assessment.id.in_(stale))
+        ).rowcount
     idle = and_(
         Respondent.created_at < cutoff,
         ~exists().where(Assessment.respondent_id == Respondent.id),
