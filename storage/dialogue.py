@@ -143,6 +143,12 @@ _LOAD = (
     .where(Respondent.external_id == bindparam("external_id"))
     .with_for_update(of=Respondent)
 )
+_FIND = select(
+    Respondent.id, Respondent.language, Respondent.consent_at, Respondent.cohort_id
+).where(
+    Respondent.platform == bindparam("platform"),
+    Respondent.external_id == bindparam("external_id"),
+)
 _NEW_RESPONDENT = insert(Respondent).returning(Respondent.id)
 _UPDATE_RESPONDENT = update(Respondent).where(Respondent.id == bindparam("respondent_id"))
 _NEW_ASSESSMENT = insert(Assessment).returning(Assessment.id)
@@ -243,6 +249,16 @@ def assessment_row(row: Any, assessment_id: int) -> AssessmentRow:
     )
 
 
+def find_respondent(connection: Connection, who: Who) -> RespondentRow | None:
+    """The respondent ``who`` names, without locking or creating them; ``None`` if unknown."""
+    row = connection.execute(
+        _FIND, {"platform": who.platform, "external_id": who.external_id}
+    ).first()
+    if row is None:
+        return None
+    return RespondentRow(row.id, row.language, row.consent_at, row.cohort_id)
+
+
 def _update_respondent(connection: Connection, respondent_id: int, **values: Any) -> None:
     connection.execute(_UPDATE_RESPONDENT, {"respondent_id": respondent_id, **values})
 
@@ -300,8 +316,10 @@ def load_snapshot(
         answers=MappingProxyType(answers),
         draft=Draft(tuple(draft.get("aspects", ())), draft.get("comment")),
         editing=bool(context.get("editing", False)),
+        # Read where a summary is, or is one confirmation away, so the step that finishes an
+        # assessment already compares it with the earlier one.
         earlier=earlier_of(connection, respondent.id, assessment)
-        if assessment.state == machine.SUMMARY
+        if assessment.state in (machine.REVIEW, machine.SUMMARY)
         else None,
     )
 
@@ -461,12 +479,6 @@ def apply(
     if start_new:
         started = _start(connection, content, respondent)
         return _show(connection, content, respondent, started)
-    if result.snapshot.state == machine.SUMMARY and result.snapshot.earlier is None:
-        # The summary compares with an earlier assessment, which the step could not know of.
-        finished = replace(
-            result.snapshot, earlier=earlier_of(connection, respondent.id, assessment)
-        )
-        return _outcome(assessment, finished, engine.show(checklist, finished))
     return _outcome(assessment, result.snapshot, result.view)
 
 

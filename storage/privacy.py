@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import String, and_, cast, delete, exists, func, select, update
 from sqlalchemy.engine import Connection
 
-from storage.dialogue import Who
+from storage.dialogue import Who, find_respondent
 from storage.models import (
     Answer,
     AnswerLog,
@@ -48,14 +48,6 @@ class Reminder:
     practice: str | None
 
 
-def _respondent(connection: Connection, platform: str, external_id: str) -> int | None:
-    return connection.execute(
-        select(Respondent.id).where(
-            Respondent.platform == platform, Respondent.external_id == external_id
-        )
-    ).scalar()
-
-
 def _count(connection: Connection, statement: Any) -> int:
     return int(
         connection.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
@@ -64,14 +56,15 @@ def _count(connection: Connection, statement: Any) -> int:
 
 def erase(connection: Connection, platform: str, external_id: str) -> Erased:
     """Erase a respondent with everything they answered; their coordinator role goes too."""
-    respondent = _respondent(connection, platform, external_id)
+    found = find_respondent(connection, Who(platform, external_id))
     connection.execute(
         delete(Coordinator).where(
             Coordinator.platform == platform, Coordinator.external_id == external_id
         )
     )
-    if respondent is None:
+    if found is None:
         return Erased(0, 0, 0, 0)
+    respondent = found.id
     theirs = select(Assessment.id).where(Assessment.respondent_id == respondent)
     erased = Erased(
         1,

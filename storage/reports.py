@@ -15,19 +15,15 @@ from dialogs.report import History, PastAssessment, Report, build_report
 from dialogs.scoring import score
 from storage.dialogue import (
     ASSESSMENT_FIELDS,
-    RespondentRow,
     Who,
     assessment_row,
+    find_respondent,
     load_snapshot,
 )
-from storage.models import Answer, Assessment, Respondent
+from storage.models import Answer, Assessment
 
 HISTORY_MAX = 10
 
-_RESPONDENT = select(Respondent.id, Respondent.language, Respondent.consent_at).where(
-    Respondent.platform == bindparam("platform"),
-    Respondent.external_id == bindparam("external_id"),
-)
 _COMPLETED = (
     select(Assessment.id, *ASSESSMENT_FIELDS, Assessment.completed_at)
     .where(Assessment.respondent_id == bindparam("respondent_id"))
@@ -39,18 +35,11 @@ _VALUES = select(Answer.assessment_id, Answer.criterion, Answer.value).where(
 )
 
 
-def _respondent(connection: Connection, who: Who) -> RespondentRow | None:
-    row = connection.execute(
-        _RESPONDENT, {"platform": who.platform, "external_id": who.external_id}
-    ).first()
-    return None if row is None else RespondentRow(row.id, row.language, row.consent_at)
-
-
 def history(
     connection: Connection, content: Content, who: Who, limit: int = HISTORY_MAX
 ) -> History:
     """The respondent's latest finished assessments with their scores, newest first."""
-    respondent = _respondent(connection, who)
+    respondent = find_respondent(connection, who)
     if respondent is None:
         return History((), who.language or SOURCE_LANGUAGE)
     rows = connection.execute(_COMPLETED.limit(limit), {"respondent_id": respondent.id}).all()
@@ -75,7 +64,7 @@ def report_of(
     connection: Connection, content: Content, who: Who, assessment_id: int
 ) -> Report | None:
     """The report of one of the respondent's finished assessments; ``None`` if not theirs."""
-    respondent = _respondent(connection, who)
+    respondent = find_respondent(connection, who)
     if respondent is None:
         return None
     row = connection.execute(

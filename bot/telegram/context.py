@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from telegram import Update
 from telegram.error import TelegramError
@@ -21,8 +20,7 @@ from bot.settings import Settings
 from bot.telegram.metrics import Metrics
 from dialogs.content import Content
 from dialogs.i18n import negotiate
-from storage.dialogue import Who, claim_update
-from storage.models import Respondent
+from storage.dialogue import Who, claim_update, find_respondent
 
 log = logging.getLogger(__name__)
 SERVICES = "services"
@@ -131,13 +129,10 @@ async def once(
 async def respondent_language(update: Update, context: BotContext) -> str:
     """The language the sender chose in SI Check, else their client's."""
     who = who_sent(update, context)
-    chosen = await context.services.database.store.run(
-        lambda connection: connection.execute(
-            select(Respondent.language).where(
-                Respondent.platform == who.platform, Respondent.external_id == who.external_id
-            )
-        ).scalar()
+    found = await context.services.database.store.run(
+        lambda connection: find_respondent(connection, who)
     )
+    chosen = found.language if found is not None else None
     return str(chosen or who.language or context.language)
 
 

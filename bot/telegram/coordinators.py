@@ -33,7 +33,7 @@ from storage.coordination import (
     new_cohort,
     set_notify,
 )
-from storage.dialogue import Who
+from storage.dialogue import Who, find_respondent
 from storage.models import Assessment, Cohort, Coordinator, Respondent
 from storage.stats import stats, stats_text
 
@@ -58,12 +58,8 @@ async def _as_coordinator(update: Update, context: BotContext) -> tuple[int, str
 
     def work(connection: Connection, who: Who) -> tuple[int | None, str]:
         found = _coordinator(connection, who, configured)
-        language = connection.execute(
-            select(Respondent.language).where(
-                Respondent.platform == PLATFORM, Respondent.external_id == who.external_id
-            )
-        ).scalar()
-        return found, language or default
+        respondent = find_respondent(connection, who)
+        return found, (respondent.language if respondent else None) or default
 
     result = await once(update, context, work)
     if result is None:
