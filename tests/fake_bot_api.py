@@ -1,7 +1,7 @@
 """A Bot API double that records every call and rejects what Telegram rejects.
 
 ``FakeBotAPI`` holds the chats' messages; ``FakeRequest`` plugs it into python-telegram-bot
-at the request layer (no network), and ``loopback_app`` serves it over HTTP for a real
+at the request layer (no network), and ``LoopbackTelegram`` serves it over HTTP for a real
 ``sicheck run`` process. Each call is checked against Telegram's limits: text at most 4096
 characters, captions 1024, callback data 64 bytes, valid HTML, no edit to identical content.
 """
@@ -16,6 +16,7 @@ import json
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -42,6 +43,10 @@ CAPTION_MAX = 1024
 PHOTO_MAX = 10 * 1024 * 1024
 DOCUMENT_MAX = 50 * 1024 * 1024
 CALLBACK_DATA_MAX = 64
+DROP = object()
+"""A ``LoopbackTelegram.fault``: close the connection before the call is applied."""
+AFTER = object()
+"""A ``LoopbackTelegram.fault``: apply the call, then close the connection unanswered."""
 CALLBACK_ANSWER_MAX = 200
 BUTTON_LABEL_MAX = 64
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -101,6 +106,17 @@ class BotAPIError(Exception):
         self.description = description
         self.retry_after = retry_after
 
+    def body(self) -> dict[str, Any]:
+        """The error as the Bot API's JSON answer."""
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -122,10 +138,17 @@ class FakeBotAPI:
     uploads: list[Upload] = field(default_factory=list)
     pending: deque[dict[str, Any]] = field(default_factory=deque)
     confirmed_offset: int = 0
+    polls: int = 0
+    """How many ``getUpdates`` calls were answered."""
     webhook: str | None = None
     failure: Any = None
     """``failure(method) -> BotAPIError | Exception | None``, to simulate a flaky Bot API."""
+    observer: Any = None
+    """``observer(method, params, result)``, told of every call answered successfully."""
+    keep_calls: bool = True
+    """Whether ``calls`` records every call (a long load run turns it off)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _chats: dict[int, set[tuple[int, int]]] = field(default_factory=dict)
     _updates_waiting: asyncio.Event | None = None
     _progress: asyncio.Condition | None = None
 
@@ -145,7 +168,14 @@ class FakeBotAPI:
 
     def chat(self, chat_id: int) -> list[dict[str, Any]]:
         """The bot's messages in ``chat_id``, oldest first."""
-        return [m for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
+        keys = sorted(self._chats.get(chat_id, ()))
+        return [self.messages[key] for key in keys if key in self.messages]
+
+    def _keep(self, message: dict[str, Any]) -> dict[str, Any]:
+        chat_id, message_id = message["chat"]["id"], message["message_id"]
+        self.messages[(chat_id, message_id)] = message
+        self._chats.setdefault(chat_id, set()).add((chat_id, message_id))
+        return message
 
     def last(self, chat_id: int) -> dict[str, Any]:
         """The bot's latest text message in ``chat_id`` (photos and documents are files)."""
@@ -168,6 +198,7 @@ class FakeBotAPI:
             self._updates_waiting.set()
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.polls += 1
         offset = int(params.get("offset") or 0)
         if offset:
             self.confirmed_offset = max(self.confirmed_offset, offset)
@@ -198,7 +229,8 @@ class FakeBotAPI:
         ``failure`` may answer with an error instead, or raise a ``NetworkError`` as a
         dropped connection does (the request layer sees no HTTP answer at all).
         """
-        self.calls.append(Call(method, params))
+        if self.keep_calls:
+            self.calls.append(Call(method, params))
         injected = self.failure(method) if self.failure is not None else None
         if isinstance(injected, NetworkError):
             await self._notify()
@@ -208,16 +240,11 @@ class FakeBotAPI:
                 raise injected
             result = await self._dispatch(method, params, files or {})
         except BotAPIError as error:
-            body: dict[str, Any] = {
-                "ok": False,
-                "error_code": error.code,
-                "description": error.description,
-            }
-            if error.retry_after is not None:
-                body["parameters"] = {"retry_after": error.retry_after}
-            return error.code, body
+            return error.code, error.body()
         finally:
             await self._notify()
+        if self.observer is not None:
+            self.observer(method, params, result)
         return 200, {"ok": True, "result": result}
 
     def _reject(self, method: str, problem: str) -> BotAPIError:
@@ -289,11 +316,9 @@ class FakeBotAPI:
             self._check_text(method, params.get("text"), TEXT_MAX, params.get("parse_mode"))
             self._check_markup(method, params.get("reply_markup"))
             message_id = next(self._ids)
-            message = self._message(
-                chat_id, message_id, params["text"], params.get("reply_markup")
+            return self._keep(
+                self._message(chat_id, message_id, params["text"], params.get("reply_markup"))
             )
-            self.messages[(chat_id, message_id)] = message
-            return message
         if method == "editMessageText":
             chat_id = int(params["chat_id"])
             message_id = int(params["message_id"])
@@ -302,6 +327,8 @@ class FakeBotAPI:
             old = self.messages.get((chat_id, message_id))
             if old is None:
                 raise BotAPIError(400, "Bad Request: message to edit not found")
+            if "text" not in old:
+                raise BotAPIError(400, "Bad Request: there is no text in the message to edit")
             new = self._message(chat_id, message_id, params["text"], params.get("reply_markup"))
             if old["text"] == new["text"] and old.get("reply_markup") == new.get("reply_markup"):
                 raise BotAPIError(
@@ -310,8 +337,7 @@ class FakeBotAPI:
                     "reply markup are exactly the same as a current content and reply markup "
                     "of the message",
                 )
-            self.messages[(chat_id, message_id)] = new
-            return new
+            return self._keep(new)
         if method == "answerCallbackQuery":
             text = params.get("text")
             if text is not None and len(text) > CALLBACK_ANSWER_MAX:
@@ -337,8 +363,7 @@ class FakeBotAPI:
             message = self._message(chat_id, message_id, "", None)
             del message["text"]
             message["caption"] = caption or ""
-            self.messages[(chat_id, message_id)] = message
-            return message
+            return self._keep(message)
         raise self._reject(method, f"method {method} not known to the double")
 
 
@@ -479,20 +504,80 @@ def _multipart(
     return params, files
 
 
-def loopback_app(api: FakeBotAPI) -> Any:
-    """Serve ``api`` over HTTP like a Bot API server: ``/bot<token>/<method>``."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
+class LoopbackTelegram:
+    """The double served over HTTP/1.1 with keep-alive on 127.0.0.1, like a Bot API server.
 
-    async def endpoint(request: Request) -> JSONResponse:
-        if request.path_params["token"] != api.token:
-            return JSONResponse(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, 401
-            )
-        body = await request.body()
-        content_type = request.headers.get("content-type", "")
+    Small and quick, so that in a load run the bot, not the double, is what is measured; it
+    can also fail calls the ways a network and a server do (see ``fault``).
+    """
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self.api = api
+        self.fault: Callable[[str], Any] | None = None
+        """``fault(method)``: ``DROP`` closes the connection before the call is applied,
+        ``AFTER`` applies it and then closes the connection (the answer is lost), a
+        ``BotAPIError`` is answered instead of the call, ``None`` lets it through."""
+        self._server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        """Stop listening and close the connections."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                request_line, *lines = head.decode("latin-1").split("\r\n")
+                _verb, target, _version = request_line.split(" ", 2)
+                headers = {
+                    name.strip().lower(): value.strip()
+                    for name, _, value in (line.partition(":") for line in lines if line)
+                }
+                body = await reader.readexactly(int(headers.get("content-length") or 0))
+                answered = await self._answer(target, headers.get("content-type", ""), body)
+                if answered is None:
+                    return
+                status, payload = answered
+                writer.write(
+                    b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s"
+                    % (status, b"OK" if status == 200 else b"Error", len(payload), payload)
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        except asyncio.CancelledError:
+            # A long poll still open when the run ends: the task is the connection's own.
+            return
+        finally:
+            writer.close()
+
+    async def _answer(
+        self, target: str, content_type: str, body: bytes
+    ) -> tuple[int, bytes] | None:
+        _, _, rest = target.partition("/bot")
+        token, _, method = rest.partition("/")
+        if token != self.api.token:
+            return 401, b'{"ok": false, "error_code": 401, "description": "Unauthorized"}'
+        fate = self.fault(method) if self.fault is not None else None
+        if fate is DROP:
+            return None
+        if isinstance(fate, BotAPIError):
+            return fate.code, json.dumps(fate.body()).encode()
         files: dict[str, tuple[str, bytes]] = {}
         if content_type.startswith("application/json"):
             params = json.loads(body or b"{}")
@@ -500,7 +585,7 @@ def loopback_app(api: FakeBotAPI) -> Any:
             params, files = _multipart(content_type, body)
         else:
             params = {key: _decode(value) for key, value in parse_qsl(body.decode())}
-        status, answer = await api.handle(request.path_params["method"], params, files)
-        return JSONResponse(answer, status)
-
-    return Starlette(routes=[Route("/bot{token}/{method}", endpoint, methods=["GET", "POST"])])
+        status, answer = await self.api.handle(method, params, files)
+        if fate is AFTER:
+            return None
+        return status, json.dumps(answer).encode()

@@ -13,10 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.runtime import Database
-from tests.fake_bot_api import FakeBotAPI, buttons, callback_update, loopback_app, message_update
+from tests.fake_bot_api import (
+    FakeBotAPI,
+    LoopbackTelegram,
+    buttons,
+    callback_update,
+    message_update,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
@@ -35,14 +40,10 @@ def free_port() -> int:
 async def api_server() -> AsyncIterator[tuple[FakeBotAPI, str]]:
     """The Bot API double served on a loopback port."""
     api = FakeBotAPI()
-    listening = socket.create_server(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(loopback_app(api), log_level="warning"))
-    # Connections wait in the socket's backlog until the server accepts them.
-    serving = asyncio.ensure_future(server.serve(sockets=[listening]))
-    yield api, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(serving, TIMEOUT)
+    server = LoopbackTelegram(api)
+    await server.start()
+    yield api, server.url
+    await server.stop()
 
 
 async def start_bot(api_url: str, database_url: str, **env: str) -> asyncio.subprocess.Process:

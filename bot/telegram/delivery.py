@@ -13,9 +13,11 @@ import hmac
 import logging
 import socket
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 from json import JSONDecodeError
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError
 
 from bot.runtime import StartupError
 from bot.settings import Settings
@@ -84,9 +86,13 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             break
         try:
             updates: tuple[Update, ...] = fetch.result()
-        except (NetworkError, TimedOut) as error:
+        except TelegramError as error:
+            # getUpdates bypasses the rate limiter: a 429 lands here, and so do a 409 (another
+            # process polling, or a webhook set) and network failures. None of them ends polling.
             failures += 1
             delay = min(POLL_BACKOFF_MAX, 0.5 * 2**failures)
+            if isinstance(error, RetryAfter):
+                delay = max(delay, _seconds(error))
             log.warning("getUpdates failed (%s); again in %.1f s", error, delay)
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
@@ -102,6 +108,14 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             await application.bot.get_updates(offset=offset, timeout=0)
         except NetworkError:
             log.info("could not confirm the last batch; it will be redelivered and skipped")
+
+
+def _seconds(error: RetryAfter) -> float:
+    """The pause Telegram asked for, whichever type this python-telegram-bot reports it in."""
+    with warnings.catch_warnings():  # it warns that it will become a timedelta
+        warnings.simplefilter("ignore")
+        wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def _heartbeat(application: Any) -> None:
