@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from types import MappingProxyType
 
-import numpy as np
 import pytest
-from matplotlib.legend import Legend
-from matplotlib.lines import Line2D
+from fontTools.ttLib import TTFont
+from PIL import Image
 from pypdf import PdfReader
 
 from bot.documents import report_filename
-from bot.documents.chart import LABEL_LINES, NOT_SCORED_MARK, radar_chart, radar_figure
+from bot.documents.chart import (
+    CURRENT_COLOUR,
+    EARLIER_COLOUR,
+    LABEL_LINES,
+    NOT_SCORED_MARK,
+    RADIUS,
+    SIZE,
+    RadarLayout,
+    position,
+    radar_chart,
+    radar_layout,
+    spoke_angle,
+)
+from bot.documents.fonts import FONT_REGULAR
 from bot.documents.pdf import pdf_report
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
@@ -25,6 +36,7 @@ from dialogs.snapshot import Earlier, Profile, RecordedAnswer, Snapshot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 1_000_000
+FONT_LETTERS = frozenset(TTFont(FONT_REGULAR).getBestCmap())
 PRACTICE = "Zupas virtuve Ķekavā"
 VALUES: Mapping[str, int | None] = {
     "C01": 2,
@@ -72,36 +84,64 @@ def pdf_text(data: bytes) -> str:
     return folded(" ".join(page.extract_text() for page in reader.pages))
 
 
-def series(line: Line2D) -> list[float]:
-    """The values a closed radar line plots, without the point that closes it."""
-    values: list[float] = np.asarray(line.get_ydata(), dtype=float).tolist()
-    return values[:-1]
+def glyphs_missing(text: str) -> set[str]:
+    """The letters of ``text`` that the chart's font cannot draw."""
+    return {letter for letter in text if letter != "\n" and ord(letter) not in FONT_LETTERS}
 
 
-def glyph_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
-    return [str(w.message) for w in caught if "missing from" in str(w.message)]
+def colours_in(image: Image.Image) -> set[object]:
+    return {colour for _count, colour in image.getcolors(image.width * image.height) or []}
+
+
+def chart_texts(layout: RadarLayout) -> str:
+    labels = [label.text for label in (*layout.spokes, *layout.ticks)]
+    return "".join(labels + [series.name for series in layout.series])
 
 
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 def test_chart_is_a_small_png_with_every_glyph(content: Content, language: str) -> None:
     report = make_report(content, language, earlier=EARLIER)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        png = radar_chart(report)
-    assert glyph_warnings(caught) == []
+    assert glyphs_missing(chart_texts(radar_layout(report))) == set()
+    png = radar_chart(report)
     assert png.startswith(PNG_MAGIC)
     assert len(png) < MAX_PNG_BYTES
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == (SIZE, SIZE)
+        # Nothing reaches the edge: no label is cut off, in the language of the longest titles.
+        rgb = image.convert("RGB")
+        edges = [
+            (0, 0, SIZE, 2),
+            (0, SIZE - 2, SIZE, SIZE),
+            (0, 0, 2, SIZE),
+            (SIZE - 2, 0, SIZE, SIZE),
+        ]
+        for box in edges:
+            assert rgb.crop(box).getextrema() == ((255, 255), (255, 255), (255, 255))
+
+
+def test_chart_paints_each_series_where_its_values_are(content: Content) -> None:
+    report = make_report(content, "lv", earlier=EARLIER)
+    with Image.open(io.BytesIO(radar_chart(report))) as image:
+        rgb = image.convert("RGB")
+    count = len(report.criteria)
+    for index, line in enumerate(report.criteria):
+        if line.value:
+            # The current series' marker sits on its value, whatever lies under it.
+            x, y = position(spoke_angle(index, count), RADIUS * line.value / report.max_value)
+            assert rgb.getpixel((round(x), round(y))) == CURRENT_COLOUR
+    # C06 was 2 before and 0 now: only the earlier, dashed line passes its old value.
+    index = [line.code for line in report.criteria].index("C06")
+    x, y = position(spoke_angle(index, count), RADIUS * 2 / report.max_value)
+    around = (round(x) - 4, round(y) - 4, round(x) + 5, round(y) + 5)
+    assert EARLIER_COLOUR in colours_in(rgb.crop(around))
+    with Image.open(io.BytesIO(radar_chart(make_report(content, "lv")))) as alone:
+        assert EARLIER_COLOUR not in colours_in(alone.convert("RGB").crop(around))
 
 
 def test_chart_labels_are_the_latvian_titles(content: Content) -> None:
     report = make_report(content, "lv")
-    figure = radar_figure(report)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        figure.canvas.draw()
-    assert glyph_warnings(caught) == []
-    (axes,) = figure.axes
-    labels = [label.get_text() for label in axes.get_xticklabels()]
+    layout = radar_layout(report)
+    labels = [label.text for label in layout.spokes]
     assert len(labels) == len(report.criteria)
     assert any(letter in "".join(labels) for letter in "āčēģīķļņšūž")
     for label, line in zip(labels, report.criteria, strict=True):
@@ -113,31 +153,28 @@ def test_chart_labels_are_the_latvian_titles(content: Content) -> None:
         full = f"{line.number}. {line.title}"
         assert full.startswith(shown)
         assert shortened == (shown != full)
-    assert axes.get_ylim() == (0, report.max_value)
+    assert layout.max_value == report.max_value
+    assert [tick.text for tick in layout.ticks] == ["1", "2", "3"]
 
 
 def test_chart_compares_the_earlier_assessment(content: Content) -> None:
     report = make_report(content, "lv", earlier=EARLIER)
     assert report.has_earlier
-    figure = radar_figure(report)
-    (axes,) = figure.axes
-    current, before = axes.get_lines()
-    assert before.get_linestyle() == "--"
-    assert series(current) == [float(line.value or 0) for line in report.criteria]
-    assert series(before) == [float(EARLIER.get(line.code) or 0) for line in report.criteria]
-    (legend,) = figure.legends
-    assert isinstance(legend, Legend)
+    layout = radar_layout(report)
+    current, before = layout.series
+    assert (current.dashed, before.dashed) == (False, True)
+    assert list(current.values) == [float(line.value or 0) for line in report.criteria]
+    assert list(before.values) == [float(EARLIER.get(line.code) or 0) for line in report.criteria]
+    assert layout.legend
     with use_language("lv"):
         expected = [_("This assessment"), _("Earlier assessment")]
-    assert [text.get_text() for text in legend.get_texts()] == expected
+    assert [entry.name for entry in layout.series] == expected
 
 
 def test_chart_without_earlier_has_one_series_and_no_legend(content: Content) -> None:
-    figure = radar_figure(make_report(content, "lv"))
-    (axes,) = figure.axes
-    assert len(axes.get_lines()) == 1
-    assert figure.legends == []
-    assert axes.get_legend() is None
+    layout = radar_layout(make_report(content, "lv"))
+    assert len(layout.series) == 1
+    assert not layout.legend
 
 
 def test_charts_drawn_in_threads_match_those_drawn_alone(content: Content) -> None:

@@ -1,8 +1,7 @@
 """The PDF report of an assessment: every text of the Report, the radar chart and the advice.
 
 Built with fpdf2 in memory, one ``FPDF`` per call and nothing written to disk, so reports can
-be made in worker threads side by side. DejaVu Sans, shipped with matplotlib, covers every
-letter of the supported languages.
+be made in worker threads side by side, in the DejaVu Sans of ``fonts.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from contextlib import contextmanager
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
 
-from bot.documents.chart import FONT_BOLD, FONT_REGULAR
+from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from dialogs.i18n import _, use_language
 from dialogs.report import CriterionLine, Report
 

@@ -1,7 +1,7 @@
 """How a group answered each criterion: one horizontal bar per criterion, stacked by answer.
 
-Drawn like ``chart.py``: matplotlib's object API on the Agg canvas with fonts passed per text,
-never pyplot or rcParams, so charts can be drawn in worker threads side by side.
+Drawn with matplotlib's object API on the Agg canvas, fonts passed per text, never pyplot or
+rcParams, so charts can be drawn in worker threads side by side.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
-from bot.documents.chart import DPI, FONT_BOLD, FONT_REGULAR
+from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from dialogs.content import Checklist, Content
 from dialogs.i18n import _, use_language
 from storage.stats import NOT_APPLICABLE, GroupStats, group_heading, summary_line
 
+DPI = 120
 WIDTH_INCHES = 9.0
 HEIGHT_PER_CRITERION = 0.5
 HEIGHT_EXTRA = 1.8
