@@ -7,8 +7,8 @@ A unit of work is a plain function over a synchronous ``Connection`` (see
 * PostgreSQL: each unit runs in its own transaction through ``AsyncConnection.run_sync``; a unit
   that lost a race with another replica (``ConcurrentUpdateError``) is run again.
 * SQLite: one writer thread owns the only connection. It takes every unit waiting in its
-  queue, runs each inside a SAVEPOINT (a failing unit is rolled back alone) and commits them
-  all at once, so concurrent updates share one commit and one thread hand-over instead of
+  queue, runs them and commits them all at once (a failing unit is rolled back alone, see
+  ``_applied``), so concurrent updates share one commit and one thread hand-over instead of
   paying a round trip through the event loop for every statement.
 """
 
@@ -82,6 +82,36 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
+
+
+class _UnitFailedError(Exception):
+    """A unit of a batch run without SAVEPOINTs failed: the batch is run again with them."""
+
+
+def _applied(
+    connection: Connection, batch: list[_Unit], *, isolated: bool
+) -> list[tuple[_Unit, bool, Any]]:
+    """Run ``batch`` in one transaction and commit it: ``(unit, ok, result or error)`` each.
+
+    Units hardly ever fail, so a batch first runs without a SAVEPOINT around each unit, which
+    would cost three statements a unit; only when one fails is the whole batch rolled back and
+    run again ``isolated``, where a failing unit is undone alone and the others commit.
+    """
+    results: list[tuple[_Unit, bool, Any]] = []
+    with connection.begin():
+        for unit in batch:
+            if not isolated:
+                try:
+                    results.append((unit, True, unit.work(connection)))
+                except Exception as error:
+                    raise _UnitFailedError from error
+                continue
+            try:
+                with connection.begin_nested():
+                    results.append((unit, True, unit.work(connection)))
+            except Exception as error:  # the unit's own failure: only it is undone
+                results.append((unit, False, error))
+    return results
 
 
 def sqlite_engine(url: str | URL) -> Engine:
@@ -163,15 +193,11 @@ class SQLiteStore:
             unit.loop.call_soon_threadsafe(_settle, unit.future, False, error)
 
     def _commit(self, connection: Connection, batch: list[_Unit]) -> None:
-        results: list[tuple[_Unit, bool, Any]] = []
         try:
-            with connection.begin():
-                for unit in batch:
-                    try:
-                        with connection.begin_nested():
-                            results.append((unit, True, unit.work(connection)))
-                    except Exception as error:  # the unit's own failure: only it is undone
-                        results.append((unit, False, error))
+            try:
+                results = _applied(connection, batch, isolated=False)
+            except _UnitFailedError:
+                results = _applied(connection, batch, isolated=True)
         except Exception as error:  # the commit itself failed: nothing of the batch stands
             self._settle_all(batch, error)
             return

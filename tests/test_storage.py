@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.runtime import Database
@@ -246,4 +248,47 @@ async def test_a_store_that_cannot_open_its_database_fails_each_unit_and_does_no
             with pytest.raises(OperationalError, match="unable to open database file"):
                 await asyncio.wait_for(store.run(lambda c: c.exec_driver_sql("SELECT 1")), 30)
     finally:
+        await store.close()
+
+
+async def test_a_failing_unit_of_a_group_commit_is_undone_alone(tmp_path: Path) -> None:
+    store = SQLiteStore(f"sqlite+aiosqlite:///{tmp_path}/units.db")
+    holding, queued = threading.Event(), threading.Event()
+
+    def hold(connection: Connection) -> None:
+        # Keeps the writer busy until the three units below wait together for the next batch.
+        connection.exec_driver_sql("CREATE TABLE noted (word TEXT)")
+        holding.set()
+        queued.wait(30)
+
+    def note(word: str, *, fail: bool = False) -> Callable[[Connection], str]:
+        def unit(connection: Connection) -> str:
+            connection.exec_driver_sql("INSERT INTO noted VALUES (?)", (word,))
+            if fail:
+                raise ValueError(word)
+            return word
+
+        return unit
+
+    try:
+        first = asyncio.ensure_future(store.run(hold))
+        await asyncio.to_thread(holding.wait, 30)
+        batch = [
+            asyncio.ensure_future(store.run(note("kept"))),
+            asyncio.ensure_future(store.run(note("undone", fail=True))),
+            asyncio.ensure_future(store.run(note("also kept"))),
+        ]
+        await asyncio.sleep(0)  # let the three put their units in the queue
+        queued.set()
+        await first
+        results = await asyncio.gather(*batch, return_exceptions=True)
+        assert results[0] == "kept"
+        assert isinstance(results[1], ValueError)
+        assert results[2] == "also kept"
+        rows = await store.run(
+            lambda c: [row[0] for row in c.exec_driver_sql("SELECT word FROM noted ORDER BY 1")]
+        )
+        assert rows == ["also kept", "kept"]
+    finally:
+        queued.set()
         await store.close()
