@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 import pytest
 from fontTools.ttLib import TTFont
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 from pypdf import PdfReader
 
 from bot.documents import report_filename
@@ -25,6 +25,7 @@ from bot.documents.chart import (
     position,
     radar_chart,
     radar_layout,
+    radar_photo,
     spoke_angle,
 )
 from bot.documents.fonts import FONT_REGULAR
@@ -35,6 +36,7 @@ from dialogs.report import Report, build_report
 from dialogs.snapshot import Earlier, Profile, RecordedAnswer, Snapshot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
 MAX_PNG_BYTES = 1_000_000
 FONT_LETTERS = frozenset(TTFont(FONT_REGULAR).getBestCmap())
 PRACTICE = "Zupas virtuve Ķekavā"
@@ -117,6 +119,18 @@ def test_chart_is_a_small_png_with_every_glyph(content: Content, language: str) 
         ]
         for box in edges:
             assert rgb.crop(box).getextrema() == ((255, 255), (255, 255), (255, 255))
+
+
+def test_the_photo_is_the_chart_as_a_jpeg(content: Content) -> None:
+    report = make_report(content, "lv", earlier=EARLIER)
+    photo = radar_photo(report)
+    assert photo.startswith(JPEG_MAGIC)
+    assert len(photo) < MAX_PNG_BYTES
+    with Image.open(io.BytesIO(photo)) as jpeg, Image.open(io.BytesIO(radar_chart(report))) as png:
+        assert jpeg.size == png.size
+        difference = ImageChops.difference(jpeg.convert("RGB"), png.convert("RGB"))
+        # A lossy copy of the same picture: on average within a few levels of each pixel.
+        assert max(ImageStat.Stat(difference).mean) < 2
 
 
 def test_chart_paints_each_series_where_its_values_are(content: Content) -> None:

@@ -13,7 +13,7 @@ from tests.telegram_harness import Harness
 
 ANA = 601
 BEN = 602
-PNG = b"\x89PNG\r\n\x1a\n"
+JPEG = b"\xff\xd8\xff"
 
 
 async def to_review(
@@ -50,7 +50,7 @@ async def test_finishing_sends_the_summary_then_the_chart(bot: Harness) -> None:
     assert "Society Integration Foundation (SIF)" in summary
     [chart] = bot.api.files_in(ANA)
     assert chart.method == "sendPhoto"
-    assert chart.content.startswith(PNG)
+    assert chart.content.startswith(JPEG)
     assert chart.caption is not None
     assert "Soup kitchen" in chart.caption
     assert "67%" in chart.caption

@@ -1,7 +1,7 @@
-"""Documents made from a report: the radar chart (PNG) and the full report (PDF).
+"""Documents made from a report: the radar chart (PNG, or JPEG as a photo) and the PDF report.
 
-matplotlib and fpdf2 take seconds to import, which every start of the bot and the console
-would pay: ``chart.py`` and ``pdf.py`` are imported on the first drawing instead.
+fpdf2 and matplotlib (the coordinators' distribution chart) take seconds to import, which every
+start of the bot and the console would pay: the drawing modules are imported on first use.
 """
 
 from __future__ import annotations
@@ -33,6 +33,13 @@ def chart_png(report: Report) -> bytes:
     from bot.documents.chart import radar_chart
 
     return radar_chart(report)
+
+
+def chart_photo(report: Report) -> bytes:
+    """The radar chart of ``report`` as a JPEG, for a Telegram photo."""
+    from bot.documents.chart import radar_photo
+
+    return radar_photo(report)
 
 
 def report_pdf(report: Report) -> bytes:

@@ -14,7 +14,7 @@ from typing import TypeVar
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
 
-from bot.documents import chart_png, report_filename, report_pdf
+from bot.documents import chart_photo, report_filename, report_pdf
 from bot.telegram.callback_data import pack
 from bot.telegram.context import BotContext, chat_of, once, who_sent
 from bot.telegram.replies import send
@@ -87,10 +87,10 @@ async def send_chart(update: Update, context: BotContext, assessment_id: int) ->
     )
     if report is None:
         return
-    png = await context.services.draw(lambda: chart_png(report))
+    photo = await context.services.draw(lambda: chart_photo(report))
     with use_language(report.language):
         text = caption(report)
-    await _send_file(update, context, "photo", png, "sicheck-chart.png", text)
+    await _send_file(update, context, "photo", photo, "sicheck-chart.jpg", text)
 
 
 async def send_report(update: Update, context: BotContext, expected: Expected) -> None:
