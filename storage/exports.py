@@ -26,7 +26,6 @@ from operator import itemgetter
 from os import PathLike
 from typing import IO, Any, Literal, TextIO, cast
 
-import xlsxwriter
 from sqlalchemy import ColumnElement, create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import InstrumentedAttribute
@@ -600,6 +599,9 @@ def write_xlsx(
     """Write each table on its own sheets of one workbook; data rows written per table."""
     if sheet_rows < 2:  # a header and one row
         raise ValueError("a sheet must hold a header and at least one row")
+    # Imported here: XlsxWriter holds 12 MB, which a bot that never exports should not carry.
+    import xlsxwriter
+
     # Constant memory: each row goes to a temporary file as soon as the next one starts.
     # XlsxWriter removes those files only when the workbook is closed, so they go in a
     # directory of our own that goes away even when the export fails.
