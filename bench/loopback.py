@@ -190,6 +190,8 @@ class Practitioner:
     """Seconds a step may take before the run is declared stuck."""
     retries: int = 0
     """Steps tried again after the bot apologised for a failure."""
+    sent_at: list[float] | None = None
+    """When each answered update was sent (``perf_counter``), shared by all practitioners."""
 
     async def complete(self) -> None:
         """Go through the whole assessment; raise if a step never shows its result."""
@@ -208,6 +210,8 @@ class Practitioner:
             result = await asyncio.wait_for(shown, self.patience)
             if FAILED_TEXT not in result.get("text", ""):
                 self.latencies.append(time.perf_counter() - started)
+                if self.sent_at is not None:
+                    self.sent_at.append(started)
                 return
             self.retries += 1
             await asyncio.sleep(RETRY_PAUSE)

@@ -94,6 +94,16 @@ async def seed_respondents(database_url: str, count: int) -> None:
         await database.close()
 
 
+def middle_rate(sent_at: list[float]) -> float | None:
+    """Updates/s sent between the first and the last tenth of the run, past ramp and tail."""
+    if len(sent_at) < 10:
+        return None
+    ordered = sorted(sent_at)
+    first, last = len(ordered) // 10, len(ordered) * 9 // 10
+    seconds = ordered[last] - ordered[first]
+    return round((last - first) / seconds, 1) if seconds else None
+
+
 async def run(
     *,
     users: int,
@@ -127,8 +137,16 @@ async def run(
         # Each practitioner sends an update about every users/rate seconds.
         think = users / rate if rate else 0.0
         latencies: list[float] = []
+        sent_at: list[float] = []
         practitioners = [
-            Practitioner(FIRST_USER + n, delivery, watch, latencies, exponential_think(think, rng))
+            Practitioner(
+                FIRST_USER + n,
+                delivery,
+                watch,
+                latencies,
+                exponential_think(think, rng),
+                sent_at=sent_at,
+            )
             for n in range(users)
         ]
         cpu_before = [bot.cpu_seconds() for bot in bots]
@@ -178,6 +196,7 @@ async def run(
         "seconds": round(elapsed, 2),
         "updates_per_second": round(len(latencies) / elapsed, 1),
         "target_rate": rate or None,
+        "middle_updates_per_second": middle_rate(sent_at),
         "bot_cpu_seconds": round(cpu, 2),
         "updates_per_cpu_second": round(len(latencies) / cpu, 1) if cpu else None,
         "event_loop_cpu_seconds": round(loop_cpu, 2),

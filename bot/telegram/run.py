@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 
 from telegram.error import InvalidToken, NetworkError
@@ -56,6 +57,10 @@ async def run_bot(settings: Settings) -> int:
         if application.post_init is not None:
             await application.post_init(application)
         services = application.bot_data[SERVICES]
+        # Everything loaded so far lives as long as the process: kept out of the collector's
+        # full passes, which would otherwise walk it all and pause every chat for it.
+        gc.freeze()
+
         schedule = asyncio.ensure_future(keep_schedule(application.bot, services, stop))
         try:
             if settings.webhook_url:
