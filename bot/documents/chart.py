@@ -4,11 +4,13 @@ The bot draws one chart for every finished assessment, so at a training day the 
 with everyone's answers for the core: Pillow draws one in a few milliseconds and little memory,
 where matplotlib's polar axes took a tenth of a second and a hundred megabytes. The chart is
 planned first (``radar_layout``: texts, positions and values, no pixels), then painted at twice
-its size and halved, which smooths its lines and letters.
+its size and halved, which smooths its lines and letters. Its texts and grid (the frame) are
+alike from one chart to the next and painted once; each chart adds only its own lines.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import textwrap
@@ -16,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from dialogs.i18n import _, use_language
@@ -40,12 +42,18 @@ NOT_SCORED_MARK = " (–)"
 CURRENT_COLOUR = (31, 111, 139)
 EARLIER_COLOUR = (138, 138, 138)
 FILL_OPACITY = 0.25
-GRID_COLOUR = (204, 204, 204)
-RIM_COLOUR = (0, 0, 0)
-TEXT_COLOUR = (0, 0, 0)
-TICK_COLOUR = (85, 85, 85)
-WHITE = (255, 255, 255)
+WHITE_LEVEL = 255
+GRID_LEVEL = 204
+RIM_LEVEL = 0
+TEXT_LEVEL = 0
+TICK_LEVEL = 85
 DASH = (7.0, 4.0)
+DASHED_WIDTH = 3 * SCALE // 2 + 1
+LEGEND_SAMPLE = 30 * SCALE
+LEGEND_GAP = 8 * SCALE
+LEGEND_BETWEEN = 36 * SCALE
+FRAMES_KEPT = 8
+"""Frames (0.7 MB each) kept: each language with and without the earlier assessment."""
 PNG_COMPRESSION = 3
 JPEG_QUALITY = 90
 
@@ -198,7 +206,7 @@ def _outline(layout: RadarLayout, values: Sequence[float]) -> list[Point]:
     ]
 
 
-def _dashed(draw: ImageDraw.ImageDraw, points: list[Point], colour: Colour, width: int) -> None:
+def _dashed(draw: ImageDraw.ImageDraw, points: list[Point], colour: int, width: int) -> None:
     """Draw the closed line through ``points`` in dashes, the pattern running on at corners."""
     on, off = DASH[0] * SCALE, DASH[1] * SCALE
     phase = 0.0
@@ -228,67 +236,111 @@ def _circle(draw: ImageDraw.ImageDraw, centre: Point, radius: float, **style: ob
 
 
 def _paint(layout: RadarLayout) -> Image.Image:
-    image = Image.new("RGB", (SIZE * SCALE, SIZE * SCALE), WHITE)
-    draw = ImageDraw.Draw(image)
+    """The chart: its data laid over the frame of texts and grid that charts share."""
+    legend = tuple(entry.name for entry in layout.series) if layout.legend else ()
+    image = _frame(layout.spokes, layout.ticks, legend, layout.max_value).convert("RGB")
     current = layout.series[0]
-    # An opaque blend under the grid looks like the translucent fill over it, for less work.
-    draw.polygon(_outline(layout, current.values), fill=_blend(current.colour, FILL_OPACITY))
-    centre = _scaled(CENTRE)
-    for value in range(1, layout.max_value):
-        ring = RADIUS * value / layout.max_value * SCALE
-        _circle(draw, centre, ring, outline=GRID_COLOUR, width=SCALE)
-    for index in range(len(layout.spokes)):
-        tip = _scaled(position(spoke_angle(index, len(layout.spokes)), RADIUS))
-        draw.line([centre, tip], fill=GRID_COLOUR, width=SCALE)
-    _circle(draw, centre, RADIUS * SCALE, outline=RIM_COLOUR, width=SCALE)
+    # The fill is multiplied into the frame, so the grid shows through it as through a
+    # translucent fill; its edge lies under the antialiased outline drawn next.
+    inside = Image.new("L", image.size, 0)
+    ImageDraw.Draw(inside).polygon(
+        [(x / SCALE, y / SCALE) for x, y in _outline(layout, current.values)], fill=255
+    )
+    if box := inside.getbbox():
+        tint = Image.new(
+            "RGB", (box[2] - box[0], box[3] - box[1]), _blend(current.colour, FILL_OPACITY)
+        )
+        image.paste(ImageChops.multiply(image.crop(box), tint), box, inside.crop(box))
     for series in reversed(layout.series):
-        points = _outline(layout, series.values)
+        coverage, (left, top) = _coverage(layout, series, legend)
+        image.paste(
+            series.colour, (left, top, left + coverage.width, top + coverage.height), coverage
+        )
+    return image
+
+
+def _coverage(
+    layout: RadarLayout, series: Series, legend: tuple[str, ...]
+) -> tuple[Image.Image, tuple[int, int]]:
+    """How much of each pixel the series' line, markers and legend sample cover (antialiased),
+    over the box they span, and where that box sits on the chart."""
+    mask = Image.new("L", (SIZE * SCALE, SIZE * SCALE), 0)
+    draw = ImageDraw.Draw(mask)
+    points = _outline(layout, series.values)
+    if series.dashed:
+        _dashed(draw, points, 255, DASHED_WIDTH)
+    else:
+        draw.line([*points, points[0]], fill=255, width=2 * SCALE, joint="curve")
+        for point in points:
+            _circle(draw, point, 4 * SCALE, fill=255)
+    if legend:
+        x, y = _legend_samples(legend)[layout.series.index(series)]
+        end = x + LEGEND_SAMPLE
         if series.dashed:
-            _dashed(draw, points, series.colour, 3 * SCALE // 2 + 1)
+            draw.line([(x, y), (x + LEGEND_SAMPLE * 0.4, y)], fill=255, width=DASHED_WIDTH)
+            draw.line([(end - LEGEND_SAMPLE * 0.4, y), (end, y)], fill=255, width=DASHED_WIDTH)
         else:
-            draw.line([*points, points[0]], fill=series.colour, width=2 * SCALE, joint="curve")
-            for point in points:
-                _circle(draw, point, 4 * SCALE, fill=series.colour)
-    for tick in layout.ticks:
+            draw.line([(x, y), (end, y)], fill=255, width=2 * SCALE)
+            _circle(draw, (x + LEGEND_SAMPLE / 2, y), 4 * SCALE, fill=255)
+    # Halved and blended over the box the lines span only: both cost by the pixel.
+    left, top, right, bottom = mask.getbbox() or (0, 0, SCALE, SCALE)
+    box = (
+        left // SCALE * SCALE,
+        top // SCALE * SCALE,
+        -(-right // SCALE) * SCALE,
+        -(-bottom // SCALE) * SCALE,
+    )
+    return mask.crop(box).reduce(SCALE), (box[0] // SCALE, box[1] // SCALE)
+
+
+@functools.lru_cache(maxsize=FRAMES_KEPT)
+def _frame(
+    spokes: tuple[Label, ...], ticks: tuple[Label, ...], legend: tuple[str, ...], max_value: int
+) -> Image.Image:
+    """The grid, the labels and the legend's names in grey levels, shared by charts alike.
+
+    Most of a chart's cost is its text: charts in one language, all criteria scored, share
+    one frame, painted once.
+    """
+    image = Image.new("L", (SIZE * SCALE, SIZE * SCALE), WHITE_LEVEL)
+    draw = ImageDraw.Draw(image)
+    centre = _scaled(CENTRE)
+    for value in range(1, max_value):
+        ring = RADIUS * value / max_value * SCALE
+        _circle(draw, centre, ring, outline=GRID_LEVEL, width=SCALE)
+    for index in range(len(spokes)):
+        tip = _scaled(position(spoke_angle(index, len(spokes)), RADIUS))
+        draw.line([centre, tip], fill=GRID_LEVEL, width=SCALE)
+    _circle(draw, centre, RADIUS * SCALE, outline=RIM_LEVEL, width=SCALE)
+    for tick in ticks:
         x, y = _scaled(tick.at)
-        draw.text((x + 4 * SCALE, y), tick.text, TICK_COLOUR, _font(TICK_SIZE), tick.anchor)
-    for spoke in layout.spokes:
+        draw.text((x + 4 * SCALE, y), tick.text, TICK_LEVEL, _font(TICK_SIZE), tick.anchor)
+    for spoke in spokes:
         align = {"l": "left", "r": "right"}.get(spoke.anchor[0], "center")
         draw.multiline_text(
             _scaled(spoke.at),
             spoke.text,
-            TEXT_COLOUR,
+            TEXT_LEVEL,
             _font(LABEL_SIZE),
             spoke.anchor,
             spacing=4 * SCALE,
             align=align,
         )
-    if layout.legend:
-        _legend(draw, layout.series)
+    for name, (x, y) in zip(legend, _legend_samples(legend), strict=True):
+        draw.text((x + LEGEND_SAMPLE + LEGEND_GAP, y), name, TEXT_LEVEL, _font(LEGEND_SIZE), "lm")
     return image.reduce(SCALE)
 
 
-def _legend(draw: ImageDraw.ImageDraw, series: Sequence[Series]) -> None:
-    """One sample line and name per series, side by side and centred under the chart."""
+def _legend_samples(names: tuple[str, ...]) -> list[Point]:
+    """Where each legend entry's sample line starts (painted pixels), centred under the chart."""
     font = _font(LEGEND_SIZE)
-    sample, gap, between = 30 * SCALE, 8 * SCALE, 36 * SCALE
-    widths = [sample + gap + draw.textlength(entry.name, font) for entry in series]
-    x = (SIZE * SCALE - sum(widths) - between * (len(series) - 1)) / 2
-    y = LEGEND_Y * SCALE
-    for entry, width in zip(series, widths, strict=True):
-        line = [(x, y), (x + sample, y)]
-        if entry.dashed:
-            draw.line(
-                [line[0], (x + sample * 0.4, y)], fill=entry.colour, width=3 * SCALE // 2 + 1
-            )
-            draw.line(
-                [(x + sample * 0.6, y), line[1]], fill=entry.colour, width=3 * SCALE // 2 + 1
-            )
-        else:
-            draw.line(line, fill=entry.colour, width=2 * SCALE)
-            _circle(draw, (x + sample / 2, y), 4 * SCALE, fill=entry.colour)
-        draw.text((x + sample + gap, y), entry.name, TEXT_COLOUR, font, "lm")
-        x += width + between
+    widths = [LEGEND_SAMPLE + LEGEND_GAP + font.getlength(name) for name in names]
+    x = (SIZE * SCALE - sum(widths) - LEGEND_BETWEEN * (len(names) - 1)) / 2
+    starts = []
+    for width in widths:
+        starts.append((x, LEGEND_Y * SCALE))
+        x += width + LEGEND_BETWEEN
+    return starts
 
 
 def radar_chart(report: Report) -> bytes:
