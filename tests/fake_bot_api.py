@@ -9,8 +9,6 @@ characters, captions 1024, callback data 64 bytes, valid HTML, no edit to identi
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import itertools
 import json
 import re
@@ -483,24 +481,38 @@ def _decode(value: str) -> Any:
     return value
 
 
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
+_DISPOSITION_PARAM = re.compile(r'\b(name|filename)="([^"]*)"')
+
+
 def _multipart(
     content_type: str, body: bytes
 ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-    """Split a multipart/form-data body into its fields and its files."""
-    document = email.message_from_bytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=email.policy.HTTP
-    )
+    """Split a multipart/form-data body into its fields and its files.
+
+    Split on the boundary by hand: the email parser took milliseconds per photo, which in a
+    load run delayed every other reply the double was serving meanwhile.
+    """
+    found = _BOUNDARY.search(content_type)
+    if found is None:
+        raise ValueError(f"no boundary in {content_type!r}")
+    delimiter = b"--" + found.group(1).encode()
     params: dict[str, Any] = {}
     files: dict[str, tuple[str, bytes]] = {}
-    for part in document.iter_parts():
-        name = str(part.get_param("name", header="content-disposition"))
-        content = part.get_payload(decode=True)
-        assert isinstance(content, bytes)
-        filename = part.get_filename()
-        if filename is None:
-            params[name] = _decode(content.decode())
+    # The preamble before the first delimiter and the "--" epilogue after the last are no parts.
+    for part in body.split(delimiter)[1:-1]:
+        head, _, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        content = content.removesuffix(b"\r\n")
+        disposition = next(
+            line.decode()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-disposition:")
+        )
+        names = dict(_DISPOSITION_PARAM.findall(disposition))
+        if "filename" in names:
+            files[names["name"]] = (names["filename"], content)
         else:
-            files[name] = (filename, content)
+            params[names["name"]] = _decode(content.decode())
     return params, files
 
 
