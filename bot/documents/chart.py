@@ -52,6 +52,7 @@ DASHED_WIDTH = 3 * SCALE // 2 + 1
 LEGEND_SAMPLE = 30 * SCALE
 LEGEND_GAP = 8 * SCALE
 LEGEND_BETWEEN = 36 * SCALE
+MARKER_RADIUS = 4 * SCALE
 FRAMES_KEPT = 8
 """Frames (0.7 MB each) kept: each language with and without the earlier assessment."""
 PNG_COMPRESSION = 3
@@ -252,45 +253,80 @@ def _paint(layout: RadarLayout) -> Image.Image:
         )
         image.paste(ImageChops.multiply(image.crop(box), tint), box, inside.crop(box))
     for series in reversed(layout.series):
-        coverage, (left, top) = _coverage(layout, series, legend)
-        image.paste(
-            series.colour, (left, top, left + coverage.width, top + coverage.height), coverage
-        )
+        points = _outline(layout, series.values)
+        strokes = _Strokes.around(points)
+        if series.dashed:
+            _dashed(strokes.draw, strokes.shifted(points), 255, DASHED_WIDTH)
+        else:
+            _line_with_markers(strokes.draw, strokes.shifted(points), closed=True)
+        strokes.lay(image, series.colour)
+    for series, (x, y) in zip(layout.series, _legend_samples(legend), strict=False):
+        sample = [(x, y), (x + LEGEND_SAMPLE, y)]
+        strokes = _Strokes.around(sample)
+        start, end = strokes.shifted(sample)
+        if series.dashed:
+            dash = (LEGEND_SAMPLE * 0.4, 0)
+            strokes.draw.line([start, _plus(start, dash)], fill=255, width=DASHED_WIDTH)
+            strokes.draw.line([_minus(end, dash), end], fill=255, width=DASHED_WIDTH)
+        else:
+            _line_with_markers(strokes.draw, [start, end], closed=False, markers=False)
+            _circle(strokes.draw, _halfway(start, end), MARKER_RADIUS, fill=255)
+        strokes.lay(image, series.colour)
     return image
 
 
-def _coverage(
-    layout: RadarLayout, series: Series, legend: tuple[str, ...]
-) -> tuple[Image.Image, tuple[int, int]]:
-    """How much of each pixel the series' line, markers and legend sample cover (antialiased),
-    over the box they span, and where that box sits on the chart."""
-    mask = Image.new("L", (SIZE * SCALE, SIZE * SCALE), 0)
-    draw = ImageDraw.Draw(mask)
-    points = _outline(layout, series.values)
-    if series.dashed:
-        _dashed(draw, points, 255, DASHED_WIDTH)
-    else:
-        draw.line([*points, points[0]], fill=255, width=2 * SCALE, joint="curve")
+def _plus(point: Point, offset: Point) -> Point:
+    return (point[0] + offset[0], point[1] + offset[1])
+
+
+def _minus(point: Point, offset: Point) -> Point:
+    return (point[0] - offset[0], point[1] - offset[1])
+
+
+def _halfway(start: Point, end: Point) -> Point:
+    return ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+
+
+def _line_with_markers(
+    draw: ImageDraw.ImageDraw, points: list[Point], *, closed: bool, markers: bool = True
+) -> None:
+    draw.line([*points, points[0]] if closed else points, fill=255, width=2 * SCALE, joint="curve")
+    if markers:
         for point in points:
-            _circle(draw, point, 4 * SCALE, fill=255)
-    if legend:
-        x, y = _legend_samples(legend)[layout.series.index(series)]
-        end = x + LEGEND_SAMPLE
-        if series.dashed:
-            draw.line([(x, y), (x + LEGEND_SAMPLE * 0.4, y)], fill=255, width=DASHED_WIDTH)
-            draw.line([(end - LEGEND_SAMPLE * 0.4, y), (end, y)], fill=255, width=DASHED_WIDTH)
-        else:
-            draw.line([(x, y), (end, y)], fill=255, width=2 * SCALE)
-            _circle(draw, (x + LEGEND_SAMPLE / 2, y), 4 * SCALE, fill=255)
-    # Halved and blended over the box the lines span only: both cost by the pixel.
-    left, top, right, bottom = mask.getbbox() or (0, 0, SCALE, SCALE)
-    box = (
-        left // SCALE * SCALE,
-        top // SCALE * SCALE,
-        -(-right // SCALE) * SCALE,
-        -(-bottom // SCALE) * SCALE,
-    )
-    return mask.crop(box).reduce(SCALE), (box[0] // SCALE, box[1] // SCALE)
+            _circle(draw, point, MARKER_RADIUS, fill=255)
+
+
+@dataclass
+class _Strokes:
+    """Lines drawn at twice the size as coverage (0-255) over the box they span, then laid on
+    the chart in one colour, halved: the antialiasing of painting the whole chart twice as
+    large, at the cost of the box alone."""
+
+    left: int
+    top: int
+    mask: Image.Image
+    draw: ImageDraw.ImageDraw
+
+    @classmethod
+    def around(cls, points: Sequence[Point]) -> _Strokes:
+        """Room for lines and markers through ``points`` (painted pixels)."""
+        reach = MARKER_RADIUS + SCALE
+        left = max(0, math.floor((min(x for x, _ in points) - reach) / SCALE))
+        top = max(0, math.floor((min(y for _, y in points) - reach) / SCALE))
+        right = min(SIZE, math.ceil((max(x for x, _ in points) + reach) / SCALE))
+        bottom = min(SIZE, math.ceil((max(y for _, y in points) + reach) / SCALE))
+        mask = Image.new("L", ((right - left) * SCALE, (bottom - top) * SCALE), 0)
+        return cls(left, top, mask, ImageDraw.Draw(mask))
+
+    def shifted(self, points: Sequence[Point]) -> list[Point]:
+        """``points`` (painted pixels) in the box's own coordinates."""
+        return [(x - self.left * SCALE, y - self.top * SCALE) for x, y in points]
+
+    def lay(self, image: Image.Image, colour: Colour) -> None:
+        """Paint ``colour`` on ``image`` as much as the strokes cover each pixel."""
+        coverage = self.mask.reduce(SCALE)
+        box = (self.left, self.top, self.left + coverage.width, self.top + coverage.height)
+        image.paste(colour, box, coverage)
 
 
 @functools.lru_cache(maxsize=FRAMES_KEPT)
