@@ -21,9 +21,19 @@ class Consent:
     accepted: bool
 
 
+_CONTROL = {code: None for code in (*range(32), 127) if chr(code) not in "\t\n\r"}
+
+
 @dataclass(frozen=True)
 class Text:
+    """What a person typed, without control characters other than tabs and line breaks."""
+
     text: str
+
+    def __post_init__(self) -> None:
+        # No name or comment means anything by a control character, and PostgreSQL refuses NUL
+        # in text: they go here, before anything is checked or stored.
+        object.__setattr__(self, "text", self.text.translate(_CONTROL))
 
 
 @dataclass(frozen=True)

@@ -101,13 +101,15 @@ def status_of(state: str) -> str:
 
 # The hot path is built once from Core statements: no ORM objects, and each step costs a
 # handful of statements.
+# The row count tells whether the update was new; without preserve_rowcount, drivers need
+# not report it for an INSERT (psycopg's does not).
 _CLAIM = {
-    "postgresql": postgresql.insert(ProcessedUpdate).on_conflict_do_nothing(
-        index_elements=[ProcessedUpdate.update_id]
-    ),
-    "sqlite": sqlite.insert(ProcessedUpdate).on_conflict_do_nothing(
-        index_elements=[ProcessedUpdate.update_id]
-    ),
+    "postgresql": postgresql.insert(ProcessedUpdate)
+    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+    .execution_options(preserve_rowcount=True),
+    "sqlite": sqlite.insert(ProcessedUpdate)
+    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+    .execution_options(preserve_rowcount=True),
 }
 _LATEST_ID = (
     select(func.max(Assessment.id))

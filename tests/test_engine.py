@@ -171,6 +171,17 @@ def test_a_comment_on_an_answered_question_is_a_new_revision(content: Content) -
     assert result.snapshot.answers["C01"].revision == 2
 
 
+def test_control_characters_are_left_out_of_typed_text(content: Content) -> None:
+    assert events.Text("Zupas\x00 virtuve\x1b[0m").text == "Zupas virtuve[0m"
+    assert events.Text("\tline one\r\nline two").text == "\tline one\r\nline two"
+    snapshot = run(
+        content, start(content), events.ChooseLanguage("en"), events.Consent(True)
+    ).snapshot
+    result = step(content.latest, snapshot, events.Text("\x00\x07"))
+    assert not result.accepted
+    assert "Please send the name as a text message." in result.view.text
+
+
 def test_too_long_texts_are_refused(content: Content) -> None:
     snapshot = run(
         content, start(content), events.ChooseLanguage("en"), events.Consent(True)
