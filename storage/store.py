@@ -75,29 +75,41 @@ class _Unit:
     future: asyncio.Future[Any]
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the caller was cancelled meanwhile
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+Settled = tuple[_Unit, bool, Any]
+"""A unit, whether it succeeded, and its result or its error."""
+
+
+def _settle(settled: list[Settled]) -> None:
+    for unit, ok, value in settled:
+        if unit.future.done():  # the caller was cancelled meanwhile
+            continue
+        if ok:
+            unit.future.set_result(value)
+        else:
+            unit.future.set_exception(value)
+
+
+def _hand_back(outcomes: list[Settled]) -> None:
+    """Settle every unit's future on its own event loop, one wake-up per loop and batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Settled]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_settle, settled)
 
 
 class _UnitFailedError(Exception):
     """A unit of a batch run without SAVEPOINTs failed: the batch is run again with them."""
 
 
-def _applied(
-    connection: Connection, batch: list[_Unit], *, isolated: bool
-) -> list[tuple[_Unit, bool, Any]]:
+def _applied(connection: Connection, batch: list[_Unit], *, isolated: bool) -> list[Settled]:
     """Run ``batch`` in one transaction and commit it: ``(unit, ok, result or error)`` each.
 
     Units hardly ever fail, so a batch first runs without a SAVEPOINT around each unit, which
     would cost three statements a unit; only when one fails is the whole batch rolled back and
     run again ``isolated``, where a failing unit is undone alone and the others commit.
     """
-    results: list[tuple[_Unit, bool, Any]] = []
+    results: list[Settled] = []
     with connection.begin():
         for unit in batch:
             if not isolated:
@@ -189,8 +201,7 @@ class SQLiteStore:
 
     @staticmethod
     def _settle_all(batch: list[_Unit], error: Exception) -> None:
-        for unit in batch:
-            unit.loop.call_soon_threadsafe(_settle, unit.future, False, error)
+        _hand_back([(unit, False, error) for unit in batch])
 
     def _commit(self, connection: Connection, batch: list[_Unit]) -> None:
         try:
@@ -201,8 +212,7 @@ class SQLiteStore:
         except Exception as error:  # the commit itself failed: nothing of the batch stands
             self._settle_all(batch, error)
             return
-        for unit, ok, value in results:
-            unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
+        _hand_back(results)
 
     async def close(self) -> None:
         """Let the writer finish the queued units, then stop it."""
