@@ -40,10 +40,10 @@ class Services:
     drawing: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(DRAWN_AT_ONCE, thread_name_prefix="draw")
     )
-    """Charts and PDFs are CPU-bound and each chart paints on a canvas of 11 MB: one thread of
-    their own keeps memory flat when many practitioners finish at once, and leaves the other
-    core to the answers (a second thread cost 10% of the updates/s and 15 MB of peak RSS in
-    the loopback benchmark, for no chart sooner)."""
+    """Charts and PDFs are CPU-bound: one thread of their own keeps memory flat when many
+    practitioners finish at once, and leaves the other core to the answers (a second thread
+    cost 10% of the updates/s and 15 MB of peak RSS in the loopback benchmark, for no chart
+    sooner)."""
     metrics: Metrics = field(default_factory=Metrics)
 
     follow_ups: set[asyncio.Task[Any]] = field(default_factory=set)
