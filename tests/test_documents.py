@@ -13,7 +13,7 @@ from fontTools.ttLib import TTFont
 from PIL import Image, ImageChops, ImageStat
 from pypdf import PdfReader
 
-from bot.documents import report_filename
+from bot.documents import report_filename, warm_up
 from bot.documents.chart import (
     CURRENT_COLOUR,
     EARLIER_COLOUR,
@@ -22,6 +22,7 @@ from bot.documents.chart import (
     RADIUS,
     SIZE,
     RadarLayout,
+    _frame,
     position,
     radar_chart,
     radar_layout,
@@ -280,3 +281,14 @@ def test_file_name_falls_back_without_latin_letters(content: Content, practice: 
     assert report_filename(make_report(content, "lv", profile=Profile(practice))) == (
         "sicheck-report.pdf"
     )
+
+
+def test_the_warm_up_paints_every_language_s_frame(content: Content) -> None:
+    _frame.cache_clear()
+    warm_up(content)
+    # One frame per language: the first practitioners to finish find them painted.
+    assert _frame.cache_info().currsize == len(SUPPORTED_LANGUAGES)
+    for language in SUPPORTED_LANGUAGES:
+        report = make_report(content, language, values={code: 1 for code in VALUES})
+        radar_photo(report)
+    assert _frame.cache_info().misses == len(SUPPORTED_LANGUAGES)

@@ -13,6 +13,7 @@ from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
+from bot.documents import warm_up
 from bot.runtime import StartupError, load_checked_content, open_database, require_pseudonym_key
 from bot.settings import Settings
 from bot.telegram import handlers
@@ -128,7 +129,9 @@ def _post_init(
         except StartupError:
             await database.close()
             raise
-        application.bot_data[SERVICES] = Services(settings, content, database)
+        services = Services(settings, content, database)
+        application.bot_data[SERVICES] = services
+        await asyncio.get_running_loop().run_in_executor(services.drawing, warm_up, content)
         await register_commands(application)
 
     return post_init
