@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest
 
 from bot.telegram.http import AiohttpRequest
 from tests.fake_bot_api import FakeBotAPI, LoopbackTelegram, buttons, callback_update
@@ -48,10 +49,20 @@ async def test_keyboards_reach_telegram_whole(loopback: tuple[FakeBotAPI, Bot]) 
     edited = await bot.edit_message_text(
         "Is the practice new here? (edited)", USER, sent.message_id, reply_markup=markup()
     )
-    assert not isinstance(edited, bool)
-    assert edited.reply_markup is None
+    # The edited message is not read back either: the edit is acknowledged as done.
+    assert edited is True
+    assert api.last(USER)["text"] == "Is the practice new here? (edited)"
     assert buttons(api.last(USER)) == KEYBOARD
     assert api.violations == []
+
+
+async def test_a_failed_edit_still_raises(loopback: tuple[FakeBotAPI, Bot]) -> None:
+    _api, bot = loopback
+    sent = await bot.send_message(USER, "Is the practice new here?", reply_markup=markup())
+    with pytest.raises(BadRequest, match="not modified"):
+        await bot.edit_message_text(
+            "Is the practice new here?", USER, sent.message_id, reply_markup=markup()
+        )
 
 
 async def test_a_pressed_button_arrives_without_its_keyboard(
