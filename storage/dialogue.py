@@ -33,6 +33,7 @@ from storage.models import (
     Respondent,
     utcnow,
 )
+from storage.prepared import Prepared
 
 EARLIER_LOOKBACK = 50
 """How many of a respondent's latest completed assessments are searched for the same practice."""
@@ -104,12 +105,16 @@ def status_of(state: str) -> str:
 # The row count tells whether the update was new; without preserve_rowcount, drivers need
 # not report it for an INSERT (psycopg's does not).
 _CLAIM = {
-    "postgresql": postgresql.insert(ProcessedUpdate)
-    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-    .execution_options(preserve_rowcount=True),
-    "sqlite": sqlite.insert(ProcessedUpdate)
-    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-    .execution_options(preserve_rowcount=True),
+    "postgresql": Prepared(
+        postgresql.insert(ProcessedUpdate)
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+        .execution_options(preserve_rowcount=True)
+    ),
+    "sqlite": Prepared(
+        sqlite.insert(ProcessedUpdate)
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+        .execution_options(preserve_rowcount=True)
+    ),
 }
 _LATEST_ID = (
     select(func.max(Assessment.id))
@@ -130,7 +135,7 @@ ASSESSMENT_FIELDS = (
     Assessment.version,
 )
 """The columns an ``AssessmentRow`` is read from, besides the id."""
-_LOAD = (
+_LOAD = Prepared(
     select(
         Respondent.id,
         Respondent.language,
@@ -145,19 +150,21 @@ _LOAD = (
     .where(Respondent.external_id == bindparam("external_id"))
     .with_for_update(of=Respondent)
 )
-_FIND = select(
-    Respondent.id, Respondent.language, Respondent.consent_at, Respondent.cohort_id
-).where(
-    Respondent.platform == bindparam("platform"),
-    Respondent.external_id == bindparam("external_id"),
+_FIND = Prepared(
+    select(Respondent.id, Respondent.language, Respondent.consent_at, Respondent.cohort_id).where(
+        Respondent.platform == bindparam("platform"),
+        Respondent.external_id == bindparam("external_id"),
+    )
 )
 _NEW_RESPONDENT = insert(Respondent).returning(Respondent.id)
 _UPDATE_RESPONDENT = update(Respondent).where(Respondent.id == bindparam("respondent_id"))
 _NEW_ASSESSMENT = insert(Assessment).returning(Assessment.id)
-_ANSWERS = select(
-    Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
-).where(Answer.assessment_id == bindparam("assessment_id"))
-_EARLIER = (
+_ANSWERS = Prepared(
+    select(Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision).where(
+        Answer.assessment_id == bindparam("assessment_id")
+    )
+)
+_EARLIER = Prepared(
     select(Assessment.id, Assessment.practice_name, Assessment.completed_at)
     .where(Assessment.respondent_id == bindparam("respondent_id"))
     .where(Assessment.id < bindparam("before"))
@@ -171,13 +178,17 @@ _JOIN = (
     .where(Assessment.id == bindparam("assessment_id"))
     .values(cohort_id=bindparam("joined"))
 )
-_NEW_ANSWER = insert(Answer)
-_CHANGE_ANSWER = update(Answer).where(
-    Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
+_NEW_ANSWER = Prepared(insert(Answer))
+_CHANGE_ANSWER = Prepared(
+    update(Answer).where(
+        Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
+    )
 )
-_LOG = insert(AnswerLog)
-_WRITE = update(Assessment).where(
-    Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
+_LOG = Prepared(insert(AnswerLog))
+_WRITE = Prepared(
+    update(Assessment).where(
+        Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
+    )
 )
 
 
@@ -206,17 +217,14 @@ class AssessmentRow:
 
 def claim_update(connection: Connection, update_id: int) -> bool:
     """Record ``update_id`` as applied in this transaction; ``False`` if it already was."""
-    statement = _CLAIM[connection.dialect.name]
-    result = connection.execute(statement, {"update_id": update_id, "at": utcnow()})
-    return bool(result.rowcount)
+    claim = _CLAIM[connection.dialect.name]
+    return bool(claim.rowcount(connection, {"update_id": update_id, "at": utcnow()}))
 
 
 def _load(connection: Connection, who: Who) -> tuple[RespondentRow, AssessmentRow | None]:
     """Find and lock the respondent, creating them on first contact, with their latest
     assessment."""
-    row = connection.execute(
-        _LOAD, {"platform": who.platform, "external_id": who.external_id}
-    ).first()
+    row = _LOAD.first(connection, {"platform": who.platform, "external_id": who.external_id})
     if row is None:
         created = connection.execute(
             _NEW_RESPONDENT,
@@ -253,9 +261,7 @@ def assessment_row(row: Any, assessment_id: int) -> AssessmentRow:
 
 def find_respondent(connection: Connection, who: Who) -> RespondentRow | None:
     """The respondent ``who`` names, without locking or creating them; ``None`` if unknown."""
-    row = connection.execute(
-        _FIND, {"platform": who.platform, "external_id": who.external_id}
-    ).first()
+    row = _FIND.first(connection, {"platform": who.platform, "external_id": who.external_id})
     if row is None:
         return None
     return RespondentRow(row.id, row.language, row.consent_at, row.cohort_id)
@@ -294,7 +300,7 @@ def load_snapshot(
     connection: Connection, assessment: AssessmentRow, respondent: RespondentRow
 ) -> Snapshot:
     """The engine's view of a stored assessment, with the earlier one when it is finished."""
-    rows = connection.execute(_ANSWERS, {"assessment_id": assessment.id})
+    rows = _ANSWERS.rows(connection, {"assessment_id": assessment.id})
     answers = {
         row.criterion: RecordedAnswer(
             row.value, tuple(row.aspects or ()), row.comment, row.revision
@@ -334,8 +340,8 @@ def earlier_of(
         return None
     # Compared in Python: SQLite's lower() folds ASCII letters only, and names are Latvian.
     wanted = assessment.practice_name.strip().casefold()
-    rows = connection.execute(
-        _EARLIER,
+    rows = _EARLIER.rows(
+        connection,
         {
             "respondent_id": respondent_id,
             "before": assessment.id,
@@ -346,7 +352,7 @@ def earlier_of(
     row = next((r for r in rows if (r.practice_name or "").strip().casefold() == wanted), None)
     if row is None:
         return None
-    answers = connection.execute(_ANSWERS, {"assessment_id": row.id})
+    answers = _ANSWERS.rows(connection, {"assessment_id": row.id})
     return Earlier({answer.criterion: answer.value for answer in answers}, row.completed_at)
 
 
@@ -499,8 +505,8 @@ def _record_answer(
         "revision": after.answers[effect.criterion].revision,
     }
     if values["revision"] == 1:
-        connection.execute(
-            _NEW_ANSWER,
+        _NEW_ANSWER.rowcount(
+            connection,
             {
                 "assessment_id": assessment_id,
                 "criterion": effect.criterion,
@@ -509,12 +515,12 @@ def _record_answer(
             },
         )
     else:
-        connection.execute(
-            _CHANGE_ANSWER,
+        _CHANGE_ANSWER.rowcount(
+            connection,
             {"answer_of": assessment_id, "code": effect.criterion, "answered_at": now, **values},
         )
-    connection.execute(
-        _LOG,
+    _LOG.rowcount(
+        connection,
         {
             "assessment_id": assessment_id,
             "criterion": effect.criterion,
@@ -559,8 +565,7 @@ def write_snapshot(
     # A finished assessment keeps the moment it was finished, whatever is pressed after.
     if assessment.status != "completed" or status != "completed":
         values["completed_at"] = now if status == "completed" else None
-    result = connection.execute(_WRITE, values)
-    if result.rowcount != 1:
+    if _WRITE.rowcount(connection, values) != 1:
         raise ConcurrentUpdateError(f"assessment {assessment.id} changed under us")
     assessment.version += 1
     assessment.state = after.state
