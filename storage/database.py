@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/sicheck.db"
+SERVER_CONNECTIONS = 20
+"""Connections a process keeps to a database server; further units of work queue for one."""
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -57,8 +59,12 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", tune_sqlite)
         return engine
     # Bound parameters are answers and comments: they stay out of errors and so out of logs.
+    # Connections are neither pinged at checkout (three round trips, as many as the step
+    # itself costs: a connection the server dropped is retried instead, see
+    # storage.store.ServerStore) nor opened beyond the pool (under load, every connection
+    # returned over the limit was closed and opened again, its prepared statements with it).
     return create_async_engine(
-        parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        parsed, pool_size=SERVER_CONNECTIONS, max_overflow=0, hide_parameters=True
     )
 
 

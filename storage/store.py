@@ -5,7 +5,8 @@ A unit of work is a plain function over a synchronous ``Connection`` (see
 ``Store.run`` returns its result only after the transaction that applied it has committed.
 
 * PostgreSQL: each unit runs in its own transaction through ``AsyncConnection.run_sync``; a unit
-  that lost a race with another replica (``ConcurrentUpdateError``) is run again.
+  that lost a race with another replica (``ConcurrentUpdateError``), or whose connection the
+  server had closed, is run again.
 * SQLite: one writer thread owns the only connection. It takes every unit waiting in its
   queue, runs them and commits them all at once (a failing unit is rolled back alone, see
   ``_applied``), so concurrent updates share one commit and one thread hand-over instead of
@@ -23,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
@@ -58,6 +60,13 @@ class ServerStore:
                 return await self._once(work)
             except ConcurrentUpdateError:
                 continue
+            except DBAPIError as error:
+                # A pooled connection the server closed (a restart, a failover) is found out
+                # here rather than pinged before every unit; SQLAlchemy has discarded it and
+                # every connection as old, so the unit runs again on a new one. Had its commit
+                # gone through after all, the update id it claimed makes the rerun a repeat.
+                if not error.connection_invalidated:
+                    raise
         return await self._once(work)
 
     async def _once(self, work: Work[T]) -> T:

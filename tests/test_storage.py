@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bot.runtime import Database
 from dialogs import events
@@ -29,6 +31,7 @@ from storage.dialogue import (
 )
 from storage.models import Answer, AnswerLog, Assessment, Respondent
 from storage.store import SQLiteStore
+from tests.conftest import SERVER_URL
 
 ANA = Who("console", "ana", "en")
 
@@ -292,3 +295,23 @@ async def test_a_failing_unit_of_a_group_commit_is_undone_alone(tmp_path: Path) 
     finally:
         queued.set()
         await store.close()
+
+
+@pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")
+async def test_a_connection_the_server_closed_is_replaced_and_the_unit_runs(
+    database: Database,
+) -> None:
+    def backend(connection: Connection) -> int:
+        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    before = await database.store.run(backend)
+    assert SERVER_URL is not None
+    other = create_async_engine(SERVER_URL, poolclass=NullPool)
+    try:
+        async with other.connect() as connection:
+            await connection.execute(select(func.pg_terminate_backend(before)))
+    finally:
+        await other.dispose()
+    # The pool holds only the closed connection: the unit meets it, and runs on a new one.
+    after = await database.store.run(backend)
+    assert after != before
