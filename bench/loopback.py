@@ -135,14 +135,16 @@ class Delivery:
             # A stateless load balancer: any replica may get any update of any chat.
             url = self.webhooks[next(self._turn) % len(self.webhooks)]
             async with self._posting:
-                status = await post(url, body, {"X-Telegram-Bot-Api-Secret-Token": SECRET})
+                status, answer = await post(url, body, {"X-Telegram-Bot-Api-Secret-Token": SECRET})
             if status == 200:
+                await self.api.webhook_answered(answer)
                 return
             await asyncio.sleep(0.05)  # Telegram retries a failed webhook call later
 
 
-async def post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST ``body`` as JSON on a connection of a small keep-alive pool; 0 if it failed."""
+async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST ``body`` as JSON on a connection of a small keep-alive pool: the status and the
+    body of the answer; status 0 if it failed."""
     host, _, rest = url.removeprefix("http://").partition("/")
     pool = _POOLS.setdefault(host, [])
     connection = pool.pop() if pool else None
@@ -165,13 +167,13 @@ async def post(url: str, body: bytes, headers: dict[str, str]) -> int:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        await reader.readexactly(length)
+        answer = await reader.readexactly(length)
     except (OSError, asyncio.IncompleteReadError, ValueError):
         if connection is not None:
             connection[1].close()
-        return 0
+        return 0, b""
     pool.append(connection)
-    return status
+    return status, answer
 
 
 _POOLS: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}

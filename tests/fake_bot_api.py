@@ -245,6 +245,20 @@ class FakeBotAPI:
             self.observer(method, params, result)
         return 200, {"ok": True, "result": result}
 
+    async def webhook_answered(self, body: bytes) -> None:
+        """Apply the Bot API call a response to a webhook POST carries, as Telegram does.
+
+        Telegram tells the bot nothing about that call, so its answer is dropped here too.
+        """
+        if not body.strip():
+            return
+        call = json.loads(body)
+        method = call.pop("method", None) if isinstance(call, dict) else None
+        if not isinstance(method, str):
+            self.violations.append(f"webhook answered without a method: {body[:80]!r}")
+            return
+        await self.handle(method, call)
+
     def _reject(self, method: str, problem: str) -> BotAPIError:
         self.violations.append(f"{method}: {problem}")
         return BotAPIError(400, f"Bad Request: {problem}")

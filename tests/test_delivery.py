@@ -1,13 +1,25 @@
-"""The polling loop: what Telegram answers to ``getUpdates`` never ends it."""
+"""Delivery: what Telegram answers to ``getUpdates`` never ends polling; a webhook's response
+answers the press it delivered."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+
+import httpx
+from pydantic import SecretStr
 
 from bot.runtime import Database
-from bot.telegram.delivery import poll
-from tests.fake_bot_api import BotAPIError, FakeBotAPI, buttons, message_update
-from tests.telegram_harness import running_bot
+from bot.telegram.delivery import SECRET_HEADER, _listening, poll, webhook_app
+from bot.telegram.replies import WebhookReply
+from tests.fake_bot_api import (
+    BotAPIError,
+    FakeBotAPI,
+    buttons,
+    callback_update,
+    message_update,
+)
+from tests.telegram_harness import Harness, running_bot
 
 USER = 5150
 
@@ -35,3 +47,54 @@ async def test_polling_outlasts_flood_control_and_a_conflict(
     assert next(refusals, None) is None  # both refusals were met
     assert next(label for label, _ in buttons(api.last(USER))).endswith("I agree")
     assert len(api.calls_to("sendMessage")) == 1
+
+
+async def test_a_press_is_answered_in_the_webhooks_own_response(bot: Harness) -> None:
+    settings = bot.services.settings.model_copy(
+        update={"webhook_url": "https://sicheck.test/hook", "webhook_secret_token": SecretStr("s")}
+    )
+    transport = httpx.ASGITransport(app=webhook_app(bot.application, settings))
+    headers = {SECRET_HEADER: "s"}
+    async with httpx.AsyncClient(transport=transport, base_url="https://sicheck.test") as client:
+        started = await client.post("/hook", json=message_update(USER, "/start"), headers=headers)
+        question = bot.last(USER)
+        data = next(data for label, data in buttons(question) if "✅" in label)
+        press = callback_update(USER, data, question)
+        pressed = await client.post("/hook", json=press, headers=headers)
+    # A typed message needs no answer; the press is answered in the response, not by a call.
+    assert started.status_code == 200
+    assert started.content == b""
+    assert pressed.status_code == 200
+    assert pressed.json() == {
+        "method": "answerCallbackQuery",
+        "callback_query_id": press["callback_query"]["id"],
+    }
+    assert bot.api.calls_to("answerCallbackQuery") == []
+    assert bot.last(USER)["text"] != question["text"]  # the press was applied and shown
+    await bot.api.webhook_answered(pressed.content)
+    assert len(bot.api.calls_to("answerCallbackQuery")) == 1
+
+
+async def test_a_press_answered_after_the_response_is_a_call_of_its_own() -> None:
+    reply = WebhookReply()
+    assert reply.carry({"method": "answerCallbackQuery", "callback_query_id": "1"})
+    assert not reply.carry({"method": "answerCallbackQuery", "callback_query_id": "2"})
+    closed = WebhookReply()
+    closed.open = False
+    assert not closed.carry({"method": "answerCallbackQuery", "callback_query_id": "3"})
+
+
+async def test_webhook_connections_send_responses_without_waiting(bot: Harness) -> None:
+    settings = bot.services.settings.model_copy(
+        update={"listen_host": "127.0.0.1", "listen_port": 0}
+    )
+    listening = _listening(settings)
+    try:
+        client = socket.create_connection(listening.getsockname()[:2])
+        accepted, _ = listening.accept()
+        # Nagle's algorithm off, or a response's body waits for the ack of its head.
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        accepted.close()
+        client.close()
+    finally:
+        listening.close()

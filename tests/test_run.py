@@ -86,6 +86,7 @@ class Driver:
         if self.post is not None:
             response = await self.post(update)
             assert response.status_code == 200
+            await self.api.webhook_answered(response.content)
             return
         self.api.queue(update)
         await self.api.wait_for(lambda: self.api.confirmed_offset > update["update_id"], TIMEOUT)

@@ -49,7 +49,7 @@ from bot.telegram.privacy import (
     privacy_command,
     reminders_off,
 )
-from bot.telegram.replies import send, show
+from bot.telegram.replies import answer_press, send, show
 from bot.telegram.summary import history_command, open_summary, send_chart, send_report
 from dialogs import events
 from dialogs.content import Content
@@ -190,7 +190,7 @@ async def button(update: Update, context: BotContext) -> None:
             lambda session, who: set_language(session, content, who, language),
             edit=_editable(query.message),
         )
-        await query.answer()
+        await answer_press(query)
         return
     opened = events.decode(query.data or "")
     if isinstance(opened, events.Open):
@@ -216,7 +216,7 @@ async def button(update: Update, context: BotContext) -> None:
         )
     with use_language(outcome.language):
         # A refused press gets its reason as a toast too, where the user's eyes are.
-        await query.answer(_(outcome.problem)[:200] if outcome.problem else None)
+        await answer_press(query, _(outcome.problem)[:200] if outcome.problem else None)
     finished = unpacked is not None and isinstance(unpacked[1], events.Confirm)
     if finished and outcome.accepted and not outcome.repeated and outcome.state == SUMMARY:
         # The chart follows the committed summary without holding up this update's handler.
@@ -289,7 +289,7 @@ async def on_error(update: object, context: BotContext) -> None:
     if update.callback_query is not None:
         with use_language(language_code):
             try:
-                await update.callback_query.answer(_(FAILED)[:200])
+                await answer_press(update.callback_query, _(FAILED)[:200])
             except Exception:  # the user is told below if this fails too
                 log.info("could not answer the callback of update %s", update.update_id)
     if chat_id is not None:

@@ -17,7 +17,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
 from telegram.error import Forbidden, TelegramError
 
 from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language
-from bot.telegram.replies import send
+from bot.telegram.replies import answer_press, send
 from dialogs.i18n import N_, _, negotiate, use_language
 from storage.privacy import claim_reminders, erase, my_data, purge, set_reminders
 
@@ -89,12 +89,12 @@ async def delete_answer(update: Update, context: BotContext) -> None:
     assert query is not None
     language = await respondent_language(update, context)
     if query.data != ERASE:
-        await query.answer()
+        await answer_press(query)
         with use_language(language):
             await send(context.bot, chat_of(update), _("Nothing was erased."), None)
         return
     erased = await once(update, context, lambda c, who: erase(c, who.platform, who.external_id))
-    await query.answer()
+    await answer_press(query)
     if erased is None:
         return
     with use_language(language):
@@ -114,7 +114,7 @@ async def reminders_off(update: Update, context: BotContext) -> None:
     assert query is not None
     await once(update, context, lambda c, who: set_reminders(c, who, False))
     with use_language(await respondent_language(update, context)):
-        await query.answer(_("No more reminders."))
+        await answer_press(query, _("No more reminders."))
 
 
 async def send_reminders(bot: Bot, services: Services) -> int:

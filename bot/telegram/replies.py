@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from html import escape
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden
 
 from bot.telegram.callback_data import pack
@@ -34,6 +35,44 @@ class ViewKeyboard(InlineKeyboardMarkup):
     def to_dict(self, recursive: bool = True) -> dict[str, Any]:
         """The keyboard as Telegram reads it."""
         return self._json
+
+
+class WebhookReply:
+    """The one Bot API call the response to a webhook POST may carry, while it is open.
+
+    Telegram applies a method call given as the answer to its webhook request, so a press
+    answered there costs the bot no call of its own (nor a round trip to Telegram). Telegram
+    reports nothing back about such a call, which suits ``answerCallbackQuery``: its result is
+    never read.
+    """
+
+    __slots__ = ("call", "open")
+
+    def __init__(self) -> None:
+        self.call: dict[str, Any] | None = None
+        self.open = True
+
+    def carry(self, call: dict[str, Any]) -> bool:
+        """Take ``call`` into the response; ``False`` if it is sent already or holds one."""
+        if not self.open or self.call is not None:
+            return False
+        self.call = call
+        return True
+
+
+WEBHOOK_REPLY: ContextVar[WebhookReply | None] = ContextVar("webhook_reply", default=None)
+"""Set by the webhook endpoint around the handling of its update."""
+
+
+async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
+    """Answer a button press, with ``toast`` shown to the user if given."""
+    reply = WEBHOOK_REPLY.get()
+    call: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.id}
+    if toast:
+        call["text"] = toast
+    if reply is not None and reply.carry(call):
+        return
+    await query.answer(toast)
 
 
 def keyboard(outcome: Outcome) -> ViewKeyboard | None:

@@ -17,7 +17,7 @@ from telegram.error import Forbidden
 from bot.documents import chart_photo, report_filename, report_pdf
 from bot.telegram.callback_data import pack
 from bot.telegram.context import BotContext, chat_of, once, who_sent
-from bot.telegram.replies import send
+from bot.telegram.replies import answer_press, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
 from dialogs.report import History, Report
@@ -61,7 +61,7 @@ async def _owned_report(update: Update, context: BotContext, assessment_id: int)
         query = update.callback_query
         assert query is not None
         with use_language(context.language):
-            await query.answer(_(NOT_AVAILABLE))
+            await answer_press(query, _(NOT_AVAILABLE))
     return report
 
 
@@ -101,7 +101,7 @@ async def send_report(update: Update, context: BotContext, expected: Expected) -
     if report is None:
         return
     with use_language(report.language):
-        await query.answer(_(PREPARING))
+        await answer_press(query, _(PREPARING))
         text = caption(report)
     pdf = await context.services.draw(lambda: report_pdf(report))
     await _send_file(update, context, "document", pdf, report_filename(report), text)
@@ -133,7 +133,7 @@ async def open_summary(update: Update, context: BotContext, event: events.Open) 
     report = await _owned_report(update, context, event.assessment_id)
     if report is None:
         return
-    await query.answer()
+    await answer_press(query)
     with use_language(report.language):
         view = summary_view(report)
     # Only the report button: the rest of the summary's buttons act on the current assessment.
