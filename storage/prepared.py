@@ -77,7 +77,7 @@ class Prepared:
     def __init__(self, statement: Executable) -> None:
         assert isinstance(statement, ClauseElement)
         self.statement = statement
-        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._compiled: dict[tuple[str, str, tuple[str, ...]], _Compiled] = {}
 
     def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[Any]:
         """Every row the statement selects, with attribute access by column name."""
@@ -109,7 +109,7 @@ class Prepared:
     def _for(self, dialect: Dialect, values: Mapping[str, Any]) -> _Compiled:
         # Compiled on every database, so a statement that would lean on a Python-side default
         # fails in the tests of each, not only where it runs on the cursor.
-        key = (dialect.name, tuple(values))
+        key = (dialect.name, dialect.driver, tuple(values))
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _Compiled(self.statement, dialect, tuple(values))
