@@ -118,6 +118,10 @@ class Prepared:
     @staticmethod
     def _run(connection: Connection, compiled: _Compiled, values: Mapping[str, Any]) -> Any:
         dialect = connection.dialect
+        if not connection.in_transaction():
+            # What SQLAlchemy's autobegin does for its own statements: without it, the
+            # caller's commit() would find no transaction and commit nothing.
+            connection.begin()
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(compiled.sql, compiled.bound(values))

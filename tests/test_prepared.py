@@ -112,3 +112,20 @@ async def test_a_missing_value_is_refused(database: Database) -> None:
         await database.store.run(without_parameter)
     with pytest.raises(ValueError, match="defaults"):
         await database.store.run(without_default)
+
+
+async def test_a_statement_first_on_its_connection_is_committed_with_it(
+    database: Database,
+) -> None:
+    def work(connection: Connection) -> None:
+        assessment_id = an_assessment(connection)
+        connection.commit()
+        # Nothing of SQLAlchemy's has begun the next transaction: the prepared statement does.
+        NEW_ANSWER.rowcount(connection, answer(assessment_id, "c1"))
+        connection.commit()
+
+    async with database.engine.connect() as connection:
+        await connection.run_sync(work)
+    async with database.engine.connect() as connection:
+        stored = (await connection.execute(select(Answer.criterion))).scalars().all()
+    assert stored == ["c1"]
