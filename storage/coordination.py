@@ -13,16 +13,60 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent, utcnow
+from storage.prepared import Prepared
 
 COHORT_CODE_BYTES = 12
 """96 random bits: 16 URL-safe characters, unguessable and within a deep link's 64."""
 PSEUDONYM_KEY = "pseudonym_key"
 PSEUDONYM_KEY_CHECK = "pseudonym_key_check"
+
+
+@dataclass(frozen=True)
+class CompletionNotice:
+    """What to tell one coordinator when an assessment in their cohort is completed."""
+
+    external_id: str
+    cohort_name: str
+    language: str | None
+    completed: int
+    """Completed assessments in the cohort so far."""
+
+
+# Run for every completed assessment, almost always to find no cohort.
+_COHORT_OF = Prepared(
+    select(Cohort.id, Cohort.name, Cohort.created_by)
+    .join(Assessment, Assessment.cohort_id == Cohort.id)
+    .where(Assessment.id == bindparam("assessment_id"))
+)
+
+
+def completion_notices(connection: Connection, assessment_id: int) -> list[CompletionNotice]:
+    """The notices due for a completed assessment: to its cohort's coordinator, if they asked."""
+    cohort = _COHORT_OF.first(connection, {"assessment_id": assessment_id})
+    if cohort is None or cohort.created_by is None:
+        return []
+    completed = connection.execute(
+        select(func.count()).where(
+            Assessment.cohort_id == cohort.id, Assessment.status == "completed"
+        )
+    ).scalar_one()
+    rows = connection.execute(
+        select(Coordinator.external_id, Respondent.language)
+        .outerjoin(
+            Respondent,
+            (Respondent.platform == Coordinator.platform)
+            & (Respondent.external_id == Coordinator.external_id),
+        )
+        .where(Coordinator.id == cohort.created_by, Coordinator.notify_completed)
+    )
+    return [
+        CompletionNotice(row.external_id, cohort.name, row.language, completed) for row in rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from storage.dialogue import (
     load_snapshot,
 )
 from storage.models import Answer, Assessment
+from storage.prepared import Prepared
 
 HISTORY_MAX = 10
 
@@ -30,6 +31,7 @@ _COMPLETED = (
     .where(Assessment.status == "completed")
     .order_by(Assessment.id.desc())
 )
+_ONE_COMPLETED = Prepared(_COMPLETED.where(Assessment.id == bindparam("assessment_id")))
 _VALUES = select(Answer.assessment_id, Answer.criterion, Answer.value).where(
     Answer.assessment_id.in_(bindparam("ids", expanding=True))
 )
@@ -67,10 +69,9 @@ def report_of(
     respondent = find_respondent(connection, who)
     if respondent is None:
         return None
-    row = connection.execute(
-        _COMPLETED.where(Assessment.id == bindparam("assessment_id")),
-        {"respondent_id": respondent.id, "assessment_id": assessment_id},
-    ).first()
+    row = _ONE_COMPLETED.first(
+        connection, {"respondent_id": respondent.id, "assessment_id": assessment_id}
+    )
     if row is None:
         return None
     snapshot = load_snapshot(connection, assessment_row(row, row.id), respondent)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from babel.numbers import format_decimal
 from babel.units import format_unit
-from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from telegram import InputFile, Message, Update
 from telegram.error import BadRequest
@@ -28,13 +27,13 @@ from bot.telegram.replies import send
 from dialogs.i18n import N_, _, use_language
 from storage.coordination import (
     CohortSummary,
+    completion_notices,
     coordinator_id,
     list_cohorts,
     new_cohort,
     set_notify,
 )
 from storage.dialogue import Who, find_respondent
-from storage.models import Assessment, Cohort, Coordinator, Respondent
 from storage.stats import stats, stats_text
 
 log = logging.getLogger(__name__)
@@ -150,39 +149,18 @@ async def notify_command(update: Update, context: BotContext) -> None:
 async def notify_completion(context: BotContext, assessment_id: int) -> None:
     """Tell the coordinators who asked for it that an assessment in their cohort finished."""
 
-    def work(connection: Connection) -> list[tuple[str, str, str | None, int]]:
-        cohort = connection.execute(
-            select(Cohort.id, Cohort.name, Cohort.created_by)
-            .join(Assessment, Assessment.cohort_id == Cohort.id)
-            .where(Assessment.id == assessment_id)
-        ).first()
-        if cohort is None or cohort.created_by is None:
-            return []
-        completed = connection.execute(
-            select(func.count()).where(
-                Assessment.cohort_id == cohort.id, Assessment.status == "completed"
-            )
-        ).scalar_one()
-        rows = connection.execute(
-            select(Coordinator.external_id, Respondent.language)
-            .outerjoin(
-                Respondent,
-                (Respondent.platform == Coordinator.platform)
-                & (Respondent.external_id == Coordinator.external_id),
-            )
-            .where(Coordinator.id == cohort.created_by, Coordinator.notify_completed)
-        )
-        return [(row.external_id, cohort.name, row.language, completed) for row in rows]
-
+    notices = await context.services.database.store.run(
+        lambda connection: completion_notices(connection, assessment_id)
+    )
     default = context.services.settings.default_locale
-    for external_id, name, language, completed in await context.services.database.store.run(work):
-        with use_language(language or default):
+    for notice in notices:
+        with use_language(notice.language or default):
             text = _(
                 "An assessment in the cohort %(name)s was completed. Completed so far: %(count)s.",
-                name=f"<b>{escape(name)}</b>",
-                count=completed,
+                name=f"<b>{escape(notice.cohort_name)}</b>",
+                count=notice.completed,
             )
-        await send(context.bot, int(external_id), text, None)
+        await send(context.bot, int(notice.external_id), text, None)
 
 
 def _options(args: list[str]) -> dict[str, str]:
