@@ -101,7 +101,7 @@ def status_of(state: str) -> str:
 
 
 # The hot path is built once from Core statements: no ORM objects, and each step costs a
-# handful of statements.
+# handful of statements, prepared (storage.prepared) where they run once or more a step.
 # The row count tells whether the update was new; without preserve_rowcount, drivers need
 # not report it for an INSERT (psycopg's does not).
 _CLAIM = {
