@@ -67,11 +67,12 @@ WEBHOOK_REPLY: ContextVar[WebhookReply | None] = ContextVar("webhook_reply", def
 async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
     """Answer a button press, with ``toast`` shown to the user if given."""
     reply = WEBHOOK_REPLY.get()
-    call: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.id}
-    if toast:
-        call["text"] = toast
-    if reply is not None and reply.carry(call):
-        return
+    if reply is not None:
+        call: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.id}
+        if toast:
+            call["text"] = toast
+        if reply.carry(call):
+            return
     await query.answer(toast)
 
 
