@@ -37,7 +37,7 @@ class CompletionNotice:
     """Completed assessments in the cohort so far."""
 
 
-# Run for every completed assessment, almost always to find no cohort.
+# Run for every completed assessment, whether it came through an invitation or not.
 _COHORT_OF = Prepared(
     select(Cohort.id, Cohort.name, Cohort.created_by)
     .join(Assessment, Assessment.cohort_id == Cohort.id)
