@@ -75,7 +75,7 @@ async def test_a_press_is_answered_in_the_webhooks_own_response(bot: Harness) ->
     assert len(bot.api.calls_to("answerCallbackQuery")) == 1
 
 
-async def test_a_press_answered_after_the_response_is_a_call_of_its_own() -> None:
+def test_a_webhook_response_carries_one_call_and_none_once_it_is_sent() -> None:
     reply = WebhookReply()
     assert reply.carry({"method": "answerCallbackQuery", "callback_query_id": "1"})
     assert not reply.carry({"method": "answerCallbackQuery", "callback_query_id": "2"})
