@@ -3,18 +3,19 @@
 These are plain synchronous functions over a ``Connection``: a ``storage.store.Store`` runs each
 in a transaction (a writer thread for SQLite, ``run_sync`` for PostgreSQL), and the caller
 shows the returned view only after that transaction committed, so every answer is durable
-before it is confirmed. Every step first locks the respondent's row, so one person's updates
-are applied one at a time even when several processes share the database.
+before it is confirmed. Every step first locks the respondent's row (``load``), so one
+person's updates are applied one at a time even when several processes share the database.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import JSON, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -135,7 +136,7 @@ ASSESSMENT_FIELDS = (
     Assessment.version,
 )
 """The columns an ``AssessmentRow`` is read from, besides the id."""
-_LOAD = Prepared(
+_LOCK = (
     select(
         Respondent.id,
         Respondent.language,
@@ -149,6 +150,35 @@ _LOAD = Prepared(
     .where(Respondent.platform == bindparam("platform"))
     .where(Respondent.external_id == bindparam("external_id"))
     .with_for_update(of=Respondent)
+)
+_LOAD = Prepared(_LOCK)
+# On a database server, a step costs its round trips more than its statements, so there the
+# claim, the lock and the answers are one statement, and recording an answer is part of the
+# statement that writes the assessment (_WRITE_RECORDING): BEGIN, two statements, COMMIT.
+_CLAIMED = (
+    postgresql.insert(ProcessedUpdate)
+    .values(update_id=bindparam("update_id"), at=bindparam("at"))
+    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+    .returning(ProcessedUpdate.update_id)
+    .cte("claimed")
+)
+_ANSWERS_OF_LATEST = (
+    select(
+        func.json_agg(
+            func.json_build_array(
+                Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
+            ),
+            type_=JSON,
+        )
+    )
+    .where(Answer.assessment_id == Assessment.id)
+    .scalar_subquery()
+)
+_LOCKED = _LOCK.add_columns(_ANSWERS_OF_LATEST.label("answers")).lateral("loaded")
+_CLAIM_COUNT = select(func.count().label("claimed")).select_from(_CLAIMED).subquery("claim")
+# Joined to the claim's one row, so the claim is known even for a respondent not yet stored.
+_CLAIM_AND_LOAD = Prepared(
+    select(_CLAIM_COUNT.c.claimed, *_LOCKED.c).select_from(_CLAIM_COUNT.outerjoin(_LOCKED, true()))
 )
 _FIND = Prepared(
     select(Respondent.id, Respondent.language, Respondent.consent_at, Respondent.cohort_id).where(
@@ -185,11 +215,38 @@ _CHANGE_ANSWER = Prepared(
     )
 )
 _LOG = Prepared(insert(AnswerLog))
-_WRITE = Prepared(
-    update(Assessment).where(
-        Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
+_WRITE_ASSESSMENT = update(Assessment).where(
+    Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
+)
+_WRITE = Prepared(_WRITE_ASSESSMENT)
+_ANSWER_VALUES: dict[str, Any] = {
+    "assessment_id": bindparam("assessment_id"),
+    "criterion": bindparam("criterion"),
+    "value": bindparam("value"),
+    "aspects": bindparam("aspects"),
+    "comment": bindparam("comment"),
+    "revision": bindparam("revision"),
+}
+_UPSERT_ANSWER = postgresql.insert(Answer).values(
+    **_ANSWER_VALUES, answered_at=bindparam("answered_at")
+)
+_WRITE_RECORDING = Prepared(
+    _WRITE_ASSESSMENT.add_cte(
+        _UPSERT_ANSWER.on_conflict_do_update(
+            index_elements=[Answer.assessment_id, Answer.criterion],
+            set_={
+                name: _UPSERT_ANSWER.excluded[name]
+                for name in ("value", "aspects", "comment", "revision", "answered_at")
+            },
+        ).cte("recorded")
+    ).add_cte(
+        insert(AnswerLog)
+        .values(**_ANSWER_VALUES, at=bindparam("answered_at"), source=bindparam("source"))
+        .cte("logged")
     )
 )
+RECORDING_DIALECTS = frozenset({"postgresql"})
+"""Where an answer is recorded by the statement that writes its assessment."""
 
 
 @dataclass
@@ -213,6 +270,18 @@ class AssessmentRow:
     themes: list[str]
     context: dict[str, Any]
     version: int
+    answers: dict[str, RecordedAnswer] | None = None
+    """The answers as read with the row, or ``None`` when they are still to be read."""
+
+
+@dataclass
+class Loaded:
+    """A respondent's rows as a step starts, locked until its transaction ends."""
+
+    respondent: RespondentRow
+    assessment: AssessmentRow | None
+    claimed: bool = True
+    """Whether the update being applied was new (always, when no update was claimed)."""
 
 
 def claim_update(connection: Connection, update_id: int) -> bool:
@@ -221,10 +290,24 @@ def claim_update(connection: Connection, update_id: int) -> bool:
     return bool(claim.rowcount(connection, {"update_id": update_id, "at": utcnow()}))
 
 
-def _load(connection: Connection, who: Who) -> tuple[RespondentRow, AssessmentRow | None]:
+def load(connection: Connection, who: Who, *, claiming: int | None = None) -> Loaded:
     """Find and lock the respondent, creating them on first contact, with their latest
-    assessment."""
-    row = _LOAD.first(connection, {"platform": who.platform, "external_id": who.external_id})
+    assessment; with ``claiming``, first record that update id as applied (see ``claimed``)."""
+    claimed = True
+    keys = {"platform": who.platform, "external_id": who.external_id}
+    if claiming is not None and connection.dialect.name in RECORDING_DIALECTS:
+        (row,) = _CLAIM_AND_LOAD.rows(connection, {"update_id": claiming, "at": utcnow(), **keys})
+        claimed = bool(row.claimed)
+        if not claimed:
+            # The claim may have waited for the same update to commit elsewhere, and the rows
+            # came from the statement's snapshot, taken before that: read them as they are now.
+            row = _LOAD.first(connection, keys)
+        elif row.id is None:
+            row = None
+    else:
+        if claiming is not None:
+            claimed = claim_update(connection, claiming)
+        row = _LOAD.first(connection, keys)
     if row is None:
         created = connection.execute(
             _NEW_RESPONDENT,
@@ -235,11 +318,21 @@ def _load(connection: Connection, who: Who) -> tuple[RespondentRow, AssessmentRo
                 "created_at": utcnow(),
             },
         ).scalar_one()
-        return RespondentRow(created, who.language, None), None
+        return Loaded(RespondentRow(created, who.language, None), None, claimed)
     respondent = RespondentRow(row.id, row.language, row.consent_at, row.respondent_cohort_id)
     if row.assessment_id is None:
-        return respondent, None
-    return respondent, assessment_row(row, row.assessment_id)
+        return Loaded(respondent, None, claimed)
+    assessment = assessment_row(row, row.assessment_id)
+    if "answers" in row._fields:
+        assessment.answers = {
+            criterion: RecordedAnswer(value, tuple(aspects or ()), comment, revision)
+            for criterion, value, aspects, comment, revision in row.answers or ()
+        }
+    return Loaded(respondent, assessment, claimed)
+
+
+def _loaded(connection: Connection, who: Who | Loaded) -> Loaded:
+    return who if isinstance(who, Loaded) else load(connection, who)
 
 
 def assessment_row(row: Any, assessment_id: int) -> AssessmentRow:
@@ -291,22 +384,25 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
         "updated_at": now,
     }
     created = connection.execute(_NEW_ASSESSMENT, values).scalar_one()
-    return AssessmentRow(
+    started = AssessmentRow(
         created, content.latest.version, state, status_of(state), None, None, None, [], [], {}, 1
     )
+    started.answers = {}  # a new assessment has none to read
+    return started
 
 
 def load_snapshot(
     connection: Connection, assessment: AssessmentRow, respondent: RespondentRow
 ) -> Snapshot:
     """The engine's view of a stored assessment, with the earlier one when it is finished."""
-    rows = _ANSWERS.rows(connection, {"assessment_id": assessment.id})
-    answers = {
-        row.criterion: RecordedAnswer(
-            row.value, tuple(row.aspects or ()), row.comment, row.revision
-        )
-        for row in rows
-    }
+    answers = assessment.answers
+    if answers is None:
+        answers = {
+            row.criterion: RecordedAnswer(
+                row.value, tuple(row.aspects or ()), row.comment, row.revision
+            )
+            for row in _ANSWERS.rows(connection, {"assessment_id": assessment.id})
+        }
     context = assessment.context
     draft = context.get("draft", {})
     return Snapshot(
@@ -386,7 +482,7 @@ def _show(
 def open_dialogue(
     connection: Connection,
     content: Content,
-    who: Who,
+    who: Who | Loaded,
     *,
     fresh: bool = False,
     start_payload: str | None = None,
@@ -395,7 +491,8 @@ def open_dialogue(
 
     ``start_payload`` is a deep link's payload (``/start <payload>``), kept on the respondent.
     """
-    respondent, assessment = _load(connection, who)
+    loaded = _loaded(connection, who)
+    respondent, assessment = loaded.respondent, loaded.assessment
     if start_payload:
         joined = cohort_id(connection, start_payload)
         if joined is None:
@@ -420,17 +517,21 @@ def open_dialogue(
     return _show(connection, content, respondent, assessment)
 
 
-def current_view(connection: Connection, content: Content, who: Who) -> Outcome:
+def current_view(connection: Connection, content: Content, who: Who | Loaded) -> Outcome:
     """Show where the respondent is, starting an assessment if they have none."""
-    respondent, assessment = _load(connection, who)
+    loaded = _loaded(connection, who)
+    respondent, assessment = loaded.respondent, loaded.assessment
     return _show(
         connection, content, respondent, assessment or _start(connection, content, respondent)
     )
 
 
-def set_language(connection: Connection, content: Content, who: Who, language: str) -> Outcome:
+def set_language(
+    connection: Connection, content: Content, who: Who | Loaded, language: str
+) -> Outcome:
     """Change the respondent's language and show their current step in it."""
-    respondent, assessment = _load(connection, who)
+    loaded = _loaded(connection, who)
+    respondent, assessment = loaded.respondent, loaded.assessment
     _update_respondent(connection, respondent.id, language=language)
     respondent.language = language
     return _show(
@@ -441,7 +542,7 @@ def set_language(connection: Connection, content: Content, who: Who, language: s
 def apply(
     connection: Connection,
     content: Content,
-    who: Who,
+    who: Who | Loaded,
     event: events.Event,
     *,
     source: str,
@@ -452,7 +553,8 @@ def apply(
     With ``expected`` (what the client was shown), an event sent from an older view, another
     assessment or another checklist version changes nothing and the current view is shown.
     """
-    respondent, assessment = _load(connection, who)
+    loaded = _loaded(connection, who)
+    respondent, assessment = loaded.respondent, loaded.assessment
     if assessment is None:
         assessment = _start(connection, content, respondent)
         return _show(connection, content, respondent, assessment, notice=MOVED_ON)
@@ -467,6 +569,7 @@ def apply(
         return _outcome(assessment, before, result.view, result.problem)
     now = utcnow()
     start_new = False
+    recorded: list[dict[str, Any]] = []
     for effect in result.effects:
         if isinstance(effect, SetLanguage):
             respondent.language = effect.language
@@ -475,7 +578,7 @@ def apply(
             respondent.consent_at = now
             _update_respondent(connection, respondent.id, consent_at=now)
         elif isinstance(effect, RecordAnswer):
-            _record_answer(connection, assessment.id, effect, result.snapshot, now, source)
+            recorded.append(_answer(effect, result.snapshot, now, source))
         elif isinstance(effect, StartNew):
             start_new = True
     if result.snapshot.state == machine.DECLINED:
@@ -483,49 +586,55 @@ def apply(
         connection.execute(delete(Assessment).where(Assessment.respondent_id == respondent.id))
         connection.execute(delete(Respondent).where(Respondent.id == respondent.id))
         return _outcome(assessment, result.snapshot, result.view)
-    write_snapshot(connection, assessment, result.snapshot, now)
+    write_snapshot(connection, assessment, result.snapshot, now, recorded)
     if start_new:
         started = _start(connection, content, respondent)
         return _show(connection, content, respondent, started)
     return _outcome(assessment, result.snapshot, result.view)
 
 
-def _record_answer(
-    connection: Connection,
-    assessment_id: int,
-    effect: RecordAnswer,
-    after: Snapshot,
-    now: datetime,
-    source: str,
-) -> None:
-    values: dict[str, Any] = {
+def _answer(effect: RecordAnswer, after: Snapshot, now: datetime, source: str) -> dict[str, Any]:
+    """The values that record ``effect``'s answer and its line in the answer log."""
+    return {
+        "criterion": effect.criterion,
         "value": effect.value,
         "aspects": list(effect.aspects),
         "comment": effect.comment,
         "revision": after.answers[effect.criterion].revision,
+        "answered_at": now,
+        "source": source,
     }
-    if values["revision"] == 1:
+
+
+def _record_answer(connection: Connection, assessment_id: int, answer: dict[str, Any]) -> None:
+    values = {key: answer[key] for key in ("value", "aspects", "comment", "revision")}
+    if answer["revision"] == 1:
         _NEW_ANSWER.rowcount(
             connection,
             {
                 "assessment_id": assessment_id,
-                "criterion": effect.criterion,
-                "answered_at": now,
+                "criterion": answer["criterion"],
+                "answered_at": answer["answered_at"],
                 **values,
             },
         )
     else:
         _CHANGE_ANSWER.rowcount(
             connection,
-            {"answer_of": assessment_id, "code": effect.criterion, "answered_at": now, **values},
+            {
+                "answer_of": assessment_id,
+                "code": answer["criterion"],
+                "answered_at": answer["answered_at"],
+                **values,
+            },
         )
     _LOG.rowcount(
         connection,
         {
             "assessment_id": assessment_id,
-            "criterion": effect.criterion,
-            "at": now,
-            "source": source,
+            "criterion": answer["criterion"],
+            "at": answer["answered_at"],
+            "source": answer["source"],
             **values,
         },
     )
@@ -544,9 +653,14 @@ def _context(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def write_snapshot(
-    connection: Connection, assessment: AssessmentRow, after: Snapshot, now: datetime
+    connection: Connection,
+    assessment: AssessmentRow,
+    after: Snapshot,
+    now: datetime,
+    recorded: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Store ``after`` over the assessment as it was read, and bump its version."""
+    """Store ``after`` over the assessment as it was read, with the ``recorded`` answers, and
+    bump its version."""
     status = status_of(after.state)
     values: dict[str, Any] = {
         "assessment_id": assessment.id,
@@ -565,8 +679,15 @@ def write_snapshot(
     # A finished assessment keeps the moment it was finished, whatever is pressed after.
     if assessment.status != "completed" or status != "completed":
         values["completed_at"] = now if status == "completed" else None
-    if _WRITE.rowcount(connection, values) != 1:
+    if len(recorded) == 1 and connection.dialect.name in RECORDING_DIALECTS:
+        written = _WRITE_RECORDING.rowcount(connection, {**values, **recorded[0]})
+    else:
+        for answer in recorded:
+            _record_answer(connection, assessment.id, answer)
+        written = _WRITE.rowcount(connection, values)
+    if written != 1:
         raise ConcurrentUpdateError(f"assessment {assessment.id} changed under us")
+    assessment.answers = None  # as recorded now, they are read again when next needed
     assessment.version += 1
     assessment.state = after.state
     assessment.status = status

@@ -77,6 +77,8 @@ async def test_one_update_delivered_to_both_replicas_is_applied_once(
         await first.feed(_tap(first, 7100, step))
     update = _tap(first, 7100, "a:C01:3")
     await asyncio.gather(first.feed(update), second.feed(update))
+    # Whichever replica answered last shows the step after the answer, not the one before.
+    assert any(data.endswith(":a:C02:2") for _, data in buttons(first.api.last(7100)))
     async with database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AnswerLog)) == 1
         claimed = await session.scalar(

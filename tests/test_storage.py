@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, func, select
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -26,6 +27,7 @@ from storage.dialogue import (
     Who,
     apply,
     claim_update,
+    load,
     open_dialogue,
     write_snapshot,
 )
@@ -315,3 +317,35 @@ async def test_a_connection_the_server_closed_is_replaced_and_the_unit_runs(
     # The pool holds only the closed connection: the unit meets it, and runs on a new one.
     after = await database.store.run(backend)
     assert after != before
+
+
+@pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")
+async def test_an_answer_is_two_statements_on_a_database_server(
+    database: Database, content: Content
+) -> None:
+    outcome = await send(database, content, await opened(database, content), *PROFILE)
+    statements: list[str] = []
+
+    def sent(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def answer(connection: Connection) -> Outcome:
+        loaded = load(connection, ANA, claiming=4242)
+        return apply(
+            connection, content, loaded, events.Answer("C01", 2), source="test",
+            expected=outcome.expected,
+        )  # fmt: skip
+
+    sqlalchemy_event.listen(database.engine.sync_engine, "before_cursor_execute", sent)
+    try:
+        answered = await database.store.run(answer)
+    finally:
+        sqlalchemy_event.remove(database.engine.sync_engine, "before_cursor_execute", sent)
+    assert (answered.accepted, answered.state) == (True, "C02")
+    # Round trips, not statements, are what a step costs on a server: the claim comes with
+    # the respondent's rows and answers, and the answer with the assessment's new state.
+    assert len(statements) == 2, statements
+    async with database.sessions() as session:
+        log = (await session.execute(select(AnswerLog.criterion, AnswerLog.value))).all()
+        stored = (await session.execute(select(Answer.criterion, Answer.revision))).all()
+    assert (log, stored) == ([("C01", 2)], [("C01", 1)])

@@ -58,17 +58,17 @@ from dialogs.machine import SUMMARY
 from dialogs.views import language_name
 from storage.dialogue import (
     MOVED_ON,
+    Loaded,
     Outcome,
-    Who,
     apply,
-    claim_update,
     current_view,
+    load,
     open_dialogue,
     set_language,
 )
 
 log = logging.getLogger(__name__)
-Work = Callable[[Connection, Who], Outcome]
+Work = Callable[[Connection, Loaded], Outcome]
 
 HELP = N_(
     "<b>SI Check</b> checks a social-innovation practice against the 10 criteria of the EAPN "
@@ -94,9 +94,10 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
     update_id = update.update_id
 
     def once(connection: Connection) -> Outcome:
-        if not claim_update(connection, update_id):
-            return replace(current_view(connection, services.content, who), repeated=True)
-        return work(connection, who)
+        loaded = load(connection, who, claiming=update_id)
+        if not loaded.claimed:
+            return replace(current_view(connection, services.content, loaded), repeated=True)
+        return work(connection, loaded)
 
     chat = update.effective_chat
     assert chat is not None
@@ -126,12 +127,12 @@ async def _reply(
 
 def _applying(event: events.Event, content: Content) -> Work:
     """Work that applies ``event`` to the sender's current assessment."""
-    return lambda session, who: apply(session, content, who, event, source=PLATFORM)
+    return lambda session, loaded: apply(session, content, loaded, event, source=PLATFORM)
 
 
 def _showing(content: Content) -> Work:
     """Work that only shows where the sender is."""
-    return lambda session, who: current_view(session, content, who)
+    return lambda session, loaded: current_view(session, content, loaded)
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -141,7 +142,7 @@ async def start(update: Update, context: BotContext) -> None:
     await _reply(
         update,
         context,
-        lambda session, who: open_dialogue(session, content, who, start_payload=payload),
+        lambda session, loaded: open_dialogue(session, content, loaded, start_payload=payload),
     )
 
 
@@ -149,7 +150,9 @@ async def new(update: Update, context: BotContext) -> None:
     """Begin a fresh assessment, cancelling an unfinished one."""
     content = context.services.content
     await _reply(
-        update, context, lambda session, who: open_dialogue(session, content, who, fresh=True)
+        update,
+        context,
+        lambda session, loaded: open_dialogue(session, content, loaded, fresh=True),
     )
 
 
@@ -187,7 +190,7 @@ async def button(update: Update, context: BotContext) -> None:
         await _reply(
             update,
             context,
-            lambda session, who: set_language(session, content, who, language),
+            lambda session, loaded: set_language(session, content, loaded, language),
             edit=_editable(query.message),
         )
         await answer_press(query)
@@ -209,8 +212,8 @@ async def button(update: Update, context: BotContext) -> None:
         outcome = await _reply(
             update,
             context,
-            lambda session, who: apply(
-                session, content, who, event, source=PLATFORM, expected=expected
+            lambda session, loaded: apply(
+                session, content, loaded, event, source=PLATFORM, expected=expected
             ),
             edit=_editable(query.message),
         )
