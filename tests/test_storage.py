@@ -7,10 +7,11 @@ import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, func, select
-from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_cursor
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -27,6 +28,7 @@ from storage.dialogue import (
     Who,
     apply,
     claim_update,
+    find_respondent,
     load,
     open_dialogue,
     write_snapshot,
@@ -320,14 +322,45 @@ async def test_a_connection_the_server_closed_is_replaced_and_the_unit_runs(
 
 
 @pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")
+async def test_closed_connections_met_by_a_prepared_statement_are_all_replaced(
+    database: Database,
+) -> None:
+    all_checked_out = asyncio.Barrier(4)
+
+    async def pooled_backend() -> int:
+        async with database.engine.connect() as connection:
+            pid = (await connection.execute(select(func.pg_backend_pid()))).scalar_one()
+            await all_checked_out.wait()  # so that each holds a connection of its own
+            return int(pid)
+
+    backends = set(await asyncio.gather(*(pooled_backend() for _ in range(4))))
+    assert len(backends) == 4
+    assert SERVER_URL is not None
+    other = create_async_engine(SERVER_URL, poolclass=NullPool)
+    try:
+        async with other.connect() as connection:
+            for pid in backends:
+                await connection.execute(select(func.pg_terminate_backend(pid)))
+    finally:
+        await other.dispose()
+    # More closed connections in the pool than a unit has attempts: the first one met must
+    # retire them all, as it does when SQLAlchemy itself runs the statement.
+    assert await database.store.run(lambda connection: find_respondent(connection, ANA)) is None
+
+
+@pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")
 async def test_an_answer_is_two_statements_on_a_database_server(
-    database: Database, content: Content
+    database: Database, content: Content, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     outcome = await send(database, content, await opened(database, content), *PROFILE)
     statements: list[str] = []
+    # Every statement reaches the server through the driver's cursor, whether SQLAlchemy runs
+    # it or storage.prepared does.
+    execute: Callable[..., Any] = AsyncAdapt_asyncpg_cursor.execute
 
-    def sent(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+    def counted(cursor: AsyncAdapt_asyncpg_cursor, statement: str, *args: Any) -> Any:
         statements.append(statement)
+        return execute(cursor, statement, *args)
 
     def answer(connection: Connection) -> Outcome:
         loaded = load(connection, ANA, claiming=4242)
@@ -336,11 +369,9 @@ async def test_an_answer_is_two_statements_on_a_database_server(
             expected=outcome.expected,
         )  # fmt: skip
 
-    sqlalchemy_event.listen(database.engine.sync_engine, "before_cursor_execute", sent)
-    try:
-        answered = await database.store.run(answer)
-    finally:
-        sqlalchemy_event.remove(database.engine.sync_engine, "before_cursor_execute", sent)
+    monkeypatch.setattr(AsyncAdapt_asyncpg_cursor, "execute", counted)
+    answered = await database.store.run(answer)
+    monkeypatch.undo()
     assert (answered.accepted, answered.state) == (True, "C02")
     # Round trips, not statements, are what a step costs on a server: the claim comes with
     # the respondent's rows and answers, and the answer with the assessment's new state.
