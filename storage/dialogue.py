@@ -245,8 +245,10 @@ _WRITE_RECORDING = Prepared(
         .cte("logged")
     )
 )
-RECORDING_DIALECTS = frozenset({"postgresql"})
-"""Where an answer is recorded by the statement that writes its assessment."""
+_VERSION = Prepared(select(Assessment.version).where(Assessment.id == bindparam("assessment_id")))
+SERVER_DIALECTS = frozenset({"postgresql"})
+"""Databases shared over connections: there a step saves round trips (the claim read with the
+rows, an answer written with its assessment), and other processes write at the same time."""
 
 
 @dataclass
@@ -282,6 +284,8 @@ class Loaded:
     assessment: AssessmentRow | None
     claimed: bool = True
     """Whether the update being applied was new (always, when no update was claimed)."""
+    read_version: int | None = None
+    """The assessment's version as read (see ``confirm_current``)."""
 
 
 def claim_update(connection: Connection, update_id: int) -> bool:
@@ -295,7 +299,7 @@ def load(connection: Connection, who: Who, *, claiming: int | None = None) -> Lo
     assessment; with ``claiming``, first record that update id as applied (see ``claimed``)."""
     claimed = True
     keys = {"platform": who.platform, "external_id": who.external_id}
-    if claiming is not None and connection.dialect.name in RECORDING_DIALECTS:
+    if claiming is not None and connection.dialect.name in SERVER_DIALECTS:
         (row,) = _CLAIM_AND_LOAD.rows(connection, {"update_id": claiming, "at": utcnow(), **keys})
         claimed = bool(row.claimed)
         if not claimed:
@@ -328,7 +332,25 @@ def load(connection: Connection, who: Who, *, claiming: int | None = None) -> Lo
             criterion: RecordedAnswer(value, tuple(aspects or ()), comment, revision)
             for criterion, value, aspects, comment, revision in row.answers or ()
         }
-    return Loaded(respondent, assessment, claimed)
+    return Loaded(respondent, assessment, claimed, assessment.version)
+
+
+def confirm_current(connection: Connection, loaded: Loaded) -> None:
+    """Raise ``ConcurrentUpdateError`` if a step that wrote no assessment showed a stale one.
+
+    A step that waited for the respondent's lock while another process applied a step of
+    theirs got the respondent's row as it is now, but the assessment as it was before that
+    commit: the statement's snapshot predates it. A step that writes the assessment finds
+    out by its version; one that only shows a view is checked here, the lock still held.
+    """
+    assessment = loaded.assessment
+    if connection.dialect.name not in SERVER_DIALECTS or assessment is None:
+        return
+    if assessment.version != loaded.read_version:
+        return  # written, so checked by its version
+    now = _VERSION.first(connection, {"assessment_id": assessment.id})
+    if now is not None and now.version != loaded.read_version:  # None: this step deleted it
+        raise ConcurrentUpdateError(f"assessment {assessment.id} changed meanwhile")
 
 
 def _loaded(connection: Connection, who: Who | Loaded) -> Loaded:
@@ -679,7 +701,7 @@ def write_snapshot(
     # A finished assessment keeps the moment it was finished, whatever is pressed after.
     if assessment.status != "completed" or status != "completed":
         values["completed_at"] = now if status == "completed" else None
-    if len(recorded) == 1 and connection.dialect.name in RECORDING_DIALECTS:
+    if len(recorded) == 1 and connection.dialect.name in SERVER_DIALECTS:
         written = _WRITE_RECORDING.rowcount(connection, {**values, **recorded[0]})
     else:
         for answer in recorded:

@@ -28,6 +28,8 @@ from storage.dialogue import (
     Who,
     apply,
     claim_update,
+    confirm_current,
+    current_view,
     find_respondent,
     load,
     open_dialogue,
@@ -346,6 +348,47 @@ async def test_closed_connections_met_by_a_prepared_statement_are_all_replaced(
     # More closed connections in the pool than a unit has attempts: the first one met must
     # retire them all, as it does when SQLAlchemy itself runs the statement.
     assert await database.store.run(lambda connection: find_respondent(connection, ANA)) is None
+
+
+@pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")
+async def test_a_view_read_while_another_process_held_the_lock_is_not_shown(
+    database: Database, content: Content
+) -> None:
+    at_first_question = await send(database, content, await opened(database, content), *PROFILE)
+
+    def answer(connection: Connection) -> Outcome:
+        loaded = load(connection, ANA, claiming=1)
+        return apply(
+            connection, content, loaded, events.Answer("C01", 2), source="test",
+            expected=at_first_question.expected,
+        )  # fmt: skip
+
+    def resume(connection: Connection) -> Outcome:
+        loaded = load(connection, ANA, claiming=2)
+        shown = current_view(connection, content, loaded)
+        confirm_current(connection, loaded)
+        return shown
+
+    async with database.engine.connect() as first, database.engine.connect() as second:
+        await first.begin()
+        assert (await first.run_sync(answer)).state == "C02"  # the respondent stays locked
+        waiting_pid = (await second.execute(select(func.pg_backend_pid()))).scalar_one()
+        resuming = asyncio.ensure_future(second.run_sync(resume))
+        async with database.engine.connect() as observer:
+            blocked = select(func.cardinality(func.pg_blocking_pids(waiting_pid)) > 0)
+            for _ in range(10_000):  # until the second waits for the first's lock
+                if (await observer.execute(blocked)).scalar_one():
+                    break
+                await observer.rollback()
+            else:
+                resuming.cancel()
+                pytest.fail("the second step never waited for the lock")
+        await first.commit()
+        # It read C01, as its statement began before the commit: it must not show it.
+        with pytest.raises(ConcurrentUpdateError):
+            await resuming
+    # Run again, as the store does, the same step shows where the respondent is now.
+    assert (await database.store.run(resume)).state == "C02"
 
 
 @pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")

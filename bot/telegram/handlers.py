@@ -61,6 +61,7 @@ from storage.dialogue import (
     Loaded,
     Outcome,
     apply,
+    confirm_current,
     current_view,
     load,
     open_dialogue,
@@ -97,7 +98,9 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
         loaded = load(connection, who, claiming=update_id)
         if not loaded.claimed:
             return replace(current_view(connection, services.content, loaded), repeated=True)
-        return work(connection, loaded)
+        outcome = work(connection, loaded)
+        confirm_current(connection, loaded)
+        return outcome
 
     chat = update.effective_chat
     assert chat is not None
