@@ -13,34 +13,22 @@ and compare before and after a change.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from bench import run_by_hand
 from bot.runtime import Database, open_database
 from dialogs import events
 from dialogs.content import Content, default_content
 from storage.dialogue import Expected, Loaded, Outcome, Who, apply, load, open_dialogue
+from tests.test_storage import PROFILE
 
-PROFILE: tuple[events.Event, ...] = (
-    events.Consent(True),
-    events.Text("Community kitchen"),
-    events.ChooseCountry("LV"),
-    events.Text("Red Cross"),
-    events.ToggleTag("homeless"),
-    events.Confirm(),
-    events.ToggleTag("housing"),
-    events.Confirm(),
-)
 ANSWERS: tuple[events.Event, ...] = tuple(events.Answer(f"C{n:02d}", n % 4) for n in range(1, 11))
 update_ids = count(1)
 
@@ -99,13 +87,7 @@ async def run(users: int, database_url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--database-url", help="default: a new SQLite file in a temp dir")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        url = args.database_url or f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        print(json.dumps(asyncio.run(run(args.users, url))))
+    run_by_hand(__doc__, run, users=50)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,16 @@ Prints one JSON object. Not a test: run it by hand and compare before and after 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import platform
 import resource
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from telegram import Update
 
+from bench import run_by_hand
 from bot.runtime import open_database
 from tests.fake_bot_api import FakeBotAPI, buttons, callback_update, message_update
 from tests.telegram_harness import running_bot
@@ -93,13 +90,7 @@ async def run(users: int, database_url: str, first_user: int = FIRST_USER) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--database-url", help="default: a new SQLite file in a temp dir")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        url = args.database_url or f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        print(json.dumps(asyncio.run(run(args.users, url))))
+    run_by_hand(__doc__, run, users=200)
 
 
 if __name__ == "__main__":

@@ -350,18 +350,27 @@ async def test_closed_connections_met_by_a_prepared_statement_are_all_replaced(
     assert await database.store.run(lambda connection: find_respondent(connection, ANA)) is None
 
 
+def answering_the_first_question(
+    content: Content, shown: Outcome, *, update_id: int
+) -> Callable[[Connection], Outcome]:
+    """A unit that answers C01 from ``shown`` as the bot applies a tap, claiming ``update_id``."""
+
+    def answer(connection: Connection) -> Outcome:
+        loaded = load(connection, ANA, claiming=update_id)
+        return apply(
+            connection, content, loaded, events.Answer("C01", 2), source="test",
+            expected=shown.expected,
+        )  # fmt: skip
+
+    return answer
+
+
 @pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")
 async def test_a_view_read_while_another_process_held_the_lock_is_not_shown(
     database: Database, content: Content
 ) -> None:
     at_first_question = await send(database, content, await opened(database, content), *PROFILE)
-
-    def answer(connection: Connection) -> Outcome:
-        loaded = load(connection, ANA, claiming=1)
-        return apply(
-            connection, content, loaded, events.Answer("C01", 2), source="test",
-            expected=at_first_question.expected,
-        )  # fmt: skip
+    answer = answering_the_first_question(content, at_first_question, update_id=1)
 
     def resume(connection: Connection) -> Outcome:
         loaded = load(connection, ANA, claiming=2)
@@ -405,13 +414,7 @@ async def test_an_answer_is_two_statements_on_a_database_server(
         statements.append(statement)
         return execute(cursor, statement, *args)
 
-    def answer(connection: Connection) -> Outcome:
-        loaded = load(connection, ANA, claiming=4242)
-        return apply(
-            connection, content, loaded, events.Answer("C01", 2), source="test",
-            expected=outcome.expected,
-        )  # fmt: skip
-
+    answer = answering_the_first_question(content, outcome, update_id=4242)
     monkeypatch.setattr(AsyncAdapt_asyncpg_cursor, "execute", counted)
     answered = await database.store.run(answer)
     monkeypatch.undo()
