@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.loopback import free_port
 from bot.runtime import Database
 from tests.fake_bot_api import (
     FakeBotAPI,
@@ -27,13 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
 USER = 4242
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
