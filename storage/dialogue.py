@@ -208,42 +208,35 @@ _JOIN = (
     .where(Assessment.id == bindparam("assessment_id"))
     .values(cohort_id=bindparam("joined"))
 )
-_NEW_ANSWER = Prepared(insert(Answer))
+_ANSWER_VALUES: dict[str, Any] = {
+    name: bindparam(name)
+    for name in ("assessment_id", "criterion", "value", "aspects", "comment", "revision")
+}
+_ANSWER_ROW = {**_ANSWER_VALUES, "answered_at": bindparam("answered_at")}
+REVISED = ("value", "aspects", "comment", "revision", "answered_at")
+"""What a later revision of an answer replaces."""
+_NEW_ANSWER = Prepared(insert(Answer).values(_ANSWER_ROW))
 _CHANGE_ANSWER = Prepared(
     update(Answer).where(
         Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
     )
 )
-_LOG = Prepared(insert(AnswerLog))
+_LOG_ROW = insert(AnswerLog).values(
+    **_ANSWER_VALUES, at=bindparam("answered_at"), source=bindparam("source")
+)
+_LOG = Prepared(_LOG_ROW)
 _WRITE_ASSESSMENT = update(Assessment).where(
     Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
 )
 _WRITE = Prepared(_WRITE_ASSESSMENT)
-_ANSWER_VALUES: dict[str, Any] = {
-    "assessment_id": bindparam("assessment_id"),
-    "criterion": bindparam("criterion"),
-    "value": bindparam("value"),
-    "aspects": bindparam("aspects"),
-    "comment": bindparam("comment"),
-    "revision": bindparam("revision"),
-}
-_UPSERT_ANSWER = postgresql.insert(Answer).values(
-    **_ANSWER_VALUES, answered_at=bindparam("answered_at")
-)
+_UPSERT_ANSWER = postgresql.insert(Answer).values(_ANSWER_ROW)
 _WRITE_RECORDING = Prepared(
     _WRITE_ASSESSMENT.add_cte(
         _UPSERT_ANSWER.on_conflict_do_update(
             index_elements=[Answer.assessment_id, Answer.criterion],
-            set_={
-                name: _UPSERT_ANSWER.excluded[name]
-                for name in ("value", "aspects", "comment", "revision", "answered_at")
-            },
+            set_={name: _UPSERT_ANSWER.excluded[name] for name in REVISED},
         ).cte("recorded")
-    ).add_cte(
-        insert(AnswerLog)
-        .values(**_ANSWER_VALUES, at=bindparam("answered_at"), source=bindparam("source"))
-        .cte("logged")
-    )
+    ).add_cte(_LOG_ROW.cte("logged"))
 )
 _VERSION = Prepared(select(Assessment.version).where(Assessment.id == bindparam("assessment_id")))
 SERVER_DIALECTS = frozenset({"postgresql"})
@@ -629,37 +622,16 @@ def _answer(effect: RecordAnswer, after: Snapshot, now: datetime, source: str) -
 
 
 def _record_answer(connection: Connection, assessment_id: int, answer: dict[str, Any]) -> None:
-    values = {key: answer[key] for key in ("value", "aspects", "comment", "revision")}
+    row = {"assessment_id": assessment_id, **answer}
     if answer["revision"] == 1:
-        _NEW_ANSWER.rowcount(
-            connection,
-            {
-                "assessment_id": assessment_id,
-                "criterion": answer["criterion"],
-                "answered_at": answer["answered_at"],
-                **values,
-            },
-        )
+        _NEW_ANSWER.rowcount(connection, row)
     else:
         _CHANGE_ANSWER.rowcount(
             connection,
-            {
-                "answer_of": assessment_id,
-                "code": answer["criterion"],
-                "answered_at": answer["answered_at"],
-                **values,
-            },
+            {"answer_of": assessment_id, "code": answer["criterion"]}
+            | {name: answer[name] for name in REVISED},
         )
-    _LOG.rowcount(
-        connection,
-        {
-            "assessment_id": assessment_id,
-            "criterion": answer["criterion"],
-            "at": answer["answered_at"],
-            "source": answer["source"],
-            **values,
-        },
-    )
+    _LOG.rowcount(connection, row)
 
 
 def _context(snapshot: Snapshot) -> dict[str, Any]:
