@@ -9,7 +9,7 @@ person's updates are applied one at a time even when several processes share the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -321,10 +321,7 @@ def load(connection: Connection, who: Who, *, claiming: int | None = None) -> Lo
         return Loaded(respondent, None, claimed)
     assessment = assessment_row(row, row.assessment_id)
     if "answers" in row._fields:
-        assessment.answers = {
-            criterion: RecordedAnswer(value, tuple(aspects or ()), comment, revision)
-            for criterion, value, aspects, comment, revision in row.answers or ()
-        }
+        assessment.answers = _recorded(row.answers or ())
     return Loaded(respondent, assessment, claimed, assessment.version)
 
 
@@ -344,6 +341,14 @@ def confirm_current(connection: Connection, loaded: Loaded) -> None:
     now = _VERSION.first(connection, {"assessment_id": assessment.id})
     if now is not None and now.version != loaded.read_version:  # None: this step deleted it
         raise ConcurrentUpdateError(f"assessment {assessment.id} changed meanwhile")
+
+
+def _recorded(rows: Iterable[Sequence[Any]]) -> dict[str, RecordedAnswer]:
+    """Answers by criterion, from rows of criterion, value, aspects, comment and revision."""
+    return {
+        criterion: RecordedAnswer(value, tuple(aspects or ()), comment, revision)
+        for criterion, value, aspects, comment, revision in rows
+    }
 
 
 def _loaded(connection: Connection, who: Who | Loaded) -> Loaded:
@@ -412,12 +417,7 @@ def load_snapshot(
     """The engine's view of a stored assessment, with the earlier one when it is finished."""
     answers = assessment.answers
     if answers is None:
-        answers = {
-            row.criterion: RecordedAnswer(
-                row.value, tuple(row.aspects or ()), row.comment, row.revision
-            )
-            for row in _ANSWERS.rows(connection, {"assessment_id": assessment.id})
-        }
+        answers = _recorded(_ANSWERS.rows(connection, {"assessment_id": assessment.id}))
     context = assessment.context
     draft = context.get("draft", {})
     return Snapshot(
