@@ -15,7 +15,7 @@ from locales import catalog_path
 from storage.coordination import adopt_pseudonym_key
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.store import ServerStore, SQLiteStore, Store
+from storage.store import PostgresStore, SQLiteStore, Store
 
 
 class StartupError(Exception):
@@ -105,7 +105,7 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
         await engine.dispose()
         raise
     sessions = session_factory(engine)
-    store: Store = SQLiteStore(engine.url) if is_sqlite(url) else ServerStore(engine)
+    store: Store = SQLiteStore(engine.url) if is_sqlite(url) else PostgresStore(engine.url)
     return Database(engine, sessions, store)
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/sicheck.db"
-SERVER_CONNECTIONS = 20
-"""Connections a process keeps to a database server; further units of work queue for one."""
+SERVER_CONNECTIONS = 5
+"""Connections a process keeps to a database server for reads besides the store's own."""
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -45,6 +45,17 @@ def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def psycopg_url(url: str | URL) -> URL:
+    """The URL of the same server database for psycopg, from the app's asyncpg URL."""
+    parsed = make_url(url)
+    query = dict(parsed.query)
+    # asyncpg's "ssl" is libpq's "sslmode"; its statement cache means nothing to psycopg.
+    if "ssl" in query:
+        query.setdefault("sslmode", query.pop("ssl"))
+    query.pop("prepared_statement_cache_size", None)
+    return parsed.set(drivername="postgresql+psycopg", query=query)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Create the engine for ``url``, tuned for the database it names."""
     parsed = make_url(url)
@@ -59,12 +70,15 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", tune_sqlite)
         return engine
     # Bound parameters are answers and comments: they stay out of errors and so out of logs.
-    # Connections are neither pinged at checkout (three round trips, as many as the step
-    # itself costs: a connection the server dropped is retried instead, see
-    # storage.store.ServerStore) nor opened beyond the pool (under load, every connection
-    # returned over the limit was closed and opened again, its prepared statements with it).
+    # Dialogue steps go through the store's own connection (storage.store.PostgresStore);
+    # this pool serves reads beside them (exports, statistics, health), where a ping at
+    # checkout costs little and spares the first read after a server restart an error.
     return create_async_engine(
-        parsed, pool_size=SERVER_CONNECTIONS, max_overflow=0, hide_parameters=True
+        parsed,
+        pool_size=SERVER_CONNECTIONS,
+        max_overflow=0,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

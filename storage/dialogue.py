@@ -1,7 +1,7 @@
 """One dialogue step in one transaction: load the snapshot, apply the event, record it all.
 
 These are plain synchronous functions over a ``Connection``: a ``storage.store.Store`` runs each
-in a transaction (a writer thread for SQLite, ``run_sync`` for PostgreSQL), and the caller
+in a transaction (on the store's writer thread), and the caller
 shows the returned view only after that transaction committed, so every answer is durable
 before it is confirmed. Every step first locks the respondent's row (``load``), so one
 person's updates are applied one at a time even when several processes share the database.

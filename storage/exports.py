@@ -35,7 +35,7 @@ from dialogs.i18n import use_language
 from dialogs.report import answer_label
 from dialogs.scoring import score
 from storage.coordination import pseudonym, pseudonym_key
-from storage.database import tune_sqlite
+from storage.database import psycopg_url, tune_sqlite
 from storage.models import Answer, AnswerLog, Assessment, Cohort, Respondent
 
 Shape = Literal["answers", "assessments"]
@@ -784,12 +784,7 @@ def export_engine(database_url: str) -> Engine:
 
         return engine
     if backend == "postgresql":
-        query = dict(url.query)
-        # asyncpg's "ssl" is libpq's "sslmode"; its statement cache means nothing to psycopg.
-        if "ssl" in query:
-            query.setdefault("sslmode", query.pop("ssl"))
-        query.pop("prepared_statement_cache_size", None)
-        url = url.set(drivername="postgresql+psycopg", query=query)
+        url = psycopg_url(url)
         return create_engine(
             url, pool_pre_ping=True, pool_size=2, max_overflow=2, hide_parameters=True
         )

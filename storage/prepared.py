@@ -2,8 +2,8 @@
 
 SQLAlchemy spends about 25 µs around each statement it runs (an execution context, parameter
 and result objects), six times what SQLite needs to run one of the hot path's statements, and
-every tap runs several of them; on PostgreSQL, running them on asyncpg's cursor took about a
-quarter off the CPU a step costs the store (``bench/store_bench.py``). A ``Prepared``
+every tap runs several of them; on PostgreSQL, running them on the driver's cursor took about
+a quarter off the CPU a step costs the store (``bench/store_bench.py``). A ``Prepared``
 statement is compiled once per set of parameter names with SQLAlchemy's own compiler and
 column types, so it binds and reads values exactly as SQLAlchemy would, and then runs on the
 DBAPI cursor of the connection's current transaction. With any other driver it runs through
@@ -22,10 +22,40 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Select
 
-CURSOR_DRIVERS = frozenset({("sqlite", "pysqlite"), ("postgresql", "asyncpg")})
-"""The drivers whose cursor is used directly: each takes positional parameters."""
+CURSOR_DRIVERS = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
+"""The drivers of the store's connections (``storage.store``), whose cursor is used directly
+where they take positional parameters."""
+
+KEPT_CURSOR_DRIVERS = frozenset({("postgresql", "psycopg")})
+"""The drivers whose cursor is kept from one statement to the next: a new psycopg cursor costs
+about 16 µs, 40% of what running a small prepared statement costs the client."""
+_KEPT = "sicheck_cursor"
 
 Processor = Callable[[Any], Any] | None
+
+
+def _cursor(connection: Connection, dbapi_connection: Any) -> Any:
+    """A cursor on ``dbapi_connection``: the one kept on it where its driver is worth it."""
+    dialect = connection.dialect
+    if (dialect.name, dialect.driver) not in KEPT_CURSOR_DRIVERS:
+        return dbapi_connection.cursor()
+    info = connection.connection.info
+    kept = info.get(_KEPT)
+    # Keyed by the DBAPI connection too: the pool's record outlives one it replaced.
+    if kept is None or kept[0] is not dbapi_connection:
+        kept = info[_KEPT] = (dbapi_connection, dbapi_connection.cursor())
+    return kept[1]
+
+
+def _release(connection: Connection, cursor: Any, *, failed: bool = False) -> None:
+    """Done with ``cursor``: closed, unless kept for the next statement on its connection."""
+    kept = connection.connection.info.get(_KEPT)
+    if kept is not None and kept[1] is cursor:
+        if failed:
+            del connection.connection.info[_KEPT]
+            cursor.close()
+        return
+    cursor.close()
 
 
 class _Compiled:
@@ -79,7 +109,7 @@ class Prepared:
     def __init__(self, statement: Executable) -> None:
         assert isinstance(statement, ClauseElement)
         self.statement = statement
-        self._compiled: dict[tuple[str, str, tuple[str, ...]], _Compiled] = {}
+        self._compiled: dict[tuple[str, str, str, tuple[str, ...]], _Compiled] = {}
 
     def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[Any]:
         """Every row the statement selects, with attribute access by column name."""
@@ -90,7 +120,7 @@ class Prepared:
         try:
             return [compiled.read(raw) for raw in cursor.fetchall()]
         finally:
-            cursor.close()
+            _release(connection, cursor)
 
     def first(self, connection: Connection, values: Mapping[str, Any]) -> Any | None:
         """The first row the statement selects, or ``None``."""
@@ -106,12 +136,12 @@ class Prepared:
         try:
             return int(cursor.rowcount)
         finally:
-            cursor.close()
+            _release(connection, cursor)
 
     def _for(self, dialect: Dialect, values: Mapping[str, Any]) -> _Compiled:
         # Compiled on every database, so a statement that would lean on a Python-side default
         # fails in the tests of each, not only where it runs on the cursor.
-        key = (dialect.name, dialect.driver, tuple(values))
+        key = (dialect.name, dialect.driver, dialect.paramstyle, tuple(values))
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = _Compiled(self.statement, dialect, tuple(values))
@@ -121,7 +151,7 @@ class Prepared:
     def _run(connection: Connection, compiled: _Compiled, values: Mapping[str, Any]) -> Any:
         """The cursor the statement ran on; ``None`` where it is to run through SQLAlchemy."""
         dialect = connection.dialect
-        if (dialect.name, dialect.driver) not in CURSOR_DRIVERS:
+        if (dialect.name, dialect.driver) not in CURSOR_DRIVERS or not dialect.positional:
             return None
         if not connection.in_transaction():
             # What SQLAlchemy's autobegin does for its own statements: without it, the
@@ -129,11 +159,11 @@ class Prepared:
             connection.begin()
         dbapi_connection = connection.connection.dbapi_connection
         assert dbapi_connection is not None
-        cursor = dbapi_connection.cursor()
+        cursor = _cursor(connection, dbapi_connection)
         try:
             cursor.execute(compiled.sql, compiled.bound(values))
         except dialect.loaded_dbapi.Error as error:
-            cursor.close()
+            _release(connection, cursor, failed=True)
             if dialect.is_disconnect(error, dbapi_connection, cursor):
                 # On a lost connection SQLAlchemy also marks every pooled connection as old
                 # (a restarted server closed them all), which nothing public does: the

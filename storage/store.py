@@ -4,13 +4,12 @@ A unit of work is a plain function over a synchronous ``Connection`` (see
 ``storage.dialogue``).
 ``Store.run`` returns its result only after the transaction that applied it has committed.
 
-* PostgreSQL: each unit runs in its own transaction through ``AsyncConnection.run_sync``; a unit
-  that lost a race with another replica (``ConcurrentUpdateError``), or whose connection the
-  server had closed, is run again.
-* SQLite: one writer thread owns the only connection. It takes every unit waiting in its
-  queue, runs them and commits them all at once (a failing unit is rolled back alone, see
-  ``_applied``), so concurrent updates share one commit and one thread hand-over instead of
-  paying a round trip through the event loop for every statement.
+A writer thread owns the store's connection. It takes every unit waiting in its queue, runs
+them and commits them all at once (a failing unit is rolled back alone, see ``_applied``), so
+concurrent updates share one commit and one thread hand-over instead of paying a trip through
+the event loop for every statement. SQLite has one writer anyway. On PostgreSQL, statements
+go through psycopg's blocking calls, which let the event loop run meanwhile; a unit that lost
+a race with another replica, or whose transaction the server undid, is run again.
 """
 
 from __future__ import annotations
@@ -25,10 +24,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
-from storage.database import tune_sqlite
+from storage.database import psycopg_url, tune_sqlite
 from storage.dialogue import ConcurrentUpdateError
 
 T = TypeVar("T")
@@ -47,41 +45,12 @@ class Store(Protocol):
         ...
 
 
-class ServerStore:
-    """Units of work on a database server, each in its own transaction."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-
-    async def run(self, work: Work[T]) -> T:
-        """Run ``work`` in a transaction and return its result once committed."""
-        for _attempt in range(ATTEMPTS - 1):
-            try:
-                return await self._once(work)
-            except ConcurrentUpdateError:
-                continue
-            except DBAPIError as error:
-                # A pooled connection the server closed (a restart, a failover) is found out
-                # here rather than pinged before every unit; SQLAlchemy has discarded it and
-                # every connection as old, so the unit runs again on a new one. Had its commit
-                # gone through after all, the update id it claimed makes the rerun a repeat.
-                if not error.connection_invalidated:
-                    raise
-        return await self._once(work)
-
-    async def _once(self, work: Work[T]) -> T:
-        async with self.engine.begin() as connection:
-            return await connection.run_sync(work)
-
-    async def close(self) -> None:
-        """Nothing to finish: every unit owned its transaction."""
-
-
 @dataclass
 class _Unit:
     work: Work[Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    attempts: int = 0
 
 
 Settled = tuple[_Unit, bool, Any]
@@ -160,11 +129,15 @@ def sqlite_engine(url: str | URL) -> Engine:
     return engine
 
 
-class SQLiteStore:
-    """One writer thread with group commit over the embedded database."""
+class WriterStore:
+    """One writer thread with group commit: the units waiting in its queue share a transaction.
 
-    def __init__(self, url: str | URL) -> None:
-        self.engine = sqlite_engine(url)
+    Several writers were measured on PostgreSQL and gained nothing: the process is bound by
+    its CPU, not by waiting for the server.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="sicheck-writer", daemon=True)
         self._thread.start()
@@ -178,25 +151,30 @@ class SQLiteStore:
 
     def _serve(self) -> None:
         connection: Connection | None = None
+        again: list[_Unit] = []
+        """Units to run again in this writer's next batch."""
         try:
-            while (batch := self._next_batch()) is not None:
+            while (batch := self._next_batch(again)) is not None:
                 try:
                     if connection is None:
                         connection = self.engine.connect()
-                    self._commit(connection, batch)
+                    again = self._commit(connection, batch)
                 except Exception as error:  # no connection: every unit of the batch fails
-                    self._settle_all(batch, error)
+                    again = self._settled([(unit, False, error) for unit in batch])
                     connection = None
         finally:
             if connection is not None:
                 connection.close()
 
-    def _next_batch(self) -> list[_Unit] | None:
+    def _next_batch(self, again: list[_Unit]) -> list[_Unit] | None:
         """Wait for a unit, then take every other one already queued; ``None`` means stop."""
-        first = self._queue.get()
-        if first is None:
-            return None
-        batch = [first]
+        if again:
+            batch = again
+        else:
+            first = self._queue.get()
+            if first is None:
+                return None
+            batch = [first]
         while len(batch) < BATCH_MAX:
             try:
                 unit = self._queue.get_nowait()
@@ -208,23 +186,86 @@ class SQLiteStore:
             batch.append(unit)
         return batch
 
-    @staticmethod
-    def _settle_all(batch: list[_Unit], error: Exception) -> None:
-        _hand_back([(unit, False, error) for unit in batch])
-
-    def _commit(self, connection: Connection, batch: list[_Unit]) -> None:
+    def _commit(self, connection: Connection, batch: list[_Unit]) -> list[_Unit]:
+        """Run and commit ``batch``; the units to run again."""
         try:
             try:
                 results = _applied(connection, batch, isolated=False)
             except _UnitFailedError:
                 results = _applied(connection, batch, isolated=True)
         except Exception as error:  # the commit itself failed: nothing of the batch stands
-            self._settle_all(batch, error)
-            return
-        _hand_back(results)
+            results = [(unit, False, error) for unit in batch]
+        return self._settled(results)
+
+    def _settled(self, results: list[Settled]) -> list[_Unit]:
+        """Hand results back but for the units worth another attempt, which are returned."""
+        final: list[Settled] = []
+        again: list[_Unit] = []
+        for unit, ok, value in results:
+            if not ok and unit.attempts < ATTEMPTS - 1 and self._transient(value):
+                unit.attempts += 1
+                again.append(unit)
+            else:
+                final.append((unit, ok, value))
+        _hand_back(final)
+        return again
+
+    @staticmethod
+    def _transient(error: Exception) -> bool:
+        """Whether a unit that failed with ``error`` may well succeed if run again."""
+        return False
 
     async def close(self) -> None:
         """Let the writer finish the queued units, then stop it."""
         self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
         self.engine.dispose()
+
+
+class SQLiteStore(WriterStore):
+    """The embedded database: its one writer is the store's thread."""
+
+    def __init__(self, url: str | URL) -> None:
+        super().__init__(sqlite_engine(url))
+
+
+RETRIED_STATES = frozenset({"40001", "40P01"})
+"""Serialization failures and deadlocks: the server undid the transaction, which may be run
+again."""
+
+
+def server_engine(url: str | URL) -> Engine:
+    """A synchronous engine on the server database of ``url``, through psycopg.
+
+    Statements take positional parameters, as ``storage.prepared`` runs them on the cursor.
+    """
+    return create_engine(
+        psycopg_url(url),
+        pool_size=1,
+        max_overflow=0,
+        paramstyle="format",
+        hide_parameters=True,
+    )
+
+
+class PostgresStore(WriterStore):
+    """A database server shared with other replicas: units that lost a race run again.
+
+    A unit that found the assessment changed by another replica (``ConcurrentUpdateError``),
+    or whose transaction the server undid (a deadlock, a lost connection: SQLAlchemy then
+    connects anew), is run again in the next batch, up to ``ATTEMPTS`` times in all. Had a
+    lost commit gone through after all, the update id the unit claimed makes the rerun a
+    repeat.
+    """
+
+    def __init__(self, url: str | URL) -> None:
+        super().__init__(server_engine(url))
+
+    @staticmethod
+    def _transient(error: Exception) -> bool:
+        if isinstance(error, ConcurrentUpdateError):
+            return True
+        if not isinstance(error, DBAPIError):
+            return False
+        state = getattr(error.orig, "sqlstate", None)
+        return error.connection_invalidated or state in RETRIED_STATES

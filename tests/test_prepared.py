@@ -11,8 +11,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.runtime import Database
+from storage.database import is_sqlite
 from storage.models import Answer, Assessment, Respondent
 from storage.prepared import Prepared
+from storage.store import server_engine, sqlite_engine
 
 WHEN = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
 NEW_ANSWER = Prepared(insert(Answer))
@@ -115,7 +117,7 @@ async def test_a_missing_value_is_refused(database: Database) -> None:
 
 
 async def test_a_statement_first_on_its_connection_is_committed_with_it(
-    database: Database,
+    database: Database, database_url: str
 ) -> None:
     def work(connection: Connection) -> None:
         assessment_id = an_assessment(connection)
@@ -124,8 +126,15 @@ async def test_a_statement_first_on_its_connection_is_committed_with_it(
         NEW_ANSWER.rowcount(connection, answer(assessment_id, "c1"))
         connection.commit()
 
-    async with database.engine.connect() as connection:
-        await connection.run_sync(work)
+    # An engine of the store's kind, whose driver's cursor the statements run on.
+    engine = (
+        sqlite_engine(database_url) if is_sqlite(database_url) else server_engine(database_url)
+    )
+    try:
+        with engine.connect() as sync_connection:
+            work(sync_connection)
+    finally:
+        engine.dispose()
     async with database.engine.connect() as connection:
         stored = (await connection.execute(select(Answer.criterion))).scalars().all()
     assert stored == ["c1"]

@@ -16,7 +16,7 @@ from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.report import country_name
 from storage.database import create_engine
 from storage.models import Answer, AnswerLog, Assessment, ProcessedUpdate, Respondent
-from storage.store import ServerStore
+from storage.store import PostgresStore
 from tests.fake_bot_api import BotAPIError, FakeBotAPI, buttons, callback_update, message_update
 from tests.telegram_harness import Harness, running_bot
 
@@ -299,13 +299,16 @@ async def test_a_database_failure_is_reported_to_the_user(
     async with running_bot(database_url) as bot:
         await through_profile(bot)
         working = bot.services.database
-        unreachable = create_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none")
+        nowhere = "postgresql+asyncpg://nobody@127.0.0.1:9/none"
+        unreachable = create_engine(nowhere)
         sessions = async_sessionmaker(unreachable)
-        bot.services.database = Database(unreachable, sessions, ServerStore(unreachable))
+        store = PostgresStore(nowhere)
+        bot.services.database = Database(unreachable, sessions, store)
         try:
             await bot.press(ANA, "2 ·")
         finally:
             bot.services.database = working
+            await store.close()
             await unreachable.dispose()
         assert "Something went wrong" in bot.text(ANA)
         assert len(bot.errors) == 1
