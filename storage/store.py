@@ -234,13 +234,27 @@ RETRIED_STATES = frozenset({"40001", "40P01"})
 again."""
 
 
+LIBPQ_TIMEOUTS = {
+    "connect_timeout": "10",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+}
+"""Where the URL sets none: a server that stops answering mid-statement or on connecting would
+otherwise hold the writer, and every chat of the replica, for the kernel's TCP timeouts
+(minutes to hours); with these the unit fails within about half a minute and the next one
+connects anew."""
+
+
 def server_engine(url: str | URL) -> Engine:
     """A synchronous engine on the server database of ``url``, through psycopg.
 
     Statements take positional parameters, as ``storage.prepared`` runs them on the cursor.
     """
+    parsed = psycopg_url(url)
+    unset = {name: value for name, value in LIBPQ_TIMEOUTS.items() if name not in parsed.query}
     return create_engine(
-        psycopg_url(url),
+        parsed.update_query_dict(unset),
         pool_size=1,
         max_overflow=0,
         paramstyle="format",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -21,6 +22,7 @@ from dialogs import events
 from dialogs.content import Content
 from dialogs.scoring import score
 from dialogs.snapshot import Snapshot
+from storage import store as store_module
 from storage.dialogue import (
     AssessmentRow,
     ConcurrentUpdateError,
@@ -35,7 +37,7 @@ from storage.dialogue import (
     write_snapshot,
 )
 from storage.models import Answer, AnswerLog, Assessment, Respondent
-from storage.store import ATTEMPTS, SQLiteStore
+from storage.store import ATTEMPTS, PostgresStore, SQLiteStore
 from tests.conftest import SERVER_URL
 
 ANA = Who("console", "ana", "en")
@@ -344,6 +346,22 @@ async def test_a_unit_that_lost_a_race_runs_again_and_gives_up_after_its_attempt
     with pytest.raises(ConcurrentUpdateError):
         await database.store.run(losing("always losing", 1_000))
     assert runs == {"losing twice": 3, "always losing": 2 * ATTEMPTS}
+
+
+async def test_a_server_that_never_answers_fails_the_unit_instead_of_holding_the_writer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(store_module.LIBPQ_TIMEOUTS, "connect_timeout", "1")
+    # The kernel completes the connection, and nobody ever answers on it.
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    store = PostgresStore(f"postgresql+asyncpg://nobody@127.0.0.1:{port}/none")
+    try:
+        with pytest.raises(OperationalError):
+            await asyncio.wait_for(store.run(lambda c: c.exec_driver_sql("SELECT 1")), 20)
+    finally:
+        silent.close()  # lets go of a writer still waiting on it
+        await store.close()
 
 
 def answering_the_first_question(
