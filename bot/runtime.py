@@ -105,7 +105,17 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
         await engine.dispose()
         raise
     sessions = session_factory(engine)
-    store: Store = SQLiteStore(engine.url) if is_sqlite(url) else PostgresStore(engine.url)
+    if is_sqlite(url):
+        return Database(engine, sessions, SQLiteStore(engine.url))
+    store = PostgresStore(engine.url)
+    try:
+        # Steps reach the server through another driver (psycopg): find out now, not on the
+        # first practitioner's tap, if it cannot connect where asyncpg could.
+        await store.run(lambda connection: connection.exec_driver_sql("SELECT 1"))
+    except (DBAPIError, OSError) as error:
+        await store.close()
+        await engine.dispose()
+        raise StartupError(_unreachable(url, error)) from None
     return Database(engine, sessions, store)
 
 

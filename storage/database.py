@@ -45,13 +45,21 @@ def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SSL_MODES = {
+    **dict.fromkeys(("true", "yes", "on", "1"), "require"),
+    **dict.fromkeys(("false", "no", "off", "0"), "disable"),
+}
+
+
 def psycopg_url(url: str | URL) -> URL:
     """The URL of the same server database for psycopg, from the app's asyncpg URL."""
     parsed = make_url(url)
     query = dict(parsed.query)
-    # asyncpg's "ssl" is libpq's "sslmode"; its statement cache means nothing to psycopg.
+    # asyncpg's "ssl" is libpq's "sslmode", where asyncpg also takes a yes or a no; its
+    # statement cache means nothing to psycopg.
     if "ssl" in query:
-        query.setdefault("sslmode", query.pop("ssl"))
+        mode = str(query.pop("ssl"))
+        query.setdefault("sslmode", SSL_MODES.get(mode.lower(), mode))
     query.pop("prepared_statement_cache_size", None)
     return parsed.set(drivername="postgresql+psycopg", query=query)
 

@@ -17,12 +17,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.runtime import Database
+from bot.runtime import Database, StartupError, open_database
 from dialogs import events
 from dialogs.content import Content
 from dialogs.scoring import score
 from dialogs.snapshot import Snapshot
 from storage import store as store_module
+from storage.database import psycopg_url
 from storage.dialogue import (
     AssessmentRow,
     ConcurrentUpdateError,
@@ -362,6 +363,38 @@ async def test_a_server_that_never_answers_fails_the_unit_instead_of_holding_the
     finally:
         silent.close()  # lets go of a writer still waiting on it
         await store.close()
+
+
+@pytest.mark.parametrize(
+    ("asyncpg_ssl", "libpq_sslmode"),
+    [
+        ("require", "require"),
+        ("verify-full", "verify-full"),
+        ("true", "require"),
+        ("0", "disable"),
+    ],
+)
+def test_the_store_reaches_the_database_of_the_app_url_through_psycopg(
+    asyncpg_ssl: str, libpq_sslmode: str
+) -> None:
+    url = psycopg_url(
+        f"postgresql+asyncpg://si:secret@db:5432/sicheck?ssl={asyncpg_ssl}"
+        "&prepared_statement_cache_size=100"
+    )
+    assert url.render_as_string(hide_password=False) == (
+        f"postgresql+psycopg://si:secret@db:5432/sicheck?sslmode={libpq_sslmode}"
+    )
+
+
+@pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")
+async def test_a_server_the_store_cannot_reach_stops_the_start_in_one_line(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert SERVER_URL is not None  # and migrated by ``database``
+    # asyncpg reaches the database, psycopg is sent elsewhere, as by a URL only one understands.
+    monkeypatch.setattr(store_module, "psycopg_url", lambda url: psycopg_url(url).set(port=9))
+    with pytest.raises(StartupError, match=r"^cannot reach the database at postgresql"):
+        await open_database(SERVER_URL, migrate=False)
 
 
 def answering_the_first_question(
