@@ -239,11 +239,14 @@ LIBPQ_TIMEOUTS = {
     "keepalives_idle": "10",
     "keepalives_interval": "5",
     "keepalives_count": "3",
+    "options": "-c lock_timeout=5s -c idle_in_transaction_session_timeout=30s",
 }
-"""Where the URL sets none: a server that stops answering mid-statement or on connecting would
-otherwise hold the writer, and every chat of the replica, for the kernel's TCP timeouts
-(minutes to hours); with these the unit fails within about half a minute and the next one
-connects anew."""
+"""Where the URL sets none. One writer serves every chat of a replica, so nothing may hold it
+for long: a server that stops answering mid-statement or on connecting would hold it for the
+kernel's TCP timeouts (minutes to hours), and so would a row lock kept by a replica cut off from
+the server mid-transaction, until the server noticed. With these the unit fails instead (the
+practitioner is asked to try again), the server ends the transaction of a replica that went
+silent in it, and a replica's batches wait for another's (milliseconds) far below the limit."""
 
 
 def server_engine(url: str | URL) -> Engine:

@@ -397,6 +397,32 @@ async def test_a_server_the_store_cannot_reach_stops_the_start_in_one_line(
         await open_database(SERVER_URL, migrate=False)
 
 
+@pytest.mark.skipif(not SERVER_URL, reason="needs SICHECK_TEST_DATABASE_URL")
+async def test_a_lock_held_elsewhere_fails_its_unit_and_holds_up_no_other_chat(
+    database: Database, content: Content, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert SERVER_URL is not None
+    await opened(database, content)
+    monkeypatch.setitem(store_module.LIBPQ_TIMEOUTS, "options", "-c lock_timeout=300ms")
+    store = PostgresStore(SERVER_URL)
+    ana = partial(open_dialogue, content=content, who=ANA)
+    bea = partial(open_dialogue, content=content, who=Who("console", "bea", "en"))
+    try:
+        async with database.engine.connect() as holder:
+            # As by a replica cut off from the server in the middle of ANA's step.
+            await holder.begin()
+            await holder.execute(
+                select(Respondent.id).where(Respondent.external_id == "ana").with_for_update()
+            )
+            with pytest.raises(OperationalError):
+                await asyncio.wait_for(store.run(ana), 20)
+            assert (await asyncio.wait_for(store.run(bea), 20)).state == "consent"
+            await holder.rollback()
+        assert (await store.run(ana)).accepted
+    finally:
+        await store.close()
+
+
 def answering_the_first_question(
     content: Content, shown: Outcome, *, update_id: int
 ) -> Callable[[Connection], Outcome]:
