@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
@@ -27,6 +27,7 @@ _current_language: ContextVar[str] = ContextVar("sicheck_language", default=SOUR
 _compile_lock = threading.Lock()
 
 
+@lru_cache(maxsize=1024)  # every update asks, with a handful of tags among all users
 def negotiate(language_code: str | None, default: str = SOURCE_LANGUAGE) -> str:
     """Map a client's language tag (``lv``, ``es-AR``, ``sv_SE``) to a supported language."""
     if not language_code:
