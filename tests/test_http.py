@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram.http import AiohttpRequest
+from bot.telegram.http import StreamRequest
 from tests.fake_bot_api import FakeBotAPI, LoopbackTelegram, buttons, callback_update
 
 USER = 6060
@@ -23,8 +27,8 @@ async def loopback() -> AsyncIterator[tuple[FakeBotAPI, Bot]]:
     bot = Bot(
         api.token,
         base_url=f"{server.url}/bot",
-        request=AiohttpRequest(),
-        get_updates_request=AiohttpRequest(connections=2),
+        request=StreamRequest(),
+        get_updates_request=StreamRequest(connections=2),
     )
     try:
         async with bot:
@@ -80,3 +84,91 @@ async def test_a_pressed_button_arrives_without_its_keyboard(
     assert query.message.message_id == question["message_id"]
     assert query.message.reply_markup is None
     assert buttons(question) == KEYBOARD  # the double's own record is untouched
+
+
+async def test_a_photo_still_goes_up_as_a_form(loopback: tuple[FakeBotAPI, Bot]) -> None:
+    api, bot = loopback
+    chart = b"\xff\xd8\xff" + bytes(range(256)) * 4
+    await bot.send_photo(USER, chart, caption="<b>Radar</b>", filename="chart.jpg")
+    (upload,) = api.files_in(USER)
+    assert (upload.method, upload.filename, upload.content) == ("sendPhoto", "chart.jpg", chart)
+    assert api.violations == []
+
+
+@asynccontextmanager
+async def answering(*responses: bytes | None) -> AsyncIterator[str]:
+    """A server on loopback answering each request with the next of ``responses`` as they
+    are (``None``: no answer at all), then closing the connection when a response asks."""
+    queue = list(responses)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while queue:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                response = queue.pop(0)
+                if response is None:
+                    await reader.read()  # until the client gives up and hangs up
+                    return
+                writer.write(response)
+                await writer.drain()
+                if b"connection: close" in response.lower():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/botTOKEN/"
+    finally:
+        server.close()
+
+
+def json_call(value: int) -> RequestData:
+    return RequestData([RequestParameter.from_input("value", value)])
+
+
+async def test_chunked_answers_and_closed_connections_are_read_whole() -> None:
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b'5\r\n{"ok"\r\n10;ext=1\r\n:true,"result":1\r\n1\r\n}\r\n0\r\n\r\n'
+    )
+    unsized = b'HTTP/1.0 200 OK\r\n\r\n{"ok":true,"result":2}'
+    request = StreamRequest()
+    await request.initialize()
+    try:
+        async with answering(chunked) as first, answering(unsized) as second:
+            assert await request.do_request(f"{first}getMe", "POST", json_call(1)) == (
+                200,
+                b'{"ok":true,"result":1}',
+            )
+            # The first server hung up as it said it would: the next call opens anew.
+            assert await request.do_request(f"{second}getMe", "POST", json_call(2)) == (
+                200,
+                b'{"ok":true,"result":2}',
+            )
+    finally:
+        await request.shutdown()
+
+
+async def test_a_call_nobody_answers_times_out_and_the_next_goes_through() -> None:
+    ok = b'HTTP/1.1 200 OK\r\nContent-Length: 22\r\n\r\n{"ok":true,"result":3}'
+    request = StreamRequest()
+    await request.initialize()
+    try:
+        async with answering(None) as silent, answering(ok) as working:
+            silence = request.do_request(
+                f"{silent}getMe", "POST", json_call(1), read_timeout=0.2, write_timeout=0
+            )
+            with pytest.raises(TimedOut):  # not the test's own time limit, TimeoutError
+                await asyncio.wait_for(silence, 10)
+            assert await request.do_request(f"{working}getMe", "POST", json_call(2)) == (
+                200,
+                b'{"ok":true,"result":3}',
+            )
+    finally:
+        await request.shutdown()

@@ -18,7 +18,7 @@ from bot.runtime import StartupError, load_checked_content, open_database, requi
 from bot.settings import Settings
 from bot.telegram import handlers
 from bot.telegram.context import SERVICES, BotContext, Services
-from bot.telegram.http import AiohttpRequest
+from bot.telegram.http import StreamRequest
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, use_language
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,8 @@ def build_application(
         .post_init(_post_init(settings))
         .post_shutdown(_post_shutdown)
     )
-    builder = builder.request(request or AiohttpRequest()).get_updates_request(
-        updates_request or AiohttpRequest(connections=2)
+    builder = builder.request(request or StreamRequest()).get_updates_request(
+        updates_request or StreamRequest(connections=2)
     )
     application: SICheckApplication = builder.build()
     handlers.register(application)
