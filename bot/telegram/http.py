@@ -55,104 +55,6 @@ def _chosen(value: Any, default: float) -> float | None:
     return default if value is BaseRequest.DEFAULT_NONE else value
 
 
-class AiohttpRequest(BaseRequest):
-    """Bot API calls over one aiohttp session with a bounded keep-alive connection pool."""
-
-    def __init__(self, connections: int = 64) -> None:
-        self._connections = connections
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def read_timeout(self) -> float | None:
-        """Seconds a call waits for Telegram's answer; ``getUpdates`` adds its long poll."""
-        return READ_SECONDS
-
-    async def initialize(self) -> None:
-        """Open the session (again, after a shutdown)."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
-                headers={"User-Agent": self.USER_AGENT},
-            )
-
-    async def shutdown(self) -> None:
-        """Close the session and its connections."""
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-    @staticmethod
-    def parse_json_payload(payload: bytes) -> dict[str, Any]:
-        """Telegram's answer, keyboards the bot never reads left out (``without_keyboards``)."""
-        answer = BaseRequest.parse_json_payload(payload)
-        result = answer.get("result")
-        if isinstance(result, list):
-            for update in result:
-                without_keyboards(update)
-        elif isinstance(result, dict) and "message_id" in result:
-            # The message just sent or edited, whose keyboard the bot has just built itself.
-            result.pop(KEYBOARD, None)
-        return answer
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Send one call; network failures become python-telegram-bot's ``NetworkError``."""
-        if self._session is None or self._session.closed:
-            raise RuntimeError("AiohttpRequest is not initialized")
-        files = request_data.multipart_data if request_data is not None else {}
-        write = _chosen(write_timeout, MEDIA_WRITE_SECONDS if files else WRITE_SECONDS)
-        read = _chosen(read_timeout, READ_SECONDS)
-        waiting = (_chosen(pool_timeout, POOL_SECONDS) or 0) + (
-            _chosen(connect_timeout, CONNECT_SECONDS) or 0
-        )
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=waiting or None,
-            sock_connect=_chosen(connect_timeout, CONNECT_SECONDS),
-            # aiohttp has no separate write timeout: a slow upload counts against reading.
-            sock_read=(read or 0) + (write or 0) or None,
-        )
-        data: Any = None
-        headers: dict[str, str] = {}
-        if files:
-            assert request_data is not None
-            form = aiohttp.FormData()
-            for name, value in request_data.json_parameters.items():
-                form.add_field(name, value)
-            for name, (filename, content, mime) in files.items():
-                upload = content if isinstance(content, bytes) else content.read()
-                form.add_field(name, upload, filename=filename, content_type=mime)
-            data = form
-        elif request_data is not None:
-            # One JSON document costs far less to build than a form with JSON-encoded fields
-            # that are then percent-encoded (an inline keyboard is most of a message).
-            data = json.dumps(request_data.parameters).encode()
-            headers["Content-Type"] = "application/json"
-        try:
-            async with self._session.request(
-                method, url, data=data, headers=headers, timeout=timeout
-            ) as answer:
-                body = await answer.read()
-        except TimeoutError as error:
-            raise TimedOut(f"{method} to the Bot API timed out") from error
-        except (aiohttp.ClientError, OSError) as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
-        if answer.status == HTTPStatus.OK and url.endswith(EDITS):
-            # Telegram echoes the whole edited message, which python-telegram-bot would turn
-            # into a Message of a hundred frozen attributes (a twentieth of the bot's CPU under
-            # load) that no caller reads: the bot edits only to show a view. Every caller of an
-            # edit already handles True, Telegram's answer for edits of inline messages.
-            return answer.status, EDIT_DONE
-        return answer.status, body
-
-
 class _Stream(NamedTuple):
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
@@ -209,17 +111,19 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     return int(code), body, reusable
 
 
-class StreamRequest(AiohttpRequest):
+class StreamRequest(BaseRequest):
     """Bot API calls as JSON over keep-alive HTTP/1.1 connections of its own.
 
     aiohttp's client spent about 290 µs of CPU on each call (timeouts, tracing, cookie jar,
     header objects), nine times what writing the request and reading the answer on an asyncio
     stream costs, and every press makes two calls: here a call is one write and one read on a
-    pooled connection. Uploads (charts, reports, exports) still go through aiohttp's forms.
+    pooled connection. Uploads (charts, reports, exports) go through aiohttp's forms.
     """
 
     def __init__(self, connections: int = 64) -> None:
-        super().__init__(connections)
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        """For uploads only."""
         self._slots = asyncio.Semaphore(connections)
         self._idle: dict[_Origin, list[_Stream]] = {}
         self._tls: ssl.SSLContext | None = None
@@ -228,9 +132,18 @@ class StreamRequest(AiohttpRequest):
         self._expired: set[_Stream] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
+    @property
+    def read_timeout(self) -> float | None:
+        """Seconds a call waits for Telegram's answer; ``getUpdates`` adds its long poll."""
+        return READ_SECONDS
+
     async def initialize(self) -> None:
         """Open aiohttp's session, and start the watch over calls that take too long."""
-        await super().initialize()
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections),
+                headers={"User-Agent": self.USER_AGENT},
+            )
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch(), name="bot-api-deadlines")
 
@@ -243,7 +156,21 @@ class StreamRequest(AiohttpRequest):
         for streams in idle.values():
             for stream in streams:
                 stream.writer.close()
-        await super().shutdown()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """Telegram's answer, keyboards the bot never reads left out (``without_keyboards``)."""
+        answer = BaseRequest.parse_json_payload(payload)
+        result = answer.get("result")
+        if isinstance(result, list):
+            for update in result:
+                without_keyboards(update)
+        elif isinstance(result, dict) and "message_id" in result:
+            # The message just sent or edited, whose keyboard the bot has just built itself.
+            result.pop(KEYBOARD, None)
+        return answer
 
     async def _watch(self) -> None:
         """Cut the connection of every call past its deadline; the call then times out.
@@ -272,7 +199,7 @@ class StreamRequest(AiohttpRequest):
     ) -> tuple[int, bytes]:
         """Send one call; network failures become python-telegram-bot's ``NetworkError``."""
         if request_data is not None and request_data.multipart_data:
-            return await super().do_request(
+            return await self._upload(
                 url, method, request_data, read_timeout, write_timeout, connect_timeout,
                 pool_timeout,
             )  # fmt: skip
@@ -324,8 +251,51 @@ class StreamRequest(AiohttpRequest):
                 self._deadlines.pop(stream, None)
                 self._expired.discard(stream)
         if status == HTTPStatus.OK and url.endswith(EDITS):
-            return status, EDIT_DONE  # see AiohttpRequest.do_request
+            # Telegram echoes the whole edited message, which python-telegram-bot would turn
+            # into a Message of a hundred frozen attributes (a twentieth of the bot's CPU under
+            # load) that no caller reads: the bot edits only to show a view. Every caller of an
+            # edit already handles True, Telegram's answer for edits of inline messages.
+            return status, EDIT_DONE
         return status, answer
+
+    async def _upload(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData,
+        read_timeout: Any,
+        write_timeout: Any,
+        connect_timeout: Any,
+        pool_timeout: Any,
+    ) -> tuple[int, bytes]:
+        """Send a call with files as a multipart form through aiohttp."""
+        if self._session is None or self._session.closed:
+            raise RuntimeError("StreamRequest is not initialized")
+        write = _chosen(write_timeout, MEDIA_WRITE_SECONDS)
+        read = _chosen(read_timeout, READ_SECONDS)
+        waiting = (_chosen(pool_timeout, POOL_SECONDS) or 0) + (
+            _chosen(connect_timeout, CONNECT_SECONDS) or 0
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=waiting or None,
+            sock_connect=_chosen(connect_timeout, CONNECT_SECONDS),
+            # aiohttp has no separate write timeout: a slow upload counts against reading.
+            sock_read=(read or 0) + (write or 0) or None,
+        )
+        form = aiohttp.FormData()
+        for name, value in request_data.json_parameters.items():
+            form.add_field(name, value)
+        for name, (filename, content, mime) in request_data.multipart_data.items():
+            upload = content if isinstance(content, bytes) else content.read()
+            form.add_field(name, upload, filename=filename, content_type=mime)
+        try:
+            async with self._session.request(method, url, data=form, timeout=timeout) as answer:
+                return answer.status, await answer.read()
+        except TimeoutError as error:
+            raise TimedOut(f"{method} to the Bot API timed out") from error
+        except (aiohttp.ClientError, OSError) as error:
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
 
     def _reused(self, origin: _Origin) -> _Stream | None:
         """An idle connection to ``origin`` the server has not closed meanwhile."""
