@@ -96,15 +96,20 @@ async def test_a_photo_still_goes_up_as_a_form(loopback: tuple[FakeBotAPI, Bot])
 
 
 @asynccontextmanager
-async def answering(*responses: bytes | None) -> AsyncIterator[str]:
+async def answering(
+    *responses: bytes | None, heads: list[bytes] | None = None
+) -> AsyncIterator[str]:
     """A server on loopback answering each request with the next of ``responses`` as they
-    are (``None``: no answer at all), then closing the connection when a response asks."""
+    are (``None``: no answer at all), then closing the connection when a response asks;
+    the requests' heads go to ``heads``."""
     queue = list(responses)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while queue:
                 head = await reader.readuntil(b"\r\n\r\n")
+                if heads is not None:
+                    heads.append(head)
                 length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                 await reader.readexactly(length)
                 response = queue.pop(0)
@@ -140,12 +145,16 @@ async def test_chunked_answers_and_closed_connections_are_read_whole() -> None:
     unsized = b'HTTP/1.0 200 OK\r\n\r\n{"ok":true,"result":2}'
     request = StreamRequest()
     await request.initialize()
+    heads: list[bytes] = []
     try:
-        async with answering(chunked) as first, answering(unsized) as second:
+        async with answering(chunked, heads=heads) as first, answering(unsized) as second:
             assert await request.do_request(f"{first}getMe", "POST", json_call(1)) == (
                 200,
                 b'{"ok":true,"result":1}',
             )
+            authority = first.split("/")[2]  # with the port, which is not HTTP's own
+            assert heads[0].startswith(b"POST /botTOKEN/getMe HTTP/1.1\r\n")
+            assert f"\r\nHost: {authority}\r\n".encode() in heads[0]
             # The first server hung up as it said it would: the next call opens anew.
             assert await request.do_request(f"{second}getMe", "POST", json_call(2)) == (
                 200,

@@ -64,6 +64,8 @@ class _Origin(NamedTuple):
     host: str
     port: int
     tls: bool
+    authority: str
+    """The host (and port, if not the scheme's own) as the ``Host`` header gives it."""
 
 
 @lru_cache(maxsize=256)
@@ -76,7 +78,8 @@ def _split(url: str) -> tuple[_Origin, str]:
     target = parts.path or "/"
     if parts.query:
         target = f"{target}?{parts.query}"
-    return _Origin(parts.hostname, parts.port or (443 if tls else 80), tls), target
+    authority = parts.netloc.rpartition("@")[2]
+    return _Origin(parts.hostname, parts.port or (443 if tls else 80), tls, authority), target
 
 
 async def _chunked(reader: asyncio.StreamReader) -> bytes:
@@ -206,7 +209,7 @@ class StreamRequest(BaseRequest):
         origin, target = _split(url)
         body = json.dumps(request_data.parameters).encode() if request_data is not None else b""
         request = (
-            f"{method} {target} HTTP/1.1\r\nHost: {origin.host}\r\n"
+            f"{method} {target} HTTP/1.1\r\nHost: {origin.authority}\r\n"
             f"User-Agent: {self.USER_AGENT}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
