@@ -17,6 +17,7 @@ from bot.documents import report_filename, warm_up
 from bot.documents.chart import (
     CURRENT_COLOUR,
     EARLIER_COLOUR,
+    FILL_OPACITY,
     LABEL_LINES,
     NOT_SCORED_MARK,
     RADIUS,
@@ -151,6 +152,24 @@ def test_chart_paints_each_series_where_its_values_are(content: Content) -> None
     assert EARLIER_COLOUR in colours_in(rgb.crop(around))
     with Image.open(io.BytesIO(radar_chart(make_report(content, "lv")))) as alone:
         assert EARLIER_COLOUR not in colours_in(alone.convert("RGB").crop(around))
+
+
+@pytest.mark.parametrize(("value", "tinted"), [(3, True), (1, False)])
+def test_chart_fills_inside_the_current_line_only(
+    content: Content, value: int, tinted: bool
+) -> None:
+    report = make_report(content, "lv", values=dict.fromkeys(VALUES, value))
+    with Image.open(io.BytesIO(radar_chart(report))) as image:
+        rgb = image.convert("RGB")
+    count = len(report.criteria)
+    # Between the grid's first two rings, in the middle of a sector: no grid line or label.
+    x, y = position(spoke_angle(5, 2 * count), RADIUS / 2)
+    fill = (255, 255, 255)
+    if tinted:
+        fill = tuple(
+            round(FILL_OPACITY * part + (1 - FILL_OPACITY) * 255) for part in CURRENT_COLOUR
+        )
+    assert rgb.getpixel((round(x), round(y))) == fill
 
 
 def test_chart_labels_are_the_latvian_titles(content: Content) -> None:

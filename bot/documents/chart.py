@@ -57,6 +57,8 @@ FRAMES_KEPT = 8
 """Frames (0.7 MB each) kept: each language with and without the earlier assessment."""
 PNG_COMPRESSION = 3
 JPEG_QUALITY = 90
+JPEG_SUBSAMPLING = 2
+"""Pillow's code for 4:2:0: colour at half the resolution of brightness."""
 
 Colour = tuple[int, int, int]
 Point = tuple[float, float]
@@ -243,15 +245,19 @@ def _paint(layout: RadarLayout) -> Image.Image:
     current = layout.series[0]
     # The fill is multiplied into the frame, so the grid shows through it as through a
     # translucent fill; its edge lies under the antialiased outline drawn next.
-    inside = Image.new("L", image.size, 0)
-    ImageDraw.Draw(inside).polygon(
-        [(x / SCALE, y / SCALE) for x, y in _outline(layout, current.values)], fill=255
-    )
-    if box := inside.getbbox():
-        tint = Image.new(
-            "RGB", (box[2] - box[0], box[3] - box[1]), _blend(current.colour, FILL_OPACITY)
-        )
-        image.paste(ImageChops.multiply(image.crop(box), tint), box, inside.crop(box))
+    # Only the box the polygon spans is masked and tinted: a mask of the whole chart cost a
+    # third of the fill's time in clearing and scanning pixels it never touches.
+    corners = [(x / SCALE, y / SCALE) for x, y in _outline(layout, current.values)]
+    left = max(0, math.floor(min(x for x, _ in corners)))
+    top = max(0, math.floor(min(y for _, y in corners)))
+    right = min(SIZE, math.ceil(max(x for x, _ in corners)) + 1)
+    bottom = min(SIZE, math.ceil(max(y for _, y in corners)) + 1)
+    inside = Image.new("L", (right - left, bottom - top), 0)
+    ImageDraw.Draw(inside).polygon([(x - left, y - top) for x, y in corners], fill=255)
+    if inside.getbbox():
+        box = (left, top, right, bottom)
+        tint = Image.new("RGB", inside.size, _blend(current.colour, FILL_OPACITY))
+        image.paste(ImageChops.multiply(image.crop(box), tint), box, inside)
     for series in reversed(layout.series):
         points = _outline(layout, series.values)
         strokes = _Strokes.around(points)
@@ -391,9 +397,12 @@ def radar_photo(report: Report) -> bytes:
     """The radar chart of ``report`` as a JPEG, to be sent as a Telegram photo.
 
     Telegram turns every photo into a JPEG of its own, so a PNG would buy no sharpness: a JPEG
-    takes a tenth of the time to encode (1.4 ms against 11 ms here) and is no larger.
+    takes a tenth of the time to encode (1.4 ms against 11 ms here) and is no larger. Colour at
+    half resolution (4:2:0) shows no difference on the chart's lines even enlarged, and encodes
+    in two thirds of the time of full-resolution colour.
     """
     buffer = io.BytesIO()
-    # Full-resolution colour (no chroma subsampling) keeps the thin coloured lines crisp.
-    _paint(radar_layout(report)).save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+    _paint(radar_layout(report)).save(
+        buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=JPEG_SUBSAMPLING
+    )
     return buffer.getvalue()
