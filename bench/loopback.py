@@ -264,13 +264,15 @@ class BotProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    def cpu_seconds(self, *, main_thread: bool = False) -> float:
-        """User plus system CPU time so far, of every thread or of the event loop's only."""
+    def cpu_seconds(self, *, main_thread: bool = False, kernel_only: bool = False) -> float:
+        """User plus system CPU time so far, of every thread or of the event loop's only;
+        with ``kernel_only``, the system time alone."""
         path = (
             f"/proc/{self.pid}/task/{self.pid}/stat" if main_thread else f"/proc/{self.pid}/stat"
         )
         fields = Path(path).read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        user, system = int(fields[11]), int(fields[12])
+        return (system if kernel_only else user + system) / CLOCK_TICKS
 
     def peak_rss_mb(self) -> float:
         """The process's peak resident memory (VmHWM)."""

@@ -151,6 +151,7 @@ async def run(
         ]
         cpu_before = [bot.cpu_seconds() for bot in bots]
         loop_before = [bot.cpu_seconds(main_thread=True) for bot in bots]
+        kernel_before = [bot.cpu_seconds(kernel_only=True) for bot in bots]
         driver_before = time.process_time()
         started = time.perf_counter()
         await everyone_completes(practitioners, ramp_seconds=think)
@@ -159,6 +160,10 @@ async def run(
         loop_cpu = sum(
             bot.cpu_seconds(main_thread=True) - before
             for bot, before in zip(bots, loop_before, strict=True)
+        )
+        kernel_cpu = sum(
+            bot.cpu_seconds(kernel_only=True) - before
+            for bot, before in zip(bots, kernel_before, strict=True)
         )
         driver_cpu = time.process_time() - driver_before
         charts_by_then = watch.charts
@@ -200,6 +205,7 @@ async def run(
         "bot_cpu_seconds": round(cpu, 2),
         "updates_per_cpu_second": round(len(latencies) / cpu, 1) if cpu else None,
         "event_loop_cpu_seconds": round(loop_cpu, 2),
+        "kernel_cpu_seconds": round(kernel_cpu, 2),
         "charts_sent_by_then": charts_by_then,
         "seconds_until_every_chart_sent": with_charts,
         "bot_cpu_seconds_with_charts": cpu_with_charts,
