@@ -1,18 +1,21 @@
-"""The Bot API request layer over aiohttp, spoken to a loopback Bot API server."""
+"""The Bot API request layer (``StreamRequest``), spoken to a loopback Bot API server."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from email import policy
+from email.parser import BytesParser
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram.http import StreamRequest
+from bot.telegram.http import StreamRequest, form
 from tests.fake_bot_api import FakeBotAPI, LoopbackTelegram, buttons, callback_update
 
 USER = 6060
@@ -86,13 +89,45 @@ async def test_a_pressed_button_arrives_without_its_keyboard(
     assert buttons(question) == KEYBOARD  # the double's own record is untouched
 
 
-async def test_a_photo_still_goes_up_as_a_form(loopback: tuple[FakeBotAPI, Bot]) -> None:
+async def test_a_photo_goes_up_as_a_form(loopback: tuple[FakeBotAPI, Bot]) -> None:
     api, bot = loopback
     chart = b"\xff\xd8\xff" + bytes(range(256)) * 4
     await bot.send_photo(USER, chart, caption="<b>Radar</b>", filename="chart.jpg")
     (upload,) = api.files_in(USER)
     assert (upload.method, upload.filename, upload.content) == ("sendPhoto", "chart.jpg", chart)
+    # A large file too (an export), on the connection the small calls share.
+    export = bytes(range(256)) * 12_000
+    await bot.send_document(USER, io.BytesIO(export), filename="answers.xlsx")
+    await bot.send_message(USER, "Sent.")
+    assert api.files_in(USER)[-1].content == export
     assert api.violations == []
+
+
+def test_a_form_is_multipart_as_the_standard_reads_it() -> None:
+    caption = 'Zupas virtuve "Ķekava"\r\n<b>2/3</b>'
+    content = b"%PDF-1.7\r\n--not-a-boundary\r\n" + bytes(range(256))
+    data = RequestData(
+        [
+            RequestParameter.from_input("chat_id", USER),
+            RequestParameter.from_input("caption", caption),
+            RequestParameter.from_input("document", InputFile(content, 'report "v2".pdf')),
+        ]
+    )
+    content_type, body = form(data)
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    assert message.is_multipart()
+    parts = {
+        part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
+    }
+    assert set(parts) == {"chat_id", "caption", "document"}
+    assert parts["chat_id"].get_payload(decode=True) == b"6060"
+    assert parts["caption"].get_payload(decode=True) == caption.encode()
+    document = parts["document"]
+    assert document.get_filename() == "report %22v2%22.pdf"
+    assert document.get_content_type() == "application/pdf"
+    assert document.get_payload(decode=True) == content
 
 
 @asynccontextmanager

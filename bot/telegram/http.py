@@ -1,24 +1,24 @@
-"""python-telegram-bot's request layer: JSON calls on pooled HTTP/1.1 streams, uploads by aiohttp.
+"""python-telegram-bot's request layer: Bot API calls on pooled HTTP/1.1 streams of its own.
 
 httpx, python-telegram-bot's default, looks at every queued request and every pooled
 connection each time one request is sent (and, without sniffio installed, tries to import it
 each time), so with a few hundred practitioners tapping at once the bot spent most of its CPU
 choosing connections: the loopback benchmark went from 52 to 214 updates/s on the switch to
 aiohttp. aiohttp's client in turn cost 200 to 290 µs of CPU a call; ``StreamRequest`` sends
-the JSON calls itself on keep-alive connections for less than half of that.
+the calls itself on keep-alive connections for less than half of that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import ssl
 from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -114,6 +114,35 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     return int(code), body, reusable
 
 
+def form(request_data: RequestData) -> tuple[str, bytes]:
+    """A call with files as ``multipart/form-data`` (RFC 7578): its content type and body."""
+    boundary = secrets.token_hex(16)
+    parts = [
+        _part(boundary, name, None, None, value.encode())
+        for name, value in request_data.json_parameters.items()
+    ]
+    for name, (filename, content, mime) in request_data.multipart_data.items():
+        data = content if isinstance(content, bytes) else content.read()
+        parts.append(_part(boundary, name, filename, mime, data))
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", body
+
+
+def _part(boundary: str, name: str, filename: str | None, mime: str | None, data: bytes) -> bytes:
+    disposition = f'form-data; name="{_quoted(name)}"'
+    if filename is not None:
+        disposition += f'; filename="{_quoted(filename)}"'
+    head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+    if mime is not None:
+        head += f"Content-Type: {mime}\r\n"
+    return head.encode() + b"\r\n" + data + b"\r\n"
+
+
+def _quoted(text: str) -> str:
+    """``text`` inside a quoted header parameter, escaped as browsers and httpx escape it."""
+    return text.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
 class StreamRequest(BaseRequest):
     """Bot API calls as JSON over keep-alive HTTP/1.1 connections of its own.
 
@@ -121,13 +150,10 @@ class StreamRequest(BaseRequest):
     header objects), seven times what writing the request and reading the answer on an asyncio
     stream costs, and every press makes two calls: here a call is one write and one read on a
     pooled connection, 95 to 115 µs with the JSON encoding. Uploads (charts, reports, exports)
-    go through aiohttp's forms.
+    go the same way as multipart forms (``form``).
     """
 
     def __init__(self, connections: int = 64) -> None:
-        self._connections = connections
-        self._session: aiohttp.ClientSession | None = None
-        """For uploads only."""
         self._slots = asyncio.Semaphore(connections)
         self._idle: dict[_Origin, list[_Stream]] = {}
         self._tls: ssl.SSLContext | None = None
@@ -142,17 +168,12 @@ class StreamRequest(BaseRequest):
         return READ_SECONDS
 
     async def initialize(self) -> None:
-        """Open aiohttp's session, and start the watch over calls that take too long."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
-                headers={"User-Agent": self.USER_AGENT},
-            )
+        """Start the watch over calls that take too long."""
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch(), name="bot-api-deadlines")
 
     async def shutdown(self) -> None:
-        """Close the pooled connections and aiohttp's session."""
+        """Close the pooled connections."""
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -160,8 +181,6 @@ class StreamRequest(BaseRequest):
         for streams in idle.values():
             for stream in streams:
                 stream.writer.close()
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
@@ -202,20 +221,21 @@ class StreamRequest(BaseRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send one call; network failures become python-telegram-bot's ``NetworkError``."""
-        if request_data is not None and request_data.multipart_data:
-            return await self._upload(
-                url, method, request_data, read_timeout, write_timeout, connect_timeout,
-                pool_timeout,
-            )  # fmt: skip
         origin, target = _split(url)
-        body = json.dumps(request_data.parameters).encode() if request_data is not None else b""
+        writing = WRITE_SECONDS
+        if request_data is not None and request_data.multipart_data:
+            content_type, body = form(request_data)
+            writing = MEDIA_WRITE_SECONDS
+        else:
+            content_type = "application/json"
+            body = json.dumps(request_data.parameters).encode() if request_data else b""
         request = (
             f"{method} {target} HTTP/1.1\r\nHost: {origin.authority}\r\n"
-            f"User-Agent: {self.USER_AGENT}\r\nContent-Type: application/json\r\n"
+            f"User-Agent: {self.USER_AGENT}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
         exchange = (_chosen(read_timeout, READ_SECONDS) or 0) + (
-            _chosen(write_timeout, WRITE_SECONDS) or 0
+            _chosen(write_timeout, writing) or 0
         )
         if self._slots.locked():
             try:
@@ -261,45 +281,6 @@ class StreamRequest(BaseRequest):
             # edit already handles True, Telegram's answer for edits of inline messages.
             return status, EDIT_DONE
         return status, answer
-
-    async def _upload(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData,
-        read_timeout: Any,
-        write_timeout: Any,
-        connect_timeout: Any,
-        pool_timeout: Any,
-    ) -> tuple[int, bytes]:
-        """Send a call with files as a multipart form through aiohttp."""
-        if self._session is None or self._session.closed:
-            raise RuntimeError("StreamRequest is not initialized")
-        write = _chosen(write_timeout, MEDIA_WRITE_SECONDS)
-        read = _chosen(read_timeout, READ_SECONDS)
-        waiting = (_chosen(pool_timeout, POOL_SECONDS) or 0) + (
-            _chosen(connect_timeout, CONNECT_SECONDS) or 0
-        )
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=waiting or None,
-            sock_connect=_chosen(connect_timeout, CONNECT_SECONDS),
-            # aiohttp has no separate write timeout: a slow upload counts against reading.
-            sock_read=(read or 0) + (write or 0) or None,
-        )
-        form = aiohttp.FormData()
-        for name, value in request_data.json_parameters.items():
-            form.add_field(name, value)
-        for name, (filename, content, mime) in request_data.multipart_data.items():
-            upload = content if isinstance(content, bytes) else content.read()
-            form.add_field(name, upload, filename=filename, content_type=mime)
-        try:
-            async with self._session.request(method, url, data=form, timeout=timeout) as answer:
-                return answer.status, await answer.read()
-        except TimeoutError as error:
-            raise TimedOut(f"{method} to the Bot API timed out") from error
-        except (aiohttp.ClientError, OSError) as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
 
     def _reused(self, origin: _Origin) -> _Stream | None:
         """An idle connection to ``origin`` the server has not closed meanwhile."""
