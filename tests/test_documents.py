@@ -164,11 +164,8 @@ def test_chart_fills_inside_the_current_line_only(
     count = len(report.criteria)
     # Between the grid's first two rings, in the middle of a sector: no grid line or label.
     x, y = position(spoke_angle(5, 2 * count), RADIUS / 2)
-    fill = (255, 255, 255)
-    if tinted:
-        fill = tuple(
-            round(FILL_OPACITY * part + (1 - FILL_OPACITY) * 255) for part in CURRENT_COLOUR
-        )
+    opacity = FILL_OPACITY if tinted else 0
+    fill = tuple(round(opacity * part + (1 - opacity) * 255) for part in CURRENT_COLOUR)
     assert rgb.getpixel((round(x), round(y))) == fill
 
 
