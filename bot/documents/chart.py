@@ -245,19 +245,15 @@ def _paint(layout: RadarLayout) -> Image.Image:
     current = layout.series[0]
     # The fill is multiplied into the frame, so the grid shows through it as through a
     # translucent fill; its edge lies under the antialiased outline drawn next.
-    # Only the box the polygon spans is masked and tinted: a mask of the whole chart cost a
-    # third of the fill's time in clearing and scanning pixels it never touches.
-    corners = [(x / SCALE, y / SCALE) for x, y in _outline(layout, current.values)]
-    left = max(0, math.floor(min(x for x, _ in corners)))
-    top = max(0, math.floor(min(y for _, y in corners)))
-    right = min(SIZE, math.ceil(max(x for x, _ in corners)) + 1)
-    bottom = min(SIZE, math.ceil(max(y for _, y in corners)) + 1)
-    inside = Image.new("L", (right - left, bottom - top), 0)
-    ImageDraw.Draw(inside).polygon([(x - left, y - top) for x, y in corners], fill=255)
-    if inside.getbbox():
-        box = (left, top, right, bottom)
-        tint = Image.new("RGB", inside.size, _blend(current.colour, FILL_OPACITY))
-        image.paste(ImageChops.multiply(image.crop(box), tint), box, inside)
+    inside = Image.new("L", image.size, 0)
+    ImageDraw.Draw(inside).polygon(
+        [(x / SCALE, y / SCALE) for x, y in _outline(layout, current.values)], fill=255
+    )
+    if box := inside.getbbox():
+        tint = Image.new(
+            "RGB", (box[2] - box[0], box[3] - box[1]), _blend(current.colour, FILL_OPACITY)
+        )
+        image.paste(ImageChops.multiply(image.crop(box), tint), box, inside.crop(box))
     for series in reversed(layout.series):
         points = _outline(layout, series.values)
         strokes = _Strokes.around(points)

@@ -228,7 +228,8 @@ class StreamRequest(BaseRequest):
             writing = MEDIA_WRITE_SECONDS
         else:
             content_type = "application/json"
-            body = json.dumps(request_data.parameters).encode() if request_data else b""
+            parameters = request_data.parameters if request_data is not None else None
+            body = json.dumps(parameters).encode() if parameters is not None else b""
         request = (
             f"{method} {target} HTTP/1.1\r\nHost: {origin.authority}\r\n"
             f"User-Agent: {self.USER_AGENT}\r\nContent-Type: {content_type}\r\n"
