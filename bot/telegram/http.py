@@ -222,14 +222,11 @@ class StreamRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         """Send one call; network failures become python-telegram-bot's ``NetworkError``."""
         origin, target = _split(url)
-        writing = WRITE_SECONDS
+        content_type, body, writing = "application/json", b"", WRITE_SECONDS
         if request_data is not None and request_data.multipart_data:
-            content_type, body = form(request_data)
-            writing = MEDIA_WRITE_SECONDS
-        else:
-            content_type = "application/json"
-            parameters = request_data.parameters if request_data is not None else None
-            body = json.dumps(parameters).encode() if parameters is not None else b""
+            (content_type, body), writing = form(request_data), MEDIA_WRITE_SECONDS
+        elif request_data is not None:
+            body = json.dumps(request_data.parameters).encode()
         request = (
             f"{method} {target} HTTP/1.1\r\nHost: {origin.authority}\r\n"
             f"User-Agent: {self.USER_AGENT}\r\nContent-Type: {content_type}\r\n"
