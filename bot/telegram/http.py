@@ -144,7 +144,7 @@ def _quoted(text: str) -> str:
 
 
 class StreamRequest(BaseRequest):
-    """Bot API calls as JSON over keep-alive HTTP/1.1 connections of its own.
+    """Bot API calls over keep-alive HTTP/1.1 connections of its own.
 
     aiohttp's client spent 200 to 290 µs of CPU on each call (timeouts, tracing, cookie jar,
     header objects), seven times what writing the request and reading the answer on an asyncio
