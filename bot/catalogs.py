@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
@@ -102,7 +102,7 @@ def update() -> None:
         catalog.fuzzy = False
         if language == SOURCE_LANGUAGE:
             for message in catalog:
-                if message.id and not message.string:
+                if message.id and not any(_forms(message.string)):
                     message.string = message.id
         _write(catalog, path)
 
@@ -126,30 +126,56 @@ def html_problems(text: str) -> list[str]:
     return problems
 
 
-def check_catalog(catalog: Catalog, expected: Iterable[str], language: str) -> list[str]:
-    """Every problem of one language's catalog against the expected message ids."""
+def _forms(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """A message's id or translation as a tuple: one text, or one per plural form."""
+    if value is None:
+        return ("",)
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def message_key(message: Message) -> str:
+    """The singular id that names a message, plural or not."""
+    return _forms(message.id)[0]
+
+
+def check_catalog(catalog: Catalog, expected: Iterable[Message], language: str) -> list[str]:
+    """Every problem of one language's catalog against the template's messages.
+
+    A plural message needs every form its language has (Latvian three, the others two), each
+    with the same placeholders as the English plural.
+    """
     problems = []
-    entries = {str(message.id): message for message in catalog if message.id}
-    for msgid in expected:
+    entries = {message_key(message): message for message in catalog if message.id}
+    wanted = {message_key(message): message for message in expected if message.id}
+    for msgid, source in wanted.items():
         message = entries.get(msgid)
         where = f"{language}: {msgid[:60]!r}"
         if message is None:
             problems.append(f"{where}: missing")
             continue
-        text = str(message.string or "")
+        plural = source.pluralizable
+        if plural != message.pluralizable:
+            problems.append(f"{where}: plural forms differ from the template")
+            continue
+        texts = _forms(message.string)
+        if plural and len(texts) != catalog.num_plurals:
+            problems.append(f"{where}: {len(texts)} plural forms, {catalog.num_plurals} needed")
         if message.fuzzy:
             problems.append(f"{where}: fuzzy")
-        if not text.strip():
+        if not all(text.strip() for text in texts):
             problems.append(f"{where}: empty")
             continue
-        words = PLACEHOLDER.sub("", msgid)
-        if language != SOURCE_LANGUAGE and text == msgid and LETTERS.search(words):
+        ids = _forms(source.id)
+        words = PLACEHOLDER.sub("", " ".join(ids))
+        if language != SOURCE_LANGUAGE and texts[0] == ids[0] and LETTERS.search(words):
             problems.append(f"{where}: not translated (same as the English)")
-        if _placeholders(text) != _placeholders(msgid):
+        # Every form names the count: Latvian's "singular" also serves 21, 31, ...
+        if any(_placeholders(text) != _placeholders(ids[-1]) for text in (*ids, *texts)):
             problems.append(f"{where}: placeholders differ")
-        problems += [f"{where}: {problem}" for problem in html_problems(text)]
+        for text in texts:
+            problems += [f"{where}: {problem}" for problem in html_problems(text)]
     problems += [
-        f"{language}: {msgid[:60]!r}: no longer used" for msgid in entries.keys() - set(expected)
+        f"{language}: {msgid[:60]!r}: no longer used" for msgid in entries.keys() - wanted.keys()
     ]
     return problems
 
@@ -157,16 +183,17 @@ def check_catalog(catalog: Catalog, expected: Iterable[str], language: str) -> l
 def check(root_template: Catalog | None = None) -> list[str]:
     """Every problem of the committed catalogs; an empty list means they are complete."""
     template = root_template or extract()
-    expected = [str(message.id) for message in template if message.id]
+    expected = [message for message in template if message.id]
     problems = []
     if TEMPLATE.exists():
-        committed = {str(m.id) for m in _read(TEMPLATE) if m.id}
-        if committed != set(expected):
+        committed = {_forms(m.id) for m in _read(TEMPLATE) if m.id}
+        if committed != {_forms(message.id) for message in expected}:
             problems.append(f"{TEMPLATE.name} is stale: run `sicheck i18n update`")
     else:
         problems.append(f"{TEMPLATE.name} is missing: run `sicheck i18n update`")
-    for msgid in expected:
-        problems += [f"source: {msgid[:60]!r}: {problem}" for problem in html_problems(msgid)]
+    for message in expected:
+        for msgid in _forms(message.id):
+            problems += [f"source: {msgid[:60]!r}: {problem}" for problem in html_problems(msgid)]
     for language in SUPPORTED_LANGUAGES:
         path = catalog_path(language)
         if not path.exists():

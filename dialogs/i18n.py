@@ -87,6 +87,16 @@ def gettext(message: str, **params: object) -> str:
     return text % params if params else text
 
 
+def ngettext(singular: str, plural: str, count: int, **params: object) -> str:
+    """The form of ``singular``/``plural`` that ``count`` takes in the current language.
+
+    ``count`` is offered to the text as ``%(count)s``; other named placeholders come in
+    ``params``.
+    """
+    text = translations(_current_language.get()).ngettext(singular, plural, count)
+    return text % {"count": count, **params}
+
+
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
     """Mark ``message`` for extraction; it is translated where it is shown."""
     return message

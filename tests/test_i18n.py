@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 from bot import catalogs
@@ -101,3 +102,32 @@ def test_the_render_check_reports_what_does_not_fit(
     problems = catalogs.render_problems(content)
     assert any("lv: view C02:" in line and "> 1500" in line for line in problems)
     assert any("button '⬜ New product or service' is too long" in line for line in problems)
+
+
+def _plural_catalog(language: str, forms: tuple[str, ...]) -> Catalog:
+    catalog = Catalog(locale=language)
+    catalog.add(("%(count)s criterion", "%(count)s criteria"), forms)
+    return catalog
+
+
+@pytest.mark.parametrize(
+    ("language", "forms", "problem"),
+    [
+        ("lv", ("%(count)s kritērijs", "%(count)s kritēriji"), "2 plural forms, 3 needed"),
+        ("lv", ("%(count)s kritērijs", "%(count)s kritēriji", ""), "empty"),
+        ("lv", ("viens kritērijs", "%(count)s kritēriji", "%(count)s kritēriju"), "placeholders"),
+        ("fr", ("%(count)s critère",), "1 plural forms, 2 needed"),
+    ],
+)
+def test_a_plural_message_needs_every_form_of_its_language(
+    language: str, forms: tuple[str, ...], problem: str
+) -> None:
+    template = _plural_catalog("en", ("", ""))
+    problems = catalogs.check_catalog(_plural_catalog(language, forms), template, language)
+    assert any(problem in line for line in problems), problems
+
+
+def test_a_complete_plural_message_passes_the_check() -> None:
+    template = _plural_catalog("en", ("", ""))
+    forms = ("%(count)s kritērijs", "%(count)s kritēriji", "%(count)s kritēriju")
+    assert catalogs.check_catalog(_plural_catalog("lv", forms), template, "lv") == []
