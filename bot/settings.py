@@ -29,10 +29,13 @@ class Settings(BaseSettings):
         "https://api.telegram.org", description="Bot API server, for a self-hosted one"
     )
     telegram_rate_limit: float = Field(
-        30, description="Most Bot API requests per second, over all chats (0: no limit)"
+        30, description="Most messages per second, over all chats (0: no limit)"
+    )
+    telegram_chat_rate_limit: float = Field(
+        1, gt=0, description="Messages per second in one chat, after a short burst"
     )
     telegram_retries: int = Field(
-        5, ge=0, description="Retries of a Bot API request after a 429, 5xx or network error"
+        5, ge=0, description="Retries of a Bot API call that is safe to repeat (see budget.py)"
     )
     telegram_retry_backoff: float = Field(
         0.5, ge=0, description="Seconds before the first retry; doubled for each further one"

@@ -4,6 +4,14 @@
 at the request layer (no network), and ``LoopbackTelegram`` serves it over HTTP for a real
 ``sicheck run`` process. Each call is checked against Telegram's limits: text at most 4096
 characters, captions 1024, callback data 64 bytes, valid HTML, no edit to identical content.
+
+Given ``Limits``, it also keeps Telegram's budget: message calls (sends and edits) at most
+``bot_rate`` a second for the bot and ``chat_rate`` a second per chat after a burst of
+``chat_burst``, answered with 429 and ``retry_after`` beyond that; a callback query can be
+answered once, within ``callback_ttl`` seconds of its delivery, else 400 "query is too old".
+Both ``FakeRequest`` and ``LoopbackTelegram`` inject faults (``Faults``): 429, 500, 502 with
+nginx's HTML page, a connection that fails before the call is written (``REFUSED``), one
+dropped before the call is applied (``DROP``) and one dropped after (``AFTER``).
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
+import random
 import re
 import time
 from collections import deque
@@ -21,6 +31,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
@@ -43,9 +54,25 @@ PHOTO_MAX = 10 * 1024 * 1024
 DOCUMENT_MAX = 50 * 1024 * 1024
 CALLBACK_DATA_MAX = 64
 DROP = object()
-"""A ``LoopbackTelegram.fault``: close the connection before the call is applied."""
+"""A fault: close the connection before the call is applied (the client cannot tell)."""
 AFTER = object()
-"""A ``LoopbackTelegram.fault``: apply the call, then close the connection unanswered."""
+"""A fault: apply the call, then close the connection unanswered."""
+REFUSED = object()
+"""A fault: the connection is never made, so the call cannot have reached Telegram."""
+BAD_GATEWAY = object()
+"""A fault: nginx's 502 HTML page instead of the Bot API's JSON (the call is not applied)."""
+NGINX_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+MESSAGE_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption",
+     "editMessageReplyMarkup", "sendMediaGroup", "copyMessage", "forwardMessage"}
+)  # fmt: skip
+"""The calls Telegram counts against the bot's and each chat's message budget."""
+EDIT_METHODS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 CALLBACK_ANSWER_MAX = 200
 BUTTON_LABEL_MAX = 64
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -98,6 +125,69 @@ class Call:
     params: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's budget; ``scaled(k)`` runs the same budget ``k`` times faster."""
+
+    bot_rate: float = 30
+    chat_rate: float = 1
+    chat_burst: int = 5
+    callback_ttl: float = 10
+
+    def scaled(self, factor: float) -> Limits:
+        """The same limits with time running ``factor`` times faster."""
+        return Limits(
+            self.bot_rate * factor,
+            self.chat_rate * factor,
+            self.chat_burst,
+            self.callback_ttl / factor,
+        )
+
+
+class _Bucket:
+    """A token bucket: ``capacity`` calls at once, refilled at ``rate`` a second."""
+
+    def __init__(self, capacity: float, rate: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.level = capacity
+        self.at = time.monotonic()
+
+    def wait(self, now: float) -> float:
+        """Seconds until a call may be made (0: now)."""
+        self.level = min(self.capacity, self.level + (now - self.at) * self.rate)
+        self.at = now
+        return 0.0 if self.level >= 1 else (1 - self.level) / self.rate
+
+    def take(self) -> None:
+        self.level -= 1
+
+
+@dataclass
+class Faults:
+    """Fails ``rate`` of the calls of ``methods`` with each kind of ``kinds``, reproducibly."""
+
+    rate: float
+    seed: int = 8
+    kinds: tuple[str, ...] = ("429", "500", "502", "dropped_before", "dropped_after")
+    methods: frozenset[str] = MESSAGE_METHODS | {"answerCallbackQuery"}
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def __call__(self, method: str) -> Any:
+        """The fate of one call of ``method``: a fault, or ``None``."""
+        if method not in self.methods:
+            return None
+        draw = self._rng.random()
+        for index, kind in enumerate(self.kinds):
+            if draw < self.rate * (index + 1):
+                self.counts[kind] = self.counts.get(kind, 0) + 1
+                return FATES[kind]
+        return None
+
+
 class BotAPIError(Exception):
     def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
@@ -115,6 +205,16 @@ class BotAPIError(Exception):
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
         return body
+
+
+FATES: dict[str, Any] = {
+    "429": BotAPIError(429, "Too Many Requests: retry after 1", retry_after=1),
+    "500": BotAPIError(500, "Internal Server Error"),
+    "502": BAD_GATEWAY,
+    "refused": REFUSED,
+    "dropped_before": DROP,
+    "dropped_after": AFTER,
+}
 
 
 @dataclass(frozen=True)
@@ -146,6 +246,27 @@ class FakeBotAPI:
     """``observer(method, params, result)``, told of every call answered successfully."""
     keep_calls: bool = True
     """Whether ``calls`` records every call (a long load run turns it off)."""
+    limits: Limits | None = None
+    """Telegram's budget and callback expiry, kept when given."""
+    refused: int = 0
+    """429 answers given for flood control."""
+    message_calls: int = 0
+    """Message calls applied (sends and edits)."""
+    expired_answers: int = 0
+    """Callback answers that came too late or a second time."""
+    answer_latencies: list[float] = field(default_factory=list)
+    """Seconds from a callback query's delivery to its (first, accepted) answer."""
+    duplicates: int = 0
+    """Bot messages that repeat the chat's previous one with nothing from the user between."""
+    repeated_after_applied: dict[str, int] = field(default_factory=dict)
+    """Calls made again, by method, after Telegram had applied them (their answer was lost)."""
+    _delivered: dict[str, float] = field(default_factory=dict)
+    _answered: set[str] = field(default_factory=set)
+    _bot_bucket: _Bucket | None = None
+    _chat_buckets: dict[Any, _Bucket] = field(default_factory=dict)
+    _last_sent: dict[int, str] = field(default_factory=dict)
+    _lost_answers: set[str] = field(default_factory=set)
+    _handed_out: set[int] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _chats: dict[int, set[tuple[int, int]]] = field(default_factory=dict)
     _updates_waiting: asyncio.Event | None = None
@@ -213,7 +334,90 @@ class FakeBotAPI:
             finally:
                 self._updates_waiting = None
         limit = int(params.get("limit") or 100)
-        return list(itertools.islice(self.pending, limit))
+        batch = list(itertools.islice(self.pending, limit))
+        for update in batch:
+            if update["update_id"] not in self._handed_out:
+                self._handed_out.add(update["update_id"])
+                self.delivered(update)
+        return batch
+
+    # Telegram's budget
+
+    def delivered(self, update: dict[str, Any]) -> None:
+        """Note that ``update`` reached the bot: the user acted, a callback query's clock runs."""
+        query = update.get("callback_query")
+        source = query or next(
+            (update[kind] for kind in ("message", "edited_message") if kind in update), None
+        )
+        if source is not None:
+            chat = (source.get("message") or source).get("chat", {}).get("id")
+            self._last_sent.pop(chat, None)
+        if query is not None:
+            self._delivered.setdefault(str(query["id"]), time.monotonic())
+
+    def unanswered(self) -> int:
+        """Callback queries delivered and never answered in time."""
+        return sum(1 for query in self._delivered if query not in self._answered)
+
+    def note(self, method: str, params: dict[str, Any]) -> None:
+        """Record a call that reached the server but failed before it was applied."""
+        if self.keep_calls:
+            self.calls.append(Call(method, params))
+
+    def lost(self, method: str, params: dict[str, Any]) -> None:
+        """The answer to this applied call never reached the bot."""
+        self._lost_answers.add(_call_key(method, params))
+
+    def _flood_control(self, method: str, params: dict[str, Any]) -> None:
+        limits = self.limits
+        if limits is None or method not in MESSAGE_METHODS:
+            return
+        now = time.monotonic()
+        if self._bot_bucket is None:
+            self._bot_bucket = _Bucket(limits.bot_rate, limits.bot_rate)
+        chat = params.get("chat_id")
+        bucket = self._chat_buckets.get(chat)
+        if bucket is None:
+            bucket = self._chat_buckets[chat] = _Bucket(limits.chat_burst, limits.chat_rate)
+        wait = max(self._bot_bucket.wait(now), bucket.wait(now))
+        if wait > 0:
+            self.refused += 1
+            seconds = max(1, math.ceil(wait))
+            raise BotAPIError(429, f"Too Many Requests: retry after {seconds}", seconds)
+        self._bot_bucket.take()
+        bucket.take()
+
+    def _answer_query(self, params: dict[str, Any]) -> None:
+        query = str(params.get("callback_query_id"))
+        delivered = self._delivered.get(query)
+        now = time.monotonic()
+        late = (
+            self.limits is not None
+            and delivered is not None
+            and now - delivered > self.limits.callback_ttl
+        )
+        if query in self._answered or late:
+            self.expired_answers += 1
+            raise BotAPIError(400, QUERY_TOO_OLD)
+        self._answered.add(query)
+        if delivered is not None:
+            self.answer_latencies.append(now - delivered)
+
+    def _sent(self, method: str, result: Any) -> None:
+        """Count the call, and a new message that repeats the chat's previous one."""
+        if method not in MESSAGE_METHODS:
+            return
+        self.message_calls += 1
+        if method in EDIT_METHODS or not isinstance(result, dict):
+            return
+        chat = result["chat"]["id"]
+        shown = json.dumps(
+            [method, result.get("text"), result.get("caption"), result.get("reply_markup")],
+            sort_keys=True,
+        )
+        if self._last_sent.get(chat) == shown:
+            self.duplicates += 1
+        self._last_sent[chat] = shown
 
     # One call
 
@@ -230,6 +434,13 @@ class FakeBotAPI:
         """
         if self.keep_calls:
             self.calls.append(Call(method, params))
+        if self._lost_answers:
+            key = _call_key(method, params)
+            if key in self._lost_answers:
+                self._lost_answers.discard(key)
+                self.repeated_after_applied[method] = (
+                    self.repeated_after_applied.get(method, 0) + 1
+                )
         injected = self.failure(method) if self.failure is not None else None
         if isinstance(injected, NetworkError):
             await self._notify()
@@ -237,11 +448,13 @@ class FakeBotAPI:
         try:
             if isinstance(injected, BotAPIError):
                 raise injected
+            self._flood_control(method, params)
             result = await self._dispatch(method, params, files or {})
         except BotAPIError as error:
             return error.code, error.body()
         finally:
             await self._notify()
+        self._sent(method, result)
         if self.observer is not None:
             self.observer(method, params, result)
         return 200, {"ok": True, "result": result}
@@ -357,6 +570,7 @@ class FakeBotAPI:
             text = params.get("text")
             if text is not None and len(text) > CALLBACK_ANSWER_MAX:
                 raise self._reject(method, "callback answer too long")
+            self._answer_query(params)
             return True
         if method in ("sendPhoto", "sendDocument"):
             caption = params.get("caption")
@@ -382,11 +596,19 @@ class FakeBotAPI:
         raise self._reject(method, f"method {method} not known to the double")
 
 
+def _call_key(method: str, params: dict[str, Any]) -> str:
+    return json.dumps([method, params], sort_keys=True, default=str)
+
+
 class FakeRequest(BaseRequest):
-    """python-telegram-bot's request layer, answered by a ``FakeBotAPI`` (no network)."""
+    """python-telegram-bot's request layer, answered by a ``FakeBotAPI`` (no network).
+
+    ``fault(method)`` may fail a call as a network or a proxy would (see ``Faults``).
+    """
 
     def __init__(self, api: FakeBotAPI) -> None:
         self.api = api
+        self.fault: Callable[[str], Any] | None = None
 
     @property
     def read_timeout(self) -> float | None:
@@ -414,7 +636,22 @@ class FakeRequest(BaseRequest):
         if request_data is not None and request_data.contains_files:
             for name, (filename, content, _mime) in request_data.multipart_data.items():
                 files[name] = (filename, content if isinstance(content, bytes) else content.read())
+        fate = self.fault(endpoint) if self.fault is not None else None
+        if fate is REFUSED:
+            refused = httpx.ConnectError("[Errno 111] Connection refused")
+            raise NetworkError(f"httpx.ConnectError: {refused}") from refused
+        if fate is DROP or fate is BAD_GATEWAY or isinstance(fate, BotAPIError):
+            self.api.note(endpoint, params)
+        if fate is DROP:
+            raise NetworkError("httpx.RemoteProtocolError: Server disconnected")
+        if fate is BAD_GATEWAY:
+            return 502, NGINX_502
+        if isinstance(fate, BotAPIError):
+            return fate.code, json.dumps(fate.body()).encode()
         status, body = await self.api.handle(endpoint, params, files)
+        if fate is AFTER:
+            self.api.lost(endpoint, params)
+            raise NetworkError("httpx.RemoteProtocolError: Server disconnected")
         return status, json.dumps(body).encode()
 
 
@@ -544,8 +781,9 @@ class LoopbackTelegram:
         self.api = api
         self.fault: Callable[[str], Any] | None = None
         """``fault(method)``: ``DROP`` closes the connection before the call is applied,
-        ``AFTER`` applies it and then closes the connection (the answer is lost), a
-        ``BotAPIError`` is answered instead of the call, ``None`` lets it through."""
+        ``AFTER`` applies it and then closes the connection (the answer is lost),
+        ``BAD_GATEWAY`` answers nginx's 502 page, a ``BotAPIError`` is answered instead of the
+        call, ``None`` lets it through (see ``Faults``)."""
         self._server: asyncio.Server | None = None
         self.url = ""
 
@@ -581,10 +819,11 @@ class LoopbackTelegram:
                 if answered is None:
                     return
                 status, payload = answered
+                kind = b"text/html" if payload.startswith(b"<html>") else b"application/json"
                 writer.write(
-                    b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                    b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                     b"Content-Length: %d\r\n\r\n%s"
-                    % (status, b"OK" if status == 200 else b"Error", len(payload), payload)
+                    % (status, b"OK" if status == 200 else b"Error", kind, len(payload), payload)
                 )
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -603,10 +842,6 @@ class LoopbackTelegram:
         if token != self.api.token:
             return 401, b'{"ok": false, "error_code": 401, "description": "Unauthorized"}'
         fate = self.fault(method) if self.fault is not None else None
-        if fate is DROP:
-            return None
-        if isinstance(fate, BotAPIError):
-            return fate.code, json.dumps(fate.body()).encode()
         files: dict[str, tuple[str, bytes]] = {}
         if content_type.startswith("application/json"):
             params = json.loads(body or b"{}")
@@ -614,7 +849,16 @@ class LoopbackTelegram:
             params, files = _multipart(content_type, body)
         else:
             params = {key: _decode(value) for key, value in parse_qsl(body.decode())}
+        if fate is DROP or fate is REFUSED or fate is BAD_GATEWAY or isinstance(fate, BotAPIError):
+            self.api.note(method, params)
+        if fate is DROP or fate is REFUSED:  # a loopback connection is made before the fault
+            return None
+        if fate is BAD_GATEWAY:
+            return 502, NGINX_502
+        if isinstance(fate, BotAPIError):
+            return fate.code, json.dumps(fate.body()).encode()
         status, answer = await self.api.handle(method, params, files)
         if fate is AFTER:
+            self.api.lost(method, params)
             return None
         return status, json.dumps(answer).encode()

@@ -35,6 +35,7 @@ class Harness:
         """Process one update given as Telegram's JSON, and the follow-ups it started."""
         if "callback_query" in data:
             self.presses += 1
+        self.api.delivered(data)
         await self.application.process_update(Update.de_json(data, self.application.bot))
         await self.services.settle()
 

@@ -9,14 +9,14 @@ from typing import Any
 
 from telegram import BotCommand
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, NetworkError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.documents import warm_up
 from bot.runtime import StartupError, load_checked_content, open_database, require_pseudonym_key
 from bot.settings import Settings
 from bot.telegram import handlers
+from bot.telegram.budget import budget_for
 from bot.telegram.context import SERVICES, BotContext, Services
 from bot.telegram.http import StreamRequest
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, use_language
@@ -37,39 +37,6 @@ COMMANDS = (
     ("help", N_("How SI Check works")),
     ("cancel", N_("Cancel this assessment")),
 )
-
-
-class RetryingRateLimiter(AIORateLimiter):
-    """Honours 429 ``retry_after`` (``AIORateLimiter``) and retries network errors and 5xx."""
-
-    def __init__(self, *, overall_max_rate: float, retries: int, backoff: float) -> None:
-        super().__init__(overall_max_rate=overall_max_rate, max_retries=retries)
-        self._network_retries = retries
-        self._backoff = backoff
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        """Send the request, again after a short pause when the network or server failed."""
-        for attempt in range(self._network_retries + 1):
-            try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-            except BadRequest:
-                raise
-            except NetworkError:
-                if attempt == self._network_retries:
-                    raise
-                log.info("%s failed (attempt %s); retrying", endpoint, attempt + 1)
-                await asyncio.sleep(self._backoff * 2**attempt)
-        raise AssertionError("unreachable")
 
 
 async def register_commands(application: SICheckApplication) -> None:
@@ -98,13 +65,7 @@ def build_application(
         .updater(None)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .context_types(ContextTypes(context=BotContext))
-        .rate_limiter(
-            RetryingRateLimiter(
-                overall_max_rate=settings.telegram_rate_limit,
-                retries=settings.telegram_retries,
-                backoff=settings.telegram_retry_backoff,
-            )
-        )
+        .rate_limiter(budget_for(settings))
         .post_init(_post_init(settings))
         .post_shutdown(_post_shutdown)
     )

@@ -1,9 +1,14 @@
 """Getting updates to the handlers: a long-polling loop and a webhook server.
 
-Both acknowledge an update only once it has been applied and committed: the polling loop
-moves the ``getUpdates`` offset past a batch only after the whole batch was processed, and the
-webhook answers Telegram's POST only after processing it. A crash in between makes Telegram
+Both acknowledge an update only once it has been applied and committed: its step committed
+and its first reply begun (``replies.applied``), or its handler finished. The polling loop
+moves the ``getUpdates`` offset past an update only once it and every earlier one are
+applied, and the webhook answers Telegram's POST only then. A crash in between makes Telegram
 deliver the update again, and the recorded update id makes the repeat harmless.
+
+Each chat's updates are handled in order, one at a time; different chats never wait for each
+other: polling keeps fetching while some chats are still busy (a view waiting for Telegram's
+budget, a chart being drawn), skipping the updates it already holds.
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ import logging
 import socket
 import time
 import warnings
-from collections import defaultdict
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import timedelta
+from functools import partial
 from json import JSONDecodeError
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,11 +41,14 @@ from bot.telegram.context import SERVICES, Services
 from bot.telegram.health import routes
 from bot.telegram.http import without_keyboards
 from bot.telegram.metrics import update_kind
-from bot.telegram.replies import WEBHOOK_REPLY, WebhookReply
+from bot.telegram.replies import APPLIED, WEBHOOK_REPLY, WebhookReply
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 POLL_BACKOFF_MAX = 30.0
+BUSY_POLL_PAUSE = 0.25
+"""While an update is still being applied, ``getUpdates`` returns it again at once: wait this
+long for it (or any other) to be applied before fetching once more."""
 
 
 def _chat_key(update: Update) -> Hashable:
@@ -59,25 +67,100 @@ async def processed(application: Any, update: Update) -> None:
 
 async def process_batch(application: Any, updates: Sequence[Update]) -> None:
     """Process a batch: each chat's updates in order, different chats concurrently."""
-    by_chat: dict[Hashable, list[Update]] = defaultdict(list)
-    for update in updates:
-        by_chat[_chat_key(update)].append(update)
+    chats = Chats(application)
+    chats.take(updates)
+    await chats.finished()
 
-    async def in_order(chain: list[Update]) -> None:
-        for update in chain:
-            await processed(application, update)
 
-    await asyncio.gather(*(in_order(chain) for chain in by_chat.values()))
+class Chats:
+    """The updates being handled, each chat's in order, and which of them are applied."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+        self.unapplied: set[int] = set()
+        self.newest: int | None = None
+        self.progress = asyncio.Event()
+        self._queues: dict[Hashable, list[Update]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+
+    def offset(self) -> int | None:
+        """The ``getUpdates`` offset confirming every update applied so far, and no other."""
+        if self.unapplied:
+            return min(self.unapplied)
+        return None if self.newest is None else self.newest + 1
+
+    def take(self, updates: Sequence[Update]) -> int:
+        """Start handling the updates not taken before; how many were new."""
+        floor = self.offset() or 0
+        new = 0
+        for update in updates:
+            update_id = update.update_id
+            if update_id < floor or update_id in self.unapplied:
+                continue
+            if self.newest is not None and update_id <= self.newest:
+                continue  # applied already; only an earlier one holds the offset back
+            new += 1
+            self.newest = update_id
+            self.unapplied.add(update_id)
+            key = _chat_key(update)
+            queue = self._queues.get(key)
+            if queue is not None:
+                queue.append(update)
+                continue
+            self._queues[key] = [update]
+            worker = asyncio.create_task(self._work(key))
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+        return new
+
+    def _applied(self, update_id: int) -> None:
+        if update_id in self.unapplied:
+            self.unapplied.discard(update_id)
+            self.progress.set()
+
+    async def _work(self, key: Hashable) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                update = queue[0]
+                token = APPLIED.set(partial(self._applied, update.update_id))
+                try:
+                    await processed(self.application, update)
+                finally:
+                    APPLIED.reset(token)
+                    self._applied(update.update_id)
+                    queue.pop(0)
+        finally:
+            del self._queues[key]
+
+    async def finished(self) -> None:
+        """Wait until every update taken has been handled."""
+        while self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
+
+    async def some_progress(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait until an update is applied, ``stop`` is set or ``seconds`` passed."""
+        self.progress.clear()
+        waiting = asyncio.ensure_future(self.progress.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait(
+            {waiting, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiting.cancel()
+        stopping.cancel()
 
 
 async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> None:
-    """Long-poll ``getUpdates`` until ``stop`` is set, confirming each batch once applied."""
-    offset: int | None = None
+    """Long-poll ``getUpdates`` until ``stop`` is set, confirming each update once applied."""
+    chats = Chats(application)
     failures = 0
     while not stop.is_set():
+        busy = bool(chats.unapplied)
         fetch = asyncio.ensure_future(
             application.bot.get_updates(
-                offset=offset, timeout=wait_seconds, allowed_updates=Update.ALL_TYPES
+                offset=chats.offset(),
+                timeout=0 if busy else wait_seconds,
+                allowed_updates=Update.ALL_TYPES,
             )
         )
         stopping = asyncio.ensure_future(stop.wait())
@@ -101,15 +184,16 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             continue
         failures = 0
         _heartbeat(application)
-        if updates:
-            await process_batch(application, updates)
-            offset = updates[-1].update_id + 1
+        if not chats.take(updates) and chats.unapplied:
+            await chats.some_progress(stop, BUSY_POLL_PAUSE)
+    await chats.finished()
+    offset = chats.offset()
     if offset is not None:
-        # Confirm the last batch, so a restart does not fetch it again (it would be harmless).
+        # Confirm what was applied, so a restart does not fetch it again (it would be harmless).
         try:
             await application.bot.get_updates(offset=offset, timeout=0)
         except NetworkError:
-            log.info("could not confirm the last batch; it will be redelivered and skipped")
+            log.info("could not confirm the last updates; they will be redelivered and skipped")
 
 
 def _seconds(error: RetryAfter) -> float:
@@ -149,15 +233,29 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
         except (JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
             return Response(status_code=400)
         reply = WebhookReply()
-        context = WEBHOOK_REPLY.set(reply)
-        try:
-            async with application.bot_data[SERVICES].chat_locks.hold(
-                ("webhook", _chat_key(update))
-            ):
-                await processed(application, update)
-        finally:
-            reply.open = False  # what the handler's follow-ups do later goes as calls
-            WEBHOOK_REPLY.reset(context)
+        services: Services = application.bot_data[SERVICES]
+        applied = asyncio.Event()
+
+        async def handle() -> None:
+            WEBHOOK_REPLY.set(reply)
+            APPLIED.set(applied.set)
+            try:
+                async with services.chat_locks.hold(("webhook", _chat_key(update))):
+                    await processed(application, update)
+            finally:
+                reply.open = False  # what the handler does later goes as calls
+
+        # The response goes once the update is applied; its view may still wait for budget.
+        handling = asyncio.create_task(handle())
+        services.follow_ups.add(handling)
+        handling.add_done_callback(services.follow_ups.discard)
+        waiting = asyncio.ensure_future(applied.wait())
+        await asyncio.wait({handling, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        reply.open = False
+        failed = handling.exception() if handling.done() else None
+        if failed is not None:
+            raise failed  # answered with a 500: Telegram delivers the update again
         if reply.call is not None:
             return JSONResponse(reply.call)
         return Response(status_code=200)

@@ -49,7 +49,7 @@ from bot.telegram.privacy import (
     privacy_command,
     reminders_off,
 )
-from bot.telegram.replies import answer_press, send, show
+from bot.telegram.replies import answer_press, pressed, send, show
 from bot.telegram.summary import history_command, open_summary, send_chart, send_report
 from dialogs import events
 from dialogs.content import Content
@@ -187,6 +187,7 @@ async def button(update: Update, context: BotContext) -> None:
     """Apply a button press to the view it was shown on; a stale press changes nothing."""
     query = update.callback_query
     assert query is not None
+    pressed(query)  # answered right after the commit, before the view is edited
     content = context.services.content
     if query.data and query.data.startswith(LANGUAGE_PREFIX):
         language = negotiate(query.data.removeprefix(LANGUAGE_PREFIX))

@@ -1,16 +1,31 @@
-"""Views into Bot API calls: edit the question message in place, or send a new one."""
+"""Views into Bot API calls: edit the question message in place, or send a new one.
+
+A button press is answered as soon as its step is committed, before its view is edited, so the
+practitioner's tap stops spinning while the edit waits for Telegram's budget. The first reply
+of an update also tells delivery that the update is applied (``APPLIED``), so that polling can
+confirm it without waiting for the view to go out.
+
+A view whose ``sendMessage`` may or may not have reached Telegram (``UnknownOutcomeError``) is
+not sent again, which could show it twice: the practitioner's next action shows the current
+view (a typed message or command is answered with a new message, a press on an older message
+edits that message into the current view).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError
 
+from bot.telegram.budget import UnknownOutcomeError
 from bot.telegram.callback_data import pack
+from dialogs.i18n import _
 from storage.dialogue import Outcome
 
 log = logging.getLogger(__name__)
@@ -64,8 +79,46 @@ WEBHOOK_REPLY: ContextVar[WebhookReply | None] = ContextVar("webhook_reply", def
 """Set by the webhook endpoint around the handling of its update."""
 
 
+APPLIED: ContextVar[Callable[[], None] | None] = ContextVar("applied", default=None)
+"""Set by delivery around an update: called once the update's step is committed."""
+
+
+def applied() -> None:
+    """Tell delivery that the update being handled is committed (its replies may follow)."""
+    done = APPLIED.get()
+    if done is not None:
+        done()
+
+
+@dataclass
+class Press:
+    """A button press whose handler has not answered it yet."""
+
+    query: CallbackQuery
+    answered: bool = False
+
+
+PRESS: ContextVar[Press | None] = ContextVar("press", default=None)
+"""The press being handled, answered by the first of ``show`` and ``answer_press``."""
+
+
+def pressed(query: CallbackQuery) -> None:
+    """Note the press being handled, so that its view answers it before editing."""
+    PRESS.set(Press(query))
+
+
 async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
-    """Answer a button press, with ``toast`` shown to the user if given."""
+    """Answer a button press, with ``toast`` shown to the user if given; once only.
+
+    An answer that fails (the query is too old, the connection was lost) is logged: the tap
+    was applied all the same, and an answer is never sent twice.
+    """
+    applied()
+    press = PRESS.get()
+    if press is not None and press.query.id == query.id:
+        if press.answered:
+            return
+        press.answered = True
     reply = WEBHOOK_REPLY.get()
     if reply is not None:
         call: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.id}
@@ -73,7 +126,10 @@ async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
             call["text"] = toast
         if reply.carry(call):
             return
-    await query.answer(toast)
+    try:
+        await query.answer(toast)
+    except (BadRequest, NetworkError) as error:
+        log.info("callback query %s not answered: %s", query.id, error.message)
 
 
 def keyboard(outcome: Outcome) -> ViewKeyboard | None:
@@ -92,11 +148,14 @@ def keyboard(outcome: Outcome) -> ViewKeyboard | None:
 
 
 async def send(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Send a message, ignoring a chat that has blocked the bot."""
+    """Send a message, ignoring a chat that has blocked the bot; never sent twice."""
     try:
         await bot.send_message(chat_id, text, reply_markup=markup)
     except Forbidden:
         log.info("chat %s blocked the bot; nothing sent", chat_id)
+    except UnknownOutcomeError as error:
+        # Sent or not, it is not sent again; the chat's next update shows the current view.
+        log.info("a message to chat %s may not have arrived: %s", chat_id, error.message)
 
 
 async def show(
@@ -107,7 +166,14 @@ async def show(
     edit: Message | None = None,
     notice: str | None = None,
 ) -> None:
-    """Show the outcome's view: edit the pressed message ``edit`` if given, else send anew."""
+    """Show the outcome's view: edit the pressed message ``edit`` if given, else send anew.
+
+    A press being handled is answered first (with the reason of a refused press as a toast).
+    """
+    applied()
+    press = PRESS.get()
+    if press is not None and not press.answered:
+        await answer_press(press.query, _(outcome.problem)[:200] if outcome.problem else None)
     text = outcome.view.text
     if notice:
         text = f"<i>{escape(notice)}</i>\n\n{text}"
