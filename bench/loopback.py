@@ -61,16 +61,23 @@ class ReplyWatch:
         self.waiting: dict[int, tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = {}
         self.failures = 0
         self.charts = 0
+        self.latest: dict[int, dict[str, Any]] = {}
+        """Each chat's message sent or edited last: what its person looks at."""
+        self.message_times: list[float] = []
+        """When each message call was applied (``perf_counter``)."""
         api.observer = self._seen
 
     def _seen(self, method: str, params: dict[str, Any], result: Any) -> None:
         if method == "sendPhoto":
             self.charts += 1
+        if method in ("sendMessage", "editMessageText", "sendPhoto", "sendDocument"):
+            self.message_times.append(time.perf_counter())
         if method not in ("sendMessage", "editMessageText") or not isinstance(result, dict):
             return
         failed = FAILED_TEXT in result.get("text", "")
         self.failures += failed
         chat_id = result["chat"]["id"]
+        self.latest[chat_id] = result
         waiting = self.waiting.get(chat_id)
         if waiting is not None and (failed or waiting[0](result)) and not waiting[1].done():
             waiting[1].set_result(result)
@@ -190,8 +197,13 @@ class Practitioner:
     think: Callable[[], float] = lambda: 0.0
     patience: float = 120.0
     """Seconds a step may take before the run is declared stuck."""
+    silence: float = 10.0
+    """Seconds without the step's result after which the practitioner sends /resume, as a
+    person does when a reply never came (the bot does not resend what may have arrived)."""
     retries: int = 0
     """Steps tried again after the bot apologised for a failure."""
+    resumes: int = 0
+    """Times the practitioner sent /resume because nothing came."""
     sent_at: list[float] | None = None
     """When each answered update was sent (``perf_counter``), shared by all practitioners."""
 
@@ -209,7 +221,10 @@ class Practitioner:
             shown = self.watch.expect(self.user_id, _shows(marker))
             started = time.perf_counter()
             await self.delivery.deliver(update)
-            result = await asyncio.wait_for(shown, self.patience)
+            result = await self._wait(shown, started)
+            if result is None:
+                self.retries += 1  # nothing came, not even after /resume: the step again
+                continue
             if FAILED_TEXT not in result.get("text", ""):
                 self.latencies.append(time.perf_counter() - started)
                 if self.sent_at is not None:
@@ -219,10 +234,31 @@ class Practitioner:
             await asyncio.sleep(RETRY_PAUSE)
         raise RuntimeError(f"user {self.user_id} gave up on {what!r} after {ATTEMPTS} tries")
 
+    async def _wait(self, shown: asyncio.Future[Any], started: float) -> Any:
+        """The step's result; after ``silence`` without it, /resume; ``None`` if that shows the
+        step was not applied either (the person then does it again)."""
+        for resumed in (False, True):
+            try:
+                return await asyncio.wait_for(asyncio.shield(shown), self.silence)
+            except TimeoutError:
+                if time.perf_counter() - started > self.patience:
+                    shown.cancel()
+                    raise
+                if resumed:
+                    break
+                self.resumes += 1
+                await self.delivery.deliver(message_update(self.user_id, "/resume"))
+        return None
+
     def _update(self, kind: str, what: str) -> dict[str, Any]:
         if kind == "say":
             return message_update(self.user_id, what)
-        # The newest message with that button: an apology may have come after the question.
+        # The message shown or edited last, else the newest with that button.
+        latest = self.watch.latest.get(self.user_id)
+        for label, data in buttons(latest or {}):
+            if what in label:
+                assert latest is not None
+                return callback_update(self.user_id, data, latest)
         for message in reversed(self.delivery.api.chat(self.user_id)):
             for label, data in buttons(message):
                 if what in label:

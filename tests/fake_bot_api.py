@@ -265,7 +265,7 @@ class FakeBotAPI:
     _bot_bucket: _Bucket | None = None
     _chat_buckets: dict[Any, _Bucket] = field(default_factory=dict)
     _last_sent: dict[int, str] = field(default_factory=dict)
-    _lost_answers: set[str] = field(default_factory=set)
+    _lost_answers: dict[Any, set[str]] = field(default_factory=dict)
     _handed_out: set[int] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _chats: dict[int, set[tuple[int, int]]] = field(default_factory=dict)
@@ -352,6 +352,8 @@ class FakeBotAPI:
         if source is not None:
             chat = (source.get("message") or source).get("chat", {}).get("id")
             self._last_sent.pop(chat, None)
+            # What the bot does after the user acted again is no repeat of a lost call.
+            self._lost_answers.pop(chat, None)
         if query is not None:
             self._delivered.setdefault(str(query["id"]), time.monotonic())
 
@@ -366,7 +368,7 @@ class FakeBotAPI:
 
     def lost(self, method: str, params: dict[str, Any]) -> None:
         """The answer to this applied call never reached the bot."""
-        self._lost_answers.add(_call_key(method, params))
+        self._lost_answers.setdefault(params.get("chat_id"), set()).add(_call_key(method, params))
 
     def _flood_control(self, method: str, params: dict[str, Any]) -> None:
         limits = self.limits
@@ -434,10 +436,11 @@ class FakeBotAPI:
         """
         if self.keep_calls:
             self.calls.append(Call(method, params))
-        if self._lost_answers:
+        lost = self._lost_answers.get(params.get("chat_id"))
+        if lost:
             key = _call_key(method, params)
-            if key in self._lost_answers:
-                self._lost_answers.discard(key)
+            if key in lost:
+                lost.discard(key)
                 self.repeated_after_applied[method] = (
                     self.repeated_after_applied.get(method, 0) + 1
                 )

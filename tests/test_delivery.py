@@ -8,6 +8,8 @@ import socket
 
 import httpx
 from pydantic import SecretStr
+from telegram import Update
+from telegram.ext import TypeHandler
 
 from bot.runtime import Database
 from bot.telegram.delivery import SECRET_HEADER, _listening, poll, webhook_app
@@ -22,6 +24,7 @@ from tests.fake_bot_api import (
 from tests.telegram_harness import Harness, running_bot
 
 USER = 5150
+OTHER = 6150
 
 
 async def test_polling_outlasts_flood_control_and_a_conflict(
@@ -98,3 +101,44 @@ async def test_webhook_connections_send_responses_without_waiting(bot: Harness) 
         client.close()
     finally:
         listening.close()
+
+
+async def test_a_busy_chat_holds_up_neither_polling_nor_other_chats(
+    database: Database, database_url: str
+) -> None:
+    api = FakeBotAPI()
+    release = asyncio.Event()
+    held: list[int] = []
+
+    async def hold_first_chat(update: Update, context: object) -> None:
+        # A chat whose update is still being worked on (not yet applied): a PDF, a long wait.
+        if update.effective_chat is not None and update.effective_chat.id == USER:
+            held.append(update.update_id)
+            await release.wait()
+
+    slow = message_update(USER, "/start")
+    api.queue(slow)
+    async with running_bot(database_url, api) as harness:
+        harness.application.add_handler(TypeHandler(Update, hold_first_chat), group=-1)
+        stop = asyncio.Event()
+        polling = asyncio.ensure_future(poll(harness.application, stop, wait_seconds=1))
+        await api.wait_for(lambda: bool(held))
+        # Updates of other chats arrive after the held one, in later getUpdates answers.
+        others = [message_update(OTHER + n, "/start") for n in range(3)]
+        for update in others:
+            api.queue(update)
+        await api.wait_for(lambda: all(api.chat(OTHER + n) for n in range(3)))
+        # They were handled, but the offset may not pass the held update: it is not applied.
+        assert api.confirmed_offset <= slow["update_id"]
+        assert api.chat(USER) == []
+        later = message_update(USER, "/help")
+        api.queue(later)  # the held chat's next update waits for its first, in order
+        release.set()
+        await api.wait_for(lambda: api.confirmed_offset > later["update_id"])
+        stop.set()
+        await asyncio.wait_for(polling, 30)
+        assert harness.errors == []
+    texts = [message["text"] for message in api.chat(USER)]
+    assert len(texts) == 2
+    assert "SI Check" in texts[1]
+    assert len(api.calls_to("sendMessage")) == 5
