@@ -192,10 +192,10 @@ class TelegramBudget(BaseRateLimiter[None]):
         finally:
             if chat.waiting_edits.get(message) is superseded:
                 del chat.waiting_edits[message]
-        if waiting.done():
-            return True
-        waiting.cancel()
-        return False
+            turn = waiting.done()
+            if not turn:
+                waiting.cancel()  # superseded, or the handler itself was cancelled
+        return turn
 
     async def _both_turns(self, chat: _Chat) -> None:
         await chat.limiter.acquire()
