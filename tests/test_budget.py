@@ -66,7 +66,7 @@ async def test_without_pacing_telegram_refuses_a_burst(
     database: Database, database_url: str
 ) -> None:
     # The check above can fail: the same burst unpaced meets Telegram's flood control.
-    api = telegram_like()
+    api = FakeBotAPI(limits=Limits())
     async with running_bot(database_url, api, telegram_retries=0) as harness:
         bot = harness.application.bot
         sent = await asyncio.gather(
@@ -128,8 +128,11 @@ async def test_a_press_is_answered_while_its_chat_has_a_backlog(
 async def test_only_the_newest_waiting_edit_of_a_message_is_sent(
     database: Database, database_url: str
 ) -> None:
-    api = telegram_like()
-    async with running_bot(database_url, api, **PACED) as harness:
+    # A slow chat (a call every 2 s after its burst), so the edits surely wait together.
+    api = FakeBotAPI(limits=Limits(chat_rate=0.5))
+    async with running_bot(
+        database_url, api, telegram_rate_limit=30, telegram_chat_rate_limit=0.5
+    ) as harness:
         bot = harness.application.bot
         first = await bot.send_message(CHAT, "question 1")
         await asyncio.gather(bot.send_message(CHAT, "note"), bot.send_message(CHAT, "note 2"))
@@ -274,3 +277,17 @@ def _press_update(api: FakeBotAPI, label: str) -> dict[str, Any]:
 
 async def _answers(session: Any) -> list[Answer]:
     return list((await session.scalars(select(Answer))).all())
+
+
+async def test_a_press_is_answered_before_its_view_is_edited(bot: Harness) -> None:
+    await bot.say(CHAT, "/start")
+    await bot.press(CHAT, "I agree")
+    await bot.press(CHAT, "I agree", message=bot.api.chat(CHAT)[0] | {"reply_markup": {
+        "inline_keyboard": [[{"text": "✅ I agree", "callback_data": "stale"}]]}})  # fmt: skip
+    replies = [
+        call.method
+        for call in bot.api.calls
+        if call.method in ("answerCallbackQuery", "editMessageText")
+    ]
+    assert replies == ["answerCallbackQuery", "editMessageText"] * 2
+    assert len(bot.api.calls_to("answerCallbackQuery")) == bot.presses  # each once
