@@ -453,11 +453,11 @@ class FakeBotAPI:
                 raise injected
             self._flood_control(method, params)
             result = await self._dispatch(method, params, files or {})
+            self._sent(method, result)
         except BotAPIError as error:
             return error.code, error.body()
         finally:
             await self._notify()
-        self._sent(method, result)
         if self.observer is not None:
             self.observer(method, params, result)
         return 200, {"ok": True, "result": result}

@@ -76,13 +76,18 @@ class Driver:
         self.post = post
 
     async def deliver(self, update: dict[str, Any]) -> None:
+        views = self.api.message_calls
         if self.post is not None:
             response = await self.post(update)
             assert response.status_code == 200
             await self.api.webhook_answered(response.content)
-            return
-        self.api.queue(update)
-        await self.api.wait_for(lambda: self.api.confirmed_offset > update["update_id"], TIMEOUT)
+        else:
+            self.api.queue(update)
+            await self.api.wait_for(
+                lambda: self.api.confirmed_offset > update["update_id"], TIMEOUT
+            )
+        # Acknowledged once committed; its view follows within Telegram's budget.
+        await self.api.wait_for(lambda: self.api.message_calls > views, TIMEOUT)
 
     async def say(self, text: str) -> None:
         await self.deliver(message_update(USER, text))

@@ -61,7 +61,7 @@ REPEATABLE = EDITS | frozenset(
 """Calls that leave Telegram as they are when made twice, so an unknown outcome may be retried."""
 CHAT_BURST = 3
 """Calls a chat may make at once before pacing starts (Telegram allows a few more)."""
-BOT_BURST_SECONDS = 0.3
+BOT_BURST_SECONDS = 0.5
 """The bot's bucket holds this many seconds of its rate: a burst well inside Telegram's."""
 NOT_MODIFIED = "message is not modified"
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, ConnectionRefusedError)
@@ -222,6 +222,8 @@ class TelegramBudget(BaseRateLimiter[None]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         attempt = 0
         while True:
+            if attempt and chat is not None:
+                await self._both_turns(chat)  # a retry spends budget like any other call
             await self._paused(chat)
             try:
                 result: bool | dict[str, Any] | list[dict[str, Any]]
