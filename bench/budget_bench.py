@@ -159,9 +159,7 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
         "step_p99_ms": round(percentile(latencies, 0.99) * scale),
         "budget_forced_wait_s": round(users / 30, 1),
         "callback_answer_p99_ms": (
-            round(percentile(api.answer_latencies, 0.99) * scale)
-            if api.answer_latencies
-            else None
+            round(percentile(api.answer_latencies, 0.99) * scale) if api.answer_latencies else None
         ),
         "callbacks_expired_or_unanswered": api.unanswered(),
         "late_or_repeated_answers": api.expired_answers,
