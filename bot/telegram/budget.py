@@ -106,6 +106,8 @@ class _Chat:
     """One chat's own pacing, and its newest waiting edit of each message."""
 
     limiter: AsyncLimiter
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while one call of the chat waits for budget: its calls go out in order."""
     waiting_edits: dict[Any, asyncio.Future[None]] = field(default_factory=dict)
     paused_until: float = 0.0
     calls: int = 0
@@ -171,14 +173,17 @@ class TelegramBudget(BaseRateLimiter[None]):
             return await self._attempts(callback, args, kwargs, endpoint, chat)
         finally:
             chat.calls -= 1
-            if chat.calls == 0 and chat.limiter.has_capacity(CHAT_BURST):
+            if (
+                chat.calls == 0
+                and chat.limiter.has_capacity(CHAT_BURST)
+                and chat.paused_until < time.monotonic()
+            ):
                 self._chats.pop(key, None)
 
     async def _turn(self, chat: _Chat, endpoint: str, data: dict[str, Any]) -> bool:
         """Wait for the chat's turn, then the bot's; ``False`` if a newer edit took over."""
         if endpoint not in EDITS:
-            await chat.limiter.acquire()
-            await self._bot_turn()
+            await self._both_turns(chat)
             return True
         message = data.get("message_id", data.get("inline_message_id"))
         superseded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -198,8 +203,9 @@ class TelegramBudget(BaseRateLimiter[None]):
         return turn
 
     async def _both_turns(self, chat: _Chat) -> None:
-        await chat.limiter.acquire()
-        await self._bot_turn()
+        async with chat.turn:  # asyncio's lock is fair: the chat's calls keep their order
+            await chat.limiter.acquire()
+            await self._bot_turn()
 
     async def _bot_turn(self) -> None:
         if self._bot is not None:
