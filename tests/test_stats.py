@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from html import escape
 
 import pytest
 from babel.numbers import format_decimal
@@ -19,9 +20,12 @@ from sqlalchemy.engine import Connection
 from bot.catalogs import html_problems
 from bot.documents.stats_chart import distribution_chart, distribution_figure
 from bot.runtime import Database
+from bot.stats_text import duration_text
+from bot.telegram.stats_text import TEXT_LIMIT
+from bot.telegram.stats_text import stats_html as stats_text
 from dialogs import events
 from dialogs.content import Content
-from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, ngettext, use_language
 from dialogs.report import country_name, percent_text
 from dialogs.views import plain
 from storage.coordination import new_cohort
@@ -29,13 +33,10 @@ from storage.dialogue import Outcome, Who, apply, open_dialogue
 from storage.models import Assessment
 from storage.stats import (
     SUPPRESS_BELOW,
-    TEXT_LIMIT,
     CriterionStats,
     GroupStats,
-    duration_text,
     hidden_groups,
     stats,
-    stats_text,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -315,7 +316,11 @@ async def test_the_text_is_translated_and_escaped(
         assert latvia not in stats_text(groups, content, "en")
     hiding = stats_text(await figures(database, content), content, "lv")
     with use_language("lv"):
-        fewer = _("Fewer than %(count)s respondents: not shown.", count=SUPPRESS_BELOW)
+        fewer = ngettext(
+            "Fewer than %(count)s respondent: not shown.",
+            "Fewer than %(count)s respondents: not shown.",
+            SUPPRESS_BELOW,
+        )
     assert fewer in plain(hiding)
 
 
@@ -352,9 +357,10 @@ def test_a_long_text_stops_within_a_telegram_message(content: Content, language:
     shown = text.count("<b>")
     assert 0 < shown < len(groups)
     with use_language(language):
-        closing = _(
+        closing = ngettext(
+            "Group not shown here: %(count)s. The export lists them all.",
             "Groups not shown here: %(count)s. The export lists them all.",
-            count=len(groups) - shown,
+            len(groups) - shown,
         )
     assert text.endswith(f"<i>{closing}</i>")
 
@@ -364,7 +370,8 @@ def test_a_short_text_has_every_group(content: Content) -> None:
     text = stats_text(groups, content, "en")
     assert text.count("<b>") == 3
     assert "Groups not shown here" not in text
-    assert "10. mean 2.3 · 0:1000 1:2000 2:3000 3:4000 N/A:5000" in text
+    title = content.latest.criteria[9].title
+    assert f"C10 {escape(title)}: mean 2.3 · 0:1000 1:2000 2:3000 3:4000 N/A:5000" in text
 
 
 def glyph_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
