@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from bot.catalogs import html_problems
 from bot.documents.stats_chart import distribution_chart, distribution_figure
 from bot.runtime import Database
-from bot.stats_text import duration_text
+from bot.stats_text import duration_text, stats_plain
 from bot.telegram.stats_text import TEXT_LIMIT
 from bot.telegram.stats_text import stats_html as stats_text
 from dialogs import events
@@ -32,6 +32,7 @@ from storage.coordination import new_cohort
 from storage.dialogue import Outcome, Who, apply, open_dialogue
 from storage.models import Assessment
 from storage.stats import (
+    OTHER_COUNTRY,
     SUPPRESS_BELOW,
     CriterionStats,
     GroupStats,
@@ -113,7 +114,7 @@ async def run_dialogue(
     assert (outcome.state == "summary") == person.completed
     if person.completed:
         # The dialogue took milliseconds: give it the duration the data says it took.
-        started = EPOCH + timedelta(days=PEOPLE.index(person))
+        started = EPOCH + timedelta(days=PEOPLE.index(person) if person in PEOPLE else 0)
         finished = started + timedelta(minutes=person.minutes)
 
         def timed(connection: Connection) -> None:
@@ -460,3 +461,57 @@ async def test_one_cohort_in_one_country_is_hidden_when_its_group_is(
     riga = await figures(database, content, cohort=cohort, country="LV", threshold=threshold)
     hidden_riga = (await figures(database, content, threshold=threshold))[1].suppressed
     assert riga[0].suppressed == hidden_riga
+
+
+async def test_unknown_country_is_kept_apart_from_another_country(
+    database: Database, content: Content
+) -> None:
+    for name in ("o1", "o2"):
+        await run_dialogue(
+            database, content, Person(name, "LV", False, (2,) * 10, minutes=5), None
+        )
+
+    def elsewhere(connection: Connection) -> None:
+        # The two chose "another country": no code is stored for it.
+        connection.execute(update(Assessment).values(country=None))
+
+    await database.store.run(elsewhere)
+    for name in ("u1", "u2", "u3"):
+        who = Who("telegram", name, "en")
+        opened = await database.store.run(partial(open_dialogue, content=content, who=who))
+        for event in (events.Consent(True), events.Text(f"Practice of {name}")):
+            opened = await database.store.run(
+                partial(
+                    apply,
+                    content=content,
+                    who=who,
+                    event=event,
+                    source="test",
+                    expected=opened.expected,
+                )
+            )
+    groups = await figures(database, content, threshold=1)
+    by_country = {group.country: group for group in groups if not group.overall}
+    assert set(by_country) == {OTHER_COUNTRY, None}
+    assert (by_country[OTHER_COUNTRY].started, by_country[OTHER_COUNTRY].completed) == (2, 2)
+    assert by_country[None].suppressed  # nobody there finished
+    plain_text = stats_plain(groups, content, "en")
+    assert "No cohort · Another country" in plain_text
+    assert "No cohort · Unknown country" in plain_text
+    html = stats_text(groups, content, "lv")
+    with use_language("lv"):
+        assert _("Unknown country") in html
+        assert country_name(None) in html
+    overall, *rest = await figures(database, content, country=OTHER_COUNTRY, threshold=1)
+    assert (overall.started, [group.country for group in rest]) == (2, [OTHER_COUNTRY])
+
+
+async def test_stats_name_each_criterion_by_code_and_title(
+    database: Database, content: Content, cohort: str
+) -> None:
+    groups = await figures(database, content, threshold=1)
+    for language in ("en", "lv"):
+        text = stats_plain(groups, content, language)
+        with use_language(language):
+            for criterion in content.latest.criteria:
+                assert f"{criterion.code} {_(criterion.title)}: " in text
