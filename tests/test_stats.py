@@ -12,6 +12,7 @@ from functools import partial
 from html import escape
 
 import pytest
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from matplotlib.text import Text
 from sqlalchemy import update
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Connection
 from bot.catalogs import html_problems
 from bot.documents.stats_chart import distribution_chart, distribution_figure
 from bot.runtime import Database
-from bot.stats_text import duration_text, stats_plain
+from bot.stats_text import duration_text, more_line, stats_plain, suppressed_line
 from bot.telegram.stats_text import TEXT_LIMIT
 from bot.telegram.stats_text import stats_html as stats_text
 from dialogs import events
@@ -28,6 +29,7 @@ from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, ngettext, use_language
 from dialogs.report import country_name, percent_text
 from dialogs.views import plain
+from locales import catalog_path
 from storage.coordination import new_cohort
 from storage.dialogue import Outcome, Who, apply, open_dialogue
 from storage.models import Assessment
@@ -515,3 +517,61 @@ async def test_stats_name_each_criterion_by_code_and_title(
         with use_language(language):
             for criterion in content.latest.criteria:
                 assert f"{criterion.code} {_(criterion.title)}: " in text
+
+
+COUNTS = (0, 1, 2, 5, 11, 21)
+FORM = {
+    # The plural form each count takes, by each language's own rule (CLDR).
+    "en": {0: 1, 1: 0, 2: 1, 5: 1, 11: 1, 21: 1},
+    "es": {0: 1, 1: 0, 2: 1, 5: 1, 11: 1, 21: 1},
+    "sv": {0: 1, 1: 0, 2: 1, 5: 1, 11: 1, 21: 1},
+    "fr": {0: 0, 1: 0, 2: 1, 5: 1, 11: 1, 21: 1},
+    "lv": {0: 2, 1: 0, 2: 1, 5: 1, 11: 1, 21: 0},
+}
+COORDINATOR_PLURALS = (
+    (
+        "Fewer than %(count)s respondent: not shown.",
+        "Fewer than %(count)s respondents: not shown.",
+    ),
+    (
+        "Group not shown here: %(count)s. The export lists them all.",
+        "Groups not shown here: %(count)s. The export lists them all.",
+    ),
+    ("Export ready: %(count)s row.", "Export ready: %(count)s rows."),
+    (
+        "The file is larger than Telegram allows, so it comes zipped in %(count)s part: 7-Zip "
+        "opens it as one archive.",
+        "The file is larger than Telegram allows, so it comes zipped in %(count)s parts: 7-Zip "
+        "opens them as one archive.",
+    ),
+    (
+        "An assessment in the cohort %(name)s was completed. Completed so far: %(count)s "
+        "assessment.",
+        "An assessment in the cohort %(name)s was completed. Completed so far: %(count)s "
+        "assessments.",
+    ),
+)
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_count_in_the_coordinators_texts_takes_its_plural_form(language: str) -> None:
+    catalog = read_po(catalog_path(language).open("rb"), locale=language)
+    for singular, plural in COORDINATOR_PLURALS:
+        forms = catalog[singular].string if language != "en" else (singular, plural)
+        assert isinstance(forms, tuple)
+        for count in COUNTS:
+            with use_language(language):
+                text = ngettext(singular, plural, count, name="Rīga")
+            assert text == forms[FORM[language][count]] % {"count": count, "name": "Rīga"}
+            assert str(count) in text
+            if language != "en":
+                assert text not in (singular % {"count": count, "name": "Rīga"},)
+    groups = [
+        GroupStats(None, None, "LV", 0, 0, 0, None, None, (), suppressed=True, threshold=count)
+        for count in COUNTS
+    ]
+    with use_language(language):
+        lines = [suppressed_line(group) for group in groups]
+        closing = [more_line(count) for count in COUNTS]
+    assert len(set(lines)) == len(COUNTS)
+    assert all(str(count) in line for count, line in zip(COUNTS, closing, strict=True))
