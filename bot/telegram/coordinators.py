@@ -216,7 +216,8 @@ PROGRESS_EVERY = 3.0
 """Seconds between edits of the progress message, well within Telegram's edit limits."""
 EXPORT_USAGE = N_(
     "Unknown export option: %(option)s. For example: /export csv assessments completed "
-    "country=LV since=2026-01-01 (formats xlsx, csv, excel, jsonl; cohort=, until=, version=)."
+    "country=LV since=2026-01-01 (formats xlsx, csv, excel, jsonl; codes for stable column "
+    "names; cohort=, until=, version=)."
 )
 
 
