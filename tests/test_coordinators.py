@@ -89,7 +89,7 @@ async def test_a_cohort_invitation_counts_its_members_and_notifies_its_coordinat
         assert respondent.cohort_id == assessment.cohort_id is not None
     await staffed.say(COORDINATOR, "/cohort list")
     listing = staffed.text(COORDINATOR)
-    assert "1 joined, 1 started, 1 completed" in listing
+    assert "joined: 1, started: 1, completed: 1" in listing
 
 
 async def test_an_unknown_invitation_code_is_kept_but_joins_nothing(

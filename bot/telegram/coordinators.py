@@ -117,7 +117,8 @@ def _cohort_list(cohorts: list[CohortSummary]) -> str:
             break
         lines.append(
             _(
-                "%(name)s: %(respondents)s joined, %(started)s started, %(completed)s completed",
+                "%(name)s — joined: %(respondents)s, started: %(started)s, "
+                "completed: %(completed)s",
                 name=f"<b>{escape(cohort.name)}</b> (<code>{escape(cohort.code)}</code>)",
                 respondents=cohort.respondents,
                 started=cohort.started,
