@@ -1,4 +1,5 @@
-"""The terminal console: piped assessments, bad input, and resuming after kill -9."""
+"""The terminal console: piped assessments, keys, bad input, data rights, resuming after
+kill -9, and every screen in every language."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from storage.models import Answer, AnswerLog
 
 ROOT = Path(__file__).resolve().parents[1]
 # After the organisation: tick the second target group, "Done", then skip the themes.
-PROFILE = ["1", "Community kitchen", "1", "Red Cross", "2", "13", "/skip"]
-# Criterion 1 "Fully"; criterion 2 ticks "New needs" then "Largely" (its levels follow the
-# four aspect toggles); criteria 3-10 "Largely"; then confirm on the review.
-ANSWERS = ["4", "1", "7", *["3"] * 8]
-CONFIRM = ["11"]
+PROFILE = ["1", "Community kitchen", "1", "Red Cross", "2", "ok", "/skip"]
+# Criterion 1 "Fully" (3); criterion 2 ticks "New needs" (t1) then "Largely" (2); criteria
+# 3-10 "Largely"; then confirm on the review.
+ANSWERS = ["3", "t1", "2", *["2"] * 8]
+CONFIRM = ["ok"]
 PROCESS_TIMEOUT = 60
 
 
@@ -36,20 +37,28 @@ async def console(
     *,
     language: str | None = "en",
     reports: Path | None = None,
+    user: str = "tester",
+    width: int | None = 80,
 ) -> str:
     """Run the console on ``lines``; reports go to ``reports`` (never into the checkout)."""
     stdout = io.StringIO()
     code = await run_console(
         content,
         database,
-        user="tester",
+        user=user,
         language=language,
         stdin=io.StringIO("".join(f"{line}\n" for line in lines)),
         stdout=stdout,
         reports=reports or Path(tempfile.mkdtemp(prefix="sicheck-reports-")),
+        width=width,
     )
     assert code == 0
     return stdout.getvalue()
+
+
+def flat(output: str) -> str:
+    """The output with its wrapping undone, to find a sentence in it."""
+    return " ".join(output.split())
 
 
 async def test_a_piped_assessment_ends_with_the_summary(
@@ -69,7 +78,7 @@ async def test_a_piped_assessment_ends_with_the_summary(
 async def test_latvian_shows_the_seed_wording(
     database: Database, content: Content, seed_text: str
 ) -> None:
-    output = await console(database, content, [*PROFILE, "/info"], language="lv")
+    output = await console(database, content, [*PROFILE, "/info"], language="lv", width=400)
     assert "Kritērijs 1/10" in output
     assert "Efektīva nabadzības samazināšana un sociālās iekļaušanas uzlabošana" in output
     assert "Efektīva nabadzības samazināšana un sociālās iekļaušanas uzlabošana" in seed_text
@@ -90,9 +99,12 @@ async def test_a_language_is_asked_when_none_is_given(
         ("99", "There is no option with that number."),
         ("0", "There is no option with that number."),
         ("", "Please type the number of an option"),
-        ("hello", "Please type the number of one of the options."),
+        ("hello", "Please type one of the choices shown in square brackets."),
         ("x" * 10_000, "That line is too long."),
-        ("\x00\x01\x02\ufffd\ufffd", "Please type the number of one of the options."),
+        ("\x00\x01\x02\ufffd\ufffd", "Please type one of the choices shown in square brackets."),
+        ("²", "Please type the number with the digits 0 to 9."),
+        ("①", "Please type the number with the digits 0 to 9."),
+        ("١", "Please type the number with the digits 0 to 9."),
         ("/frobnicate", "Unknown command."),
     ],
 )
@@ -155,7 +167,7 @@ async def test_sigkill_after_question_four_resumes_at_question_five(
     process = await _spawn(database_url)
     assert process.stdin is not None
     assert process.stdout is not None
-    process.stdin.write("".join(f"{line}\n" for line in [*PROFILE, "2", "5", "3", "4"]).encode())
+    process.stdin.write("".join(f"{line}\n" for line in [*PROFILE, "1", "0", "2", "3"]).encode())
     await process.stdin.drain()
     # The view of question 5 is printed only after answer 4 was committed.
     await _read_until(process.stdout, "── 5/10 ──")
@@ -164,10 +176,11 @@ async def test_sigkill_after_question_four_resumes_at_question_five(
 
     restarted = await _spawn(database_url)
     output, errors = await asyncio.wait_for(
-        restarted.communicate("".join(f"{line}\n" for line in ["2"]).encode()), PROCESS_TIMEOUT
+        restarted.communicate("".join(f"{line}\n" for line in ["1"]).encode()), PROCESS_TIMEOUT
     )
     text = output.decode()
     assert restarted.returncode == 0, errors.decode()
+    assert text.startswith("Resuming your assessment of Community kitchen.")
     assert text.index("── 5/10 ──") < text.index("── 6/10 ──")
     assert "── 4/10 ──" not in text
     async with database.sessions() as session:
@@ -189,10 +202,10 @@ async def test_the_report_option_writes_the_pdf_report(
     database: Database, content: Content, tmp_path: Path
 ) -> None:
     reports = tmp_path / "reports"
-    # On the summary, option 1 is the report.
-    lines = [*PROFILE, *ANSWERS, *CONFIRM, "1"]
+    # On the summary, r writes the report.
+    lines = [*PROFILE, *ANSWERS, *CONFIRM, "r"]
     output = await console(database, content, lines, reports=reports)
     [written] = await asyncio.to_thread(lambda: list(reports.iterdir()))
-    assert f"Report written to {written}" in output
+    assert f"Report written to {written}" in flat(output)
     pages = (await asyncio.to_thread(PdfReader, written)).pages
     assert "Community kitchen" in "".join(page.extract_text() for page in pages)
