@@ -113,15 +113,6 @@ PRIVACY = N_(
     "<b>Your rights:</b> /mydata writes everything recorded about you to a file, /delete "
     "erases it all. Declining consent records nothing."
 )
-RETENTION = (
-    N_(
-        "<b>How long:</b> unfinished assessments are deleted after %(count)s day without activity."
-    ),
-    N_(
-        "<b>How long:</b> unfinished assessments are deleted after %(count)s days without "
-        "activity."
-    ),
-)
 NOTHING = N_("SI Check has no data about you.")
 DATA_WRITTEN = N_("Your data was written to %(path)s")
 DELETE_ASK = N_(
@@ -134,9 +125,6 @@ NOT_ERASED = N_("Nothing was erased.")
 ERASED = N_(
     "Erased: %(assessments)s, %(answers)s and %(entries)s. SI Check keeps nothing more about you."
 )
-ASSESSMENTS = (N_("%(count)s assessment"), N_("%(count)s assessments"))
-ANSWERS = (N_("%(count)s answer"), N_("%(count)s answers"))
-LOG_ENTRIES = (N_("%(count)s answer-log entry"), N_("%(count)s answer-log entries"))
 REPORT_WRITTEN = N_("Report written to %(path)s")
 NOT_AVAILABLE = N_("That report is not available.")
 NOT_SAVED = N_("Your last answer could not be saved. Please try again in a moment.")
@@ -473,7 +461,7 @@ class Console:
         if name == "/privacy":
             with use_language(self.language):
                 days = self.retention_days
-                self.say(plain(_(PRIVACY) + "\n" + ngettext(*RETENTION, days)))
+                self.say(plain(_(PRIVACY) + "\n" + retention_text(days)))
             self.show_headline()
             return True
         if name == "/mydata":
@@ -632,9 +620,22 @@ def erased_text(erased: Erased) -> str:
     """What ``/delete`` erased, in the current language."""
     return _(
         ERASED,
-        assessments=ngettext(*ASSESSMENTS, erased.assessments),
-        answers=ngettext(*ANSWERS, erased.answers),
-        entries=ngettext(*LOG_ENTRIES, erased.log_entries),
+        assessments=ngettext("%(count)s assessment", "%(count)s assessments", erased.assessments),
+        answers=ngettext("%(count)s answer", "%(count)s answers", erased.answers),
+        entries=ngettext(
+            "%(count)s answer-log entry", "%(count)s answer-log entries", erased.log_entries
+        ),
+    )
+
+
+def retention_text(days: int) -> str:
+    """How long unfinished assessments are kept, in the current language."""
+    return ngettext(
+        "<b>How long:</b> unfinished assessments are deleted after %(count)s day without "
+        "activity.",
+        "<b>How long:</b> unfinished assessments are deleted after %(count)s days without "
+        "activity.",
+        days,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import signal
 import sys
@@ -15,10 +16,13 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from bot.console import run_console
+from bot import cli
+from bot.console import erased_text, retention_text, run_console
 from bot.runtime import Database
 from dialogs.content import Content
-from storage.models import Answer, AnswerLog
+from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
+from storage.models import Answer, AnswerLog, Assessment, Respondent
+from storage.privacy import Erased
 
 ROOT = Path(__file__).resolve().parents[1]
 # After the organisation: tick the second target group, "Done", then skip the themes.
@@ -209,3 +213,184 @@ async def test_the_report_option_writes_the_pdf_report(
     assert f"Report written to {written}" in flat(output)
     pages = (await asyncio.to_thread(PdfReader, written)).pages
     assert "Community kitchen" in "".join(page.extract_text() for page in pages)
+
+
+async def _assessment_count(database: Database) -> int:
+    async with database.sessions() as session:
+        return len((await session.scalars(select(Assessment.id))).all())
+
+
+async def test_every_criterion_takes_its_scale_value_as_the_key(
+    database: Database, content: Content
+) -> None:
+    output = await console(database, content, [*PROFILE, "3", "/info", "t1", "0"])
+    # The same keys on criteria 1 and 3, on criterion 2 (with its novelty ticks), after /info.
+    assert output.count("[0] Not at all   [1] Partly") == 5
+    assert output.count("[2] Largely   [3] Fully") == 5
+    assert output.count("[n] Not applicable / don't know") == 5
+    assert "[t1] ☑️ New needs" in output
+    async with database.sessions() as session:
+        rows = (await session.execute(select(Answer.criterion, Answer.value))).all()
+    assert sorted(tuple(row) for row in rows) == [("C01", 3), ("C02", 0)]
+
+
+async def test_an_error_replaces_the_one_before(database: Database, content: Content) -> None:
+    output = await console(database, content, [*PROFILE[:5], "/info", "abc"])
+    assert output.count("That is not possible at this step.") == 1
+    last = output.split("\n! ")[-1]
+    assert last.startswith("Please type one of the choices shown in square brackets.")
+    assert "That is not possible" not in last
+    assert "Whom does the practice work with?" in last
+
+
+async def test_the_question_is_shown_again_after_help(
+    database: Database, content: Content
+) -> None:
+    output = await console(database, content, [*PROFILE, "/help", "/privacy"])
+    assert output.count("Criterion 1/10") == 3
+    assert "90 days without activity" in flat(output)
+
+
+async def test_a_name_of_digits_is_a_name(database: Database, content: Content) -> None:
+    output = await console(database, content, ["1", "2030", "1", "Org", "ok", "ok", "9"])
+    assert "There is no option with that number." in output  # 9 on criterion 1
+    async with database.sessions() as session:
+        assert await session.scalar(select(Assessment.practice_name)) == "2030"
+
+
+async def test_text_is_wrapped_to_the_width_without_cutting_words(
+    database: Database, content: Content
+) -> None:
+    output = await console(database, content, [*PROFILE, "/info"], width=40)
+    words = set(" ".join(output.split()).split())
+    for line in output.splitlines():
+        if len(line) > 40:  # only a single word longer than the width may stick out
+            assert " " not in line.strip() or line.startswith("[") or line.startswith("http")
+    question = content.latest.criteria[0].question
+    assert set(question.split()) <= words
+
+
+async def test_declining_consent_does_not_say_answers_are_saved(
+    database: Database, content: Content
+) -> None:
+    output = await console(database, content, ["2"])
+    assert output.rstrip().endswith("End of input. Nothing was recorded.")
+    assert "Your answers are saved" not in output
+
+
+async def test_reopening_after_a_finished_assessment_creates_nothing(
+    database: Database, content: Content, tmp_path: Path
+) -> None:
+    await console(database, content, PROFILE + ANSWERS + CONFIRM)
+    assert await _assessment_count(database) == 1
+    output = await console(database, content, [])
+    output += await console(database, content, ["xyz"], reports=tmp_path)
+    assert output.count("Welcome back. Your last assessment:") == 2
+    assert "Overall score: 70%" in output
+    assert "[r] 📄 Report" in output
+    assert "[new] 🔄 New assessment" in output
+    assert "[h] Your finished assessments" in output
+    # A mistyped key on the summary shows the headline again, not the whole summary.
+    assert output.count("Strongest criteria") == 0
+    assert await _assessment_count(database) == 1
+    output = await console(database, content, ["new"])
+    assert "What is the name of the practice" in output
+    assert await _assessment_count(database) == 2
+
+
+async def test_history_opens_a_past_summary_and_writes_its_pdf(
+    database: Database, content: Content, tmp_path: Path
+) -> None:
+    await console(database, content, PROFILE + ANSWERS + CONFIRM + ["new"])
+    reports = tmp_path / "reports"
+    output = await console(database, content, ["/history", "1", "r", "b", "b"], reports=reports)
+    assert "Resuming your assessment." not in output  # a fresh one, nothing to resume
+    assert "1. Community kitchen" in output
+    assert "Strongest criteria" in output
+    [written] = await asyncio.to_thread(lambda: list(reports.iterdir()))
+    assert written.name.endswith("community-kitchen.pdf")
+    assert f"Report written to {written}" in flat(output)
+    assert output.rstrip().endswith("Your answers are saved: run sicheck console to continue.")
+
+
+async def test_new_over_an_unfinished_assessment_asks_first(
+    database: Database, content: Content
+) -> None:
+    output = await console(database, content, [*PROFILE, "3", "/new", "2", "/new", "1"])
+    assert output.count("Your assessment is not finished. Start a new one?") == 2
+    assert output.count("Criterion 2/10") == 2  # shown again after "go on with this one"
+    async with database.sessions() as session:
+        statuses = (await session.scalars(select(Assessment.status).order_by(Assessment.id))).all()
+    assert statuses == ["cancelled", "active"]
+
+
+async def test_mydata_writes_the_json_and_says_where(
+    database: Database, content: Content, tmp_path: Path
+) -> None:
+    output = await console(database, content, [*PROFILE, "2", "/mydata"], reports=tmp_path)
+    path = tmp_path / "sicheck-my-data.json"
+    assert f"Your data was written to {path}" in flat(output)
+    data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+    assert data["respondent"]["user_id"] == "tester"
+    assert data["assessments"][0]["answers"][0]["value"] == 2
+    assert output.count("Criterion 2/10") == 2
+
+
+async def test_delete_asks_then_erases_everything(database: Database, content: Content) -> None:
+    output = await console(database, content, [*PROFILE, "3", "/delete", "2"])
+    assert "Nothing was erased." in output
+    output = await console(database, content, ["/delete", "x", "1", "3"])
+    assert "Erase everything?" in output
+    assert "Erased: 1 assessment, 1 answer and 1 answer-log entry." in flat(output)
+    assert "Your answers are saved" not in output
+    async with database.sessions() as session:
+        assert (await session.scalars(select(Respondent.id))).all() == []
+
+
+async def test_the_console_user_is_erased_from_the_command_line(
+    database: Database, database_url: str, content: Content, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await console(database, content, [*PROFILE, "3"], user="ana maria")
+    code = await asyncio.to_thread(
+        cli.main, ["erase", "--console-user", "ana maria", "--database-url", database_url]
+    )
+    assert code == 0
+    assert "erased 1 respondent, 1 assessment, 1 answer and 1 answer-log entry" in (
+        capsys.readouterr().out
+    )
+    async with database.sessions() as session:
+        assert (await session.scalars(select(Respondent.id))).all() == []
+
+
+COUNTS = (0, 1, 2, 5, 11, 21)
+ERASED_FORMS = {
+    "en": ("assessments", "assessment", "assessments", "assessments", "assessments",
+           "assessments"),
+    "lv": ("novērtējumu", "novērtējums", "novērtējumi", "novērtējumi", "novērtējumi",
+           "novērtējums"),
+    "es": ("evaluaciones", "evaluación", "evaluaciones", "evaluaciones", "evaluaciones",
+           "evaluaciones"),
+    "fr": ("évaluation", "évaluation", "évaluations", "évaluations", "évaluations", "évaluations"),
+    "sv": ("bedömningar", "bedömning", "bedömningar", "bedömningar", "bedömningar",
+           "bedömningar"),
+}  # fmt: skip
+DAY_FORMS = {
+    "en": ("days", "day", "days", "days", "days", "days"),
+    "lv": ("dienām", "dienas", "dienām", "dienām", "dienām", "dienas"),
+    "es": ("días", "día", "días", "días", "días", "días"),
+    "fr": ("jour", "jour", "jours", "jours", "jours", "jours"),
+    "sv": ("dagar", "dag", "dagar", "dagar", "dagar", "dagar"),
+}
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_counts_read_right_in_every_language(language: str) -> None:
+    for count, assessment, day in zip(
+        COUNTS, ERASED_FORMS[language], DAY_FORMS[language], strict=True
+    ):
+        with use_language(language):
+            erased = erased_text(Erased(1, count, count, count))
+            kept = retention_text(count)
+        assert f"{count} {assessment}," in erased, erased
+        assert f"{count} {day} " in kept, kept
+        assert "%(" not in erased + kept
