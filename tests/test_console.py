@@ -4,9 +4,11 @@ kill -9, and every screen in every language."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from bot.console import erased_text, retention_text, run_console
 from bot.runtime import Database
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
+from dialogs.views import plain
 from storage.models import Answer, AnswerLog, Assessment, Respondent
 from storage.privacy import Erased
 
@@ -394,3 +397,50 @@ def test_counts_read_right_in_every_language(language: str) -> None:
         assert f"{count} {assessment}," in erased, erased
         assert f"{count} {day} " in kept, kept
         assert "%(" not in erased + kept
+
+
+def _english_fragments(language: str) -> list[str]:
+    """Phrases of English message ids that ``language`` translates differently."""
+    from bot.runtime import catalog_texts
+
+    fragments = []
+    for english, translated in catalog_texts(language).items():
+        if not translated:
+            continue
+        for fragment in re.split(r"%\([a-z_]+\)s|\n", plain(english)):
+            fragment = fragment.strip()
+            # Long enough to be wording, not a name or a number the languages share.
+            if len(fragment) >= 16 and fragment not in plain(translated):
+                fragments.append(fragment)
+    return fragments
+
+
+SCREENS_FIRST_RUN = [
+    "/help", "1", "²", "", "x" * 5000, "/frobnicate", "/privacy", "Zupas virtuve", "/info",
+    "1", "Sarkanais Krusts", "1", "ok", "1", "ok", "/info", "3", "t1", "/info", "a comment",
+    "2", "/new", "2", *["2"] * 8, "ok", "xyz", "r", "h", "1", "r", "b", "b", "/mydata",
+    "/delete", "2",
+]  # fmt: skip
+"""Every kind of screen: help, errors, each profile step, questions with guidance, the
+review, the summary, the report, history, a past summary, the data copy and both questions."""
+
+
+@pytest.mark.parametrize("language", [lang for lang in SUPPORTED_LANGUAGES if lang != "en"])
+async def test_every_screen_speaks_the_language(
+    database: Database, content: Content, language: str, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    run = functools.partial(console, database, content, language=language, reports=reports)
+    output = await run(SCREENS_FIRST_RUN)
+    output += await run([])  # welcome back
+    output += await run(["/new", "/history", "b", "/cancel", "/delete", "1"])
+    output += await run(["2"], user="declines")
+    output += await run(["1", "/skip"], user="unnamed")  # resuming an unnamed assessment
+    output += await run([], user="unnamed")
+    text = flat(output)
+    left_over = [fragment for fragment in _english_fragments(language) if fragment in text]
+    assert left_over == []
+    # The screens above were all reached.
+    for marker in ("[r]", "[h]", "[t1]", "[ok]", "[new]", "[2]"):
+        assert marker in output
+    assert text.count("! ") >= 5
