@@ -165,7 +165,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sicheck`` command."""
     words = sys.argv[1:] if argv is None else list(argv)
-    args = _parser(_chosen(words)).parse_args(words)
+    try:
+        args = _parser(_chosen(words)).parse_args(words)
+    except SystemExit as stopped:  # --help, or a usage error already printed in one line
+        return stopped.code if isinstance(stopped.code, int) else 2
     from bot.runtime import StartupError
 
     try:
