@@ -248,12 +248,13 @@ def interpret(line: str, screen: Screen) -> Choice | events.Event | Command | st
     choice = choices.get(line.lower())
     if choice is not None:
         return choice
-    if all(ch.isnumeric() or ch.isspace() for ch in line):
-        if not is_number(line):
-            return DIGITS_ONLY
+    if is_number(line):
         # A number is a choice where choices are numbered; elsewhere it may be a name.
         if any(is_number(key) for key in choices) or not screen.accepts_text:
             return NO_SUCH_OPTION
+    elif all(ch.isnumeric() for ch in line.replace(" ", "")):
+        # "²", "①", "٣": a number, but not in the digits a choice is typed with.
+        return DIGITS_ONLY
     if screen.accepts_text:
         return events.Text(line)
     return CHOOSE
@@ -345,8 +346,8 @@ class Console:
         return max(WIDTH_MIN, width)
 
     def say(self, text: str) -> None:
-        """Print one message, wrapped."""
-        self.out(wrap(text, self.columns))
+        """Print one message, wrapped, set apart from what follows."""
+        self.out(wrap(text, self.columns) + "\n")
 
     def dialogue_screen(self) -> Screen:
         """The screen of the current dialogue step, in its language."""

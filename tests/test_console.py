@@ -112,6 +112,8 @@ async def test_a_language_is_asked_when_none_is_given(
         ("²", "Please type the number with the digits 0 to 9."),
         ("①", "Please type the number with the digits 0 to 9."),
         ("١", "Please type the number with the digits 0 to 9."),
+        ("² ³", "Please type the number with the digits 0 to 9."),
+        ("1 2", "Please type one of the choices shown in square brackets."),
         ("/frobnicate", "Unknown command."),
     ],
 )
