@@ -252,7 +252,7 @@ def interpret(line: str, screen: Screen) -> Choice | events.Event | Command | st
         # A number is a choice where choices are numbered; elsewhere it may be a name.
         if any(is_number(key) for key in choices) or not screen.accepts_text:
             return NO_SUCH_OPTION
-    elif all(ch.isnumeric() for ch in line.replace(" ", "")):
+    elif not line.isascii() and line.replace(" ", "").isnumeric():
         # "²", "①", "٣": a number, but not in the digits a choice is typed with.
         return DIGITS_ONLY
     if screen.accepts_text:
