@@ -139,6 +139,23 @@ CONSOLE_WORDING = {
         "<i>You may add a comment: type it and press Enter.</i>"
     ),
     N_("Please send the name as a text message."): N_("Please type the name of the practice."),
+    N_(
+        "To do this, SI Check records your answers and comments, the practice's name, "
+        "country, organisation, target groups and themes, your language and your user "
+        "id, to give you the summary and to let the coordinators of your programme see "
+        "how practices measure up. They see the answers under a pseudonym, never your "
+        "name or user id. Unfinished assessments are deleted after a while without "
+        "activity. /privacy tells more, /mydata sends you a copy of your data and "
+        "/delete erases it. If you decline, nothing is recorded."
+    ): N_(
+        "To do this, SI Check records your answers and comments, the practice's name, "
+        "country, organisation, target groups and themes, your language and the user name "
+        "you run the console under, to give you the summary and to let the coordinators of "
+        "your programme see how practices measure up. They see the answers under a "
+        "pseudonym, never your user name. Unfinished assessments are deleted after a while "
+        "without activity. /privacy tells more, /mydata writes a copy of your data to a file "
+        "and /delete erases it. If you decline, nothing is recorded."
+    ),
     N_("You have no finished assessments yet. Send /new to begin one."): N_(
         "You have no finished assessments yet. Type /new to begin one."
     ),

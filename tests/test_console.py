@@ -446,3 +446,13 @@ async def test_every_screen_speaks_the_language(
     for marker in ("[r]", "[h]", "[t1]", "[ok]", "[new]", "[2]"):
         assert marker in output
     assert text.count("! ") >= 5
+
+
+async def test_the_console_says_type_not_send(database: Database, content: Content) -> None:
+    lines = ["1", "", "Community kitchen", "1", "/info", "Red Cross", "ok", "ok", "7"]
+    output = await console(database, content, [*lines, "/history", "b", "/privacy"])
+    output += await console(database, content, ["1"], user="declines")
+    assert "send" not in output.lower()
+    assert "message" not in output.lower()
+    assert "Type the name and press Enter." in output
+    assert "You may add a comment: type it and press Enter." in output
