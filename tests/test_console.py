@@ -132,6 +132,7 @@ async def test_end_of_input_mid_assessment_keeps_the_answers(
     output = await console(database, content, PROFILE + ANSWERS[:3])
     assert "End of input. Your answers are saved" in output
     output = await console(database, content, [])
+    assert output.startswith("Resuming your assessment of Community kitchen.")
     assert "Criterion 3/10" in output
     async with database.sessions() as session:
         codes = (await session.scalars(select(Answer.criterion))).all()
