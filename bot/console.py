@@ -130,13 +130,11 @@ NOT_AVAILABLE = N_("That report is not available.")
 NOT_SAVED = N_("Your last answer could not be saved. Please try again in a moment.")
 END_SAVED = N_("End of input. Your answers are saved: run sicheck console to continue.")
 END_NOTHING = N_("End of input. Nothing was recorded.")
+NAME_HINT = N_("<i>Type the name and press Enter.</i>")
+COMMENT_HINT = N_("<i>You may add a comment: type it and press Enter.</i>")
 CONSOLE_WORDING = {
-    N_("<i>Send the name as a text message.</i>"): N_("<i>Type the name and press Enter.</i>"),
     N_("Which organisation runs the practice? Send its name, or skip this question."): N_(
         "Which organisation runs the practice? Type its name, or skip this question."
-    ),
-    N_("<i>You may add a comment by sending a text message.</i>"): N_(
-        "<i>You may add a comment: type it and press Enter.</i>"
     ),
     N_("Please send the name as a text message."): N_("Please type the name of the practice."),
     N_(
@@ -376,6 +374,8 @@ class Console:
                 # The notice is printed on its own line: strip it from the view's text.
                 prefix = f"<i>{escape(_(outcome.problem))}</i>\n\n"
                 view = replace(view, text=view.text.removeprefix(prefix))
+            if view.accepts_text:
+                view = replace(view, text=_with_hint(view))
             finished = outcome.state == machine.SUMMARY
             screen = screen_of(view, headline=finished)
             if finished:
@@ -655,6 +655,15 @@ def retention_text(days: int) -> str:
         "activity.",
         days,
     )
+
+
+def _with_hint(view: View) -> str:
+    """The text of a view that takes a typed answer, its closing hint said for the terminal."""
+    text, gap, last = view.text.rpartition("\n\n")
+    if not (gap and last.startswith("<i>") and last.endswith("</i>")):
+        return view.text
+    # A question of the checklist takes a comment; the other text question is the name.
+    return f"{text}{gap}{_(COMMENT_HINT if view.progress else NAME_HINT)}"
 
 
 def _headline_only(screen: Screen) -> Screen:
