@@ -13,10 +13,11 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import Executable, select
 
 from bot import cli
 from bot.console import erased_text, retention_text, run_console
@@ -221,9 +222,13 @@ async def test_the_report_option_writes_the_pdf_report(
     assert "Community kitchen" in "".join(page.extract_text() for page in pages)
 
 
+async def _rows(database: Database, statement: Executable) -> list[Any]:
+    """The rows of ``statement``, read through the store as the console's steps are."""
+    return await database.store.run(lambda connection: list(connection.execute(statement)))
+
+
 async def _assessment_count(database: Database) -> int:
-    async with database.sessions() as session:
-        return len((await session.scalars(select(Assessment.id))).all())
+    return len(await _rows(database, select(Assessment.id)))
 
 
 async def test_every_criterion_takes_its_scale_value_as_the_key(
@@ -235,8 +240,7 @@ async def test_every_criterion_takes_its_scale_value_as_the_key(
     assert output.count("[2] Largely   [3] Fully") == 5
     assert output.count("[n] Not applicable / don't know") == 5
     assert "[t1] ☑️ New needs" in output
-    async with database.sessions() as session:
-        rows = (await session.execute(select(Answer.criterion, Answer.value))).all()
+    rows = await _rows(database, select(Answer.criterion, Answer.value))
     assert sorted(tuple(row) for row in rows) == [("C01", 3), ("C02", 0)]
 
 
@@ -260,8 +264,7 @@ async def test_the_question_is_shown_again_after_help(
 async def test_a_name_of_digits_is_a_name(database: Database, content: Content) -> None:
     output = await console(database, content, ["1", "2030", "1", "Org", "ok", "ok", "9"])
     assert "There is no option with that number." in output  # 9 on criterion 1
-    async with database.sessions() as session:
-        assert await session.scalar(select(Assessment.practice_name)) == "2030"
+    assert await _rows(database, select(Assessment.practice_name)) == [("2030",)]
 
 
 async def test_text_is_wrapped_to_the_width_without_cutting_words(
@@ -325,9 +328,8 @@ async def test_new_over_an_unfinished_assessment_asks_first(
     output = await console(database, content, [*PROFILE, "3", "/new", "2", "/new", "1"])
     assert output.count("Your assessment is not finished. Start a new one?") == 2
     assert output.count("Criterion 2/10") == 2  # shown again after "go on with this one"
-    async with database.sessions() as session:
-        statuses = (await session.scalars(select(Assessment.status).order_by(Assessment.id))).all()
-    assert statuses == ["cancelled", "active"]
+    statuses = await _rows(database, select(Assessment.status).order_by(Assessment.id))
+    assert statuses == [("cancelled",), ("active",)]
 
 
 async def test_mydata_writes_the_json_and_says_where(
@@ -349,8 +351,7 @@ async def test_delete_asks_then_erases_everything(database: Database, content: C
     assert "Erase everything?" in output
     assert "Erased: 1 assessment, 1 answer and 1 answer-log entry." in flat(output)
     assert "Your answers are saved" not in output
-    async with database.sessions() as session:
-        assert (await session.scalars(select(Respondent.id))).all() == []
+    assert await _rows(database, select(Respondent.id)) == []
 
 
 async def test_the_console_user_is_erased_from_the_command_line(
@@ -364,8 +365,7 @@ async def test_the_console_user_is_erased_from_the_command_line(
     assert "erased 1 respondent, 1 assessment, 1 answer and 1 answer-log entry" in (
         capsys.readouterr().out
     )
-    async with database.sessions() as session:
-        assert (await session.scalars(select(Respondent.id))).all() == []
+    assert await _rows(database, select(Respondent.id)) == []
 
 
 COUNTS = (0, 1, 2, 5, 11, 21)

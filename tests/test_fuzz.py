@@ -256,10 +256,14 @@ class ConsoleFuzz:
 
     async def recorded(self) -> tuple[int, int]:
         """How many answers and answer-log entries the database holds."""
-        async with self.database.sessions() as session:
-            answers = await session.scalar(select(func.count()).select_from(Answer))
-            entries = await session.scalar(select(func.count()).select_from(AnswerLog))
-        return int(answers or 0), int(entries or 0)
+        counts = select(
+            select(func.count()).select_from(Answer).scalar_subquery(),
+            select(func.count()).select_from(AnswerLog).scalar_subquery(),
+        )
+        (answers, entries), *_ = await self.database.store.run(
+            lambda connection: list(connection.execute(counts))
+        )
+        return int(answers), int(entries)
 
     async def feed(self, screen: str, typed: list[str]) -> None:
         """Type ``typed`` on ``screen``: every line answered, nothing recorded lost."""
