@@ -17,6 +17,7 @@ from bot.arguments import add_database_url, console_user, languages, number, use
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from storage.privacy import Erased
     from storage.store import Store
 
 PLATFORM = "telegram"
@@ -28,9 +29,36 @@ def invitation_link(username: str | None, code: str) -> str:
     return f"https://t.me/{username or '<bot username>'}?start={code}"
 
 
-def counted(count: int, singular: str, plural: str) -> str:
-    """``count`` with the English noun in its number, for the operator's one-line reports."""
-    return f"{count} {singular if count == 1 else plural}"
+def erased_line(erased: Erased) -> str:
+    """What ``sicheck erase`` erased, counted in the current language's plural forms."""
+    from dialogs.i18n import ngettext
+
+    parts = (
+        ngettext("%(count)s respondent", "%(count)s respondents", erased.respondents),
+        ngettext("%(count)s assessment", "%(count)s assessments", erased.assessments),
+        ngettext("%(count)s answer", "%(count)s answers", erased.answers),
+        ngettext("%(count)s answer-log entry", "%(count)s answer-log entries", erased.log_entries),
+    )
+    return f"erased {parts[0]}, {parts[1]}, {parts[2]} and {parts[3]}"
+
+
+def purged_line(days: int, erased: Erased) -> str:
+    """What ``sicheck purge`` removed, counted in the current language's plural forms."""
+    from dialogs.i18n import ngettext
+
+    return (
+        "past "
+        + ngettext("%(count)s day", "%(count)s days", days)
+        + ": "
+        + ngettext(
+            "%(count)s unfinished assessment",
+            "%(count)s unfinished assessments",
+            erased.assessments,
+        )
+        + " and "
+        + ngettext("%(count)s identity", "%(count)s identities", erased.respondents)
+        + " removed"
+    )
 
 
 def _coordinator_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,12 +161,7 @@ async def _erase(args: argparse.Namespace, store: Store) -> int:
     else:
         platform, external_id = CONSOLE, args.console_user
     erased = await store.run(lambda c: erase(c, platform, external_id))
-    print(
-        f"erased {counted(erased.respondents, 'respondent', 'respondents')}, "
-        f"{counted(erased.assessments, 'assessment', 'assessments')}, "
-        f"{counted(erased.answers, 'answer', 'answers')} and "
-        f"{counted(erased.log_entries, 'answer-log entry', 'answer-log entries')}"
-    )
+    print(erased_line(erased))
     return 0 if erased.anything else 1
 
 
@@ -149,11 +172,7 @@ async def _purge(store: Store, settings: Settings) -> int:
 
     retention = timedelta(days=settings.retention_days)
     erased = await store.run(lambda c: purge(c, retention))
-    print(
-        f"past {counted(settings.retention_days, 'day', 'days')}: "
-        f"{counted(erased.assessments, 'unfinished assessment', 'unfinished assessments')} and "
-        f"{counted(erased.respondents, 'identity', 'identities')} removed"
-    )
+    print(purged_line(settings.retention_days, erased))
     return 0
 
 

@@ -19,7 +19,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import Executable, select
 
-from bot import cli
+from bot import admin, cli
 from bot.console import erased_text, retention_text, run_console
 from bot.runtime import Database
 from dialogs.content import Content
@@ -457,3 +457,35 @@ async def test_the_console_says_type_not_send(database: Database, content: Conte
     assert "message" not in output.lower()
     assert "Type the name and press Enter." in output
     assert "You may add a comment: type it and press Enter." in output
+
+
+RESPONDENT_FORMS = {
+    "en": ("respondents", "respondent", "respondents", "respondents", "respondents",
+           "respondents"),
+    "lv": ("respondentu", "respondents", "respondenti", "respondenti", "respondenti",
+           "respondents"),
+    "es": ("participantes", "participante", "participantes", "participantes", "participantes",
+           "participantes"),
+    "fr": ("répondant", "répondant", "répondants", "répondants", "répondants", "répondants"),
+    "sv": ("svarande",) * 6,
+}  # fmt: skip
+IDENTITY_FORMS = {
+    "en": ("identities", "identity", "identities", "identities", "identities", "identities"),
+    "lv": ("identitāšu", "identitāte", "identitātes", "identitātes", "identitātes", "identitāte"),
+    "es": ("identidades", "identidad", "identidades", "identidades", "identidades",
+           "identidades"),
+    "fr": ("identité", "identité", "identités", "identités", "identités", "identités"),
+    "sv": ("identiteter", "identitet", "identiteter", "identiteter", "identiteter",
+           "identiteter"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_the_operators_counts_read_right_in_every_language(language: str) -> None:
+    forms = zip(COUNTS, RESPONDENT_FORMS[language], IDENTITY_FORMS[language], strict=True)
+    for count, respondent, identity in forms:
+        with use_language(language):
+            erased = admin.erased_line(Erased(count, count, count, count))
+            purged = admin.purged_line(count, Erased(count, count, count, count))
+        assert f"erased {count} {respondent}, " in erased, erased
+        assert purged.endswith(f" {count} {identity} removed"), purged
