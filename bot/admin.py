@@ -76,7 +76,7 @@ def _cohort_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
-    from bot.exporting import KINDS, SHAPES
+    from bot.exporting import KINDS, NAMES, SHAPES
 
     parser.add_argument("--format", choices=KINDS, default="xlsx", dest="kind")
     parser.add_argument(
@@ -86,10 +86,15 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="from this day (YYYY-MM-DD)")
     parser.add_argument("--until", help="through this day (YYYY-MM-DD)")
     parser.add_argument("--cohort", help="only this cohort (its code)")
-    parser.add_argument("--country", help="only this country (ISO code)")
+    parser.add_argument("--country", help="only this country (ISO code or name)")
     parser.add_argument("--version", type=number, help="only this checklist version (a number)")
     parser.add_argument("--completed", action="store_true", help="completed assessments only")
     parser.add_argument("--lang", choices=languages(), default=languages()[0])
+    parser.add_argument(
+        "--names",
+        choices=NAMES,
+        help="column names: translated labels, or stable codes (default: labels; jsonl: codes)",
+    )
     parser.add_argument(
         "--include-identities",
         action="store_true",
@@ -111,7 +116,7 @@ def _erase_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cohort", help="only this cohort (its code)")
-    parser.add_argument("--country", help="only this country (ISO code, such as LV)")
+    parser.add_argument("--country", help="only this country (ISO code or name, such as LV)")
     parser.add_argument("--lang", choices=languages(), default=languages()[0])
     parser.add_argument("--chart", type=Path, help="also write the distribution chart (PNG)")
     add_database_url(parser)
@@ -211,18 +216,22 @@ async def _cohort(args: argparse.Namespace, store: Store, settings: Settings) ->
 
 async def _stats(args: argparse.Namespace, store: Store, settings: Settings) -> int:
     from bot.documents import stats_png
-    from bot.runtime import load_checked_content
-    from dialogs.views import plain
-    from storage.stats import stats, stats_text
+    from bot.exporting import UnknownCountryError, country_code
+    from bot.runtime import StartupError, load_checked_content
+    from bot.stats_text import stats_plain
+    from storage.stats import stats
 
     content = load_checked_content()
-    country = args.country.upper() if args.country else None
+    try:
+        country = country_code(args.country, args.lang) if args.country else None
+    except UnknownCountryError as error:
+        raise StartupError(str(error)) from None
     groups = await store.run(
         lambda c: stats(
             c, content, cohort=args.cohort, country=country, threshold=settings.stats_min_group
         )
     )
-    print(plain(stats_text(groups, content, args.lang, limit=sys.maxsize)))
+    print(stats_plain(groups, content, args.lang))
     if args.chart is not None:
         png = await asyncio.to_thread(stats_png, groups, content, args.lang)
         if png is None:
@@ -235,7 +244,7 @@ async def _stats(args: argparse.Namespace, store: Store, settings: Settings) -> 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from bot.exporting import ExportRequestError, parse_words, run_export
+    from bot.exporting import ExportRequestError, UnknownCountryError, parse_words, run_export
     from bot.runtime import (
         StartupError,
         load_checked_content,
@@ -243,14 +252,17 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
         require_pseudonym_key,
     )
 
-    words = [args.kind, args.shape] + ["completed"] * args.completed
+    words = [args.kind, args.shape] + ["completed"] * args.completed + [args.names or ""]
     for option in ("since", "until", "cohort", "country", "version"):
         if getattr(args, option) not in (None, ""):
             words.append(f"{option}={getattr(args, option)}")
     try:
         request = replace(
-            parse_words(words, args.lang), include_identities=args.include_identities
+            parse_words([word for word in words if word], args.lang),
+            include_identities=args.include_identities,
         )
+    except UnknownCountryError as error:
+        raise StartupError(str(error)) from None
     except ExportRequestError as error:
         raise StartupError(f"export option {error}") from None
     url = args.database_url or settings.database_url
