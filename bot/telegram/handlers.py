@@ -8,7 +8,7 @@ the reply goes out only after that transaction has committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +22,19 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.callback_data import LANGUAGE_PREFIX, unpack
+from bot.telegram.callback_data import (
+    ErasePress,
+    LanguagePress,
+    NoticesOffPress,
+    OpenPress,
+    P,
+    RemindersOffPress,
+    ReportPress,
+    StepPress,
+    asks_for_a_report,
+    decode_as,
+    encode,
+)
 from bot.telegram.context import (
     PLATFORM,
     SERVICES,
@@ -35,14 +47,12 @@ from bot.telegram.context import (
 from bot.telegram.coordinators import (
     cohort_command,
     export_command,
+    notices_off,
     notify_command,
     notify_completion,
     stats_command,
 )
 from bot.telegram.privacy import (
-    ERASE,
-    KEEP,
-    REMINDERS_OFF,
     delete_answer,
     delete_command,
     mydata_command,
@@ -50,7 +60,13 @@ from bot.telegram.privacy import (
     reminders_off,
 )
 from bot.telegram.replies import answer_press, send, show
-from bot.telegram.summary import history_command, open_summary, send_chart, send_report
+from bot.telegram.summary import (
+    history_command,
+    open_summary,
+    refuse_report,
+    send_chart,
+    send_report,
+)
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
@@ -183,51 +199,63 @@ async def text(update: Update, context: BotContext) -> None:
     await _reply(update, context, _applying(event, context.services.content))
 
 
-async def button(update: Update, context: BotContext) -> None:
-    """Apply a button press to the view it was shown on; a stale press changes nothing."""
-    query = update.callback_query
-    assert query is not None
+async def button(update: Update, context: BotContext, press: StepPress) -> None:
+    """Apply a dialogue button to the view it was shown on; a stale press changes nothing."""
     content = context.services.content
-    if query.data and query.data.startswith(LANGUAGE_PREFIX):
-        language = negotiate(query.data.removeprefix(LANGUAGE_PREFIX))
-        await _reply(
-            update,
-            context,
-            lambda session, loaded: set_language(session, content, loaded, language),
-            edit=_editable(query.message),
-        )
-        await answer_press(query)
-        return
-    opened = events.decode(query.data or "")
-    if isinstance(opened, events.Open):
-        await open_summary(update, context, opened)
-        return
-    unpacked = unpack(query.data)
-    if unpacked is not None and isinstance(unpacked[1], events.Report):
-        await send_report(update, context, unpacked[0])
-        return
-    if unpacked is None:
-        outcome = await _reply(
-            update, context, _showing(content), edit=_editable(query.message), notice=MOVED_ON
-        )
-    else:
-        expected, event = unpacked
-        outcome = await _reply(
-            update,
-            context,
-            lambda session, loaded: apply(
-                session, content, loaded, event, source=PLATFORM, expected=expected
-            ),
-            edit=_editable(query.message),
-        )
-    with use_language(outcome.language):
-        # A refused press gets its reason as a toast too, where the user's eyes are.
-        await answer_press(query, _(outcome.problem)[:200] if outcome.problem else None)
-    finished = unpacked is not None and isinstance(unpacked[1], events.Confirm)
+    outcome = await run_step(
+        update,
+        context,
+        lambda session, loaded: apply(
+            session, content, loaded, press.event, source=PLATFORM, expected=press.expected
+        ),
+    )
+    await _answer_then_show(update, context, outcome)
+    finished = isinstance(press.event, events.Confirm)
     if finished and outcome.accepted and not outcome.repeated and outcome.state == SUMMARY:
         # The chart follows the committed summary without holding up this update's handler.
         follow_up(update, context, send_chart(update, context, outcome.assessment_id))
         follow_up(update, context, notify_completion(context, outcome.assessment_id))
+
+
+async def language_press(update: Update, context: BotContext, press: LanguagePress) -> None:
+    """Speak the chosen language from now on, and show the current step in it."""
+    content = context.services.content
+    outcome = await run_step(
+        update,
+        context,
+        lambda session, loaded: set_language(session, content, loaded, press.language),
+    )
+    await _answer_then_show(update, context, outcome)
+
+
+async def stale_press(update: Update, context: BotContext) -> None:
+    """Answer a press no kind reads: "not available" for a report, else "moved on" and the step."""
+    query = update.callback_query
+    assert query is not None
+    if asks_for_a_report(query.data):
+        await refuse_report(update, context)
+        return
+    outcome = await run_step(update, context, _showing(context.services.content))
+    await _answer_then_show(update, context, outcome, notice=MOVED_ON)
+
+
+async def _answer_then_show(
+    update: Update, context: BotContext, outcome: Outcome, notice: str | None = None
+) -> None:
+    """Answer the committed press at once, so the phone stops waiting, then show the step."""
+    query = update.callback_query
+    assert query is not None
+    # A refused press gets its reason as a toast too, where the user's eyes are.
+    toast = notice or outcome.problem
+    with use_language(outcome.language):
+        await answer_press(query, _(toast)[:200] if toast else None)
+        await show(
+            context.bot,
+            chat_of(update),
+            outcome,
+            edit=_editable(query.message),
+            notice=_(notice) if notice else None,
+        )
 
 
 def _editable(message: object) -> Message | None:
@@ -238,7 +266,7 @@ def _editable(message: object) -> Message | None:
 async def language(update: Update, context: BotContext) -> None:
     """Offer the supported languages."""
     buttons = [
-        InlineKeyboardButton(language_name(code), callback_data=f"{LANGUAGE_PREFIX}{code}")
+        InlineKeyboardButton(language_name(code), callback_data=encode(LanguagePress(code)))
         for code in SUPPORTED_LANGUAGES
     ]
     outcome = await run_step(update, context, _showing(context.services.content))
@@ -306,6 +334,21 @@ async def on_error(update: object, context: BotContext) -> None:
                 log.info("could not tell chat %s about the failure", chat_id)
 
 
+def on_press(
+    kind: type[P], handle: Callable[[Update, BotContext, P], Awaitable[None]]
+) -> CallbackQueryHandler[BotContext, None]:
+    """A handler of ``kind``'s presses alone, called with the press decoded."""
+
+    async def callback(update: Update, context: BotContext) -> None:
+        query = update.callback_query
+        assert query is not None
+        press = decode_as(kind, query.data)
+        assert press is not None, "the pattern lets through only this kind's data"
+        await handle(update, context, press)
+
+    return CallbackQueryHandler(callback, pattern=lambda data: decode_as(kind, data) is not None)
+
+
 def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register every handler of SI Check, in the order they are tried."""
     private = filters.ChatType.PRIVATE
@@ -326,9 +369,14 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("notify", notify_command, filters=private),
             CommandHandler("stats", stats_command, filters=private),
             CommandHandler("export", export_command, filters=private),
-            CallbackQueryHandler(delete_answer, pattern=f"^({ERASE}|{KEEP})$"),
-            CallbackQueryHandler(reminders_off, pattern=f"^{REMINDERS_OFF}$"),
-            CallbackQueryHandler(button),
+            on_press(StepPress, button),
+            on_press(ReportPress, send_report),
+            on_press(OpenPress, open_summary),
+            on_press(LanguagePress, language_press),
+            on_press(ErasePress, delete_answer),
+            on_press(RemindersOffPress, reminders_off),
+            on_press(NoticesOffPress, notices_off),
+            CallbackQueryHandler(stale_press),
             MessageHandler(filters.UpdateType.EDITED & private, edited),
             MessageHandler(filters.COMMAND & private, unknown_command),
             MessageHandler(filters.TEXT & private, text),

@@ -13,18 +13,26 @@ import logging
 from datetime import timedelta
 from html import escape
 
+from sqlalchemy.engine import Connection
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden, TelegramError
 
-from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language
+from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
+from bot.telegram.context import (
+    BotContext,
+    Services,
+    chat_of,
+    once,
+    respondent_language,
+    who_sent,
+)
 from bot.telegram.replies import answer_press, send
 from dialogs.i18n import N_, _, negotiate, use_language
-from storage.privacy import claim_reminders, erase, my_data, purge, set_reminders
+from storage.dialogue import Who, find_respondent
+from storage.privacy import Erased, claim_reminders, erase, my_data, purge, set_reminders
 
 log = logging.getLogger(__name__)
-ERASE = "D:yes"
-KEEP = "D:no"
-REMINDERS_OFF = "R:off"
+REMINDERS_OFF = encode(RemindersOffPress())
 SCHEDULE_EVERY = timedelta(minutes=1)
 PURGE_EVERY = timedelta(days=1)
 NOTICE = N_(
@@ -42,6 +50,7 @@ NOTICE = N_(
     "all. Declining consent records nothing."
 )
 NOTHING = N_("SI Check has no data about you.")
+KEPT = N_("Nothing was erased.")
 DELETE_ASK = N_(
     "This erases your assessments, answers and comments for good, and they leave every "
     "export and figure. Erase everything?"
@@ -71,33 +80,57 @@ async def mydata_command(update: Update, context: BotContext) -> None:
 
 async def delete_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before erasing everything about the sender."""
+    who = who_sent(update, context)
+    found = await context.services.database.store.run(
+        lambda connection: find_respondent(connection, who)
+    )
     with use_language(await respondent_language(update, context)):
+        if found is None:
+            await send(context.bot, chat_of(update), _(NOTHING), None)
+            return
+        # The buttons name the respondent asked: once erased, a new one is not erased by them.
         buttons = InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(_("🗑 Erase everything"), callback_data=ERASE),
-                    InlineKeyboardButton(_("Keep my data"), callback_data=KEEP),
+                    InlineKeyboardButton(
+                        _("🗑 Erase everything"), callback_data=encode(ErasePress(found.id, True))
+                    ),
+                    InlineKeyboardButton(
+                        _("Keep my data"), callback_data=encode(ErasePress(found.id, False))
+                    ),
                 ]
             ]
         )
         await send(context.bot, chat_of(update), _(DELETE_ASK), buttons)
 
 
-async def delete_answer(update: Update, context: BotContext) -> None:
-    """Erase, or not, as the confirmation's button says."""
+async def delete_answer(update: Update, context: BotContext, press: ErasePress) -> None:
+    """Erase, or not, as the confirmation's button says, if it was asked of the presser."""
     query = update.callback_query
     assert query is not None
     language = await respondent_language(update, context)
-    if query.data != ERASE:
+    if not press.erase:
         await answer_press(query)
         with use_language(language):
-            await send(context.bot, chat_of(update), _("Nothing was erased."), None)
+            await send(context.bot, chat_of(update), _(KEPT), None)
         return
-    erased = await once(update, context, lambda c, who: erase(c, who.platform, who.external_id))
-    await answer_press(query)
-    if erased is None:
-        return
+
+    def work(connection: Connection, who: Who) -> Erased | None:
+        found = find_respondent(connection, who)
+        if found is None or found.id != press.respondent_id:
+            return None  # someone else's question, or one asked before an earlier erasure
+        return erase(connection, who.platform, who.external_id)
+
+    claimed = await once(update, context, lambda connection, who: [work(connection, who)])
     with use_language(language):
+        if claimed is None:  # a repeat: it was answered the first time
+            await answer_press(query)
+            return
+        [erased] = claimed
+        if erased is None:
+            await answer_press(query, _(KEPT))
+            return
+        await answer_press(query)
         text = _(
             "Erased: %(assessments)s assessments, %(answers)s answers and %(entries)s "
             "answer-log entries. SI Check keeps nothing more about you.",
@@ -108,7 +141,7 @@ async def delete_answer(update: Update, context: BotContext) -> None:
         await send(context.bot, chat_of(update), text, None)
 
 
-async def reminders_off(update: Update, context: BotContext) -> None:
+async def reminders_off(update: Update, context: BotContext, press: RemindersOffPress) -> None:
     """Stop reminders for the sender."""
     query = update.callback_query
     assert query is not None
