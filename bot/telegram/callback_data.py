@@ -9,8 +9,8 @@ Each kind of button is a frozen dataclass whose data starts with its tag:
   assessment, sent only to the respondent who owns it.
 - ``OpenPress``, ``o:<checklist>:<assessment>``: a ``/history`` button opening a summary.
 - ``LanguagePress``, ``L:<language>``: ``/language``'s buttons, whatever the step.
-- ``ErasePress``, ``D:<respondent>:y`` or ``…:n``: the answer to ``/delete``'s question, for
-  the respondent it was asked of.
+- ``ErasePress``, ``D:<respondent>:<consented>:y`` or ``…:n``: the answer to ``/delete``'s
+  question, for the respondent it was asked of.
 - ``RemindersOffPress``, ``R:off``: a reminder's "no more reminders".
 - ``NoticesOffPress``, ``N:off``: a completion notice's "stop these notices", for the
   coordinator who presses it.
@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Self, TypeVar
 
 from dialogs import events
 from dialogs.i18n import SUPPORTED_LANGUAGES
-from storage.dialogue import Expected
+from storage.dialogue import Expected, RespondentRow
 
 MAX_BYTES = 64
 LARGEST = Expected(checklist_version=9999, assessment_id=2**63 - 1, version=2**31 - 1)
 """The largest ids a button can carry: the view's fields as the database can hold them."""
 REPORT_TOKEN = events.encode(events.Report())
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _VIEW = re.compile(r"v(\d{1,4}):(\d{1,19}):(\d{1,10}):(.+)", re.ASCII)
 
 
@@ -148,21 +150,43 @@ class LanguagePress(Press):
 
 @dataclass(frozen=True)
 class ErasePress(Press):
-    """Erase everything about the respondent ``/delete`` asked, or (``erase`` false) keep it."""
+    """Erase everything about the respondent ``/delete`` asked, or (``erase`` false) keep it.
+
+    ``consented`` is when they consented, in microseconds since the epoch (0 if they did
+    not): a respondent made anew after an erasure, even under the same id, differs in it.
+    """
 
     respondent_id: int
+    consented: int
     erase: bool
-    _FORM: ClassVar[re.Pattern[str]] = re.compile(r"D:(\d{1,19}):([yn])", re.ASCII)
+    _FORM: ClassVar[re.Pattern[str]] = re.compile(r"D:(\d{1,19}):(\d{1,17}):([yn])", re.ASCII)
 
     def data(self) -> str:
-        """``D:<respondent>:y`` or ``D:<respondent>:n``."""
-        return f"D:{self.respondent_id}:{'y' if self.erase else 'n'}"
+        """``D:<respondent>:<consented>:y`` or ``…:n``."""
+        return f"D:{self.respondent_id}:{self.consented}:{'y' if self.erase else 'n'}"
 
     @classmethod
     def parse(cls, data: str) -> Self | None:
         """The answer; the ``D:yes`` of older questions, which named nobody, is none."""
         match = cls._FORM.fullmatch(data)
-        return cls(int(match[1]), match[2] == "y") if match else None
+        return cls(int(match[1]), int(match[2]), match[3] == "y") if match else None
+
+    @classmethod
+    def of(cls, respondent: RespondentRow, erase: bool) -> Self:
+        """The button asking ``respondent``."""
+        return cls(respondent.id, _microseconds(respondent.consent_at), erase)
+
+    def names(self, respondent: RespondentRow | None) -> bool:
+        """Whether the press was asked of ``respondent``, as they are now."""
+        return respondent is not None and self == self.of(respondent, self.erase)
+
+
+def _microseconds(moment: datetime | None) -> int:
+    if moment is None:
+        return 0
+    # SQLite gives back the UTC time it stored without its zone.
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (aware - EPOCH) // timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)

@@ -93,10 +93,10 @@ async def delete_command(update: Update, context: BotContext) -> None:
             [
                 [
                     InlineKeyboardButton(
-                        _("🗑 Erase everything"), callback_data=encode(ErasePress(found.id, True))
+                        _("🗑 Erase everything"), callback_data=encode(ErasePress.of(found, True))
                     ),
                     InlineKeyboardButton(
-                        _("Keep my data"), callback_data=encode(ErasePress(found.id, False))
+                        _("Keep my data"), callback_data=encode(ErasePress.of(found, False))
                     ),
                 ]
             ]
@@ -116,8 +116,7 @@ async def delete_answer(update: Update, context: BotContext, press: ErasePress) 
         return
 
     def work(connection: Connection, who: Who) -> Erased | None:
-        found = find_respondent(connection, who)
-        if found is None or found.id != press.respondent_id:
+        if not press.names(find_respondent(connection, who)):
             return None  # someone else's question, or one asked before an earlier erasure
         return erase(connection, who.platform, who.external_id)
 
