@@ -548,6 +548,7 @@ NOT_AVAILABLE = "That report is not available."
         ("R:on", MOVED),
         ("N:on", MOVED),
         ("N:off", "This command is for coordinators."),
+        ("", MOVED),
         ("garbage", MOVED),
         ("x" * MAX_BYTES, MOVED),
     ],

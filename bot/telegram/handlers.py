@@ -343,7 +343,9 @@ def on_press(
         query = update.callback_query
         assert query is not None
         press = decode_as(kind, query.data)
-        assert press is not None, "the pattern lets through only this kind's data"
+        if press is None:  # python-telegram-bot lets a press without data past any pattern
+            await stale_press(update, context)
+            return
         await handle(update, context, press)
 
     return CallbackQueryHandler(callback, pattern=lambda data: decode_as(kind, data) is not None)
