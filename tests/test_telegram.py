@@ -595,7 +595,14 @@ async def test_a_history_button_of_another_users_assessment_finds_nothing(
     assert bot.api.calls_to("answerCallbackQuery")[-1].params["text"] == NOT_AVAILABLE
     assert len(bot.api.calls_to("sendMessage")) == sent
     assert "Summary" not in bot.text(BEN)
-    # Ana's own press opens it.
+    # Ana's own press opens it, but not under another checklist version.
+    press = codec.decode_as(OpenPress, opening)
+    assert press is not None
+    uploads = len(bot.api.uploads)
+    for forged in (f"o:9:{press.assessment_id}", f"v9:{press.assessment_id}:0:pdf"):
+        await bot.feed(callback_update(ANA, forged, bot.last(ANA)))
+        assert bot.api.calls_to("answerCallbackQuery")[-1].params["text"] == NOT_AVAILABLE
+    assert len(bot.api.uploads) == uploads
     await bot.feed(callback_update(ANA, opening, bot.last(ANA)))
     assert "Summary: Soup kitchen" in bot.text(ANA)
 

@@ -129,21 +129,19 @@ async def history_command(update: Update, context: BotContext) -> None:
     with use_language(found.language):
         view = history_view(found)
     versions = {past.assessment_id: past.checklist_version for past in found.assessments}
-    rows = []
-    for row in view.buttons:
-        presses = [(button.label, events.decode(button.action)) for button in row]
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    label,
-                    callback_data=encode(
-                        OpenPress(versions[event.assessment_id], event.assessment_id)
-                    ),
-                )
-                for label, event in presses
-                if isinstance(event, events.Open)
-            ]
-        )
+
+    def opening(action: str) -> str:
+        event = events.decode(action)
+        assert isinstance(event, events.Open), "a history view's buttons open summaries"
+        return encode(OpenPress(versions[event.assessment_id], event.assessment_id))
+
+    rows = [
+        [
+            InlineKeyboardButton(button.label, callback_data=opening(button.action))
+            for button in row
+        ]
+        for row in view.buttons
+    ]
     await send(
         context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows) if rows else None
     )
