@@ -1,8 +1,9 @@
 """Telegram handlers: each turns an update into an engine event, commits, then replies.
 
-All handlers are registered in ``register``. A handler's work on the database happens in one
-transaction that also records the update id, so a redelivered update is applied only once;
-the reply goes out only after that transaction has committed.
+All handlers are registered in ``register``; a button press goes to the handler of its kind
+(``bot.telegram.callback_data``), chosen by the kind's pattern. A handler's work on the
+database happens in one transaction that also records the update id, so a redelivered update
+is applied only once; the reply goes out only after that transaction has committed.
 """
 
 from __future__ import annotations
