@@ -22,6 +22,7 @@ or ``None`` for data garbled, over-long, of an unknown kind or of an older form.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Self, TypeVar
@@ -58,17 +59,17 @@ def _view(data: str) -> tuple[Expected, str] | None:
     return Expected(int(match[1]), int(match[2]), int(match[3])), match[4]
 
 
-class Press:
+class Press(ABC):
     """One kind of button: its data, and the press a piece of data stands for."""
 
+    @abstractmethod
     def data(self) -> str:
         """The callback data standing for this press, unchecked."""
-        raise NotImplementedError
 
     @classmethod
+    @abstractmethod
     def parse(cls, data: str) -> Self | None:
         """The press of this kind ``data`` stands for, or ``None``."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
