@@ -157,7 +157,7 @@ def is_committed(update: Update) -> bool:
 def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:
     """Run ``work`` after this update's handler, as a task the Application awaits on stop.
 
-    Its errors go to the error handlers, which know the update was committed.
+    Its errors go to the error handlers, with the update they followed.
     """
 
     async def guarded() -> None:
