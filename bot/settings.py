@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         "HTTPS_PROXY or ALL_PROXY from the environment, if any",
     )
     telegram_connections: int = Field(
-        64, ge=1, description="Most connections open to the Bot API at once for calls"
+        16, ge=1, description="Most connections open to the Bot API at once for calls"
     )
     telegram_rate_limit: float = Field(
         30, description="Most Bot API requests per second, over all chats (0: no limit)"
