@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -42,7 +43,9 @@ from bot.telegram.context import (
     BotContext,
     Services,
     chat_of,
+    committed,
     follow_up,
+    is_committed,
     who_sent,
 )
 from bot.telegram.coordinators import (
@@ -60,7 +63,7 @@ from bot.telegram.privacy import (
     privacy_command,
     reminders_off,
 )
-from bot.telegram.replies import answer_press, send, show
+from bot.telegram.replies import answer_press, keyboard, send, show
 from bot.telegram.summary import (
     history_command,
     open_summary,
@@ -106,7 +109,11 @@ CHOOSE_LANGUAGE = N_("Choose your language.")
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
-    """Apply ``work`` and record the update id in one transaction; a repeat only shows the view."""
+    """Apply ``work`` and record the update id in one transaction; a repeat only shows the view.
+
+    Once this returns, the update is committed: ``on_error`` no longer tells the user that
+    their action was not saved.
+    """
     services = context.services
     who = who_sent(update, context)
     update_id = update.update_id
@@ -122,7 +129,9 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
     chat = update.effective_chat
     assert chat is not None
     async with services.chat_locks.hold(chat.id):
-        return await services.database.store.run(once)
+        outcome = await services.database.store.run(once)
+    committed(update)
+    return outcome
 
 
 async def _reply(
@@ -134,6 +143,11 @@ async def _reply(
     notice: str | None = None,
 ) -> Outcome:
     outcome = await run_step(update, context, work)
+    if outcome.repeated:
+        # Applied before, and its reply possibly shown: nothing new appears in the chat.
+        if edit is not None:
+            await _edit_in_place(context, chat_of(update), edit, outcome)
+        return outcome
     with use_language(outcome.language):
         await show(
             context.bot,
@@ -143,6 +157,21 @@ async def _reply(
             notice=_(notice) if notice else None,
         )
     return outcome
+
+
+async def _edit_in_place(
+    context: BotContext, chat_id: int, message: Message, outcome: Outcome
+) -> None:
+    """Bring the pressed message to the current view, never sending a new one."""
+    try:
+        await context.bot.edit_message_text(
+            outcome.view.text,
+            chat_id=chat_id,
+            message_id=message.message_id,
+            reply_markup=keyboard(outcome),
+        )
+    except BadRequest as error:  # "not modified" above all: the chat shows it already
+        log.debug("repeat of a press in chat %s left as it is: %s", chat_id, error.message)
 
 
 def _applying(event: events.Event, content: Content) -> Work:
@@ -250,11 +279,17 @@ async def _answer_then_show(
     toast = notice or outcome.problem
     with use_language(outcome.language):
         await answer_press(query, _(toast)[:200] if toast else None)
+        editable = _editable(query.message)
+        if outcome.repeated:
+            # Applied before, and its reply possibly shown: nothing new appears in the chat.
+            if editable is not None:
+                await _edit_in_place(context, chat_of(update), editable, outcome)
+            return
         await show(
             context.bot,
             chat_of(update),
             outcome,
-            edit=_editable(query.message),
+            edit=editable,
             notice=_(notice) if notice else None,
         )
 
@@ -271,6 +306,8 @@ async def language(update: Update, context: BotContext) -> None:
         for code in SUPPORTED_LANGUAGES
     ]
     outcome = await run_step(update, context, _showing(context.services.content))
+    if outcome.repeated:
+        return
     rows = [buttons[start : start + 2] for start in range(0, len(buttons), 2)]
     with use_language(outcome.language):
         await send(context.bot, chat_of(update), _(CHOOSE_LANGUAGE), InlineKeyboardMarkup(rows))
@@ -284,6 +321,8 @@ async def _tell(update: Update, context: BotContext, message: str) -> None:
 async def help_command(update: Update, context: BotContext) -> None:
     """Explain how SI Check works and list the commands."""
     outcome = await run_step(update, context, _showing(context.services.content))
+    if outcome.repeated:
+        return
     with use_language(outcome.language):
         await send(context.bot, chat_of(update), _(HELP), None)
 
@@ -304,7 +343,8 @@ async def edited(update: Update, context: BotContext) -> None:
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Log the failure by update and chat id only, and tell the user to try again."""
+    """Log the failure by update and chat id only; tell the user to try again only if their
+    action was not committed."""
     services = context.application.bot_data.get(SERVICES)
     if isinstance(services, Services):
         services.metrics.errors += 1
@@ -312,6 +352,16 @@ async def on_error(update: object, context: BotContext) -> None:
         log.error("error outside an update", exc_info=context.error)
         return
     chat_id = update.effective_chat.id if update.effective_chat else None
+    if is_committed(update):
+        # The action is saved; only what followed (a reply, a file) failed.
+        log.warning(
+            "update %s in chat %s was applied, but what followed failed: %s",
+            update.update_id,
+            chat_id,
+            type(context.error).__name__,
+            exc_info=context.error,
+        )
+        return
     log.error(
         "update %s in chat %s failed: %s",
         update.update_id,

@@ -1,13 +1,12 @@
 """Data rights on Telegram (``/privacy``, ``/mydata``, ``/delete``), reminders and retention.
 
-Reminders and purging are scheduled from the database, not from memory: a loop in every
-replica claims what is due with one statement, so a restart loses nothing and two replicas
-never both send one reminder.
+Reminders and purging run as python-telegram-bot jobs in every replica, but what is due is
+decided by the database: each run claims it with one statement, so a restart loses nothing
+and two replicas never both send one reminder.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -16,6 +15,7 @@ from html import escape
 from sqlalchemy.engine import Connection
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden, TelegramError
+from telegram.ext import JobQueue
 
 from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
 from bot.telegram.context import (
@@ -172,25 +172,28 @@ async def send_reminders(bot: Bot, services: Services) -> int:
     return sent
 
 
-async def keep_schedule(bot: Bot, services: Services, stop: asyncio.Event) -> None:
-    """Send due reminders every minute and purge once a day, until ``stop`` is set."""
-    retention = timedelta(days=services.settings.retention_days)
-    purged_at: float | None = None
-    loop = asyncio.get_running_loop()
-    while not stop.is_set():
-        try:
-            if purged_at is None or loop.time() - purged_at >= PURGE_EVERY.total_seconds():
-                erased = await services.database.store.run(lambda c: purge(c, retention))
-                purged_at = loop.time()
-                log.info(
-                    "purged %s assessments and %s identities past the retention period",
-                    erased.assessments,
-                    erased.respondents,
-                )
-            await send_reminders(bot, services)
-        except Exception:  # the schedule outlives a database that is briefly down
-            log.exception("scheduled work failed; trying again in a minute")
-        try:
-            await asyncio.wait_for(stop.wait(), SCHEDULE_EVERY.total_seconds())
-        except TimeoutError:
-            continue
+async def remind(context: BotContext) -> None:
+    """The job queue's minute job: send the reminders now due."""
+    await send_reminders(context.bot, context.services)
+
+
+async def purge_expired(context: BotContext) -> None:
+    """The job queue's daily job: erase what is past the retention period."""
+    retention = timedelta(days=context.services.settings.retention_days)
+    erased = await context.services.database.store.run(lambda c: purge(c, retention))
+    log.info(
+        "purged %s assessments and %s identities past the retention period",
+        erased.assessments,
+        erased.respondents,
+    )
+
+
+def schedule_upkeep(jobs: JobQueue[BotContext]) -> None:
+    """Purge now and then daily, and look for due reminders every minute, in this replica.
+
+    What is due is claimed in the database, so replicas never both send one reminder, and a
+    failed run (the database briefly down) goes to the error handlers and is tried again at
+    the next interval.
+    """
+    jobs.run_repeating(purge_expired, PURGE_EVERY, first=0, name="purge")
+    jobs.run_repeating(remind, SCHEDULE_EVERY, first=0, name="reminders")
