@@ -37,9 +37,8 @@ from telegram.error import NetworkError, RetryAfter, TelegramError
 
 from bot.runtime import StartupError
 from bot.settings import Settings
-from bot.telegram.context import SERVICES, Services
+from bot.telegram.context import FOLLOW_UP, SERVICES, Services
 from bot.telegram.health import routes
-from bot.telegram.http import without_keyboards
 from bot.telegram.metrics import update_kind
 from bot.telegram.replies import APPLIED, WEBHOOK_REPLY, WebhookReply
 
@@ -229,7 +228,7 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
         if not hmac.compare_digest(given, secret):
             return Response(status_code=403)
         try:
-            update = Update.de_json(without_keyboards(await request.json()), application.bot)
+            update = Update.de_json(await request.json(), application.bot)
         except (JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
             return Response(status_code=400)
         reply = WebhookReply()
@@ -246,9 +245,8 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
                 reply.open = False  # what the handler does later goes as calls
 
         # The response goes once the update is applied; its view may still wait for budget.
-        handling = asyncio.create_task(handle())
-        services.follow_ups.add(handling)
-        handling.add_done_callback(services.follow_ups.discard)
+        # Named as a follow-up, so that stopping and ``Services.settle`` wait for it.
+        handling = asyncio.create_task(handle(), name=f"{FOLLOW_UP}-{update.update_id}")
         waiting = asyncio.ensure_future(applied.wait())
         await asyncio.wait({handling, waiting}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()

@@ -30,6 +30,7 @@ from storage.dialogue import Outcome
 
 log = logging.getLogger(__name__)
 NOT_MODIFIED = "message is not modified"
+QUERY_EXPIRED = ("query is too old", "query id is invalid")
 
 
 class ViewKeyboard(InlineKeyboardMarkup):
@@ -128,8 +129,13 @@ async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
             return
     try:
         await query.answer(toast)
-    except (BadRequest, NetworkError) as error:
-        log.info("callback query %s not answered: %s", query.id, error.message)
+    except BadRequest as error:
+        if not any(expired in error.message.lower() for expired in QUERY_EXPIRED):
+            raise
+        # Answered already or too old: the phone stopped waiting, the press itself counts.
+        log.debug("callback query %s not answered: %s", query.id, error.message)
+    except NetworkError as error:  # maybe applied: never sent twice (budget.py)
+        log.info("callback query %s may not be answered: %s", query.id, error.message)
 
 
 def keyboard(outcome: Outcome) -> ViewKeyboard | None:
