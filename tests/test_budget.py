@@ -255,7 +255,8 @@ async def test_a_faulty_bot_api_shows_no_message_twice(
     assert set(api.repeated_after_applied) <= {"editMessageText"}
     answered = [call.params["callback_query_id"] for call in api.calls_to("answerCallbackQuery")]
     assert api.expired_answers == 0, answered
-    assert errors == []
+    # An edit that failed as often as retries allow is logged for the operators, no apology.
+    assert all(isinstance(error, NetworkError) for error in errors)
 
 
 def _shows(api: FakeBotAPI, marker: str) -> bool:

@@ -195,8 +195,4 @@ async def show(
                 return
             # Too old, deleted, or otherwise not editable: the view goes in a new message.
             log.info("edit failed in chat %s (%s); sending a new message", chat_id, error.message)
-        except NetworkError as error:
-            # Tried as often as allowed, maybe applied: the chat's next update shows the view.
-            log.info("edit in chat %s may not have arrived: %s", chat_id, error.message)
-            return
     await send(bot, chat_id, text, markup)
