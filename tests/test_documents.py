@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from types import MappingProxyType
 
+import numpy as np
 import pytest
 from fontTools.ttLib import TTFont
 from matplotlib.figure import Figure
@@ -100,7 +101,12 @@ def lines_by_id(figure: Figure) -> dict[str, Line2D]:
 
 def radii(line: Line2D) -> list[float | None]:
     """The radii matplotlib was given, NaN (a gap) as ``None``."""
-    return [None if math.isnan(value) else float(value) for value in line.get_ydata()]
+    return [None if math.isnan(value) else value for value in data(line.get_ydata())]
+
+
+def data(array: object) -> list[float]:
+    """A line's data array as floats."""
+    return [float(value) for value in np.asarray(array, dtype=float)]
 
 
 def chart_texts(figure: Figure) -> list[str]:
@@ -162,8 +168,8 @@ def test_not_applicable_and_unanswered_have_no_vertex(content: Content) -> None:
     for index in unscored:
         assert current[index] is None
     # Each is marked off the scale instead, on its own spoke.
-    assert list(lines["unscored"].get_xdata()) == [spoke_angle(i, count) for i in unscored]
-    assert set(lines["unscored"].get_ydata()) == {report.max_value * OFF_SCALE}
+    assert data(lines["unscored"].get_xdata()) == [spoke_angle(i, count) for i in unscored]
+    assert set(data(lines["unscored"].get_ydata())) == {report.max_value * OFF_SCALE}
     assert lines["unscored"].get_linestyle() == "None"
     # "Not at all" stays a vertex at the centre.
     assert current[[line.code for line in report.criteria].index("C04")] == 0

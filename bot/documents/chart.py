@@ -106,8 +106,9 @@ def _figure(report: Report) -> Figure:
         tick.set_parse_math(False)
         across = math.sin(angle)
         # Labels on the sides lean away from the circle instead of across it.
-        side = "left" if across > 0.1 else "right" if across < -0.1 else "center"
-        tick.set_horizontalalignment(side)
+        tick.set_horizontalalignment(
+            "left" if across > 0.1 else "right" if across < -0.1 else "center"
+        )
     axes.tick_params(axis="x", pad=LABEL_PAD)
     axes.grid(color="#cccccc", linewidth=0.8)
     axes.spines["polar"].set_color("#000000")
@@ -173,18 +174,18 @@ def _figure(report: Report) -> Figure:
     return figure
 
 
-def _save(figure: Figure, file_format: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=file_format, dpi=DPI, facecolor="white", **options)
-    return buffer.getvalue()
-
-
 def radar_chart(report: Report) -> bytes:
     """The radar chart of ``report`` as a PNG, its labels in the report's language."""
-    return _save(radar_figure(report), "png", metadata={"Software": None})
+    buffer = io.BytesIO()
+    radar_figure(report).savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
 
 
 def radar_photo(report: Report) -> bytes:
     """The radar chart of ``report`` as a JPEG, for a Telegram photo (Telegram re-encodes
     every photo as a JPEG, so a PNG would buy no sharpness)."""
-    return _save(radar_figure(report), "jpeg", pil_kwargs={"quality": JPEG_QUALITY})
+    buffer = io.BytesIO()
+    radar_figure(report).savefig(
+        buffer, format="jpeg", dpi=DPI, pil_kwargs={"quality": JPEG_QUALITY}
+    )
+    return buffer.getvalue()
