@@ -179,7 +179,7 @@ def test_control_characters_are_left_out_of_typed_text(content: Content) -> None
     ).snapshot
     result = step(content.latest, snapshot, events.Text("\x00\x07"))
     assert not result.accepted
-    assert "Please send the name as a text message." in result.view.text
+    assert "Please write the name." in result.view.text
 
 
 def test_too_long_texts_are_refused(content: Content) -> None:

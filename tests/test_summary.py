@@ -123,7 +123,7 @@ def test_the_weakest_criteria_come_with_the_seeds_recommendation(content: Conten
 def test_help_comes_from_the_national_centre_else_eapn(content: Content) -> None:
     spain = build_report(content.latest, finished(content, country="ES"))
     assert [centre.name for centre in spain.help] == [
-        centre.name for centre in content.centres if centre.country == "ES"
+        centre.title for centre in content.centres if centre.country == "ES"
     ]
     elsewhere = build_report(content.latest, finished(content, country="BE"))
     assert [centre.name for centre in elsewhere.help] == ["European Anti-Poverty Network (EAPN)"]
@@ -135,10 +135,14 @@ def test_an_earlier_assessment_of_the_same_practice_is_compared(content: Content
     snapshot = finished(content, ALL_LARGELY | {"C06": 0}, earlier=earlier)
     report = build_report(content.latest, snapshot)
     changed = {line.code: line.earlier_answer for line in report.criteria if line.changed}
-    assert changed == {"C01": "Partly", "C06": "Largely"}
+    # What the earlier assessment left unanswered reads as such, with the same arrow.
+    unanswered = {code: "not answered" for code in ALL_LARGELY if code not in earlier.answers}
+    assert changed == {"C01": "Partly", "C06": "Largely"} | unanswered
     assert report.has_earlier
     text = plain(summary_view(report).text)
     assert "Partly → Largely" in text
+    assert "Largely → Not at all" in text
+    assert "not answered → Largely" in text
     assert "March 5, 2026" in text
 
 
