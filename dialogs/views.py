@@ -15,7 +15,7 @@ from babel import Locale
 
 from dialogs import events, machine
 from dialogs.content import Checklist, Criterion
-from dialogs.i18n import SUPPORTED_LANGUAGES, _, current_language, ngettext
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, current_language, ngettext, use_language
 from dialogs.report import (
     CriterionLine,
     History,
@@ -306,13 +306,15 @@ def summary(checklist: Checklist, snapshot: Snapshot) -> View:
 
 
 def summary_view(report: Report) -> View:
-    """The chat text of ``report``: the PDF holds the full texts of risks and recommendations."""
-    view = _summary_view(report, detailed=True)
-    if len(plain(view.text)) > MESSAGE_MAX:
-        # Content grows (a longer practice title, a new centre): rather than a message Telegram
-        # refuses, the chat leaves the advice, reasons and comments to the PDF.
-        view = _summary_view(report, detailed=False)
-    return _typeset(view)
+    """The chat text of ``report`` in its language; the PDF holds the full texts of risks,
+    recommendations and comments."""
+    with use_language(report.language):
+        view = _summary_view(report, detailed=True)
+        if len(plain(view.text)) > MESSAGE_MAX:
+            # Content grows (a longer practice title, a new centre): rather than a message
+            # Telegram refuses, the chat leaves the advice, reasons and comments to the PDF.
+            view = _summary_view(report, detailed=False)
+        return _typeset(view)
 
 
 def _summary_view(report: Report, *, detailed: bool) -> View:

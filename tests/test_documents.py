@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import math
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -311,3 +312,48 @@ def test_file_name_falls_back_without_latin_letters(content: Content, practice: 
 
 def test_the_warm_up_draws_a_summary_and_chart_in_every_language(content: Content) -> None:
     warm_up(content)
+
+
+def test_glyphs_outside_the_fonts_are_left_out_with_one_log_line(
+    content: Content, caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
+    profile = Profile("Zupas 🍲 virtuve ✅", "LV", "Biedrība 🤝")
+    report = make_report(content, "lv", profile=profile)
+    with caplog.at_level(logging.DEBUG):
+        data = pdf_report(report, None)
+    text = pdf_text(data)
+    with use_language("lv"):
+        title = _("Summary: %(practice)s", practice="Zupas virtuve")
+    assert title in text
+    assert "  " not in text
+    assert "🍲" not in text
+    # One line from SI Check, nothing from fpdf2, no Python warning.
+    ours = [record for record in caplog.records if record.name == "bot.documents.pdf"]
+    assert len(ours) == 1
+    assert "U+1F372" in ours[0].getMessage()
+    assert [record for record in caplog.records if record.levelno >= logging.WARNING] == []
+    assert not [warning for warning in recwarn if "glyph" in str(warning.message).lower()]
+
+
+def test_the_pdf_sets_french_typography_and_no_double_stops(content: Content) -> None:
+    report = make_report(content, "fr", earlier=EARLIER)
+    text = pdf_text(pdf_report(report, None))
+    assert "Synthèse\N{NARROW NO-BREAK SPACE}:" in text or "Synthèse :" in text
+    assert "…." not in text
+    # No colon in the French text without its space.
+    words = [word for word in text.split() if word.endswith(":") and len(word) > 1]
+    assert not [word for word in words if not word.startswith("http")], words
+
+
+def test_the_pdf_holds_comments_in_full_and_novelty_kinds(content: Content) -> None:
+    comment = "Weekly meals with the neighbourhood's volunteers and social workers. " * 5
+    values = {code: RecordedAnswer(value) for code, value in VALUES.items()}
+    values["C02"] = RecordedAnswer(3, ("needs", "actors"), None)
+    values["C05"] = RecordedAnswer(2, (), comment)
+    snapshot = Snapshot(
+        1, "summary", "en", True, Profile(PRACTICE), MappingProxyType(values), earlier=None
+    )
+    report = build_report(content.latest, snapshot, datetime(2025, 3, 14))
+    text = pdf_text(pdf_report(report, None))
+    assert folded(comment) in text
+    assert "Novelty: New needs, New actors" in text
