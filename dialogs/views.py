@@ -35,7 +35,7 @@ COUNTRIES = ("LV", "ES", "FR", "SE", "BE", "FI", "HU", "PT")
 BAR_WIDTH = 3
 MESSAGE_MAX = 4096
 """Characters a chat message may hold (Telegram's limit, counted without markup)."""
-COMMENT_SHOWN = 120
+COMMENT_SHOWN = 100
 """Characters of a comment the chat summary shows; the PDF holds it in full."""
 _MARKUP = re.compile(r"</?(?:b|i|code)>")
 
@@ -309,15 +309,17 @@ def summary_view(report: Report) -> View:
     """The chat text of ``report`` in its language; the PDF holds the full texts of risks,
     recommendations and comments."""
     with use_language(report.language):
-        view = _summary_view(report, detailed=True)
-        if len(plain(view.text)) > MESSAGE_MAX:
-            # Content grows (a longer practice title, a new centre): rather than a message
-            # Telegram refuses, the chat leaves the advice, reasons and comments to the PDF.
-            view = _summary_view(report, detailed=False)
+        # Long comments and content that grows (a longer title, a new centre): rather than a
+        # message Telegram refuses, the chat leaves the advice and reasons to the PDF first,
+        # then the comments.
+        for detailed, comments in ((True, True), (False, True), (False, False)):
+            view = _summary_view(report, detailed=detailed, comments=comments)
+            if len(plain(view.text)) <= MESSAGE_MAX:
+                break
         return _typeset(view)
 
 
-def _summary_view(report: Report, *, detailed: bool) -> View:
+def _summary_view(report: Report, *, detailed: bool, comments: bool) -> View:
     lines = ["<b>" + _("Summary: %(practice)s", practice=escape(report.practice)) + "</b>", ""]
     if report.percent_text is None or report.band is None:
         lines.append(_("No criterion was scored, so there is no overall score."))
@@ -342,7 +344,7 @@ def _summary_view(report: Report, *, detailed: bool) -> View:
         )
     lines.append("")
     for line in report.criteria:
-        lines += _criterion_lines(line, report.max_value, detailed)
+        lines += _criterion_lines(line, report.max_value, comments)
     sections = (
         (_("Strongest criteria"), [_item(a.title, a.text) for a in report.strengths]),
         (
@@ -374,7 +376,7 @@ def _summary_view(report: Report, *, detailed: bool) -> View:
     return View("\n".join(lines), buttons)
 
 
-def _criterion_lines(line: CriterionLine, max_value: int, detailed: bool) -> list[str]:
+def _criterion_lines(line: CriterionLine, max_value: int, comments: bool) -> list[str]:
     """A criterion's line with its bar and answer, then its novelty kinds and comment."""
     answer = escape(line.answer)
     if line.changed and line.earlier_answer is not None:
@@ -385,7 +387,7 @@ def _criterion_lines(line: CriterionLine, max_value: int, detailed: bool) -> lis
     if line.aspects:
         kinds = ", ".join(line.aspects)
         lines.append("    " + _("Novelty: %(kinds)s", kinds=escape(kinds)))
-    if line.comment and detailed:
+    if line.comment and comments:
         shortened = textwrap.shorten(line.comment, COMMENT_SHOWN, placeholder=" …")
         lines.append("    💬 <i>" + escape(shortened) + "</i>")
     return lines
