@@ -147,6 +147,17 @@ def typeset(text: str, language: str) -> str:
     return text
 
 
+def overall_text(report: Report, percent: str) -> str:
+    """The overall score as a sentence, ``percent`` being the score as the caller marks it up."""
+    return ngettext(
+        "Overall score: %(percent)s (%(scored)s of %(count)s criterion scored)",
+        "Overall score: %(percent)s (%(scored)s of %(count)s criteria scored)",
+        report.total,
+        percent=percent,
+        scored=report.scored,
+    )
+
+
 def percent_text(value: float) -> str:
     """Format a percentage (0..100) the way the current language writes it."""
     return format_percent(value / 100, locale=current_language())

@@ -25,6 +25,7 @@ from dialogs.report import (
     build_report,
     country_name,
     format_day,
+    overall_text,
     percent_text,
     typeset,
 )
@@ -324,15 +325,7 @@ def _summary_view(report: Report, *, detailed: bool, comments: bool) -> View:
     if report.percent_text is None or report.band is None:
         lines.append(_("No criterion was scored, so there is no overall score."))
     else:
-        lines.append(
-            ngettext(
-                "Overall score: %(percent)s (%(scored)s of %(count)s criterion scored)",
-                "Overall score: %(percent)s (%(scored)s of %(count)s criteria scored)",
-                report.total,
-                percent="<b>" + report.percent_text + "</b>",
-                scored=report.scored,
-            )
-        )
+        lines.append(overall_text(report, "<b>" + report.percent_text + "</b>"))
         lines.append(f"<b>{escape(report.band)}</b>: {escape(report.band_meaning or '')}")
     if report.has_earlier:
         lines.append(

@@ -53,7 +53,7 @@ def chart_photo(report: Report) -> bytes:
 
 
 def warm_up(content: Content) -> None:
-    """Make a summary and a chart once in every language, before anyone finishes.
+    """Make a summary in every language and one chart, before anyone finishes.
 
     The first summary and chart of a process import matplotlib, load fonts and read Babel's data
     of each language while holding the interpreter lock; done at start, no chat waits on it.
@@ -70,7 +70,8 @@ def warm_up(content: Content) -> None:
         report = build_report(checklist, snapshot, datetime.now(UTC))
         with use_language(language):
             summary_view(report)
-        chart_photo(report)
+    # One chart loads matplotlib and its fonts; the languages draw alike after it.
+    chart_photo(report)
 
 
 def report_pdf(report: Report) -> bytes:

@@ -20,8 +20,8 @@ from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
 
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
-from dialogs.i18n import _, ngettext, use_language
-from dialogs.report import CriterionLine, Report, typeset
+from dialogs.i18n import _, use_language
+from dialogs.report import CriterionLine, Report, overall_text, typeset
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +165,7 @@ def _score(pdf: _Document, report: Report) -> None:
     else:
         _paragraph(
             pdf,
-            ngettext(
-                "Overall score: %(percent)s (%(scored)s of %(count)s criterion scored)",
-                "Overall score: %(percent)s (%(scored)s of %(count)s criteria scored)",
-                report.total,
-                percent=report.percent_text,
-                scored=report.scored,
-            ),
+            overall_text(report, report.percent_text),
             bold=True,
             size=12,
         )
