@@ -87,16 +87,32 @@ def _figure(report: Report) -> Figure:
     FigureCanvasAgg(figure)
     axes = figure.add_axes(AXES_BOX, projection="polar")
     assert isinstance(axes, PolarAxes)
+    angles = [spoke_angle(index, len(report.criteria)) for index in range(len(report.criteria))]
+    _grid(axes, report, angles)
+    _series(axes, report, angles)
+    legend = figure.legend(
+        loc="lower center",
+        # The explanation of the marks is long: it gets a line of its own.
+        ncols=1 if any(line.value is None for line in report.criteria) else 2,
+        frameon=False,
+        prop=_font(LEGEND_SIZE),
+        bbox_to_anchor=(0.5, 0.01),
+    )
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+    return figure
+
+
+def _grid(axes: PolarAxes, report: Report, angles: list[float]) -> None:
+    """The circle, its rings with the scale, and a label at each spoke."""
     # Criterion 1 sits at the top and the others follow clockwise, as a reader expects.
     axes.set_theta_zero_location("N")
     axes.set_theta_direction(-1)
-    count = len(report.criteria)
-    angles = [spoke_angle(index, count) for index in range(count)]
     top = report.max_value
     axes.set_ylim(0, top)
     axes.set_yticks(range(1, top + 1), [str(value) for value in range(1, top + 1)])
     # The scale runs along the middle of the first sector, clear of every spoke.
-    axes.set_rlabel_position(180 / count)
+    axes.set_rlabel_position(180 / len(angles))
     for tick in axes.get_yticklabels():
         tick.set_fontproperties(_font(TICK_SIZE))
         tick.set_color("#555555")
@@ -112,10 +128,13 @@ def _figure(report: Report) -> Figure:
     axes.tick_params(axis="x", pad=LABEL_PAD)
     axes.grid(color="#cccccc", linewidth=0.8)
     axes.spines["polar"].set_color("#000000")
+
+
+def _series(axes: PolarAxes, report: Report, angles: list[float]) -> None:
+    """This assessment's line and fill, the earlier one's line, and the unscored marks."""
     current = [line.value for line in report.criteria]
-    closed_angles = _closed(angles)
     axes.plot(
-        closed_angles,
+        _closed(angles),
         _closed(_values(current)),
         color=CURRENT_COLOUR,
         linewidth=2,
@@ -127,7 +146,7 @@ def _figure(report: Report) -> Figure:
     )
     if report.has_earlier:
         axes.plot(
-            closed_angles,
+            _closed(angles),
             _closed(_values([line.earlier_value for line in report.criteria])),
             color=EARLIER_COLOUR,
             linestyle="--",
@@ -137,9 +156,7 @@ def _figure(report: Report) -> Figure:
             label=_("Earlier assessment"),
             gid="earlier",
         )
-    scored = [
-        (angle, value) for angle, value in zip(angles, current, strict=True) if value is not None
-    ]
+    scored = [(a, value) for a, value in zip(angles, current, strict=True) if value is not None]
     if len(scored) > 2:
         axes.fill(
             [angle for angle, _value in scored],
@@ -152,7 +169,7 @@ def _figure(report: Report) -> Figure:
     if unscored:
         axes.plot(
             unscored,
-            [top * OFF_SCALE] * len(unscored),
+            [report.max_value * OFF_SCALE] * len(unscored),
             color=NOT_SCORED_COLOUR,
             linestyle="none",
             marker="x",
@@ -162,16 +179,6 @@ def _figure(report: Report) -> Figure:
             label=_(UNSCORED),
             gid="unscored",
         )
-    legend = figure.legend(
-        loc="lower center",
-        ncols=1 if unscored and report.has_earlier else 2,
-        frameon=False,
-        prop=_font(LEGEND_SIZE),
-        bbox_to_anchor=(0.5, 0.01),
-    )
-    for text in legend.get_texts():
-        text.set_parse_math(False)
-    return figure
 
 
 def radar_chart(report: Report) -> bytes:
