@@ -12,7 +12,7 @@ from sqlalchemy import Column, func, select, update
 
 from bot import cli
 from bot.runtime import Database
-from bot.telegram.privacy import ERASE, REMINDERS_OFF, send_reminders
+from bot.telegram.privacy import REMINDERS_OFF, send_reminders
 from storage.models import Answer, AnswerLog, Assessment, Base, Coordinator, Respondent, utcnow
 from storage.privacy import RETIRED, purge
 from tests.fake_bot_api import buttons, callback_update
@@ -252,7 +252,8 @@ async def test_the_erase_button_of_someone_else_erases_only_the_presser(
 ) -> None:
     await finish(bot, ANA)
     await bot.say(ANA, "/delete")
-    await bot.feed(callback_update(BEN, ERASE, bot.last(ANA)))
+    [erase] = [data for label, data in buttons(bot.last(ANA)) if "🗑" in label]
+    await bot.feed(callback_update(BEN, erase, bot.last(ANA)))
     respondents, _assessments = await ids_of(database, ANA)
     assert respondents
     assert await session_count(database, Coordinator) == 0
