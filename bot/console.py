@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.documents import report_filename, report_pdf
-from bot.runtime import Database
 from dialogs import events
 from dialogs.content import Content
 from dialogs.engine import NOT_HERE
@@ -31,6 +30,7 @@ from storage.dialogue import (
     set_language,
 )
 from storage.reports import report_of
+from storage.store import Database
 
 PLATFORM = "console"
 REPORTS_DIR = Path("data", "reports")

@@ -15,9 +15,9 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.console import run_console
-from bot.runtime import Database
 from dialogs.content import Content
 from storage.models import Answer, AnswerLog
+from storage.store import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 # After the organisation: tick the second target group, "Done", then skip the themes.
@@ -60,8 +60,8 @@ async def test_a_piped_assessment_ends_with_the_summary(
     # 3 + 2 * 9 points of 30
     assert "Overall score: 70%" in output
     assert "(10 of 10 criteria scored)" in output
-    async with database.sessions() as session:
-        answer = await session.scalar(select(Answer).where(Answer.criterion == "C02"))
+    with database.sessions() as session:
+        answer = session.scalar(select(Answer).where(Answer.criterion == "C02"))
         assert answer is not None
         assert (answer.value, answer.aspects) == (2, ["needs"])
 
@@ -112,8 +112,8 @@ async def test_end_of_input_mid_assessment_keeps_the_answers(
     assert "End of input. Your answers are saved" in output
     output = await console(database, content, [])
     assert "Criterion 3/10" in output
-    async with database.sessions() as session:
-        codes = (await session.scalars(select(Answer.criterion))).all()
+    with database.sessions() as session:
+        codes = (session.scalars(select(Answer.criterion))).all()
     assert sorted(codes) == ["C01", "C02"]
 
 
@@ -170,11 +170,9 @@ async def test_sigkill_after_question_four_resumes_at_question_five(
     assert restarted.returncode == 0, errors.decode()
     assert text.index("── 5/10 ──") < text.index("── 6/10 ──")
     assert "── 4/10 ──" not in text
-    async with database.sessions() as session:
+    with database.sessions() as session:
         rows = (
-            await session.execute(
-                select(AnswerLog.criterion, AnswerLog.value).order_by(AnswerLog.id)
-            )
+            session.execute(select(AnswerLog.criterion, AnswerLog.value).order_by(AnswerLog.id))
         ).all()
     assert [tuple(row) for row in rows] == [
         ("C01", 1),

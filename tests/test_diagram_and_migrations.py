@@ -7,11 +7,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from bot.diagram import DIAGRAM
-from bot.runtime import Database
 from dialogs.content import Content
 from dialogs.diagram import document
 from storage.migrate import current_revision, head_revision
 from storage.models import Base
+from storage.store import Database
 
 
 def test_the_committed_state_diagram_is_current(content: Content) -> None:
@@ -28,6 +28,6 @@ async def test_migrations_build_exactly_the_models(database: Database) -> None:
     def differences(connection: Connection) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
 
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    with database.engine.connect() as connection:
+        assert differences(connection) == []
     assert await current_revision(database.engine) == head_revision()

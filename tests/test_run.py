@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bench.loopback import free_port
-from bot.runtime import Database
+from storage.store import Database
 from tests.fake_bot_api import (
     FakeBotAPI,
     LoopbackTelegram,

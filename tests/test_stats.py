@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 
 from bot.catalogs import html_problems
 from bot.documents.stats_chart import distribution_chart, distribution_figure
-from bot.runtime import Database
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
@@ -37,6 +36,7 @@ from storage.stats import (
     stats,
     stats_text,
 )
+from storage.store import Database
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COHORT_NAME = "Rīga & <pilot>"
