@@ -1,1 +1,1 @@
-"""Adapters of SI Check: the terminal console, the CLI and (next) Telegram."""
+"""Adapters of SI Check: the Telegram bot, the terminal console and the ``sicheck`` CLI."""

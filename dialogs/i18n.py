@@ -1,7 +1,8 @@
 """The one gettext lookup every room calls: a context-local language and its catalog.
 
-Handlers never translate by hand: an adapter enters ``use_language(code)`` once per update
-(like aiogram's i18n middleware) and every ``_()`` below it speaks that language.
+An adapter enters ``use_language(code)`` around the work of one update or one screen; every
+``_()`` and ``ngettext()`` inside it speaks that language, in any thread or task the context
+is copied to. Catalogs are compiled from ``locales/`` when missing or older than the source.
 """
 
 from __future__ import annotations
