@@ -1,7 +1,7 @@
 """Benchmark: the store alone, the CPU a dialogue step costs the process without Telegram.
 
 Simulated practitioners complete whole assessments through ``Store.run`` exactly as the
-handlers apply them (the update claimed with the respondent's rows, then the event), each one
+handlers apply them (the update claimed, the respondent locked, then the event), each one
 step after another, all at once; the figure is the process's CPU time per step, so the
 database server's own work is not in it. Prints one JSON object. Not a test: run it by hand
 and compare before and after a change.
