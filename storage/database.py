@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 DEFAULT_DATABASE_URL = "sqlite:///./data/sicheck.db"
 SERVER_CONNECTIONS = 5
 """Connections a process keeps open to a database server."""
+BUSY_TIMEOUT_MS = 10_000
 IMMEDIATE = "sicheck_immediate"
 """Execution option: an SQLite transaction takes the write lock when it begins."""
 
@@ -93,7 +94,7 @@ def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=FULL",
         "PRAGMA foreign_keys=ON",
-        "PRAGMA busy_timeout=10000",
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
         "PRAGMA secure_delete=ON",
     ):
         cursor.execute(pragma)

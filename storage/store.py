@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.database import IMMEDIATE, SERVER_CONNECTIONS, create_engine
+from storage.database import BUSY_TIMEOUT_MS, IMMEDIATE, SERVER_CONNECTIONS, create_engine
 from storage.dialogue import ConcurrentUpdateError
 
 T = TypeVar("T")
@@ -37,6 +37,7 @@ SERVER_WORKERS = SERVER_CONNECTIONS - 1
 RETRIED_STATES = frozenset({"40001", "40P01"})
 """Serialization failures and deadlocks: the server undid the transaction, which may be run
 again."""
+CHECKPOINT_WAIT_MS = 1_000
 RECLAIM = "sicheck_reclaim"
 """Key in ``Connection.info``: the tables whose erased rows to reclaim after the commit."""
 
@@ -64,8 +65,14 @@ def release(connection: Connection, tables: Iterable[str]) -> None:
     autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
     if connection.dialect.name == "sqlite":
         # Deleted cells are zeroed (secure_delete); the checkpoint copies the zeroed pages into
-        # the file and empties the WAL, where earlier copies of them were.
-        autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # the file and empties the WAL, where earlier copies of them were. It waits for readers
+        # of older snapshots (a long export) for a second at most, as SQLite's one writer
+        # waits meanwhile; then the next erasure or the daily purge empties it.
+        autocommit.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+        try:
+            autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            autocommit.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     else:
         quote = connection.dialect.identifier_preparer.quote
         autocommit.exec_driver_sql(f"VACUUM {', '.join(quote(table) for table in tables)}")
