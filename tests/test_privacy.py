@@ -164,7 +164,7 @@ async def test_erased_texts_leave_the_sqlite_file_and_its_log(
             assert text.encode() in stored
 
 
-async def test_an_erasure_on_a_server_is_vacuumed(
+async def test_an_erasure_is_reclaimed_after_its_commit(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     statements: list[str] = []
