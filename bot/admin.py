@@ -10,7 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.documents import stats_png
-from bot.exporting import KINDS, SHAPES, ExportRequestError, parse_words, run_export
+from bot.exporting import (
+    KINDS,
+    NAMES,
+    SHAPES,
+    ExportRequestError,
+    UnknownCountryError,
+    country_code,
+    parse_words,
+    run_export,
+)
 from bot.runtime import (
     StartupError,
     load_checked_content,
@@ -18,8 +27,8 @@ from bot.runtime import (
     require_pseudonym_key,
 )
 from bot.settings import Settings
+from bot.stats_text import stats_plain
 from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES
-from dialogs.views import plain
 from storage.coordination import (
     add_coordinator,
     list_cohorts,
@@ -28,7 +37,7 @@ from storage.coordination import (
     remove_coordinator,
 )
 from storage.privacy import erase, purge
-from storage.stats import stats, stats_text
+from storage.stats import stats
 from storage.store import Store
 
 PLATFORM = "telegram"
@@ -58,10 +67,15 @@ def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     exporting.add_argument("--since", help="from this day (YYYY-MM-DD)")
     exporting.add_argument("--until", help="through this day (YYYY-MM-DD)")
     exporting.add_argument("--cohort", help="only this cohort (its code)")
-    exporting.add_argument("--country", help="only this country (ISO code)")
+    exporting.add_argument("--country", help="only this country (ISO code or name)")
     exporting.add_argument("--version", help="only this checklist version")
     exporting.add_argument("--completed", action="store_true", help="completed assessments only")
     exporting.add_argument("--lang", choices=SUPPORTED_LANGUAGES, default=SOURCE_LANGUAGE)
+    exporting.add_argument(
+        "--names",
+        choices=NAMES,
+        help="column names: translated labels, or stable codes (default: labels; jsonl: codes)",
+    )
     exporting.add_argument(
         "--include-identities",
         action="store_true",
@@ -75,7 +89,7 @@ def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     purging.add_argument("--database-url", help="overrides DATABASE_URL")
     figures = commands.add_parser("stats", help="aggregate figures per cohort and country")
     figures.add_argument("--cohort", help="only this cohort (its code)")
-    figures.add_argument("--country", help="only this country (ISO code, such as LV)")
+    figures.add_argument("--country", help="only this country (ISO code or name, such as LV)")
     figures.add_argument("--lang", choices=SUPPORTED_LANGUAGES, default=SOURCE_LANGUAGE)
     figures.add_argument("--chart", type=Path, help="also write the distribution chart (PNG)")
     figures.add_argument("--database-url", help="overrides DATABASE_URL")
@@ -150,13 +164,16 @@ async def _cohort(args: argparse.Namespace, store: Store, settings: Settings) ->
 
 async def _stats(args: argparse.Namespace, store: Store, settings: Settings) -> int:
     content = load_checked_content()
-    country = args.country.upper() if args.country else None
+    try:
+        country = country_code(args.country, args.lang) if args.country else None
+    except UnknownCountryError as error:
+        raise StartupError(str(error)) from None
     groups = await store.run(
         lambda c: stats(
             c, content, cohort=args.cohort, country=country, threshold=settings.stats_min_group
         )
     )
-    print(plain(stats_text(groups, content, args.lang, limit=sys.maxsize)))
+    print(stats_plain(groups, content, args.lang))
     if args.chart is not None:
         png = await asyncio.to_thread(stats_png, groups, content, args.lang)
         if png is None:
@@ -167,14 +184,17 @@ async def _stats(args: argparse.Namespace, store: Store, settings: Settings) -> 
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
-    words = [args.kind, args.shape] + ["completed"] * args.completed
+    words = [args.kind, args.shape] + ["completed"] * args.completed + [args.names or ""]
     for option in ("since", "until", "cohort", "country", "version"):
         if getattr(args, option):
             words.append(f"{option}={getattr(args, option)}")
     try:
         request = replace(
-            parse_words(words, args.lang), include_identities=args.include_identities
+            parse_words([word for word in words if word], args.lang),
+            include_identities=args.include_identities,
         )
+    except UnknownCountryError as error:
+        raise StartupError(str(error)) from None
     except ExportRequestError as error:
         raise StartupError(f"export option {error}") from None
     url = args.database_url or settings.database_url

@@ -6,26 +6,70 @@ the store's writer, and writes to a file, so a million rows never sit in memory.
 
 from __future__ import annotations
 
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
+
+from babel import Locale
 
 from dialogs.content import Content
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
+from dialogs.report import country_name
+from dialogs.views import COUNTRIES
 from storage.coordination import derived_key
-from storage.exports import ExportFilter, Shape, export, export_engine, export_xlsx
+from storage.exports import ExportFilter, Names, Shape, export, export_engine, export_xlsx
 
 Kind = Literal["csv", "excel", "xlsx", "jsonl"]
 KINDS: tuple[Kind, ...] = ("xlsx", "csv", "excel", "jsonl")
 SHAPES: tuple[Shape, ...] = ("answers", "assessments")
+NAMES: tuple[Names, ...] = ("labels", "codes")
 COPY_BLOCK = 1 << 20
 SUFFIX = {"csv": ".csv", "excel": ".csv", "xlsx": ".xlsx", "jsonl": ".jsonl"}
 
 
 class ExportRequestError(ValueError):
     """An export option that cannot be understood; the message names it."""
+
+
+class UnknownCountryError(ExportRequestError):
+    """A country that SI Check does not record; the message, translated, lists those it does."""
+
+
+def _folded(text: str) -> str:
+    """``text`` compared without case or accents: "suède" finds "Suède"."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    names = {_folded(code): code for code in COUNTRIES}
+    for language in SUPPORTED_LANGUAGES:
+        territories = Locale.parse(language).territories
+        for code in COUNTRIES:
+            names.setdefault(_folded(territories.get(code, code)), code)
+    return names
+
+
+def country_code(given: str, language: str) -> str:
+    """The ISO code of a country given by code or by name in any of SI Check's languages."""
+    found = _country_names().get(_folded(given))
+    if found is not None:
+        return found
+    with use_language(language):
+        valid = ", ".join(f"{code} ({country_name(code)})" for code in COUNTRIES)
+        raise UnknownCountryError(
+            _(
+                "Unknown country: %(given)s. Give one of %(countries)s, by code or by name.",
+                given=given.strip(),
+                countries=valid,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -36,6 +80,8 @@ class ExportRequest:
     filter: ExportFilter = field(default_factory=ExportFilter)
     language: str = "en"
     include_identities: bool = False
+    names: Names | None = None
+    """``labels`` (translated) or ``codes`` (stable); by default labels, codes for JSON Lines."""
 
     @property
     def filename(self) -> str:
@@ -55,6 +101,7 @@ def parse_words(words: Sequence[str], language: str) -> ExportRequest:
     """An export from words such as ``csv assessments completed country=LV since=2026-01-01``."""
     kind: Kind = "xlsx"
     shape: Shape = "answers"
+    names: Names | None = None
     options: dict[str, str] = {}
     completed = False
     for word in words:
@@ -63,6 +110,8 @@ def parse_words(words: Sequence[str], language: str) -> ExportRequest:
             kind = lowered
         elif lowered in SHAPES:
             shape = lowered
+        elif lowered in NAMES:
+            names = lowered
         elif lowered == "completed":
             completed = True
         elif "=" in word:
@@ -70,9 +119,13 @@ def parse_words(words: Sequence[str], language: str) -> ExportRequest:
             options[key.lower()] = value
         else:
             raise ExportRequestError(word)
-    unknown = set(options) - {"since", "until", "cohort", "country", "version"}
+    unknown = set(options) - {"since", "until", "cohort", "country", "version", "names"}
     if unknown:
         raise ExportRequestError(", ".join(sorted(unknown)))
+    if "names" in options:
+        if options["names"].lower() not in NAMES:
+            raise ExportRequestError("names: labels or codes")
+        names = cast(Names, options["names"].lower())
     version = options.get("version")
     if version is not None and not version.isdigit():
         raise ExportRequestError("version: a number")
@@ -86,11 +139,12 @@ def parse_words(words: Sequence[str], language: str) -> ExportRequest:
             if "until" in options
             else None,
             cohort=options.get("cohort"),
-            country=options["country"].upper() if "country" in options else None,
+            country=country_code(options["country"], language) if "country" in options else None,
             checklist_version=int(version) if version else None,
             completed_only=completed,
         ),
         language,
+        names=names,
     )
 
 
@@ -108,6 +162,7 @@ def run_export(
                     path,
                     filter=request.filter,
                     language=request.language,
+                    names=request.names or "labels",
                     include_identities=request.include_identities,
                     key=derived_key(key),
                 )
@@ -121,6 +176,7 @@ def run_export(
                     out=out,
                     filter=request.filter,
                     language=request.language,
+                    names=request.names,
                     include_identities=request.include_identities,
                     excel=request.kind == "excel",
                     key=derived_key(key),

@@ -103,10 +103,15 @@ PSEUDONYM_KEY_MIN = 16
 
 async def require_pseudonym_key(database: Database, configured: str | None) -> None:
     """Refuse to go on without ``SICHECK_PSEUDONYM_KEY``, or with one the data does not match."""
-    if not configured or len(configured) < PSEUDONYM_KEY_MIN:
+    if not configured:
         raise StartupError(
-            "SICHECK_PSEUDONYM_KEY is not set: set a secret of at least 16 characters, "
-            "kept for good (respondents' pseudonyms in exports are made with it)"
+            f"SICHECK_PSEUDONYM_KEY is not set: set a secret of at least {PSEUDONYM_KEY_MIN} "
+            "characters, kept for good (respondents' pseudonyms in exports are made with it)"
+        )
+    if len(configured) < PSEUDONYM_KEY_MIN:
+        raise StartupError(
+            f"SICHECK_PSEUDONYM_KEY must be at least {PSEUDONYM_KEY_MIN} characters "
+            f"(it has {len(configured)})"
         )
     if not await database.store.run(lambda c: adopt_pseudonym_key(c, configured)):
         raise StartupError(

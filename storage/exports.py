@@ -21,30 +21,32 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache, partial
+from functools import cache, lru_cache, partial
 from operator import itemgetter
 from os import PathLike
 from typing import IO, Any, Literal, TextIO, cast
 
-from sqlalchemy import ColumnElement, create_engine, event, func, select
+from sqlalchemy import ColumnElement, Text, create_engine, event, func, select, type_coerce
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import InstrumentedAttribute
 
 from dialogs.content import Checklist, Content
-from dialogs.i18n import use_language
-from dialogs.report import answer_label
+from dialogs.i18n import N_, _, use_language
+from dialogs.report import answer_label, country_name
 from dialogs.scoring import score
 from storage.coordination import pseudonym, pseudonym_key
 from storage.database import psycopg_url, tune_sqlite
 from storage.models import Answer, AnswerLog, Assessment, Cohort, Respondent
+from storage.stats import OTHER_COUNTRY, country_key
 
 Shape = Literal["answers", "assessments"]
 Format = Literal["csv", "jsonl"]
-Cell = str | int | float | None
+Names = Literal["labels", "codes"]
+"""Column names and coded values as words in the export's language, or as stable codes."""
+Dates = Literal["text", "datetime"]
+"""Times as ISO 8601 UTC text (CSV, JSON Lines), or as naive UTC datetimes (XLSX cells)."""
+Cell = str | int | float | datetime | None
 Row = tuple[Cell, ...]
-_Known = tuple[str, str | None, str | None, int, dict[int | None, str], tuple[str | None, ...]]
-"""What an answer-log row takes from its assessment: pseudonym, cohort, country, checklist
-version, value labels and identity."""
 
 EXCEL_MAX_ROWS = 1_048_576
 """Rows on one Excel sheet, the header included; longer tables go on to further sheets."""
@@ -57,6 +59,12 @@ PSEUDONYM_CACHE = 65_536
 """Respondents whose pseudonym is remembered during an assessments export."""
 FORMULA_START = frozenset("=+-@\t\r\n")
 """First characters that make a spreadsheet read a text cell as a formula (OWASP)."""
+NOT_APPLICABLE_CELL = "n/a"
+"""An answer of "not applicable"; a criterion not answered is an empty cell."""
+LIST_SEPARATOR = "; "
+"""Between the target groups, themes or kinds of novelty of one cell."""
+DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+"""How a workbook shows its date cells (UTC)."""
 IDENTITY_COLUMNS = ("platform", "platform_user_id")
 ANSWER_COLUMNS = (
     "respondent",
@@ -64,23 +72,84 @@ ANSWER_COLUMNS = (
     "cohort",
     "country",
     "checklist_version",
+    "practice_name",
+    "organisation",
     "criterion",
+    "criterion_title",
     "value",
     "value_label",
+    "aspects",
     "comment",
     "answered_at",
     "revision",
 )
-# Columns that may hold text from outside SI Check's own making: only they need a look for
-# formula characters (the pseudonym and the timestamps are SI Check's own).
-_ANSWER_TEXT = (2, 3, 5, 7, 8, 11, 12)
+"""The answer log's columns in ``codes`` naming."""
+PROFILE_COLUMNS = (
+    "respondent",
+    "assessment_id",
+    "cohort",
+    "country",
+    "checklist_version",
+    "practice_name",
+    "organisation",
+    "target_groups",
+    "themes",
+)
+RESULT_COLUMNS = (
+    "overall_percent",
+    "band",
+    "status",
+    "started_at",
+    "completed_at",
+    "duration_seconds",
+)
+COLUMN_LABELS = {
+    "respondent": N_("Respondent"),
+    "assessment_id": N_("Assessment"),
+    "cohort": N_("Cohort"),
+    "country": N_("Country"),
+    "checklist_version": N_("Checklist version"),
+    "practice_name": N_("Practice"),
+    "organisation": N_("Organisation"),
+    "target_groups": N_("Target groups"),
+    "themes": N_("Themes"),
+    "criterion": N_("Criterion"),
+    "criterion_title": N_("Criterion title"),
+    "value": N_("Answer"),
+    "value_label": N_("Answer in words"),
+    "aspects": N_("Kinds of novelty"),
+    "comment": N_("Comment"),
+    "answered_at": N_("Answered (UTC)"),
+    "revision": N_("Revision"),
+    "overall_percent": N_("Overall %"),
+    "band": N_("Stage"),
+    "status": N_("Status"),
+    "started_at": N_("Started (UTC)"),
+    "completed_at": N_("Completed (UTC)"),
+    "duration_seconds": N_("Duration (seconds)"),
+    "platform": N_("Platform"),
+    "platform_user_id": N_("Platform user id"),
+}
+"""Each column's name in ``labels`` naming, translated into the export's language."""
+STATUS_LABELS = {
+    "active": N_("In progress"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+    "declined": N_("Declined"),
+}
 _COLUMN_WIDTHS = {
     "respondent": 19,
+    "practice_name": 30,
+    "organisation": 24,
+    "target_groups": 30,
+    "themes": 30,
+    "criterion_title": 36,
     "comment": 60,
     "value_label": 24,
-    "answered_at": 21,
-    "started_at": 21,
-    "completed_at": 21,
+    "aspects": 30,
+    "answered_at": 20,
+    "started_at": 20,
+    "completed_at": 20,
     "platform_user_id": 16,
 }
 
@@ -113,6 +182,109 @@ class Table:
     none (the text was neutralised as the rows were made)."""
     float_columns: tuple[int, ...] | None = None
     """The columns that may hold floats; ``None`` for any column."""
+    columns: tuple[str, ...] = ()
+    """The columns' codes (as in ``codes`` naming), whatever the header says."""
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How one export names its columns and coded values, in one language."""
+
+    language: str = "en"
+    names: Names = "labels"
+
+    def header(self, columns: Sequence[str], content: Content) -> tuple[str, ...]:
+        """The header of ``columns``: their codes, or their translated names."""
+        if self.names == "codes":
+            return tuple(columns)
+        with use_language(self.language):
+            return tuple(self._label(column, content.latest) for column in columns)
+
+    def _label(self, column: str, checklist: Checklist) -> str:
+        code, _sep, part = column.partition("_")
+        if code in {criterion.code for criterion in checklist.criteria} or (
+            len(code) == 3 and code[0] == "C" and code[1:].isdigit()
+        ):
+            title = _criterion_title(checklist, code)
+            if part == "comment":
+                return _("%(code)s comment", code=code)
+            if part == "aspects":
+                return _("%(code)s kinds of novelty", code=code)
+            return f"{code} {title}"
+        return _(COLUMN_LABELS[column])
+
+
+@dataclass(frozen=True)
+class _Words:
+    """An export's coded values in its language, worked out once per checklist version."""
+
+    titles: dict[str, str]
+    values: dict[int | None, str]
+    aspects: dict[str, str]
+    groups: dict[str, str]
+    themes: dict[str, str]
+    bands: dict[str, str]
+    statuses: dict[str, str]
+
+
+def _criterion_title(checklist: Checklist, code: str) -> str:
+    try:
+        return _(checklist.criterion(code).title)
+    except KeyError:  # a criterion only an older checklist version had
+        return code
+
+
+def _words(checklist: Checklist, wording: Wording, neutralised: bool) -> _Words:
+    codes = wording.names == "codes"
+    text = neutralise if neutralised else _same_text
+    with use_language(wording.language):
+        taxonomy = checklist.knowledge.taxonomy
+        return _Words(
+            titles={c.code: text(_(c.title)) for c in checklist.criteria},
+            values={
+                None: text(answer_label(checklist, None)),
+                **{
+                    level.value: text(answer_label(checklist, level.value))
+                    for level in checklist.scale
+                },
+            },
+            aspects={
+                aspect.code: aspect.code if codes else text(_(aspect.label))
+                for criterion in checklist.criteria
+                for aspect in criterion.aspects
+            },
+            groups={g.code: g.code if codes else text(_(g.label)) for g in taxonomy.target_groups},
+            themes={t.code: t.code if codes else text(_(t.label)) for t in taxonomy.themes},
+            bands={b.code: b.code if codes else text(_(b.label)) for b in checklist.bands},
+            statuses={
+                code: code if codes else text(_(label)) for code, label in STATUS_LABELS.items()
+            },
+        )
+
+
+def _same_text(text: str) -> str:
+    return text
+
+
+def _joined(codes: Sequence[str] | None, names: dict[str, str]) -> str | None:
+    if not codes:
+        return None
+    return LIST_SEPARATOR.join(names.get(code, code) for code in codes)
+
+
+def _listed(stored: str | list[str]) -> list[str]:
+    """A JSON list as the database handed it: as text, or already decoded."""
+    if isinstance(stored, str):
+        return cast(list[str], json.loads(stored))
+    return stored
+
+
+def _country(country: str | None, wording: Wording) -> str | None:
+    """An assessment's country cell: its code or name, "other", or empty if none recorded."""
+    if country is None or wording.names == "codes":
+        return country
+    with use_language(wording.language):
+        return country_name(None if country == OTHER_COUNTRY else country)
 
 
 # Reading
@@ -130,6 +302,15 @@ def _iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="seconds") + "Z"
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    """Naive UTC to the second, as a workbook's date cell takes it."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
 
 
 def _safe(text: str | None) -> str | None:
@@ -175,16 +356,6 @@ def _pseudonyms(key: bytes) -> Callable[[str, str], str]:
     return lru_cache(maxsize=PSEUDONYM_CACHE)(partial(pseudonym, key))
 
 
-def _labels(checklist: Checklist, language: str, neutralised: bool) -> dict[int | None, str]:
-    with use_language(language):
-        labels: dict[int | None, str] = {None: answer_label(checklist, None)}
-        for level in checklist.scale:
-            labels[level.value] = answer_label(checklist, level.value)
-    if neutralised:
-        return {value: neutralise(label) for value, label in labels.items()}
-    return labels
-
-
 def answers_table(
     connection: Connection,
     content: Content,
@@ -192,25 +363,33 @@ def answers_table(
     key: bytes,
     export_filter: ExportFilter = ExportFilter(),
     language: str = "en",
+    names: Names = "labels",
+    dates: Dates = "text",
     include_identities: bool = False,
     neutralised: bool = False,
 ) -> Table:
     """The answer log in long form: one row per answer given or changed, oldest first."""
     # ``neutralised`` makes the rows spreadsheet-safe as they are made, which spares the CSV
     # writer a second pass over every row.
-    header = ANSWER_COLUMNS + (IDENTITY_COLUMNS if include_identities else ())
+    wording = Wording(language, names)
+    columns = ANSWER_COLUMNS + (IDENTITY_COLUMNS if include_identities else ())
     statement = (
         select(
             Respondent.platform,
             Respondent.external_id,
             AnswerLog.assessment_id,
             Cohort.code,
-            Assessment.country,
+            country_key(),
             Assessment.checklist_version,
+            Assessment.practice_name,
+            Assessment.organisation,
             AnswerLog.criterion,
             AnswerLog.value,
+            # As stored: most rows have none, and decoding "[]" a million times costs more
+            # than the rest of the row (a driver that decodes JSON itself hands a list).
+            type_coerce(AnswerLog.aspects, Text),
             AnswerLog.comment,
-            _iso_text(connection, AnswerLog.at),
+            _iso_text(connection, AnswerLog.at) if dates == "text" else AnswerLog.at,
             AnswerLog.revision,
         )
         .select_from(AnswerLog)
@@ -221,46 +400,58 @@ def answers_table(
         .order_by(AnswerLog.id)
         .execution_options(stream_results=True, yield_per=STREAM_BATCH)
     )
+    versions: dict[int, _Words] = {}
+    countries: dict[str | None, str | None] = {}
+    text = _safe if neutralised else _same
 
-    def assessment(
-        platform: str, external_id: str, cohort: str | None, country: str | None, version: int
-    ) -> _Known:
-        labels = _labels(content.checklist(version), language, neutralised)
-        text = _safe if neutralised else _same
+    def assessment(first: Sequence[Any]) -> tuple[Any, ...]:
+        platform, external_id, _id, cohort, country, version, practice, organisation = first[:8]
+        words = versions.get(version)
+        if words is None:
+            words = versions[version] = _words(content.checklist(version), wording, neutralised)
         identity = (text(platform), text(external_id)) if include_identities else ()
-        name = pseudonym(key, platform, external_id)
-        return name, text(cohort), text(country), version, labels, identity
+        if country not in countries:
+            countries[country] = text(_country(country, wording))
+        return (
+            pseudonym(key, platform, external_id),
+            text(cohort),
+            countries[country],
+            version,
+            text(practice),
+            text(organisation),
+            words,
+            identity,
+        )
 
     def rows() -> Iterator[Row]:
-        known: dict[int, _Known] = {}
+        known: dict[int, tuple[Any, ...]] = {}
         formula = FORMULA_START
+        as_text = dates == "text"
         with connection.execute(statement) as result:
             # The hot loop of a million-row export: a batch at a time, what belongs to the
             # assessment worked out once per assessment, and no function call per cell.
             for batch in result.partitions():
-                for (
-                    platform,
-                    external_id,
-                    assessment_id,
-                    cohort,
-                    country,
-                    version,
-                    criterion,
-                    value,
-                    comment,
-                    at,
-                    revision,
-                ) in batch:
+                for found_row in batch:
+                    (
+                        assessment_id,
+                        criterion,
+                        value,
+                        aspects,
+                        comment,
+                        at,
+                        revision,
+                    ) = found_row[2], *found_row[8:]
                     found = known.get(assessment_id)
                     if found is None:
                         if len(known) >= ASSESSMENT_CACHE:  # bounded: constant memory
                             known.clear()
-                        found = known[assessment_id] = assessment(
-                            platform, external_id, cohort, country, version
-                        )
-                    name, cohort, country, version, labels, identity = found
-                    if at.__class__ is not str:
-                        at = _iso(at)
+                        found = known[assessment_id] = assessment(found_row)
+                    name, cohort, country, version, practice, organisation, words, identity = found
+                    if as_text:
+                        if at.__class__ is not str:
+                            at = _iso(at)
+                    else:
+                        at = _naive(at)
                     if neutralised:
                         if comment and comment[0] in formula:
                             comment = "'" + comment
@@ -272,17 +463,23 @@ def answers_table(
                         cohort,
                         country,
                         version,
+                        practice,
+                        organisation,
                         criterion,
-                        value,
-                        labels.get(value),
+                        words.titles.get(criterion, criterion),
+                        NOT_APPLICABLE_CELL if value is None else value,
+                        words.values.get(value),
+                        _joined(_listed(aspects), words.aspects)
+                        if aspects and aspects != "[]"
+                        else None,
                         comment,
                         at,
                         revision,
                     )
                     yield (*row, *identity) if identity else row
 
-    text = _ANSWER_TEXT if include_identities else _ANSWER_TEXT[:-2]
-    return Table(header, rows(), () if neutralised else text, ())
+    header = wording.header(columns, content)
+    return Table(header, rows(), () if neutralised else None, (), columns)
 
 
 def criterion_codes(content: Content) -> tuple[str, ...]:
@@ -296,36 +493,47 @@ def criterion_codes(content: Content) -> tuple[str, ...]:
     return (*codes, *sorted(older - set(codes)))
 
 
+def criterion_columns(content: Content) -> tuple[str, ...]:
+    """Each criterion's columns in the wide form: its answer, kinds of novelty, comment."""
+    with_aspects = {
+        criterion.code
+        for checklist in content.checklists.values()
+        for criterion in checklist.criteria
+        if criterion.aspects
+    }
+    columns: list[str] = []
+    for code in criterion_codes(content):
+        columns.append(code)
+        if code in with_aspects:
+            columns.append(f"{code}_aspects")
+        columns.append(f"{code}_comment")
+    return tuple(columns)
+
+
 def assessments_table(
     connection: Connection,
     content: Content,
     *,
     key: bytes,
     export_filter: ExportFilter = ExportFilter(),
+    language: str = "en",
+    names: Names = "labels",
+    dates: Dates = "text",
     include_identities: bool = False,
     neutralised: bool = False,
 ) -> Table:
-    """The assessments in wide form: one row each, with current answers, score and timing."""
+    """The assessments in wide form: one row each, with profile, answers, score and timing."""
+    wording = Wording(language, names)
     codes = criterion_codes(content)
-    header = (
-        "respondent",
-        "assessment_id",
-        "cohort",
-        "country",
-        "checklist_version",
-        *codes,
-        "overall_percent",
-        "band",
-        "status",
-        "started_at",
-        "completed_at",
-        "duration_seconds",
+    per_criterion = criterion_columns(content)
+    with_aspects = {column[:-8] for column in per_criterion if column.endswith("_aspects")}
+    columns = (
+        *PROFILE_COLUMNS,
+        *per_criterion,
+        *RESULT_COLUMNS,
         *(IDENTITY_COLUMNS if include_identities else ()),
     )
-    after_codes = 5 + len(codes)
-    text_columns: tuple[int, ...] = (2, 3, after_codes + 1, after_codes + 2)
-    if include_identities:
-        text_columns += (len(header) - 2, len(header) - 1)
+    percent_column = len(PROFILE_COLUMNS) + len(per_criterion)
     # Assessments joined to their answers, each assessment's rows together: grouped as they
     # stream, so no assessment's answers are ever looked up one by one.
     statement = (
@@ -334,13 +542,19 @@ def assessments_table(
             Respondent.platform,
             Respondent.external_id,
             Cohort.code,
-            Assessment.country,
+            country_key().label("country"),
             Assessment.checklist_version,
+            Assessment.practice_name,
+            Assessment.organisation,
+            Assessment.target_groups,
+            Assessment.themes,
             Assessment.status,
             Assessment.started_at,
             Assessment.completed_at,
             Answer.criterion,
             Answer.value,
+            Answer.aspects,
+            Answer.comment,
         )
         .select_from(Assessment)
         .join(Respondent, Respondent.id == Assessment.respondent_id)
@@ -350,9 +564,21 @@ def assessments_table(
         .order_by(Assessment.id, Answer.criterion)
         .execution_options(stream_results=True, yield_per=STREAM_BATCH)
     )
+    versions: dict[int, _Words] = {}
+    text = _safe if neutralised else _same
+    moment = _iso if dates == "text" else _naive
 
-    def wide(first: Any, answers: dict[str, int | None], name: Callable[[str, str], str]) -> Row:
-        result = score(content.checklist(first.checklist_version), answers)
+    @cache  # a handful of countries
+    def country(code: str | None) -> str | None:
+        return text(_country(code, wording))
+
+    def wide(first: Any, answers: list[Any], name: Callable[[str, str], str]) -> Row:
+        version = first.checklist_version
+        words = versions.get(version)
+        if words is None:
+            words = versions[version] = _words(content.checklist(version), wording, neutralised)
+        by_code = {answer.criterion: answer for answer in answers}
+        result = score(content.checklist(version), {a.criterion: a.value for a in answers})
         percent = result.percent
         started, completed = first.started_at, first.completed_at
         duration = (
@@ -360,19 +586,35 @@ def assessments_table(
             if started is None or completed is None
             else round((completed - started).total_seconds())
         )
-        text = _safe if neutralised else _same
+        cells: list[Cell] = []
+        for code in codes:
+            answer = by_code.get(code)
+            if answer is None:
+                cells.append(None)
+                if code in with_aspects:
+                    cells.append(None)
+                cells.append(None)
+                continue
+            cells.append(NOT_APPLICABLE_CELL if answer.value is None else answer.value)
+            if code in with_aspects:
+                cells.append(_joined(answer.aspects, words.aspects))
+            cells.append(text(answer.comment))
         row: Row = (
             name(first.platform, first.external_id),
             first.id,
             text(first.code),
-            text(first.country),
-            first.checklist_version,
-            *(answers.get(code) for code in codes),
+            country(first.country),
+            version,
+            text(first.practice_name),
+            text(first.organisation),
+            _joined(first.target_groups, words.groups),
+            _joined(first.themes, words.themes),
+            *cells,
             None if percent is None else round(percent, 1),
-            None if result.band is None else text(result.band.code),
-            text(first.status),
-            _iso(started),
-            _iso(completed),
+            None if result.band is None else words.bands.get(result.band.code),
+            words.statuses.get(first.status, text(first.status)),
+            moment(started),
+            moment(completed),
             duration,
         )
         if include_identities:
@@ -382,19 +624,20 @@ def assessments_table(
     def rows() -> Iterator[Row]:
         name = _pseudonyms(key)
         first: Any = None
-        answers: dict[str, int | None] = {}
+        answers: list[Any] = []
         with connection.execute(statement) as result:
             for row in result:
                 if first is None or row.id != first.id:
                     if first is not None:
                         yield wide(first, answers, name)
-                    first, answers = row, {}
+                    first, answers = row, []
                 if row.criterion is not None:
-                    answers[row.criterion] = row.value
+                    answers.append(row)
         if first is not None:
             yield wide(first, answers, name)
 
-    return Table(header, rows(), () if neutralised else text_columns, (after_codes,))
+    header = wording.header(columns, content)
+    return Table(header, rows(), () if neutralised else None, (percent_column,), columns)
 
 
 def table(
@@ -405,30 +648,26 @@ def table(
     key: bytes,
     export_filter: ExportFilter = ExportFilter(),
     language: str = "en",
+    names: Names = "labels",
+    dates: Dates = "text",
     include_identities: bool = False,
     neutralised: bool = False,
 ) -> Table:
     """The table of one shape: ``answers`` (the log) or ``assessments``."""
-    if shape == "answers":
-        return answers_table(
-            connection,
-            content,
-            key=key,
-            export_filter=export_filter,
-            language=language,
-            include_identities=include_identities,
-            neutralised=neutralised,
-        )
-    if shape == "assessments":
-        return assessments_table(
-            connection,
-            content,
-            key=key,
-            export_filter=export_filter,
-            include_identities=include_identities,
-            neutralised=neutralised,
-        )
-    raise ValueError(f"unknown export shape {shape!r}")
+    if shape not in ("answers", "assessments"):
+        raise ValueError(f"unknown export shape {shape!r}")
+    make = answers_table if shape == "answers" else assessments_table
+    return make(
+        connection,
+        content,
+        key=key,
+        export_filter=export_filter,
+        language=language,
+        names=names,
+        dates=dates,
+        include_identities=include_identities,
+        neutralised=neutralised,
+    )
 
 
 @contextmanager
@@ -616,6 +855,8 @@ def write_xlsx(
                 "strings_to_numbers": False,
                 "strings_to_formulas": False,
                 "strings_to_urls": False,
+                # write() hands datetimes to write_datetime with this number format.
+                "default_date_format": DATE_FORMAT,
             },
         )
         bold = workbook.add_format({"bold": True})
@@ -630,52 +871,50 @@ def write_xlsx(
     return written
 
 
-def _new_sheet(workbook: Any, name: str, header: Sequence[str], bold: Any) -> Any:
+def _new_sheet(workbook: Any, name: str, each: Table, bold: Any) -> Any:
     sheet = workbook.add_worksheet(name)
-    for column, title in enumerate(header):
-        sheet.write_string(0, column, neutralise(title), bold)
-        width = _COLUMN_WIDTHS.get(title)
+    sheet.write_row(0, 0, [neutralise(title) for title in each.header], bold)
+    for column, code in enumerate(each.columns or each.header):
+        width = _COLUMN_WIDTHS.get(code)
+        if width is None and code[:1] == "C" and code[1:3].isdigit() and code != code[:3]:
+            width = 30  # a criterion's kinds of novelty or comment
         if width is not None:
             sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)
     return sheet
 
 
+def _inert(row: Row) -> Row:
+    """``row`` with a quote before text a spreadsheet would run as a formula."""
+    formula = FORMULA_START
+    for cell in row:
+        if isinstance(cell, str) and cell[:1] in formula:
+            return tuple(neutralise(c) if isinstance(c, str) else c for c in row)
+    return row
+
+
 def _write_sheets(workbook: Any, name: str, each: Table, bold: Any, sheet_rows: int) -> int:
-    header = each.header
-    sheet = _new_sheet(workbook, name, header, bold)
+    sheet = _new_sheet(workbook, name, each, bold)
     sheets = 1
     line = 0
     number = 0
-    formula = FORMULA_START
-    # XlsxWriter's undecorated writers: the public ones first parse "A1" cell references,
-    # a tenth of the time of a million-row sheet.
-    write_string = getattr(sheet, "_write_string", sheet.write_string)
-    write_number = getattr(sheet, "_write_number", sheet.write_number)
+    checked = each.text_columns != ()
     for row in each.rows:
         line += 1
         if line == sheet_rows:
             sheets += 1
-            sheet = _new_sheet(workbook, f"{name} ({sheets})", header, bold)
-            write_string = getattr(sheet, "_write_string", sheet.write_string)
-            write_number = getattr(sheet, "_write_number", sheet.write_number)
+            sheet = _new_sheet(workbook, f"{name} ({sheets})", each, bold)
             line = 1
         number += 1
-        for column, cell in enumerate(row):
-            if cell is None:
-                continue
-            kind = cell.__class__
-            if kind is str:
-                text = cast(str, cell)
-                # write_string never parses a formula; the quote keeps it inert when the
-                # sheet is saved again as CSV.
-                write_string(line, column, "'" + text if text[:1] in formula else text)
-            elif kind is int or kind is float:
-                write_number(line, column, cell)
-            elif kind is bool:
-                sheet.write_boolean(line, column, cell)
-            else:
-                write_string(line, column, neutralise(str(cell)))
+        if checked:
+            row = _inert(row)
+        # write() (and so write_row) never parses a formula here (strings_to_formulas off);
+        # the quote keeps formula text inert when the sheet is saved again as CSV.
+        if sheet.write_row(line, 0, row):
+            # write_row stops at a cell it could not write whole (text over Excel's 32,767
+            # characters is cut): the rest of the row still goes in.
+            for column, cell in enumerate(row):
+                sheet.write(line, column, cell)
     return number
 
 
@@ -691,11 +930,15 @@ def export(
     out: IO[bytes] | IO[str],
     filter: ExportFilter = ExportFilter(),
     language: str = "en",
+    names: Names | None = None,
     include_identities: bool = False,
     excel: bool = False,
     key: bytes | None = None,
 ) -> int:
-    """Export one shape as CSV or JSON Lines to ``out`` from one snapshot; rows written."""
+    """Export one shape as CSV or JSON Lines to ``out`` from one snapshot; rows written.
+
+    ``names`` defaults to ``labels`` for CSV and ``codes`` for JSON Lines, whose keys are data.
+    """
     if shape not in ("answers", "assessments"):
         raise ValueError(f"unknown export shape {shape!r}")
     if fmt not in ("csv", "jsonl"):
@@ -708,6 +951,7 @@ def export(
             key=key,
             export_filter=filter,
             language=language,
+            names=names or ("codes" if fmt == "jsonl" else "labels"),
             include_identities=include_identities,
             neutralised=fmt == "csv",  # JSON Lines is data: its text stays as it was given
         )
@@ -730,39 +974,32 @@ def export_xlsx(
     *,
     filter: ExportFilter = ExportFilter(),
     language: str = "en",
+    names: Names = "labels",
     include_identities: bool = False,
     sheet_rows: int = EXCEL_MAX_ROWS,
     key: bytes | None = None,
 ) -> dict[str, int]:
-    """Write both shapes to one workbook at ``path`` from one snapshot; rows per shape."""
+    """Write both shapes to one workbook at ``path`` from one snapshot; rows per shape.
+
+    Times are date cells (UTC); the rows are made spreadsheet-safe as they are read.
+    """
     with snapshot(connection, key) as key:
-        return write_xlsx(
-            path,
-            (
-                (
-                    "answers",
-                    answers_table(
-                        connection,
-                        content,
-                        key=key,
-                        export_filter=filter,
-                        language=language,
-                        include_identities=include_identities,
-                    ),
-                ),
-                (
-                    "assessments",
-                    assessments_table(
-                        connection,
-                        content,
-                        key=key,
-                        export_filter=filter,
-                        include_identities=include_identities,
-                    ),
-                ),
-            ),
-            sheet_rows=sheet_rows,
-        )
+        sheets = {
+            shape: table(
+                connection,
+                content,
+                shape,
+                key=key,
+                export_filter=filter,
+                language=language,
+                names=names,
+                dates="datetime",
+                include_identities=include_identities,
+                neutralised=True,
+            )
+            for shape in ("answers", "assessments")
+        }
+        return write_xlsx(path, sheets.items(), sheet_rows=sheet_rows)
 
 
 def export_engine(database_url: str) -> Engine:

@@ -1,9 +1,13 @@
 """Aggregate figures for coordinators: who started and completed, and how criteria were answered.
 
-Plain read-only units of work over a ``Connection``, like ``storage.reports``. Everything is
-counted in SQL per cohort and country; only one duration per completed assessment reaches
-Python, for the median. A group with fewer respondents than the threshold keeps its figures to
-itself, so nobody in a small group can be recognised by their answers.
+Plain read-only units of work over a ``Connection``, like ``storage.reports``, returning data
+only: how a chat or a terminal shows them is ``bot/``'s business. Everything is counted in SQL
+per cohort and country; only one duration per completed assessment reaches Python, for the
+median. A group with fewer respondents than the threshold keeps its figures to itself, so
+nobody in a small group can be recognised by their answers.
+
+A country is an ISO code, ``OTHER_COUNTRY`` when the practitioner chose "another country", or
+``None`` when none is recorded (the assessment stopped before the country question).
 """
 
 from __future__ import annotations
@@ -13,30 +17,36 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
-from babel.numbers import format_decimal
-from babel.units import format_unit
-from sqlalchemy import ColumnElement, Select, distinct, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    distinct,
+    exists,
+    func,
+    literal_column,
+    null,
+    select,
+)
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 
+from dialogs import machine
 from dialogs.content import Content
-from dialogs.i18n import _, current_language, use_language
-from dialogs.report import country_name, percent_text
 from storage.models import Answer, Assessment, Cohort
 
 SUPPRESS_BELOW = 5
 """A group needs at least this many respondents before any of its figures are shown."""
-TEXT_LIMIT = 4096
-"""Telegram's longest message, counted in UTF-16 code units like Telegram counts it."""
 SCALE = (0, 1, 2, 3)
 NOT_APPLICABLE = None
 COUNTED: tuple[int | None, ...] = (*SCALE, NOT_APPLICABLE)
-MISSING = "–"
-MINUTES_UP_TO = 120
-HOURS_UP_TO = 48
-GROUP_SEPARATOR = "\n\n"
+OTHER_COUNTRY = "other"
+"""The country of a practitioner who chose "another country" (stored as no code)."""
+BEFORE_COUNTRY = (machine.LANGUAGE, machine.CONSENT, machine.PROFILE_NAME, machine.PROFILE_COUNTRY)
+"""States in which the country question has not been answered yet."""
 
 _Row = TypeVarTuple("_Row")
 GroupKey = tuple[int | None, str | None]
@@ -65,7 +75,8 @@ class GroupStats:
     """The cohort's invitation code; ``None`` means no cohort, or every cohort when overall."""
     cohort_name: str | None
     country: str | None
-    """ISO code; ``None`` means another or no country given, or every country when overall."""
+    """ISO code or ``OTHER_COUNTRY``; ``None`` means no country recorded, or every country
+    when overall."""
     respondents: int
     """Distinct respondents who started an assessment in the group."""
     started: int
@@ -93,6 +104,31 @@ class _Counts:
     """Distinct respondents with a completed assessment: whose answers the figures show."""
 
 
+def country_key() -> Any:
+    """The assessment's country as an SQL expression: its code, ``OTHER_COUNTRY`` or NULL.
+
+    No code is stored for "another country" either, so the assessment's progress tells the two
+    apart: one that never got past the country question (or was cancelled with nothing
+    recorded after it) has no country recorded.
+    """
+    # Constants written into the statement, not bound: grouped by, the expression must read
+    # the same in GROUP BY as in the select list, which positional parameters would break.
+    given = aliased(Answer)  # apart from any answer the statement itself reads
+    answered = exists().where(given.assessment_id == Assessment.id).correlate(Assessment)
+    unknown = Assessment.state.in_([_constant(state) for state in BEFORE_COUNTRY]) | and_(
+        Assessment.status == _constant("cancelled"), Assessment.organisation.is_(None), ~answered
+    )
+    return case(
+        (Assessment.country.is_not(None), Assessment.country),
+        (unknown, null()),
+        else_=_constant(OTHER_COUNTRY),
+    )
+
+
+def _constant(text: str) -> Any:
+    return literal_column("'" + text.replace("'", "''") + "'")
+
+
 def _selected(
     statement: Select[*_Row],
     cohort: str | None,
@@ -111,11 +147,14 @@ def _selected(
         conditions.append(Assessment.status == "completed")
     if cohort is not None:
         conditions.append(Cohort.code == cohort)
-    if country is not None:
+    if country == OTHER_COUNTRY:
+        conditions.append(country_key() == OTHER_COUNTRY)
+    elif country is not None:
         conditions.append(Assessment.country == country)
     return statement.outerjoin(Cohort, Cohort.id == Assessment.cohort_id).where(*conditions)
 
 
+_COUNTRY = country_key().label("country_key")
 _TALLIES = (
     func.count(distinct(Assessment.respondent_id)),
     func.count(),
@@ -192,9 +231,9 @@ def _group_counts(
     connection: Connection, cohort: str | None, country: str | None
 ) -> dict[GroupKey, _Counts]:
     statement = (
-        select(Assessment.cohort_id, Cohort.code, Cohort.name, Assessment.country, *_TALLIES)
+        select(Assessment.cohort_id, Cohort.code, Cohort.name, _COUNTRY, *_TALLIES)
         .select_from(Assessment)
-        .group_by(Assessment.cohort_id, Cohort.code, Cohort.name, Assessment.country)
+        .group_by(Assessment.cohort_id, Cohort.code, Cohort.name, _COUNTRY)
     )
     return {
         (cohort_id, found_country): _Counts(code, name, found_country, *tallies)
@@ -220,12 +259,10 @@ def _answer_counts(
 ) -> defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]]:
     """How often each value was the current answer to each criterion, per group."""
     statement = (
-        select(
-            Assessment.cohort_id, Assessment.country, Answer.criterion, Answer.value, func.count()
-        )
+        select(Assessment.cohort_id, _COUNTRY, Answer.criterion, Answer.value, func.count())
         .select_from(Answer)
         .join(Assessment, Assessment.id == Answer.assessment_id)
-        .group_by(Assessment.cohort_id, Assessment.country, Answer.criterion, Answer.value)
+        .group_by(Assessment.cohort_id, _COUNTRY, Answer.criterion, Answer.value)
     )
     answers: defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]] = defaultdict(
         lambda: defaultdict(dict)
@@ -242,7 +279,7 @@ def _durations(
 ) -> defaultdict[GroupKey, list[float]]:
     """Seconds from start to completion of every completed assessment, per group."""
     statement = select(
-        Assessment.cohort_id, Assessment.country, Assessment.started_at, Assessment.completed_at
+        Assessment.cohort_id, _COUNTRY, Assessment.started_at, Assessment.completed_at
     ).select_from(Assessment)
     durations: defaultdict[GroupKey, list[float]] = defaultdict(list)
     for cohort_id, found_country, started_at, completed_at in connection.execute(
@@ -320,111 +357,3 @@ def _criterion(code: str, found: dict[int | None, int]) -> CriterionStats:
     scored = sum(counts[value] for value in SCALE)
     total = sum(value * counts[value] for value in SCALE)
     return CriterionStats(code, counts, total / scored if scored else None)
-
-
-def group_heading(group: GroupStats) -> str:
-    """The group's cohort and country in the current language, unescaped."""
-    if group.overall and group.cohort is None:
-        cohort = _("All cohorts")
-    elif group.cohort is None:
-        cohort = _("No cohort")
-    else:
-        cohort = group.cohort_name or group.cohort
-    if group.overall and group.country is None:
-        country = _("All countries")
-    else:
-        country = country_name(group.country)
-    return f"{cohort} · {country}"
-
-
-def duration_text(seconds: float | None) -> str:
-    """A duration in minutes, hours or days as the current language abbreviates them."""
-    if seconds is None:
-        return MISSING
-    minutes = seconds / 60
-    if minutes <= MINUTES_UP_TO:
-        amount, unit = minutes, "duration-minute"
-    elif minutes / 60 <= HOURS_UP_TO:
-        amount, unit = minutes / 60, "duration-hour"
-    else:
-        amount, unit = minutes / 60 / 24, "duration-day"
-    return format_unit(amount, unit, length="short", format="#,##0.#", locale=current_language())
-
-
-def summary_line(group: GroupStats) -> str:
-    """Respondents, started, completed, completion rate and median time, without markup."""
-    language = current_language()
-    return _(
-        "Respondents: %(respondents)s, started: %(started)s, completed: %(completed)s"
-        " (%(rate)s), median time: %(duration)s",
-        respondents=format_decimal(group.respondents, locale=language),
-        started=format_decimal(group.started, locale=language),
-        completed=format_decimal(group.completed, locale=language),
-        rate=MISSING
-        if group.completion_rate is None
-        else percent_text(group.completion_rate * 100),
-        duration=duration_text(group.median_duration_seconds),
-    )
-
-
-def _criterion_line(criterion: CriterionStats, scale: Sequence[int]) -> str:
-    # Bare counts keep ten lines per group short: the scale's values need no words.
-    counts = [f"{value}:{criterion.counts.get(value, 0)}" for value in scale]
-    not_applicable = _("N/A")
-    counts.append(f"{not_applicable}:{criterion.counts.get(NOT_APPLICABLE, 0)}")
-    mean = (
-        MISSING
-        if criterion.mean is None
-        else format_decimal(criterion.mean, format="0.0", locale=current_language())
-    )
-    return _(
-        "%(number)s. mean %(mean)s · %(counts)s",
-        number=criterion.number,
-        mean=mean,
-        counts=escape(" ".join(counts)),
-    )
-
-
-def _block(group: GroupStats, scale: Sequence[int]) -> str:
-    lines = [f"<b>{escape(group_heading(group))}</b>"]
-    if group.suppressed:
-        lines.append(
-            "<i>"
-            + _("Fewer than %(count)s respondents: not shown.", count=group.threshold)
-            + "</i>"
-        )
-        return "\n".join(lines)
-    lines.append(escape(summary_line(group)))
-    lines.extend(_criterion_line(criterion, scale) for criterion in group.criteria)
-    return "\n".join(lines)
-
-
-def _length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _more(count: int) -> str:
-    return (
-        GROUP_SEPARATOR
-        + "<i>"
-        + _("Groups not shown here: %(count)s. The export lists them all.", count=count)
-        + "</i>"
-    )
-
-
-def stats_text(
-    groups: Sequence[GroupStats], content: Content, language: str, *, limit: int = TEXT_LIMIT
-) -> str:
-    """The groups' figures as one message in ``language``, in ``<b>``/``<i>``, within ``limit``."""
-    scale = [level.value for level in content.latest.scale]
-    with use_language(language):
-        blocks = [_block(group, scale) for group in groups]
-        text = ""
-        for index, block in enumerate(blocks):
-            longer = f"{text}{GROUP_SEPARATOR}{block}" if text else block
-            rest = len(blocks) - index - 1
-            # Room is kept for the closing line, so stopping later never overruns the limit.
-            if _length(longer) + (_length(_more(rest)) if rest else 0) > limit:
-                return (text + _more(len(blocks) - index)).lstrip()
-            text = longer
-        return text

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import cli
-from bot.exporting import ExportRequestError, parse_words
+from bot.exporting import ExportRequestError, UnknownCountryError, parse_words
 from bot.telegram import coordinators
 from storage.coordination import derived_key, pseudonym
 from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent
@@ -89,7 +89,7 @@ async def test_a_cohort_invitation_counts_its_members_and_notifies_its_coordinat
         assert respondent.cohort_id == assessment.cohort_id is not None
     await staffed.say(COORDINATOR, "/cohort list")
     listing = staffed.text(COORDINATOR)
-    assert "1 joined, 1 started, 1 completed" in listing
+    assert "joined: 1, started: 1, completed: 1" in listing
 
 
 async def test_an_unknown_invitation_code_is_kept_but_joins_nothing(
@@ -168,8 +168,8 @@ def test_the_cli_prints_stats_and_writes_their_chart(
 
 async def test_an_export_comes_as_a_document_with_pseudonyms(staffed: Harness) -> None:
     await finish(staffed, PRACTITIONER)
-    await staffed.say(COORDINATOR, "/export csv assessments completed")
-    assert "Export ready: 1 rows." in staffed.text(COORDINATOR)
+    await staffed.say(COORDINATOR, "/export csv assessments completed codes")
+    assert "Export ready: 1 row." in staffed.text(COORDINATOR)
     [document] = staffed.api.files_in(COORDINATOR)
     assert document.method == "sendDocument"
     assert document.filename.endswith(".csv")
@@ -232,6 +232,9 @@ def test_the_cli_exports_to_a_file(
     monkeypatch.delenv("SICHECK_PSEUDONYM_KEY", raising=False)
     assert cli.main(["export", "--out", str(out), *url]) == 2
     assert "SICHECK_PSEUDONYM_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", "too short")
+    assert cli.main(["export", "--out", str(out), *url]) == 2
+    assert "SICHECK_PSEUDONYM_KEY must be at least 16 characters" in capsys.readouterr().err
     monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", "one key for good, long enough")
     assert cli.main(["export", "--format", "jsonl", "--out", str(out), *url]) == 0
     assert out.read_text() == ""
@@ -247,7 +250,15 @@ def test_export_words_name_whole_days_and_refuse_what_they_do_not_know() -> None
     assert request.filter.since == datetime(2026, 3, 1, tzinfo=UTC)
     assert request.filter.until == datetime(2026, 4, 1, tzinfo=UTC)
     assert (request.kind, request.filter.country, request.language) == ("csv", "LV", "lv")
-    for words in (["until=31.03.2026"], ["colour=red"], ["version=one"], ["pdf"]):
+    assert (request.names, parse_words(["codes"], "en").names) == (None, "codes")
+    for words in (
+        ["until=31.03.2026"],
+        ["colour=red"],
+        ["version=one"],
+        ["pdf"],
+        ["names=xml"],
+        ["country=Atlantis"],
+    ):
         with pytest.raises(ExportRequestError):
             parse_words(words, "en")
 
@@ -264,3 +275,49 @@ async def test_a_coordinator_dropped_from_the_settings_loses_the_role(
         await bot.say(PRACTITIONER, "/stats")
         assert bot.text(PRACTITIONER) == REFUSAL
         assert bot.errors == []
+
+
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [("LV", "LV"), ("lv", "LV"), ("Latvija", "LV"), ("Lettonie", "LV"), ("suède", "SE")],
+)
+def test_a_country_is_taken_by_code_or_by_name_in_any_language(given: str, code: str) -> None:
+    assert parse_words([f"country={given}"], "en").filter.country == code
+
+
+def test_an_unknown_country_is_refused_with_the_valid_ones(
+    database: Database, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(UnknownCountryError) as refused:
+        parse_words(["country=Latvia?"], "fr")
+    assert "Latvia?" in str(refused.value)
+    assert "LV (Lettonie)" in str(refused.value)
+    url = ["--database-url", database_url]
+    assert cli.main(["export", "--country", "Atlantis", *url]) == 2
+    error = capsys.readouterr().err
+    assert "Unknown country: Atlantis" in error
+    assert all(code in error for code in ("LV", "ES", "FR", "SE", "BE", "FI", "HU", "PT"))
+    assert cli.main(["stats", "--country", "Atlantis", *url]) == 2
+    assert "Unknown country: Atlantis" in capsys.readouterr().err
+
+
+async def test_an_unknown_country_is_explained_on_telegram(staffed: Harness) -> None:
+    await staffed.say(COORDINATOR, "/export country=Atlantis")
+    assert "Unknown country: Atlantis" in staffed.text(COORDINATOR)
+    await staffed.say(COORDINATOR, "/stats country=Atlantis")
+    assert "LV (Latvia)" in staffed.text(COORDINATOR)
+    assert staffed.api.files_in(COORDINATOR) == []
+
+
+async def test_a_spreadsheet_export_is_in_the_coordinators_words(staffed: Harness) -> None:
+    await finish(staffed, PRACTITIONER)
+    await staffed.say(COORDINATOR, "/export csv assessments country=Lettonie")
+    [document] = staffed.api.files_in(COORDINATOR)
+    rows = list(csv.reader(io.StringIO(document.content.decode("utf-8"))))
+    assert rows[0][:3] == ["Respondent", "Assessment", "Cohort"]
+    record = dict(zip(rows[0], rows[1], strict=True))
+    assert (record["Practice"], record["Country"], record["Status"]) == (
+        "Soup kitchen",
+        "Latvia",
+        "Completed",
+    )

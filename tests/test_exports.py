@@ -22,8 +22,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from dialogs import events
 from dialogs.content import Content
-from dialogs.i18n import use_language
-from dialogs.report import answer_label
+from dialogs.i18n import _, use_language
+from dialogs.report import answer_label, country_name
 from storage import exports
 from storage.coordination import PSEUDONYM_KEY, new_cohort, pseudonym, pseudonym_key
 from storage.dialogue import Outcome, Who, apply, open_dialogue
@@ -73,6 +73,8 @@ ANA_VALUES: dict[str, int | None] = {
     "C09": 2,
     "C10": 1,
 }
+ANA_CELLS = {code: "n/a" if value is None else value for code, value in ANA_VALUES.items()}
+"""Ana's answers as an export shows them: "not applicable" is ``n/a``, apart from no answer."""
 LOG_ROWS = {"ana": 12, "ben": 2, "eva": 1}
 """Ana changed C01 twice: ten answers, two changes."""
 
@@ -197,6 +199,7 @@ async def exported(
 ) -> str:
     """The export as text, made on its own connection in a worker thread like the bot does."""
     fmt = options.pop("fmt", "jsonl")
+    options.setdefault("names", "codes")
 
     def work(connection: Connection) -> str:
         out = io.BytesIO()
@@ -234,7 +237,7 @@ async def test_the_answer_log_holds_every_answer_and_change_in_order(
         (2, 2),
         (3, 3),
     ]
-    assert {r["criterion"]: r["value"] for r in ana} == ANA_VALUES
+    assert {r["criterion"]: r["value"] for r in ana} == ANA_CELLS
     assert {r["criterion"]: r["comment"] for r in ana if r["comment"]} == PAYLOADS
     assert {(r["cohort"], r["country"], r["checklist_version"]) for r in ana} == {
         (seeded.cohort, "LV", 1)
@@ -244,7 +247,7 @@ async def test_the_answer_log_holds_every_answer_and_change_in_order(
     ben = [row for row in rows if row["assessment_id"] == seeded.assessments["ben"]]
     assert [(r["criterion"], r["value"], r["cohort"]) for r in ben] == [
         ("C01", 2, None),
-        ("C02", None, None),
+        ("C02", "n/a", None),
     ]
     with use_language("en"):
         not_applicable = answer_label(content2.latest, None)
@@ -259,7 +262,7 @@ async def test_assessments_are_one_row_each_with_current_answers_score_and_timin
     rows = await records(engine, content2, "assessments")
     assert [row["assessment_id"] for row in rows] == sorted(seeded.assessments.values())
     ana, ben, eva = rows
-    assert {code: ana[code] for code in ANA_VALUES} == ANA_VALUES
+    assert {code: ana[code] for code in ANA_VALUES} == ANA_CELLS
     scored = [value for value in ANA_VALUES.values() if value is not None]
     assert ana["overall_percent"] == round(100 * sum(scored) / (3 * len(scored)), 1)
     assert isinstance(ana["overall_percent"], float)
@@ -270,7 +273,8 @@ async def test_assessments_are_one_row_each_with_current_answers_score_and_timin
         "2024-01-10T10:00:00Z",
         3600,
     )
-    assert (ben["C01"], ben["C02"], ben["C03"], ben["overall_percent"]) == (2, None, None, 66.7)
+    # Not applicable (C02) and not answered (C03) are told apart.
+    assert (ben["C01"], ben["C02"], ben["C03"], ben["overall_percent"]) == (2, "n/a", None, 66.7)
     assert (ben["status"], ben["completed_at"], ben["duration_seconds"]) == ("active", None, None)
     assert (eva["checklist_version"], eva["C01"], eva["overall_percent"]) == (2, 3, 100.0)
 
@@ -433,7 +437,15 @@ async def test_excel_csv_has_a_bom_semicolons_and_decimal_commas(
 
     def work(connection: Connection) -> bytes:
         out = io.BytesIO()
-        export(connection, content2, shape="assessments", fmt="csv", out=out, excel=True)
+        export(
+            connection,
+            content2,
+            shape="assessments",
+            fmt="csv",
+            out=out,
+            excel=True,
+            names="codes",
+        )
         return out.getvalue()
 
     data: bytes = await asyncio.to_thread(_in_thread, engine, work)
@@ -456,7 +468,7 @@ async def test_json_lines_carry_the_same_values_as_the_rows(
 
         def direct(connection: Connection, shape: exports.Shape = shape) -> list[list[Any]]:
             with exports.snapshot(connection) as key:
-                made = exports.table(connection, content2, shape, key=key)
+                made = exports.table(connection, content2, shape, key=key, names="codes")
                 return [list(row) for row in made.rows]
 
         expected = await asyncio.to_thread(_in_thread, engine, direct)
@@ -485,8 +497,17 @@ def shown(value: Any) -> Any:
 
 
 def as_sheet(record: dict[str, Any]) -> tuple[Any, ...]:
-    """A JSON Lines record as the XLSX row shows it."""
-    return tuple(exports.neutralise(v) if isinstance(v, str) else v for v in record.values())
+    """A JSON Lines record as the XLSX row shows it: text made inert, times as date cells."""
+    return tuple(
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        if key.endswith("_at") and value
+        else exports.neutralise(value)
+        if isinstance(value, str) and value
+        else None
+        if value == ""
+        else value
+        for key, value in record.items()
+    )
 
 
 async def test_an_xlsx_holds_both_shapes_under_frozen_headers(
@@ -497,7 +518,9 @@ async def test_an_xlsx_holds_both_shapes_under_frozen_headers(
     written = await asyncio.to_thread(
         _in_thread,
         engine,
-        lambda connection: export_xlsx(connection, content2, path, include_identities=True),
+        lambda connection: export_xlsx(
+            connection, content2, path, include_identities=True, names="codes"
+        ),
     )
     assert written == {"answers": sum(LOG_ROWS.values()), "assessments": 3}
     sheets = read_workbook(path)
@@ -507,7 +530,8 @@ async def test_an_xlsx_holds_both_shapes_under_frozen_headers(
     assert sheets["answers"] == [tuple(answers[0]), *map(as_sheet, answers)]
     assert sheets["assessments"] == [tuple(assessments[0]), *map(as_sheet, assessments)]
     ana = [row for row in sheets["answers"] if row[1] == seeded.assessments["ana"]]
-    assert {row[8] for row in ana if row[8]} == {
+    comment = ANSWER_COLUMNS.index("comment")
+    assert {row[comment] for row in ana if row[comment]} == {
         '\'=HYPERLINK("http://x")',
         "'+1",
         "'-2+3",
@@ -516,7 +540,8 @@ async def test_an_xlsx_holds_both_shapes_under_frozen_headers(
         "'\rCR",
         LATVIAN,
     }
-    assert all(isinstance(row[6], int) for row in ana if row[5] != "C07")
+    value, criterion = ANSWER_COLUMNS.index("value"), ANSWER_COLUMNS.index("criterion")
+    assert all(isinstance(row[value], int) for row in ana if row[criterion] != "C07")
     full = openpyxl.load_workbook(path)
     assert [sheet.freeze_panes for sheet in full.worksheets] == ["A2", "A2"]
     assert all(cell.font.bold for cell in full["answers"][1])
@@ -531,7 +556,7 @@ async def test_an_xlsx_goes_on_to_further_sheets_at_the_row_limit(
     written = await asyncio.to_thread(
         _in_thread,
         engine,
-        lambda connection: export_xlsx(connection, content2, path, sheet_rows=3),
+        lambda connection: export_xlsx(connection, content2, path, sheet_rows=3, names="codes"),
     )
     total = sum(LOG_ROWS.values())
     assert written == {"answers": total, "assessments": 3}
@@ -558,7 +583,7 @@ def test_the_xlsx_writer_keeps_numbers_numbers_and_quotes_formula_text(tmp_path:
     assert [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)] == [
         [-2, -1.5, "'-2+3", None],
         [7, 0.5, "'=1+1", "plain"],
-        [None, 2, "", "'@"],
+        [None, 2, None, "'@"],
     ]
     assert [sheet.cell(2, n).data_type for n in (1, 2, 3)] == ["n", "n", "s"]
     assert sheet.cell(3, 3).data_type == "s"  # text, never a formula
@@ -572,7 +597,10 @@ async def test_value_labels_follow_the_export_language(
     english = await records(engine, content2)
     latvian = await records(engine, content2, language="lv")
     with use_language("lv"):
-        expected = {value: answer_label(content2.latest, value) for value in (None, 0, 1, 2, 3)}
+        expected: dict[int | str | None, str] = {
+            value: answer_label(content2.latest, value) for value in (None, 0, 1, 2, 3)
+        }
+    expected["n/a"] = expected[None]
     assert [row["value_label"] for row in latvian] == [expected[row["value"]] for row in latvian]
     assert [row["value_label"] for row in latvian] != [row["value_label"] for row in english]
     assert [row["value"] for row in latvian] == [row["value"] for row in english]
@@ -668,7 +696,9 @@ async def _one_snapshot(
     monkeypatch.setattr(exports, "assessments_table", write_then_assessments)
     path = tmp_path / "snapshot.xlsx"
     written = await asyncio.to_thread(
-        _in_thread, engine, lambda connection: export_xlsx(connection, content2, path)
+        _in_thread,
+        engine,
+        lambda connection: export_xlsx(connection, content2, path, names="codes"),
     )
     monkeypatch.undo()
 
@@ -763,3 +793,161 @@ async def test_times_are_utc_whatever_the_session_time_zone(
         "2024-01-10T09:00:00Z",
         "2024-01-10T10:00:00Z",
     )
+
+
+async def test_a_workbook_has_date_cells_translated_headers_titles_profile_and_comments(
+    database: Database, content2: Content, engine: Engine, tmp_path: Path
+) -> None:
+    seeded = await seed(database, content2)
+    path = tmp_path / "latvian.xlsx"
+    await asyncio.to_thread(
+        _in_thread,
+        engine,
+        lambda connection: export_xlsx(connection, content2, path, language="lv"),
+    )
+    workbook = openpyxl.load_workbook(path)
+    answers, assessments = workbook["answers"], workbook["assessments"]
+    with use_language("lv"):
+        header = [_(exports.COLUMN_LABELS[column]) for column in ANSWER_COLUMNS]
+        title = _(content2.latest.criterion("C01").title)
+        band_labels = {_(band.label) for band in content2.latest.bands}
+        completed = _(exports.STATUS_LABELS["completed"])
+        homeless = _(content2.latest.knowledge.taxonomy.target_groups[1].label)
+        latvia = country_name("LV")
+    assert [cell.value for cell in answers[1]] == header
+    assert header != list(ANSWER_COLUMNS)
+    first = [cell for cell in answers[2]]
+    column = {name: index for index, name in enumerate(ANSWER_COLUMNS)}
+    at = first[column["answered_at"]]
+    assert at.is_date
+    assert at.value == datetime(2024, 1, 10, 9, 1)
+    assert at.number_format == exports.DATE_FORMAT
+    assert first[column["practice_name"]].value == "Community kitchen"
+    assert first[column["organisation"]].value == "Red Cross"
+    assert first[column["country"]].value == latvia
+    assert (first[column["criterion"]].value, first[column["criterion_title"]].value) == (
+        "C01",
+        title,
+    )
+    wide_header = [cell.value for cell in assessments[1]]
+    assert f"C01 {title}" in wide_header
+    ana = {
+        name: cell
+        for name, cell in zip(wide_header, assessments[2], strict=True)
+        if name is not None
+    }
+    with use_language("lv"):
+        practice, groups = _(exports.COLUMN_LABELS["practice_name"]), _("Target groups")
+        comment = _("%(code)s comment", code="C08")
+    assert ana[practice].value == "Community kitchen"
+    assert homeless in ana[groups].value
+    assert ana[comment].value == LATVIAN
+    assert ana[f"C07 {_title(content2, 'C07', 'lv')}"].value == "n/a"
+    with use_language("lv"):
+        started = ana[_(exports.COLUMN_LABELS["started_at"])]
+        assessment = ana[_(exports.COLUMN_LABELS["assessment_id"])]
+    assert started.is_date
+    assert started.value == STARTS["ana"].replace(tzinfo=None)
+    with use_language("lv"):
+        assert ana[_(exports.COLUMN_LABELS["band"])].value in band_labels
+        assert ana[_(exports.COLUMN_LABELS["status"])].value == completed
+    workbook.close()
+    assert assessment.value == seeded.assessments["ana"]
+
+
+async def test_coded_names_are_stable_whatever_the_language(
+    database: Database, content2: Content, engine: Engine, tmp_path: Path
+) -> None:
+    await seed(database, content2)
+    headers = []
+    for language in ("en", "lv", "fr"):
+        text = await exported(
+            engine, content2, "assessments", fmt="csv", language=language, names="codes"
+        )
+        headers.append(csv_rows(text)[0])
+        rows = csv_rows(text)
+        record = dict(zip(rows[0], rows[1], strict=True))
+        assert (record["country"], record["status"], record["target_groups"]) == (
+            "LV",
+            "completed",
+            "homeless",
+        )
+        assert record["band"] in {band.code for band in content2.latest.bands}
+        assert (record["C07"], record["C02_comment"]) == (
+            "n/a",
+            exports.neutralise(PAYLOADS["C02"]),
+        )
+    assert headers[0] == headers[1] == headers[2]
+    assert headers[0][:9] == list(exports.PROFILE_COLUMNS)
+    assert headers[0][9:12] == ["C01", "C01_comment", "C02"]
+    assert "C02_aspects" in headers[0]
+    path = tmp_path / "codes.xlsx"
+    await asyncio.to_thread(
+        _in_thread,
+        engine,
+        lambda connection: export_xlsx(connection, content2, path, language="sv", names="codes"),
+    )
+    sheets = read_workbook(path)
+    assert list(sheets["answers"][0]) == list(ANSWER_COLUMNS)
+    assert list(sheets["assessments"][0]) == headers[0]
+
+
+async def test_a_csv_in_labels_has_titles_beside_codes_and_translated_words(
+    database: Database, content2: Content, engine: Engine
+) -> None:
+    await seed(database, content2)
+    text = await exported(
+        engine, content2, "assessments", fmt="csv", language="fr", names="labels"
+    )
+    rows = csv_rows(text)
+    with use_language("fr"):
+        title = _(content2.latest.criterion("C03").title)
+        expected = _(exports.COLUMN_LABELS["practice_name"])
+        statuses = {_(label) for label in exports.STATUS_LABELS.values()}
+    assert f"C03 {title}" in rows[0]
+    assert expected in rows[0]
+    assert expected != "Practice"
+    record = dict(zip(rows[0], rows[1], strict=True))
+    assert record[expected] == "Community kitchen"
+    assert {dict(zip(rows[0], row, strict=True))[rows[0][-4]] for row in rows[1:]} <= statuses
+    log = csv_rows(await exported(engine, content2, fmt="csv", language="fr", names="labels"))
+    assert log[1][ANSWER_COLUMNS.index("criterion_title")] == _title(content2, "C01", "fr")
+
+
+def _title(content: Content, code: str, language: str) -> str:
+    with use_language(language):
+        return _(content.latest.criterion(code).title)
+
+
+async def test_novelty_kinds_are_exported_with_their_criterion(
+    database: Database, content2: Content, engine: Engine
+) -> None:
+    await seed(database, content2)
+    who = Who("console", "nia", "en")
+    await database.store.run(partial(open_dialogue, content=content2, who=who))
+    aspects = [aspect.code for aspect in content2.latest.criterion("C02").aspects][:2]
+    await step(
+        database,
+        content2,
+        who,
+        *profile("SE"),
+        events.Answer("C01", 1),
+        *(events.ToggleAspect("C02", code) for code in aspects),
+        events.Answer("C02", 2),
+    )
+    log = await records(engine, content2, filter=ExportFilter(country="SE"))
+    assert log[1]["aspects"] == "; ".join(aspects)
+    wide = await records(engine, content2, "assessments", filter=ExportFilter(country="SE"))
+    assert wide[0]["C02_aspects"] == "; ".join(aspects)
+    labelled = await exported(
+        engine,
+        content2,
+        "assessments",
+        fmt="csv",
+        names="labels",
+        filter=ExportFilter(country="SE"),
+    )
+    rows = csv_rows(labelled)
+    kinds = dict(zip(rows[0], rows[1], strict=True))[_("%(code)s kinds of novelty", code="C02")]
+    labels = {aspect.code: aspect.label for aspect in content2.latest.criterion("C02").aspects}
+    assert kinds == "; ".join(labels[code] for code in aspects)

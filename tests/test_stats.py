@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from html import escape
 
 import pytest
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from matplotlib.text import Text
 from sqlalchemy import update
@@ -18,23 +20,25 @@ from sqlalchemy.engine import Connection
 
 from bot.catalogs import html_problems
 from bot.documents.stats_chart import distribution_chart, distribution_figure
+from bot.stats_text import duration_text, more_line, stats_plain, suppressed_line
+from bot.telegram.stats_text import TEXT_LIMIT
+from bot.telegram.stats_text import stats_html as stats_text
 from dialogs import events
 from dialogs.content import Content
-from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, ngettext, use_language
 from dialogs.report import country_name, percent_text
 from dialogs.views import plain
+from locales import catalog_path
 from storage.coordination import new_cohort
 from storage.dialogue import Outcome, Who, apply, open_dialogue
 from storage.models import Assessment
 from storage.stats import (
+    OTHER_COUNTRY,
     SUPPRESS_BELOW,
-    TEXT_LIMIT,
     CriterionStats,
     GroupStats,
-    duration_text,
     hidden_groups,
     stats,
-    stats_text,
 )
 from storage.store import Database
 
@@ -112,7 +116,7 @@ async def run_dialogue(
     assert (outcome.state == "summary") == person.completed
     if person.completed:
         # The dialogue took milliseconds: give it the duration the data says it took.
-        started = EPOCH + timedelta(days=PEOPLE.index(person))
+        started = EPOCH + timedelta(days=PEOPLE.index(person) if person in PEOPLE else 0)
         finished = started + timedelta(minutes=person.minutes)
 
         def timed(connection: Connection) -> None:
@@ -315,7 +319,11 @@ async def test_the_text_is_translated_and_escaped(
         assert latvia not in stats_text(groups, content, "en")
     hiding = stats_text(await figures(database, content), content, "lv")
     with use_language("lv"):
-        fewer = _("Fewer than %(count)s respondents: not shown.", count=SUPPRESS_BELOW)
+        fewer = ngettext(
+            "Fewer than %(count)s respondent: not shown.",
+            "Fewer than %(count)s respondents: not shown.",
+            SUPPRESS_BELOW,
+        )
     assert fewer in plain(hiding)
 
 
@@ -352,9 +360,10 @@ def test_a_long_text_stops_within_a_telegram_message(content: Content, language:
     shown = text.count("<b>")
     assert 0 < shown < len(groups)
     with use_language(language):
-        closing = _(
+        closing = ngettext(
+            "Group not shown here: %(count)s. The export lists them all.",
             "Groups not shown here: %(count)s. The export lists them all.",
-            count=len(groups) - shown,
+            len(groups) - shown,
         )
     assert text.endswith(f"<i>{closing}</i>")
 
@@ -364,7 +373,8 @@ def test_a_short_text_has_every_group(content: Content) -> None:
     text = stats_text(groups, content, "en")
     assert text.count("<b>") == 3
     assert "Groups not shown here" not in text
-    assert "10. mean 2.3 · 0:1000 1:2000 2:3000 3:4000 N/A:5000" in text
+    title = content.latest.criteria[9].title
+    assert f"C10 {escape(title)}: mean 2.3 · 0:1000 1:2000 2:3000 3:4000 N/A:5000" in text
 
 
 def glyph_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
@@ -453,3 +463,115 @@ async def test_one_cohort_in_one_country_is_hidden_when_its_group_is(
     riga = await figures(database, content, cohort=cohort, country="LV", threshold=threshold)
     hidden_riga = (await figures(database, content, threshold=threshold))[1].suppressed
     assert riga[0].suppressed == hidden_riga
+
+
+async def test_unknown_country_is_kept_apart_from_another_country(
+    database: Database, content: Content
+) -> None:
+    for name in ("o1", "o2"):
+        await run_dialogue(
+            database, content, Person(name, "LV", False, (2,) * 10, minutes=5), None
+        )
+
+    def elsewhere(connection: Connection) -> None:
+        # The two chose "another country": no code is stored for it.
+        connection.execute(update(Assessment).values(country=None))
+
+    await database.store.run(elsewhere)
+    for name in ("u1", "u2", "u3"):
+        who = Who("telegram", name, "en")
+        opened = await database.store.run(partial(open_dialogue, content=content, who=who))
+        for event in (events.Consent(True), events.Text(f"Practice of {name}")):
+            opened = await database.store.run(
+                partial(
+                    apply,
+                    content=content,
+                    who=who,
+                    event=event,
+                    source="test",
+                    expected=opened.expected,
+                )
+            )
+    groups = await figures(database, content, threshold=1)
+    by_country = {group.country: group for group in groups if not group.overall}
+    assert set(by_country) == {OTHER_COUNTRY, None}
+    assert (by_country[OTHER_COUNTRY].started, by_country[OTHER_COUNTRY].completed) == (2, 2)
+    assert by_country[None].suppressed  # nobody there finished
+    plain_text = stats_plain(groups, content, "en")
+    assert "No cohort · Another country" in plain_text
+    assert "No cohort · Unknown country" in plain_text
+    html = stats_text(groups, content, "lv")
+    with use_language("lv"):
+        assert _("Unknown country") in html
+        assert country_name(None) in html
+    overall, *rest = await figures(database, content, country=OTHER_COUNTRY, threshold=1)
+    assert (overall.started, [group.country for group in rest]) == (2, [OTHER_COUNTRY])
+
+
+async def test_stats_name_each_criterion_by_code_and_title(
+    database: Database, content: Content, cohort: str
+) -> None:
+    groups = await figures(database, content, threshold=1)
+    for language in ("en", "lv"):
+        text = stats_plain(groups, content, language)
+        with use_language(language):
+            for criterion in content.latest.criteria:
+                assert f"{criterion.code} {_(criterion.title)}: " in text
+
+
+COUNTS = (0, 1, 2, 5, 11, 21)
+FORM = {
+    # The plural form each count takes, by each language's own rule (CLDR).
+    "en": {0: 1, 1: 0, 2: 1, 5: 1, 11: 1, 21: 1},
+    "es": {0: 1, 1: 0, 2: 1, 5: 1, 11: 1, 21: 1},
+    "sv": {0: 1, 1: 0, 2: 1, 5: 1, 11: 1, 21: 1},
+    "fr": {0: 0, 1: 0, 2: 1, 5: 1, 11: 1, 21: 1},
+    "lv": {0: 2, 1: 0, 2: 1, 5: 1, 11: 1, 21: 0},
+}
+COORDINATOR_PLURALS = (
+    (
+        "Fewer than %(count)s respondent: not shown.",
+        "Fewer than %(count)s respondents: not shown.",
+    ),
+    (
+        "Group not shown here: %(count)s. The export lists them all.",
+        "Groups not shown here: %(count)s. The export lists them all.",
+    ),
+    ("Export ready: %(count)s row.", "Export ready: %(count)s rows."),
+    (
+        "The file is larger than Telegram allows, so it comes zipped in %(count)s part: 7-Zip "
+        "opens it as one archive.",
+        "The file is larger than Telegram allows, so it comes zipped in %(count)s parts: 7-Zip "
+        "opens them as one archive.",
+    ),
+    (
+        "An assessment in the cohort %(name)s was completed. Completed so far: %(count)s "
+        "assessment.",
+        "An assessment in the cohort %(name)s was completed. Completed so far: %(count)s "
+        "assessments.",
+    ),
+)
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_count_in_the_coordinators_texts_takes_its_plural_form(language: str) -> None:
+    catalog = read_po(catalog_path(language).open("rb"), locale=language)
+    for singular, plural in COORDINATOR_PLURALS:
+        forms = catalog[singular].string if language != "en" else (singular, plural)
+        assert isinstance(forms, tuple)
+        for count in COUNTS:
+            with use_language(language):
+                text = ngettext(singular, plural, count, name="Rīga")
+            assert text == forms[FORM[language][count]] % {"count": count, "name": "Rīga"}
+            assert str(count) in text
+            if language != "en":
+                assert text not in (singular % {"count": count, "name": "Rīga"},)
+    groups = [
+        GroupStats(None, None, "LV", 0, 0, 0, None, None, (), suppressed=True, threshold=count)
+        for count in COUNTS
+    ]
+    with use_language(language):
+        lines = [suppressed_line(group) for group in groups]
+        closing = [more_line(count) for count in COUNTS]
+    assert len(set(lines)) == len(COUNTS)
+    assert all(str(count) in line for count, line in zip(COUNTS, closing, strict=True))

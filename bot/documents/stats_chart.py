@@ -16,9 +16,10 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
+from bot.stats_text import criterion_title, group_heading, summary_line
 from dialogs.content import Checklist, Content
 from dialogs.i18n import _, use_language
-from storage.stats import NOT_APPLICABLE, GroupStats, group_heading, summary_line
+from storage.stats import NOT_APPLICABLE, GroupStats
 
 DPI = 120
 WIDTH_INCHES = 9.0
@@ -69,13 +70,6 @@ def criterion_label(number: int, title: str) -> str:
     )
 
 
-def _title(checklist: Checklist, code: str) -> str:
-    try:
-        return _(checklist.criterion(code).title)
-    except KeyError:  # a criterion only an older checklist version had
-        return code
-
-
 def distribution_figure(group: GroupStats, content: Content, language: str) -> Figure:
     """The stacked bars of ``group`` as a matplotlib figure in ``language``, not yet drawn."""
     with use_language(language):
@@ -110,7 +104,7 @@ def _figure(group: GroupStats, checklist: Checklist) -> Figure:
     axes.set_yticks(
         positions,
         [
-            criterion_label(criterion.number, _title(checklist, criterion.code))
+            criterion_label(criterion.number, criterion_title(checklist, criterion.code))
             for criterion in criteria
         ],
         fontproperties=_font(8),

@@ -13,7 +13,6 @@ import tempfile
 from html import escape
 from pathlib import Path
 
-from babel.numbers import format_decimal
 from babel.units import format_unit
 from sqlalchemy.engine import Connection
 from telegram import InputFile, Message, Update
@@ -21,10 +20,19 @@ from telegram.error import BadRequest
 
 from bot.admin import invitation_link
 from bot.documents import stats_png
-from bot.exporting import ExportRequest, ExportRequestError, parse_words, run_export, within
+from bot.exporting import (
+    ExportRequest,
+    ExportRequestError,
+    UnknownCountryError,
+    country_code,
+    parse_words,
+    run_export,
+    within,
+)
 from bot.telegram.context import PLATFORM, BotContext, chat_of, follow_up, once
 from bot.telegram.replies import send
-from dialogs.i18n import N_, _, use_language
+from bot.telegram.stats_text import stats_html
+from dialogs.i18n import N_, _, ngettext, use_language
 from storage.coordination import (
     CohortSummary,
     completion_notices,
@@ -34,7 +42,7 @@ from storage.coordination import (
     set_notify,
 )
 from storage.dialogue import Who, find_respondent
-from storage.stats import stats, stats_text
+from storage.stats import stats
 
 log = logging.getLogger(__name__)
 REFUSED = N_("This command is for coordinators.")
@@ -109,7 +117,8 @@ def _cohort_list(cohorts: list[CohortSummary]) -> str:
             break
         lines.append(
             _(
-                "%(name)s: %(respondents)s joined, %(started)s started, %(completed)s completed",
+                "%(name)s — joined: %(respondents)s, started: %(started)s, "
+                "completed: %(completed)s",
                 name=f"<b>{escape(cohort.name)}</b> (<code>{escape(cohort.code)}</code>)",
                 respondents=cohort.respondents,
                 started=cohort.started,
@@ -155,10 +164,13 @@ async def notify_completion(context: BotContext, assessment_id: int) -> None:
     default = context.services.settings.default_locale
     for notice in notices:
         with use_language(notice.language or default):
-            text = _(
-                "An assessment in the cohort %(name)s was completed. Completed so far: %(count)s.",
+            text = ngettext(
+                "An assessment in the cohort %(name)s was completed. Completed so far: "
+                "%(count)s assessment.",
+                "An assessment in the cohort %(name)s was completed. Completed so far: "
+                "%(count)s assessments.",
+                notice.completed,
                 name=f"<b>{escape(notice.cohort_name)}</b>",
-                count=notice.completed,
             )
         await send(context.bot, int(notice.external_id), text, None)
 
@@ -177,7 +189,13 @@ async def stats_command(update: Update, context: BotContext) -> None:
     options = _options(context.args or [])
     services = context.services
     content = services.content
-    cohort, country = options.get("cohort"), (options.get("country") or "").upper() or None
+    cohort, country = options.get("cohort"), None
+    if options.get("country"):
+        try:
+            country = country_code(options["country"], language)
+        except UnknownCountryError as error:
+            await send(context.bot, chat_of(update), escape(str(error)), None)
+            return
     groups = await services.database.store.run(
         lambda c: stats(
             c,
@@ -187,7 +205,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
             threshold=services.settings.stats_min_group,
         )
     )
-    await send(context.bot, chat_of(update), stats_text(groups, content, language), None)
+    await send(context.bot, chat_of(update), stats_html(groups, content, language), None)
     png = await services.draw(lambda: stats_png(groups, content, language) or b"")
     if png:
         await context.bot.send_photo(chat_of(update), InputFile(png, filename="sicheck-stats.png"))
@@ -199,7 +217,8 @@ PROGRESS_EVERY = 3.0
 """Seconds between edits of the progress message, well within Telegram's edit limits."""
 EXPORT_USAGE = N_(
     "Unknown export option: %(option)s. For example: /export csv assessments completed "
-    "country=LV since=2026-01-01 (formats xlsx, csv, excel, jsonl; cohort=, until=, version=)."
+    "country=LV since=2026-01-01 (formats xlsx, csv, excel, jsonl; codes for stable column "
+    "names; cohort=, until=, version=)."
 )
 
 
@@ -212,6 +231,9 @@ async def export_command(update: Update, context: BotContext) -> None:
     chat = chat_of(update)
     try:
         request = parse_words(context.args or [], language)
+    except UnknownCountryError as error:
+        await send(context.bot, chat, escape(str(error)), None)
+        return
     except ExportRequestError as error:
         with use_language(language):
             option = escape(str(error)[:NAME_MAX])
@@ -256,12 +278,14 @@ async def _export(
         services.metrics.export_seconds += loop.time() - started
         files = await asyncio.to_thread(within, path, request.filename, UPLOAD_MAX)
         with use_language(language):
-            text = _("Export ready: %(rows)s rows.", rows=format_decimal(rows, locale=language))
+            text = ngettext("Export ready: %(count)s row.", "Export ready: %(count)s rows.", rows)
             if len(files) > 1:
-                text += "\n" + _(
+                text += "\n" + ngettext(
+                    "The file is larger than Telegram allows, so it comes zipped in %(count)s "
+                    "part: 7-Zip opens it as one archive.",
                     "The file is larger than Telegram allows, so it comes zipped in %(count)s "
                     "parts: 7-Zip opens them as one archive.",
-                    count=len(files),
+                    len(files),
                 )
         await _edit(progress, text)
         for part, name in files:

@@ -1,0 +1,135 @@
+"""Aggregate figures as words: headings, summary lines and one line per criterion.
+
+``storage.stats`` counts; this module says what the counts are in the current language, for
+the terminal (``stats_plain``), Telegram (``bot.telegram.stats_text``) and the chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from babel.numbers import format_decimal
+from babel.units import format_unit
+
+from dialogs.content import Checklist, Content
+from dialogs.i18n import _, current_language, ngettext, use_language
+from dialogs.report import country_name, percent_text
+from storage.stats import NOT_APPLICABLE, OTHER_COUNTRY, CriterionStats, GroupStats
+
+MISSING = "–"
+MINUTES_UP_TO = 120
+HOURS_UP_TO = 48
+GROUP_SEPARATOR = "\n\n"
+
+
+def group_country(group: GroupStats) -> str:
+    """The group's country in the current language: "another" and "unknown" kept apart."""
+    if group.overall and group.country is None:
+        return _("All countries")
+    if group.country is None:
+        return _("Unknown country")
+    if group.country == OTHER_COUNTRY:
+        return country_name(None)
+    return country_name(group.country)
+
+
+def group_heading(group: GroupStats) -> str:
+    """The group's cohort and country in the current language, unescaped."""
+    if group.overall and group.cohort is None:
+        cohort = _("All cohorts")
+    elif group.cohort is None:
+        cohort = _("No cohort")
+    else:
+        cohort = group.cohort_name or group.cohort
+    return f"{cohort} · {group_country(group)}"
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration in minutes, hours or days as the current language abbreviates them."""
+    if seconds is None:
+        return MISSING
+    minutes = seconds / 60
+    if minutes <= MINUTES_UP_TO:
+        amount, unit = minutes, "duration-minute"
+    elif minutes / 60 <= HOURS_UP_TO:
+        amount, unit = minutes / 60, "duration-hour"
+    else:
+        amount, unit = minutes / 60 / 24, "duration-day"
+    return format_unit(amount, unit, length="short", format="#,##0.#", locale=current_language())
+
+
+def summary_line(group: GroupStats) -> str:
+    """Respondents, started, completed, completion rate and median time, without markup."""
+    language = current_language()
+    return _(
+        "Respondents: %(respondents)s, started: %(started)s, completed: %(completed)s"
+        " (%(rate)s), median time: %(duration)s",
+        respondents=format_decimal(group.respondents, locale=language),
+        started=format_decimal(group.started, locale=language),
+        completed=format_decimal(group.completed, locale=language),
+        rate=MISSING
+        if group.completion_rate is None
+        else percent_text(group.completion_rate * 100),
+        duration=duration_text(group.median_duration_seconds),
+    )
+
+
+def criterion_title(checklist: Checklist, code: str) -> str:
+    """The criterion's title in the current language; its code alone if the checklist lacks it."""
+    try:
+        return _(checklist.criterion(code).title)
+    except KeyError:  # a criterion only an older checklist version had
+        return code
+
+
+def criterion_line(criterion: CriterionStats, checklist: Checklist) -> str:
+    """``C01 Title: mean 2.2 · 0:1 1:2 2:3 3:0 N/A:1``, without markup."""
+    # Bare counts keep ten lines per group short: the scale's values need no words.
+    counts = [f"{level.value}:{criterion.counts.get(level.value, 0)}" for level in checklist.scale]
+    counts.append(f"{_('N/A')}:{criterion.counts.get(NOT_APPLICABLE, 0)}")
+    mean = (
+        MISSING
+        if criterion.mean is None
+        else format_decimal(criterion.mean, format="0.0", locale=current_language())
+    )
+    return _(
+        "%(code)s %(title)s: mean %(mean)s · %(counts)s",
+        code=criterion.code,
+        title=criterion_title(checklist, criterion.code),
+        mean=mean,
+        counts=" ".join(counts),
+    )
+
+
+def suppressed_line(group: GroupStats) -> str:
+    """What a group too small to show says instead of its figures."""
+    return ngettext(
+        "Fewer than %(count)s respondent: not shown.",
+        "Fewer than %(count)s respondents: not shown.",
+        group.threshold,
+    )
+
+
+def more_line(count: int) -> str:
+    """The closing line when ``count`` groups did not fit."""
+    return ngettext(
+        "Group not shown here: %(count)s. The export lists them all.",
+        "Groups not shown here: %(count)s. The export lists them all.",
+        count,
+    )
+
+
+def stats_plain(groups: Sequence[GroupStats], content: Content, language: str) -> str:
+    """Every group's figures as plain text in ``language``, for the terminal."""
+    checklist = content.latest
+    with use_language(language):
+        blocks = []
+        for group in groups:
+            lines = [group_heading(group)]
+            if group.suppressed:
+                lines.append(suppressed_line(group))
+            else:
+                lines.append(summary_line(group))
+                lines += [criterion_line(criterion, checklist) for criterion in group.criteria]
+            blocks.append("\n".join(lines))
+        return GROUP_SEPARATOR.join(blocks)
