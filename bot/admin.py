@@ -1,46 +1,27 @@
-"""``sicheck coordinator``, ``cohort``, ``export`` and ``stats``: the coordinators' shell."""
+"""``sicheck coordinator``, ``cohort``, ``export``, ``stats``, ``erase`` and ``purge``.
+
+The coordinators' shell. Each subcommand imports what it uses when it runs, so the others,
+and ``sicheck --help``, do not pay for the export, chart and database libraries.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from dataclasses import replace
-from datetime import timedelta
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.documents import stats_png
-from bot.exporting import (
-    KINDS,
-    NAMES,
-    SHAPES,
-    ExportRequestError,
-    UnknownCountryError,
-    country_code,
-    parse_words,
-    run_export,
-)
-from bot.runtime import (
-    StartupError,
-    load_checked_content,
-    open_database,
-    require_pseudonym_key,
-)
-from bot.settings import Settings
-from bot.stats_text import stats_plain
-from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES
-from storage.coordination import (
-    add_coordinator,
-    list_cohorts,
-    list_coordinators,
-    new_cohort,
-    remove_coordinator,
-)
-from storage.privacy import erase, purge
-from storage.stats import stats
-from storage.store import Store
+from bot.arguments import add_database_url, console_user, languages, number, user_id
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from storage.privacy import Erased
+    from storage.store import Store
 
 PLATFORM = "telegram"
+CONSOLE = "console"
 
 
 def invitation_link(username: str | None, code: str) -> str:
@@ -48,61 +29,116 @@ def invitation_link(username: str | None, code: str) -> str:
     return f"https://t.me/{username or '<bot username>'}?start={code}"
 
 
-def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Declare the ``coordinator`` and ``cohort`` subcommands."""
-    coordinator = commands.add_parser("coordinator", help="who may export and see figures")
-    coordinator.add_argument("action", choices=("add", "remove", "list"))
-    coordinator.add_argument("user_id", nargs="?", help="the coordinator's Telegram user id")
-    coordinator.add_argument("--database-url", help="overrides DATABASE_URL")
-    cohort = commands.add_parser("cohort", help="groups of practitioners invited by one link")
-    cohort.add_argument("action", choices=("new", "list"))
-    cohort.add_argument("name", nargs="?", help="the new cohort's name")
-    cohort.add_argument("--database-url", help="overrides DATABASE_URL")
-    exporting = commands.add_parser("export", help="answer logs and assessments as files")
-    exporting.add_argument("--format", choices=KINDS, default="xlsx", dest="kind")
-    exporting.add_argument(
+def erased_line(erased: Erased) -> str:
+    """What ``sicheck erase`` erased, counted in the current language's plural forms."""
+    from dialogs.i18n import ngettext
+
+    parts = (
+        ngettext("%(count)s respondent", "%(count)s respondents", erased.respondents),
+        ngettext("%(count)s assessment", "%(count)s assessments", erased.assessments),
+        ngettext("%(count)s answer", "%(count)s answers", erased.answers),
+        ngettext("%(count)s answer-log entry", "%(count)s answer-log entries", erased.log_entries),
+    )
+    return f"erased {parts[0]}, {parts[1]}, {parts[2]} and {parts[3]}"
+
+
+def purged_line(days: int, erased: Erased) -> str:
+    """What ``sicheck purge`` removed, counted in the current language's plural forms."""
+    from dialogs.i18n import ngettext
+
+    return (
+        "past "
+        + ngettext("%(count)s day", "%(count)s days", days)
+        + ": "
+        + ngettext(
+            "%(count)s unfinished assessment",
+            "%(count)s unfinished assessments",
+            erased.assessments,
+        )
+        + " and "
+        + ngettext("%(count)s identity", "%(count)s identities", erased.respondents)
+        + " removed"
+    )
+
+
+def _coordinator_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("add", "remove", "list"))
+    parser.add_argument(
+        "user_id", nargs="?", type=user_id, help="the coordinator's Telegram user id"
+    )
+    add_database_url(parser)
+
+
+def _cohort_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("new", "list"))
+    parser.add_argument("name", nargs="?", help="the new cohort's name")
+    add_database_url(parser)
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    from bot.exporting import KINDS, NAMES, SHAPES
+
+    parser.add_argument("--format", choices=KINDS, default="xlsx", dest="kind")
+    parser.add_argument(
         "--shape", choices=SHAPES, default="answers", help="for csv, excel and jsonl"
     )
-    exporting.add_argument("--out", type=Path, help="the file to write (default: its own name)")
-    exporting.add_argument("--since", help="from this day (YYYY-MM-DD)")
-    exporting.add_argument("--until", help="through this day (YYYY-MM-DD)")
-    exporting.add_argument("--cohort", help="only this cohort (its code)")
-    exporting.add_argument("--country", help="only this country (ISO code or name)")
-    exporting.add_argument("--version", help="only this checklist version")
-    exporting.add_argument("--completed", action="store_true", help="completed assessments only")
-    exporting.add_argument("--lang", choices=SUPPORTED_LANGUAGES, default=SOURCE_LANGUAGE)
-    exporting.add_argument(
+    parser.add_argument("--out", type=Path, help="the file to write (default: its own name)")
+    parser.add_argument("--since", help="from this day (YYYY-MM-DD)")
+    parser.add_argument("--until", help="through this day (YYYY-MM-DD)")
+    parser.add_argument("--cohort", help="only this cohort (its code)")
+    parser.add_argument("--country", help="only this country (ISO code or name)")
+    parser.add_argument("--version", type=number, help="only this checklist version (a number)")
+    parser.add_argument("--completed", action="store_true", help="completed assessments only")
+    parser.add_argument("--lang", choices=languages(), default=languages()[0])
+    parser.add_argument(
         "--names",
         choices=NAMES,
         help="column names: translated labels, or stable codes (default: labels; jsonl: codes)",
     )
-    exporting.add_argument(
+    parser.add_argument(
         "--include-identities",
         action="store_true",
         help="add each respondent's platform and user id (otherwise pseudonyms only)",
     )
-    exporting.add_argument("--database-url", help="overrides DATABASE_URL")
-    erasing = commands.add_parser("erase", help="erase a respondent, as they asked by e-mail")
-    erasing.add_argument("--telegram-id", required=True, help="their Telegram user id")
-    erasing.add_argument("--database-url", help="overrides DATABASE_URL")
-    purging = commands.add_parser("purge", help="remove what is past RETENTION_DAYS now")
-    purging.add_argument("--database-url", help="overrides DATABASE_URL")
-    figures = commands.add_parser("stats", help="aggregate figures per cohort and country")
-    figures.add_argument("--cohort", help="only this cohort (its code)")
-    figures.add_argument("--country", help="only this country (ISO code or name, such as LV)")
-    figures.add_argument("--lang", choices=SUPPORTED_LANGUAGES, default=SOURCE_LANGUAGE)
-    figures.add_argument("--chart", type=Path, help="also write the distribution chart (PNG)")
-    figures.add_argument("--database-url", help="overrides DATABASE_URL")
+    add_database_url(parser)
+
+
+def _erase_arguments(parser: argparse.ArgumentParser) -> None:
+    whom = parser.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--telegram-id", type=user_id, help="their Telegram user id")
+    whom.add_argument(
+        "--console-user",
+        type=console_user,
+        help="the --user name they answered under in the console",
+    )
+    add_database_url(parser)
+
+
+def _stats_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cohort", help="only this cohort (its code)")
+    parser.add_argument("--country", help="only this country (ISO code or name, such as LV)")
+    parser.add_argument("--lang", choices=languages(), default=languages()[0])
+    parser.add_argument("--chart", type=Path, help="also write the distribution chart (PNG)")
+    add_database_url(parser)
+
+
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "coordinator": ("who may export and see figures", _coordinator_arguments),
+    "cohort": ("groups of practitioners invited by one link", _cohort_arguments),
+    "export": ("answer logs and assessments as files", _export_arguments),
+    "erase": ("erase a respondent, as they asked by e-mail", _erase_arguments),
+    "purge": ("remove what is past RETENTION_DAYS now", add_database_url),
+    "stats": ("aggregate figures per cohort and country", _stats_arguments),
+}
+"""Each subcommand's one-line help and the function that declares its options."""
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Carry out ``sicheck coordinator`` or ``sicheck cohort``."""
+    """Carry out one of the coordinators' subcommands."""
+    from bot.runtime import StartupError, open_database
+
     if args.command == "coordinator" and args.action != "list" and not args.user_id:
         raise StartupError(f"coordinator {args.action} needs a Telegram user id")
-    if args.command == "erase" and not args.telegram_id.isdigit():
-        raise StartupError("a Telegram user id is a number")
-    if args.command == "coordinator" and args.user_id and not args.user_id.isdigit():
-        raise StartupError("a Telegram user id is a number")
     if args.command == "cohort" and args.action == "new" and not (args.name or "").strip():
         raise StartupError("cohort new needs a name, such as: sicheck cohort new 'Riga 2026'")
     if args.command == "export":
@@ -114,26 +150,40 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "stats":
             return await _stats(args, database.store, settings)
         if args.command == "erase":
-            erased = await database.store.run(lambda c: erase(c, PLATFORM, args.telegram_id))
-            print(
-                f"erased {erased.respondents} respondent, {erased.assessments} assessments, "
-                f"{erased.answers} answers and {erased.log_entries} answer-log entries"
-            )
-            return 0 if erased.anything else 1
+            return await _erase(args, database.store)
         if args.command == "purge":
-            retention = timedelta(days=settings.retention_days)
-            erased = await database.store.run(lambda c: purge(c, retention))
-            print(
-                f"past {settings.retention_days} days: {erased.assessments} unfinished "
-                f"assessments and {erased.respondents} identities removed"
-            )
-            return 0
+            return await _purge(database.store, settings)
         return await _cohort(args, database.store, settings)
     finally:
         await database.close()
 
 
+async def _erase(args: argparse.Namespace, store: Store) -> int:
+    from storage.privacy import erase
+
+    if args.telegram_id is not None:
+        platform, external_id = PLATFORM, args.telegram_id
+    else:
+        platform, external_id = CONSOLE, args.console_user
+    erased = await store.run(lambda c: erase(c, platform, external_id))
+    print(erased_line(erased))
+    return 0 if erased.anything else 1
+
+
+async def _purge(store: Store, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from storage.privacy import purge
+
+    retention = timedelta(days=settings.retention_days)
+    erased = await store.run(lambda c: purge(c, retention))
+    print(purged_line(settings.retention_days, erased))
+    return 0
+
+
 async def _coordinator(args: argparse.Namespace, store: Store) -> int:
+    from storage.coordination import add_coordinator, list_coordinators, remove_coordinator
+
     if args.action == "add":
         await store.run(lambda c: add_coordinator(c, PLATFORM, args.user_id))
         print(f"{args.user_id} is a coordinator")
@@ -148,6 +198,8 @@ async def _coordinator(args: argparse.Namespace, store: Store) -> int:
 
 
 async def _cohort(args: argparse.Namespace, store: Store, settings: Settings) -> int:
+    from storage.coordination import list_cohorts, new_cohort
+
     if args.action == "new":
         name = args.name.strip()[:200]
         code = await store.run(lambda c: new_cohort(c, name))
@@ -163,6 +215,12 @@ async def _cohort(args: argparse.Namespace, store: Store, settings: Settings) ->
 
 
 async def _stats(args: argparse.Namespace, store: Store, settings: Settings) -> int:
+    from bot.documents import stats_png
+    from bot.exporting import UnknownCountryError, country_code
+    from bot.runtime import StartupError, load_checked_content
+    from bot.stats_text import stats_plain
+    from storage.stats import stats
+
     content = load_checked_content()
     try:
         country = country_code(args.country, args.lang) if args.country else None
@@ -184,9 +242,19 @@ async def _stats(args: argparse.Namespace, store: Store, settings: Settings) -> 
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from bot.exporting import ExportRequestError, UnknownCountryError, parse_words, run_export
+    from bot.runtime import (
+        StartupError,
+        load_checked_content,
+        open_database,
+        require_pseudonym_key,
+    )
+
     words = [args.kind, args.shape] + ["completed"] * args.completed + [args.names or ""]
     for option in ("since", "until", "cohort", "country", "version"):
-        if getattr(args, option):
+        if getattr(args, option) not in (None, ""):
             words.append(f"{option}={getattr(args, option)}")
     try:
         request = replace(

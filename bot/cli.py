@@ -1,53 +1,82 @@
-"""The ``sicheck`` command line: console, database and translation tasks."""
+"""The ``sicheck`` command line: console, database and translation tasks.
+
+Only the chosen subcommand's options are declared and only its modules imported, so
+``sicheck --help`` and the console start without the database, Telegram, chart or PDF
+libraries they do not use.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
-import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+from bot import admin
+from bot.arguments import add_database_url, languages
 
-from bot import admin, catalogs, diagram, logs
-from bot.console import run_console
-from bot.runtime import StartupError, inspect_revision, load_checked_content, open_database
-from bot.settings import Settings
-from dialogs.i18n import SUPPORTED_LANGUAGES
-from storage.migrate import head_revision
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+Declare = Callable[[argparse.ArgumentParser], None]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _console_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", help="whose assessment this is (default: your login name)")
+    parser.add_argument("--lang", choices=languages(), help="the language to use")
+    add_database_url(parser)
+
+
+def _db_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("upgrade", "current"))
+    add_database_url(parser)
+
+
+def _i18n_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("extract", "update", "compile", "check"))
+
+
+def _diagram_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--check", action="store_true", help="fail if the committed one is stale")
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subcommand takes no options."""
+
+
+SUBCOMMANDS: dict[str, tuple[str, Declare]] = {
+    "console": ("run an assessment in this terminal", _console_arguments),
+    "run": ("run the Telegram bot (long polling, or webhook if set)", _no_arguments),
+    "db": ("database schema tasks", _db_arguments),
+    "i18n": ("translation catalogs", _i18n_arguments),
+    **admin.SUBCOMMANDS,
+    "diagram": ("write the dialogue's state diagram (mermaid)", _diagram_arguments),
+}
+
+
+def _parser(chosen: str | None) -> argparse.ArgumentParser:
+    """The parser; only the ``chosen`` subcommand's options are declared (and imported)."""
     parser = argparse.ArgumentParser(
         prog="sicheck",
         description="SI Check: assess a social-innovation practice against the EAPN checklist.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-
-    console = commands.add_parser("console", help="run an assessment in this terminal")
-    console.add_argument("--user", help="whose assessment this is (default: your login name)")
-    console.add_argument("--lang", choices=SUPPORTED_LANGUAGES, help="the language to use")
-    console.add_argument("--database-url", help="overrides DATABASE_URL")
-
-    commands.add_parser("run", help="run the Telegram bot (long polling, or webhook if set)")
-
-    database = commands.add_parser("db", help="database schema tasks")
-    database.add_argument("action", choices=("upgrade", "current"))
-    database.add_argument("--database-url", help="overrides DATABASE_URL")
-
-    i18n = commands.add_parser("i18n", help="translation catalogs")
-    i18n.add_argument("action", choices=("extract", "update", "compile", "check"))
-
-    admin.add_arguments(commands)
-
-    graph = commands.add_parser("diagram", help="write the dialogue's state diagram (mermaid)")
-    graph.add_argument("--check", action="store_true", help="fail if the committed one is stale")
+    for name, (summary, declare) in SUBCOMMANDS.items():
+        subparser = commands.add_parser(name, help=summary)
+        if name == chosen:
+            declare(subparser)
     return parser
 
 
+def _chosen(argv: Sequence[str]) -> str | None:
+    # The top-level parser has no option but --help, so the subcommand is the first word.
+    return next((word for word in argv if word in SUBCOMMANDS), None)
+
+
 def _login_name() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -55,6 +84,11 @@ def _login_name() -> str:
 
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:
+    import io
+
+    from bot.console import run_console
+    from bot.runtime import load_checked_content, open_database
+
     content = load_checked_content()
     database = await open_database(args.database_url or settings.database_url)
     stdin = sys.stdin
@@ -68,12 +102,16 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
             language=args.lang,
             stdin=stdin,
             stdout=sys.stdout,
+            retention_days=settings.retention_days,
         )
     finally:
         await database.close()
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import inspect_revision, open_database
+    from storage.migrate import head_revision
+
     url = args.database_url or settings.database_url
     if args.action == "upgrade":
         database = await open_database(url, migrate=True)
@@ -86,6 +124,11 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from bot.runtime import StartupError
+    from bot.settings import Settings
+
     try:
         return Settings()
     except ValidationError as error:
@@ -94,26 +137,42 @@ def _settings() -> Settings:
         raise StartupError(f"setting {field}: {first['msg']}") from None
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.command == "console":
+        return asyncio.run(_console(args, settings))
+    if args.command == "run":
+        from bot import logs
+        from bot.telegram.run import run_bot
+
+        logs.configure(settings.log_level, settings.log_format)
+        return asyncio.run(run_bot(settings))
+    if args.command == "db":
+        return asyncio.run(_db(args, settings))
+    if args.command == "i18n":
+        from bot import catalogs
+
+        return catalogs.run(args.action)
+    if args.command in admin.SUBCOMMANDS:
+        return asyncio.run(admin.run(args, settings))
+    if args.command == "diagram":
+        from bot import diagram
+
+        return diagram.run(check=args.check)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sicheck`` command."""
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
     try:
-        settings = _settings()
-        if args.command == "console":
-            return asyncio.run(_console(args, settings))
-        if args.command == "run":
-            from bot.telegram.run import run_bot
+        args = _parser(_chosen(words)).parse_args(words)
+    except SystemExit as stopped:  # --help, or a usage error already printed in one line
+        return stopped.code if isinstance(stopped.code, int) else 2
+    from bot.runtime import StartupError
 
-            logs.configure(settings.log_level, settings.log_format)
-            return asyncio.run(run_bot(settings))
-        if args.command == "db":
-            return asyncio.run(_db(args, settings))
-        if args.command == "i18n":
-            return catalogs.run(args.action)
-        if args.command in ("coordinator", "cohort", "export", "stats", "erase", "purge"):
-            return asyncio.run(admin.run(args, settings))
-        if args.command == "diagram":
-            return diagram.run(check=args.check)
+    try:
+        return _dispatch(args)
     except StartupError as error:
         print(f"sicheck: {error}", file=sys.stderr)
         return 2
@@ -123,7 +182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from bot import cli, runtime
 from dialogs.content import CONTENT_DIR, load_content
 from storage.migrate import head_revision
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_an_unreachable_database_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,3 +50,72 @@ def test_db_upgrade_then_current(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert cli.main(["db", "current", "--database-url", url]) == 0
     head = head_revision()
     assert f"database at {head}, code at {head}" in capsys.readouterr().out
+
+
+HEAVY = ("telegram", "matplotlib", "sqlalchemy", "fpdf", "starlette", "uvicorn", "xlsxwriter")
+DRAWING = ("telegram", "matplotlib", "fpdf", "starlette", "uvicorn", "xlsxwriter")
+
+
+def _imported_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has imported after running ``code``."""
+    script = f"""import sys
+{code}
+print(" ".join(sorted({{name.split(".")[0] for name in sys.modules}})))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def _after_main(*argv: str) -> str:
+    return f"""from bot import cli
+try:
+    cli.main({list(argv)!r})
+except SystemExit:
+    pass"""
+
+
+def test_help_imports_no_database_telegram_or_drawing_library() -> None:
+    imported = _imported_after(_after_main("--help"))
+    assert "bot" in imported
+    assert imported.isdisjoint(HEAVY), imported & set(HEAVY)
+
+
+def test_the_console_imports_no_telegram_or_drawing_library() -> None:
+    imported = _imported_after(_after_main("console", "--help"))
+    assert imported.isdisjoint(HEAVY), imported & set(HEAVY)
+    imported = _imported_after("import bot.cli, bot.console")
+    assert "sqlalchemy" in imported
+    assert imported.isdisjoint(DRAWING), imported & set(DRAWING)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["export", "--version", "²"], "argument --version: '²' is not a number"),
+        (["export", "--version", "1.5"], "argument --version: '1.5' is not a number"),
+        (["coordinator", "add", "²"], "argument user_id: '²' is not a Telegram user id"),
+        (["coordinator", "remove", "①"], "argument user_id: '①' is not a Telegram user id"),
+        (["erase", "--telegram-id", "١٢"], "'١٢' is not a Telegram user id"),
+        (["erase"], "one of the arguments --telegram-id --console-user is required"),
+        (["erase", "--console-user", " "], "a console user name cannot be empty"),
+    ],
+)
+def test_a_number_in_other_digits_is_refused_in_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert "Traceback" not in error
+
+
+def test_a_coordinator_id_is_stored_as_its_ascii_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/c.db"
+    assert cli.main(["db", "upgrade", "--database-url", url]) == 0
+    assert cli.main(["coordinator", "add", "0042", "--database-url", url]) == 0
+    assert cli.main(["coordinator", "list", "--database-url", url]) == 0
+    assert "telegram\t42\t" in capsys.readouterr().out
