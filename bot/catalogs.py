@@ -23,7 +23,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 from bot.telegram.application import COMMANDS
-from bot.telegram.callback_data import pack
+from bot.telegram.callback_data import LARGEST, pack
 from dialogs.content import Checklist, Content, default_content
 from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, _, compile_catalog, use_language
 from dialogs.machine import states
@@ -38,7 +38,6 @@ from dialogs.snapshot import (
 )
 from dialogs.views import MESSAGE_MAX, history_view, plain, render
 from locales import TEMPLATE, catalog_path
-from storage.dialogue import Expected
 from storage.reports import HISTORY_MAX
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,7 +230,7 @@ BUTTON_LABEL_MAX = 40
 COMMAND_DESCRIPTION_MAX = 256
 LONG_AGO = datetime(2026, 9, 30, tzinfo=UTC)
 """A date whose name is long in every language (September)."""
-LONGEST_IDS = Expected(checklist_version=999, assessment_id=10**15, version=10**8)
+LONGEST_IDS = LARGEST
 
 
 def _worst_snapshots(checklist: Checklist, language: str) -> list[tuple[Snapshot, bool]]:

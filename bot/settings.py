@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Bot API server, for a self-hosted one"
     )
+    telegram_proxy: str | None = Field(
+        None,
+        description="Proxy for the Bot API (http://, https:// or socks5://host:port); unset: "
+        "HTTPS_PROXY or ALL_PROXY from the environment, if any",
+    )
+    telegram_connections: int = Field(
+        16, ge=1, description="Most connections open to the Bot API at once for calls"
+    )
     telegram_rate_limit: float = Field(
         30, description="Most Bot API requests per second, over all chats (0: no limit)"
     )

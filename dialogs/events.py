@@ -2,12 +2,15 @@
 
 A token is what a button sends back: ``a:C03:2`` answers criterion 3 with 2, ``a:C03:-`` says
 "not applicable". Tokens name the criterion they belong to, so a press on an old question can
-be told apart from a press on the current one.
+be told apart from a press on the current one. This is the one place where a view's button
+action becomes an engine event; adapters wrap tokens in their own data (the console in option
+numbers, Telegram in ``bot.telegram.callback_data``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -135,14 +138,19 @@ Event = (
 )
 
 _CRITERION = r"C\d\d"
-_PATTERNS: tuple[tuple[re.Pattern[str], type], ...] = (
-    (re.compile(r"l:([a-z]{2})"), ChooseLanguage),
-    (re.compile(r"c:([A-Z]{2}|-)"), ChooseCountry),
-    (re.compile(rf"a:({_CRITERION}):([0-9]|-)"), Answer),
-    (re.compile(rf"t:({_CRITERION}):([a-z_]{{1,20}})"), ToggleAspect),
-    (re.compile(r"g:([a-z_]{1,24})"), ToggleTag),
-    (re.compile(rf"e:({_CRITERION})"), Edit),
-    (re.compile(r"o:(\d{1,19})"), Open),
+
+
+_TOKENS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Event]], ...] = (
+    (re.compile(r"l:([a-z]{2})"), lambda m: ChooseLanguage(m[1])),
+    (re.compile(r"c:([A-Z]{2}|-)"), lambda m: ChooseCountry(None if m[1] == "-" else m[1])),
+    (
+        re.compile(rf"a:({_CRITERION}):([0-9]|-)"),
+        lambda m: Answer(m[1], None if m[2] == "-" else int(m[2])),
+    ),
+    (re.compile(rf"t:({_CRITERION}):([a-z_]{{1,20}})"), lambda m: ToggleAspect(m[1], m[2])),
+    (re.compile(r"g:([a-z_]{1,24})"), lambda m: ToggleTag(m[1])),
+    (re.compile(rf"e:({_CRITERION})"), lambda m: Edit(m[1])),
+    (re.compile(r"o:(\d{1,19})"), lambda m: Open(int(m[1]))),
 )
 _SIMPLE: dict[str, Event] = {
     "y": Consent(accepted=True),
@@ -184,21 +192,8 @@ def decode(token: str) -> Event | None:
     """Return the event a button token stands for, or ``None`` for an unknown or forged one."""
     if token in _SIMPLE:
         return _SIMPLE[token]
-    for pattern, kind in _PATTERNS:
+    for pattern, build in _TOKENS:
         match = pattern.fullmatch(token)
-        if match is None:
-            continue
-        if kind is ChooseLanguage:
-            return ChooseLanguage(match[1])
-        if kind is ChooseCountry:
-            return ChooseCountry(None if match[1] == "-" else match[1])
-        if kind is Answer:
-            return Answer(match[1], None if match[2] == "-" else int(match[2]))
-        if kind is ToggleAspect:
-            return ToggleAspect(match[1], match[2])
-        if kind is ToggleTag:
-            return ToggleTag(match[1])
-        if kind is Open:
-            return Open(int(match[1]))
-        return Edit(match[1])
+        if match is not None:
+            return build(match)
     return None

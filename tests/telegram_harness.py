@@ -108,9 +108,11 @@ async def running_bot(
     await application.initialize()
     assert application.post_init is not None
     await application.post_init(application)
+    await application.start()
     try:
         yield harness
     finally:
+        await application.stop()
         await application.shutdown()
         assert application.post_shutdown is not None
         await application.post_shutdown(application)

@@ -1,41 +1,188 @@
-"""The Bot API request layer (``StreamRequest``), spoken to a loopback Bot API server."""
+"""The Bot API transport: python-telegram-bot's ``HTTPXRequest``, proxies and TLS trust.
+
+Every server here is on loopback: the Bot API double behind TLS with a certificate authority
+made for the test, and an HTTP CONNECT proxy that counts the tunnels it opens.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import io
+import ssl
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from email import policy
-from email.parser import BytesParser
+from contextlib import suppress
+from pathlib import Path
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
-from telegram.error import BadRequest, TimedOut
-from telegram.request import RequestData
-from telegram.request._requestparameter import RequestParameter
+import trustme
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.telegram.http import StreamRequest, form
+from bot.runtime import StartupError
+from bot.telegram.application import bot_api_request, build_application
+from bot.telegram.run import initialize
 from tests.fake_bot_api import FakeBotAPI, LoopbackTelegram, buttons, callback_update
+from tests.telegram_harness import offline_settings
 
 USER = 6060
 KEYBOARD = [("Yes", "v1:a1:3:yes"), ("No", "v1:a1:3:no")]
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+class TLSTelegram(LoopbackTelegram):
+    """The Bot API double behind TLS on 127.0.0.1, counting the connections it accepts."""
+
+    def __init__(self, api: FakeBotAPI, context: ssl.SSLContext) -> None:
+        super().__init__(api)
+        self.context = context
+        self.connections = 0
+
+    async def start(self) -> None:
+        """Listen on a free loopback port; the TLS handshake follows each accept."""
+        self._server = await asyncio.start_server(self._accepted, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"https://127.0.0.1:{port}"
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await writer.start_tls(self.context)
+        except (ssl.SSLError, ConnectionError):
+            writer.close()  # the client refused the certificate
+            return
+        await self._connection(reader, writer)
+
+
+class ConnectProxy:
+    """An HTTP proxy on loopback that only tunnels (``CONNECT``), counting its tunnels."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        self.url = ""
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        """Stop listening and close every tunnel."""
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._open):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            verb, target, _version = head.split(b"\r\n", 1)[0].decode().split(" ")
+            if verb != "CONNECT":
+                writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            host, port = target.rsplit(":", 1)
+            upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+            self._open.add(upstream_writer)
+            self.tunnels.append(target)
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await asyncio.gather(
+                self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+            )
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            return
+        finally:
+            writer.close()
+            self._open.discard(writer)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+        self._open.discard(writer)
 
 
 @pytest.fixture
-async def loopback() -> AsyncIterator[tuple[FakeBotAPI, Bot]]:
-    api = FakeBotAPI()
-    server = LoopbackTelegram(api)
+def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An environment naming no proxy, whatever the machine's has."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusted(authority: trustme.CA, tmp_path: Path) -> Path:
+    """The test authority's certificate as a bundle file for ``SSL_CERT_FILE``."""
+    path = tmp_path / "test-ca.pem"
+    authority.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+async def tls_telegram(authority: trustme.CA) -> AsyncIterator[TLSTelegram]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    server = TLSTelegram(FakeBotAPI(), context)
     await server.start()
-    bot = Bot(
-        api.token,
-        base_url=f"{server.url}/bot",
-        request=StreamRequest(),
-        get_updates_request=StreamRequest(connections=2),
-    )
     try:
-        async with bot:
-            yield api, bot
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[ConnectProxy]:
+    server = ConnectProxy()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+class IdleClosingTelegram(LoopbackTelegram):
+    """The Bot API double, able to close its idle keep-alive connections as a NAT would."""
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        super().__init__(api)
+        self.open: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        """Listen on a free loopback port, keeping each connection's writer."""
+        self._server = await asyncio.start_server(self._kept, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _kept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open.add(writer)
+        try:
+            await self._connection(reader, writer)
+        finally:
+            self.open.discard(writer)
+
+    async def close_idle(self) -> int:
+        """Close every connection (none is busy between calls); how many were open."""
+        closing = list(self.open)
+        for writer in closing:
+            writer.close()
+        for writer in closing:
+            with suppress(ConnectionError):
+                await writer.wait_closed()
+        return len(closing)
+
+
+@pytest.fixture
+async def plain_telegram() -> AsyncIterator[IdleClosingTelegram]:
+    server = IdleClosingTelegram(FakeBotAPI())
+    await server.start()
+    try:
+        yield server
     finally:
         await server.stop()
 
@@ -46,173 +193,105 @@ def markup() -> InlineKeyboardMarkup:
     )
 
 
-async def test_keyboards_reach_telegram_whole(loopback: tuple[FakeBotAPI, Bot]) -> None:
-    api, bot = loopback
-    sent = await bot.send_message(USER, "Is the practice new here?", reply_markup=markup())
-    assert buttons(api.last(USER)) == KEYBOARD
-    # The answer leaves the keyboard out: the bot built it and never reads it back.
-    assert sent.reply_markup is None
-    assert sent.text == "Is the practice new here?"
-    edited = await bot.edit_message_text(
-        "Is the practice new here? (edited)", USER, sent.message_id, reply_markup=markup()
+def bot_on(url: str, **settings: object) -> Bot:
+    chosen = offline_settings("sqlite+aiosqlite://", telegram_api_url=url, **settings)
+    return Bot(
+        "123:abc",
+        base_url=f"{url}/bot",
+        request=bot_api_request(chosen, connections=4),
+        get_updates_request=bot_api_request(chosen, connections=2),
     )
-    # The edited message is not read back either: the edit is acknowledged as done.
-    assert edited is True
-    assert api.last(USER)["text"] == "Is the practice new here? (edited)"
-    assert buttons(api.last(USER)) == KEYBOARD
-    assert api.violations == []
 
 
-async def test_a_failed_edit_still_raises(loopback: tuple[FakeBotAPI, Bot]) -> None:
-    _api, bot = loopback
-    sent = await bot.send_message(USER, "Is the practice new here?", reply_markup=markup())
-    with pytest.raises(BadRequest, match="not modified"):
-        await bot.edit_message_text(
-            "Is the practice new here?", USER, sent.message_id, reply_markup=markup()
-        )
-
-
-async def test_a_pressed_button_arrives_without_its_keyboard(
-    loopback: tuple[FakeBotAPI, Bot],
+@pytest.mark.usefixtures("no_proxy_variables")
+async def test_answers_come_back_as_telegram_sent_them(
+    plain_telegram: IdleClosingTelegram,
 ) -> None:
-    api, bot = loopback
-    await bot.send_message(USER, "Is the practice new here?", reply_markup=markup())
-    question = api.last(USER)
-    api.queue(callback_update(USER, KEYBOARD[0][1], question))
-    (update,) = await bot.get_updates(timeout=0)
-    query = update.callback_query
-    assert query is not None
-    assert query.data == KEYBOARD[0][1]
-    assert isinstance(query.message, Message)
-    assert query.message.message_id == question["message_id"]
-    assert query.message.reply_markup is None
-    assert buttons(question) == KEYBOARD  # the double's own record is untouched
-
-
-async def test_a_photo_goes_up_as_a_form(loopback: tuple[FakeBotAPI, Bot]) -> None:
-    api, bot = loopback
-    chart = b"\xff\xd8\xff" + bytes(range(256)) * 4
-    await bot.send_photo(USER, chart, caption="<b>Radar</b>", filename="chart.jpg")
-    (upload,) = api.files_in(USER)
-    assert (upload.method, upload.filename, upload.content) == ("sendPhoto", "chart.jpg", chart)
-    # A large file too (an export), on the connection the small calls share.
-    export = bytes(range(256)) * 12_000
-    await bot.send_document(USER, io.BytesIO(export), filename="answers.xlsx")
-    await bot.send_message(USER, "Sent.")
-    assert api.files_in(USER)[-1].content == export
+    api = plain_telegram.api
+    async with bot_on(plain_telegram.url) as bot:
+        sent = await bot.send_message(USER, "Is the practice new here?", reply_markup=markup())
+        assert sent.reply_markup == markup()
+        edited = await bot.edit_message_text(
+            "Is the practice new here? (edited)", USER, sent.message_id, reply_markup=markup()
+        )
+        assert isinstance(edited, Message)
+        assert edited.text == "Is the practice new here? (edited)"
+        assert edited.reply_markup == markup()
+        api.queue(callback_update(USER, KEYBOARD[0][1], api.last(USER)))
+        (update,) = await bot.get_updates(timeout=0)
+        query = update.callback_query
+        assert query is not None
+        assert isinstance(query.message, Message)
+        assert query.message.reply_markup == markup()
+    assert buttons(api.last(USER)) == KEYBOARD
     assert api.violations == []
 
 
-def test_a_form_is_multipart_as_the_standard_reads_it() -> None:
-    caption = 'Zupas virtuve "Ķekava"\r\n<b>2/3</b>'
-    content = b"%PDF-1.7\r\n--not-a-boundary\r\n" + bytes(range(256))
-    data = RequestData(
-        [
-            RequestParameter.from_input("chat_id", USER),
-            RequestParameter.from_input("caption", caption),
-            RequestParameter.from_input("document", InputFile(content, 'report "v2".pdf')),
-        ]
+@pytest.mark.usefixtures("no_proxy_variables")
+async def test_a_keep_alive_connection_the_server_closed_is_not_a_failure(
+    plain_telegram: IdleClosingTelegram,
+) -> None:
+    async with bot_on(plain_telegram.url) as bot:
+        await bot.send_message(USER, "One")
+        assert await plain_telegram.close_idle() == 1
+        await bot.send_message(USER, "Two")
+    chat = plain_telegram.api.chat(USER)
+    assert [message["text"] for message in chat] == ["One", "Two"]
+    assert len(plain_telegram.api.calls_to("sendMessage")) == 2  # nothing sent twice
+
+
+@pytest.mark.usefixtures("no_proxy_variables")
+async def test_the_bot_api_through_telegram_proxy_tunnels_tls(
+    no_proxy_variables: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tls_telegram: TLSTelegram,
+    proxy: ConnectProxy,
+    trusted: Path,
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
+    async with bot_on(tls_telegram.url, telegram_proxy=proxy.url) as bot:
+        assert (await bot.get_me()).username == "sicheck_test_bot"
+        await bot.send_message(USER, "Through the proxy", reply_markup=markup())
+    assert tls_telegram.api.last(USER)["text"] == "Through the proxy"
+    address = tls_telegram.url.removeprefix("https://")
+    assert proxy.tunnels == [address]  # one kept-alive tunnel for both calls
+
+
+async def test_https_proxy_from_the_environment_is_used(
+    no_proxy_variables: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tls_telegram: TLSTelegram,
+    proxy: ConnectProxy,
+    trusted: Path,
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    async with bot_on(tls_telegram.url) as bot:
+        await bot.get_me()
+    assert len(proxy.tunnels) == 1
+
+
+async def test_an_untrusted_certificate_is_one_clear_start_up_error(
+    no_proxy_variables: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tls_telegram: TLSTelegram,
+    tmp_path: Path,
+) -> None:
+    stranger = tmp_path / "another-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(stranger))
+    monkeypatch.setenv("SSL_CERT_FILE", str(stranger))
+    settings = offline_settings(
+        "sqlite+aiosqlite://", telegram_api_url=tls_telegram.url, telegram_retries=5
     )
-    content_type, body = form(data)
-    message = BytesParser(policy=policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
-    assert message.is_multipart()
-    parts = {
-        part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
-    }
-    assert set(parts) == {"chat_id", "caption", "document"}
-    assert parts["chat_id"].get_payload(decode=True) == b"6060"
-    assert parts["caption"].get_payload(decode=True) == caption.encode()
-    document = parts["document"]
-    assert document.get_filename() == "report %22v2%22.pdf"
-    assert document.get_content_type() == "application/pdf"
-    assert document.get_payload(decode=True) == content
+    application = build_application(settings)
+    with pytest.raises(StartupError, match="certificate that is not trusted") as raised:
+        await initialize(application, settings)
+    assert "unable to get local issuer certificate" in str(raised.value)
+    assert "SSL_CERT_FILE" in str(raised.value)
+    assert tls_telegram.connections == 1  # tried once, not once per retry
+    assert tls_telegram.api.calls == []
 
 
-@asynccontextmanager
-async def answering(
-    *responses: bytes | None, heads: list[bytes] | None = None
-) -> AsyncIterator[str]:
-    """A server on loopback answering each request with the next of ``responses`` as they
-    are (``None``: no answer at all), then closing the connection when a response asks;
-    the requests' heads go to ``heads``."""
-    queue = list(responses)
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while queue:
-                head = await reader.readuntil(b"\r\n\r\n")
-                if heads is not None:
-                    heads.append(head)
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
-                response = queue.pop(0)
-                if response is None:
-                    await reader.read()  # until the client gives up and hangs up
-                    return
-                writer.write(response)
-                await writer.drain()
-                if b"connection: close" in response.lower():
-                    return
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/botTOKEN/"
-    finally:
-        server.close()
-
-
-def json_call(value: int) -> RequestData:
-    return RequestData([RequestParameter.from_input("value", value)])
-
-
-async def test_chunked_answers_and_closed_connections_are_read_whole() -> None:
-    chunked = (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        b'5\r\n{"ok"\r\n10;ext=1\r\n:true,"result":1\r\n1\r\n}\r\n0\r\n\r\n'
-    )
-    unsized = b'HTTP/1.0 200 OK\r\n\r\n{"ok":true,"result":2}'
-    request = StreamRequest()
-    await request.initialize()
-    heads: list[bytes] = []
-    try:
-        async with answering(chunked, heads=heads) as first, answering(unsized) as second:
-            assert await request.do_request(f"{first}getMe", "POST", json_call(1)) == (
-                200,
-                b'{"ok":true,"result":1}',
-            )
-            authority = first.split("/")[2]  # with the port, which is not HTTP's own
-            assert heads[0].startswith(b"POST /botTOKEN/getMe HTTP/1.1\r\n")
-            assert f"\r\nHost: {authority}\r\n".encode() in heads[0]
-            # The first server hung up as it said it would: the next call opens anew.
-            assert await request.do_request(f"{second}getMe", "POST", json_call(2)) == (
-                200,
-                b'{"ok":true,"result":2}',
-            )
-    finally:
-        await request.shutdown()
-
-
-async def test_a_call_nobody_answers_times_out_and_the_next_goes_through() -> None:
-    ok = b'HTTP/1.1 200 OK\r\nContent-Length: 22\r\n\r\n{"ok":true,"result":3}'
-    request = StreamRequest()
-    await request.initialize()
-    try:
-        async with answering(None) as silent, answering(ok) as working:
-            silence = request.do_request(
-                f"{silent}getMe", "POST", json_call(1), read_timeout=0.2, write_timeout=0
-            )
-            with pytest.raises(TimedOut):  # not the test's own time limit, TimeoutError
-                await asyncio.wait_for(silence, 10)
-            assert await request.do_request(f"{working}getMe", "POST", json_call(2)) == (
-                200,
-                b'{"ok":true,"result":3}',
-            )
-    finally:
-        await request.shutdown()
+def test_a_socks5_proxy_is_accepted() -> None:
+    settings = offline_settings("sqlite+aiosqlite://", telegram_proxy="socks5://127.0.0.1:1080")
+    assert bot_api_request(settings, connections=1).read_timeout == 5.0

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Column, Connection, event, func, make_url, select, update
 
 from bot import cli
-from bot.telegram.privacy import ERASE, REMINDERS_OFF, send_reminders
+from bot.telegram.privacy import REMINDERS_OFF, send_reminders
 from dialogs.content import default_content
 from storage.database import is_sqlite
 from storage.dialogue import Claim, Who, claim_update, open_dialogue
@@ -342,7 +342,8 @@ async def test_the_erase_button_of_someone_else_erases_only_the_presser(
 ) -> None:
     await finish(bot, ANA)
     await bot.say(ANA, "/delete")
-    await bot.feed(callback_update(BEN, ERASE, bot.last(ANA)))
+    [erase] = [data for label, data in buttons(bot.last(ANA)) if "🗑" in label]
+    await bot.feed(callback_update(BEN, erase, bot.last(ANA)))
     respondents, _assessments = await ids_of(database, ANA)
     assert respondents
     assert await session_count(database, Coordinator) == 0

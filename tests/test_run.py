@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 
 from bench.loopback import free_port
 from storage.store import Database
@@ -22,6 +24,7 @@ from tests.fake_bot_api import (
     callback_update,
     message_update,
 )
+from tests.test_http import PROXY_VARIABLES, ConnectProxy, TLSTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
@@ -40,6 +43,11 @@ async def api_server() -> AsyncIterator[tuple[FakeBotAPI, str]]:
 
 
 async def start_bot(api_url: str, database_url: str, **env: str) -> asyncio.subprocess.Process:
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name.upper() not in PROXY_VARIABLES  # the machine's own proxy would hide the test's
+    }
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -49,7 +57,7 @@ async def start_bot(api_url: str, database_url: str, **env: str) -> asyncio.subp
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={
-            **os.environ,
+            **inherited,
             "TELEGRAM_BOT_TOKEN": "123:abc",
             "SICHECK_PSEUDONYM_KEY": "loopback test pseudonym key",
             "TELEGRAM_API_URL": api_url,
@@ -200,3 +208,65 @@ async def test_webhook_mode_completes_the_whole_flow(
     finally:
         await stop_bot(process)
     assert api.violations == []
+
+
+@pytest.fixture
+async def behind_tls(tmp_path: Path) -> AsyncIterator[tuple[TLSTelegram, Path]]:
+    """The Bot API double behind TLS, and a bundle file with its test authority."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    server = TLSTelegram(FakeBotAPI(), context)
+    await server.start()
+    bundle = tmp_path / "test-ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    try:
+        yield server, bundle
+    finally:
+        await server.stop()
+
+
+async def test_a_whole_assessment_through_an_https_proxy(
+    behind_tls: tuple[TLSTelegram, Path], database: Database, database_url: str
+) -> None:
+    telegram, bundle = behind_tls
+    api = telegram.api
+    proxy = ConnectProxy()
+    await proxy.start()
+    process = await start_bot(
+        telegram.url,
+        database_url,
+        HTTPS_PROXY=proxy.url,
+        SSL_CERT_FILE=str(bundle),
+        LISTEN_PORT=str(free_port()),
+    )
+    try:
+        await api.wait_for(lambda: bool(api.calls_to("getUpdates")), TIMEOUT)
+        await Driver(api).whole_assessment()
+        assert "Summary: Soup kitchen" in api.last(USER)["text"]
+        await api.wait_for(lambda: bool(api.files_in(USER)), TIMEOUT)
+    finally:
+        await stop_bot(process)
+        await proxy.stop()
+    assert api.violations == []
+    address = telegram.url.removeprefix("https://")
+    # Every call went through the proxy, on a few kept-alive tunnels (calls and long polls).
+    assert proxy.tunnels
+    assert set(proxy.tunnels) == {address}
+    assert len(proxy.tunnels) <= telegram.connections
+    assert len(proxy.tunnels) < len(api.calls) / 4
+
+
+async def test_an_untrusted_bot_api_certificate_stops_the_start_with_one_line(
+    behind_tls: tuple[TLSTelegram, Path], database_url: str, tmp_path: Path
+) -> None:
+    telegram, _bundle = behind_tls
+    stranger = tmp_path / "another-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(stranger))
+    process = await start_bot(telegram.url, database_url, SSL_CERT_FILE=str(stranger))
+    _, errors = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 2
+    assert errors.decode().startswith("sicheck: the Bot API at https://127.0.0.1:")
+    assert "certificate that is not trusted" in errors.decode()
+    assert errors.decode().count("\n") == 1
+    assert telegram.connections == 1

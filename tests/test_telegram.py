@@ -8,11 +8,30 @@ import pytest
 from sqlalchemy import func, select
 from telegram.error import NetworkError
 
-from bot.telegram.callback_data import MAX_BYTES
+from bot.telegram import callback_data as codec
+from bot.telegram.callback_data import (
+    LARGEST,
+    MAX_BYTES,
+    ErasePress,
+    LanguagePress,
+    NoticesOffPress,
+    OpenPress,
+    RemindersOffPress,
+    ReportPress,
+    StepPress,
+)
+from dialogs import events
 from dialogs.content import Content, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.report import country_name
-from storage.models import Answer, AnswerLog, Assessment, ProcessedUpdate, Respondent
+from storage.models import (
+    Answer,
+    AnswerLog,
+    Assessment,
+    Coordinator,
+    ProcessedUpdate,
+    Respondent,
+)
 from storage.store import Database, connect
 from tests.fake_bot_api import BotAPIError, FakeBotAPI, buttons, callback_update, message_update
 from tests.telegram_harness import Harness, running_bot
@@ -387,3 +406,271 @@ async def test_a_press_on_a_message_too_old_to_read_gets_a_new_message(
     assert "Criterion 2/10" in bot.text(ANA)
     assert bot.last(ANA)["message_id"] != question["message_id"]
     assert await log_rows(database) == [("C01", 2, 1)]
+
+
+def every_step_event(content: Content) -> list[events.Event]:
+    """One event of every kind a dialogue button sends, with the longest codes of the content."""
+    checklist = content.latest
+    taxonomy = checklist.knowledge.taxonomy
+    simple = (events.Consent(True), events.Consent(False), events.Back(), events.Skip())
+    more = (events.Info(), events.Confirm(), events.Cancel(), events.Restart())
+    found: list[events.Event] = [
+        *simple,
+        *more,
+        *(events.ChooseLanguage(code) for code in SUPPORTED_LANGUAGES),
+        events.ChooseCountry("LV"),
+        events.ChooseCountry(None),
+        *(events.ToggleTag(tag.code) for tag in (*taxonomy.target_groups, *taxonomy.themes)),
+    ]
+    for criterion in checklist.criteria:
+        found.append(events.Edit(criterion.code))
+        found.append(events.Answer(criterion.code, None))
+        found.extend(events.Answer(criterion.code, value) for value in range(4))
+        found.extend(events.ToggleAspect(criterion.code, a.code) for a in criterion.aspects)
+    return found
+
+
+def every_press(content: Content) -> list[codec.Press]:
+    """A press of every kind, with the largest ids a button can carry."""
+    return [
+        *(StepPress(LARGEST, event) for event in every_step_event(content)),
+        ReportPress(LARGEST),
+        OpenPress(LARGEST.checklist_version, LARGEST.assessment_id),
+        *(LanguagePress(code) for code in SUPPORTED_LANGUAGES),
+        ErasePress(LARGEST.assessment_id, 10**17 - 1, True),
+        ErasePress(LARGEST.assessment_id, 10**17 - 1, False),
+        RemindersOffPress(),
+        NoticesOffPress(),
+    ]
+
+
+def test_every_kind_of_press_round_trips_within_64_bytes(content: Content) -> None:
+    presses = every_press(content)
+    assert {type(press) for press in presses} == set(codec.KINDS)
+    for press in presses:
+        data = codec.encode(press)
+        assert len(data.encode()) <= MAX_BYTES, data
+        assert codec.decode(data) == press
+        assert codec.decode_as(type(press), data) == press
+        # Exactly one kind reads it, so exactly one handler's pattern lets it through.
+        assert [kind for kind in codec.KINDS if codec.decode_as(kind, data)] == [type(press)]
+
+
+def test_data_over_64_bytes_is_refused_when_encoded() -> None:
+    with pytest.raises(ValueError, match="64 bytes"):
+        codec.encode(StepPress(LARGEST, events.ChooseLanguage("x" * 30)))
+    with pytest.raises(ValueError, match="64 bytes"):
+        codec.pack(LARGEST, "x" * 30)
+
+
+OLD_OR_GARBLED = [
+    "",
+    "garbage",
+    "x" * (MAX_BYTES + 1),
+    "v1:1:1:a:C01:3" + " " * MAX_BYTES,
+    "v1:1:1:a:C01:9x",
+    "v1:1:1:o:5",
+    "v1:-1:1:ok",
+    "v12345:1:1:ok",
+    "v1:1:12345678901:ok",
+    "v1:1:1:pdf:",
+    "v1:x:0:pdf",
+    "o:999999",
+    "o:1:",
+    "o:1:" + "9" * 20,
+    "L:zz",
+    "L:",
+    "L:lv:",
+    "D:yes",
+    "D:no",
+    "D:1:yes",
+    "R:on",
+    "R:off:",
+    "N:on",
+    "N:1:off",
+    "V1:1:1:ok",
+    "v\u0661:1:1:ok",
+]
+
+
+@pytest.mark.parametrize("data", OLD_OR_GARBLED)
+def test_garbled_over_long_and_old_forms_are_no_press(data: str) -> None:
+    assert codec.decode(data) is None
+    assert codec.decode(data.encode()) is None
+
+
+async def recorded(database: Database) -> list[list[tuple[Any, ...]]]:
+    """Everything a press could change, row by row."""
+    queries = [
+        select(Respondent.id, Respondent.language, Respondent.reminders, Respondent.consent_at),
+        select(Assessment.id, Assessment.state, Assessment.status, Assessment.version),
+        select(Answer.criterion, Answer.value, Answer.comment),
+        select(AnswerLog.criterion, AnswerLog.value, AnswerLog.revision),
+        select(Coordinator.id, Coordinator.notify_completed),
+    ]
+    with database.sessions() as session:
+        return [[tuple(row) for row in session.execute(query)] for query in queries]
+
+
+MOVED = "This question has moved on"
+NOT_AVAILABLE = "That report is not available."
+
+
+@pytest.mark.parametrize(
+    ("data", "told"),
+    [
+        ("v1:999999:1:a:C01:3", MOVED),
+        ("v9:{assessment}:{version}:a:C01:3", MOVED),
+        ("v1:{assessment}:{old}:a:C01:3", MOVED),
+        ("v1:{assessment}:{version}:a:C99:3", "belongs to another question"),
+        ("v1:{assessment}:{version}:a:C01:3" + "9" * 50, MOVED),
+        ("v1:{assessment}:{version}:pdf", NOT_AVAILABLE),
+        ("v1:999999:0:pdf", NOT_AVAILABLE),
+        ("v1:{assessment}:x:pdf", NOT_AVAILABLE),
+        ("o:{assessment}", NOT_AVAILABLE),
+        ("o:1:{assessment}", NOT_AVAILABLE),
+        ("o:1:999999", NOT_AVAILABLE),
+        ("o:1:" + "9" * 60, NOT_AVAILABLE),
+        ("L:zz", MOVED),
+        ("L:lv" + " " * 70, MOVED),
+        ("D:yes", MOVED),
+        ("D:1:y", MOVED),
+        ("D:999999:0:y", "Nothing was erased."),
+        ("D:{respondent}:0:y", "Nothing was erased."),
+        ("D:{respondent}:0:y:" + "9" * 60, MOVED),
+        ("R:on", MOVED),
+        ("N:on", MOVED),
+        ("N:off", "This command is for coordinators."),
+        ("", MOVED),
+        ("garbage", MOVED),
+        ("x" * MAX_BYTES, MOVED),
+    ],
+)
+async def test_a_forged_stale_or_foreign_press_of_every_kind_changes_nothing(
+    bot: Harness, database: Database, data: str, told: str
+) -> None:
+    await through_profile(bot)
+    await bot.press(ANA, "1 ·")
+    question = bot.last(ANA)
+    [step] = [data for label, data in buttons(question) if label.startswith("2 ·")]
+    expected = codec.decode_as(StepPress, step)
+    assert expected is not None
+    before = await recorded(database)
+    [[respondent, *_rest]] = before[0]
+    forged = data.format(
+        assessment=expected.expected.assessment_id,
+        version=expected.expected.version,
+        old=expected.expected.version - 1,
+        respondent=respondent,
+    )
+    await bot.feed(callback_update(ANA, forged, question))
+    answer = bot.api.calls_to("answerCallbackQuery")[-1]
+    assert told in answer.params.get("text", "")
+    assert await recorded(database) == before
+    assert "Criterion 2/10" in bot.text(ANA)
+    assert len(bot.api.calls_to("answerCallbackQuery")) == bot.presses
+    assert bot.errors == []
+
+
+async def test_a_history_button_of_another_users_assessment_finds_nothing(
+    bot: Harness,
+) -> None:
+    await through_profile(bot, ANA)
+    await answer_all(bot, ANA)
+    await bot.press(ANA, "✅")
+    await bot.say(ANA, "/history")
+    [opening] = [data for _label, data in buttons(bot.last(ANA))]
+    assert isinstance(codec.decode(opening), OpenPress)
+    await bot.say(BEN, "/start")
+    bens = dict(bot.last(BEN))
+    sent = len(bot.api.calls_to("sendMessage"))
+    await bot.feed(callback_update(BEN, opening, bens))
+    assert bot.api.calls_to("answerCallbackQuery")[-1].params["text"] == NOT_AVAILABLE
+    assert len(bot.api.calls_to("sendMessage")) == sent
+    assert "Summary" not in bot.text(BEN)
+    # Ana's own press opens it, but not under another checklist version.
+    press = codec.decode_as(OpenPress, opening)
+    assert press is not None
+    uploads = len(bot.api.uploads)
+    for forged in (f"o:9:{press.assessment_id}", f"v9:{press.assessment_id}:0:pdf"):
+        await bot.feed(callback_update(ANA, forged, bot.last(ANA)))
+        assert bot.api.calls_to("answerCallbackQuery")[-1].params["text"] == NOT_AVAILABLE
+    assert len(bot.api.uploads) == uploads
+    await bot.feed(callback_update(ANA, opening, bot.last(ANA)))
+    assert "Summary: Soup kitchen" in bot.text(ANA)
+
+
+async def test_an_erase_button_from_before_an_erasure_erases_nothing_new(
+    bot: Harness, database: Database
+) -> None:
+    await bot.say(ANA, "/start")
+    await bot.press(ANA, "✅")
+    await bot.say(ANA, "/delete")
+    question = dict(bot.last(ANA))
+    await bot.press(ANA, "🗑")
+    assert "Erased" in bot.text(ANA)
+    await through_profile(bot)
+    await bot.press(ANA, "2 ·")
+    before = await recorded(database)
+    [erase] = [data for label, data in buttons(question) if "🗑" in label]
+    await bot.feed(callback_update(ANA, erase, question))
+    assert bot.api.calls_to("answerCallbackQuery")[-1].params["text"] == "Nothing was erased."
+    assert await recorded(database) == before
+
+
+async def test_delete_without_data_asks_nothing(bot: Harness) -> None:
+    await bot.say(ANA, "/delete")
+    assert bot.text(ANA) == "SI Check has no data about you."
+    assert buttons(bot.last(ANA)) == []
+
+
+async def test_language_buttons_change_the_language_whatever_the_step(
+    bot: Harness, database: Database
+) -> None:
+    await through_profile(bot)
+    await bot.say(ANA, "/language")
+    assert {codec.decode(data) for _label, data in buttons(bot.last(ANA))} == {
+        LanguagePress(code) for code in SUPPORTED_LANGUAGES
+    }
+    await bot.press(ANA, "Latviešu")
+    assert "Kritērijs 1/10" in bot.text(ANA)
+    assert (await recorded(database))[0][0][1] == "lv"
+
+
+async def test_a_press_is_answered_before_its_view_is_shown(bot: Harness) -> None:
+    await through_profile(bot)
+    await bot.press(ANA, "2 ·")
+    methods = [call.method for call in bot.api.calls]
+    last_answer = len(methods) - 1 - methods[::-1].index("answerCallbackQuery")
+    assert methods[last_answer + 1 :] == ["editMessageText"]
+
+
+async def test_a_coordinator_stops_completion_notices_with_their_button(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, sicheck_coordinators=str(BEN)) as bot:
+        await bot.say(BEN, "/cohort new Riga")
+        link = bot.text(BEN).rsplit("\n", 1)[-1]
+        await bot.say(BEN, "/notify on")
+        await bot.say(ANA, "/start " + link.rsplit("=", 1)[-1])
+        await bot.press(ANA, "✅")
+        await bot.say(ANA, "Soup kitchen")
+        for action in ("c:LV", "s", "ok", "ok"):
+            await bot.tap(ANA, action)
+        for number in range(1, 11):
+            await bot.tap(ANA, f"a:C{number:02d}:2")
+        await bot.tap(ANA, "ok")
+        notice = bot.last(BEN)
+        assert "was completed" in notice["text"]
+        [(_label, data)] = buttons(notice)
+        assert codec.decode(data) == NoticesOffPress()
+        await bot.feed(callback_update(ANA, data, notice))
+        assert bot.api.calls_to("answerCallbackQuery")[-1].params["text"] == (
+            "This command is for coordinators."
+        )
+        await bot.press(BEN, "🔕")
+        assert bot.api.calls_to("answerCallbackQuery")[-1].params["text"] == (
+            "You will no longer be told about completed assessments."
+        )
+        assert [row[1] for row in (await recorded(database))[4]] == [False]
+        assert bot.errors == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -11,14 +12,13 @@ from telegram import BotCommand
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.documents import warm_up
 from bot.runtime import StartupError, load_checked_content, open_database, require_pseudonym_key
 from bot.settings import Settings
 from bot.telegram import handlers
 from bot.telegram.context import SERVICES, BotContext, Services
-from bot.telegram.http import StreamRequest
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, use_language
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,39 @@ class RetryingRateLimiter(AIORateLimiter):
                 )
             except BadRequest:
                 raise
-            except NetworkError:
-                if attempt == self._network_retries:
+            except NetworkError as error:
+                if attempt == self._network_retries or certificate_problem(error):
                     raise
                 log.info("%s failed (attempt %s); retrying", endpoint, attempt + 1)
                 await asyncio.sleep(self._backoff * 2**attempt)
         raise AssertionError("unreachable")
+
+
+def certificate_problem(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The failed certificate check behind ``error``, if that is what it is."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def bot_api_request(settings: Settings, *, connections: int) -> HTTPXRequest:
+    """python-telegram-bot's httpx transport, through ``TELEGRAM_PROXY`` if set.
+
+    Without it httpx takes ``HTTPS_PROXY``/``ALL_PROXY`` (and ``NO_PROXY``) and the trusted
+    certificates (``SSL_CERT_FILE``/``SSL_CERT_DIR``) from the environment; it drops
+    keep-alive connections the server closed while idle and tries IPv6 and IPv4 addresses
+    side by side.
+    """
+    return HTTPXRequest(
+        connection_pool_size=connections,
+        proxy=settings.telegram_proxy or None,
+        # A call waiting for a free connection is bounded by the calls holding them, each
+        # bounded by its own connect, write and read timeouts.
+        pool_timeout=None,
+    )
 
 
 async def register_commands(application: SICheckApplication) -> None:
@@ -108,8 +135,11 @@ def build_application(
         .post_init(_post_init(settings))
         .post_shutdown(_post_shutdown)
     )
-    builder = builder.request(request or StreamRequest()).get_updates_request(
-        updates_request or StreamRequest(connections=2)
+    builder = builder.request(
+        request or bot_api_request(settings, connections=settings.telegram_connections)
+    ).get_updates_request(
+        # One long poll, and the confirmation of the last batch when stopping.
+        updates_request or bot_api_request(settings, connections=2)
     )
     application: SICheckApplication = builder.build()
     handlers.register(application)
@@ -138,9 +168,8 @@ def _post_init(
 
 
 async def _post_shutdown(application: SICheckApplication) -> None:
-    """Finish the follow-ups (charts being sent), then close the database connections."""
+    """Close the drawing pool and the database connections (``stop`` awaited the follow-ups)."""
     services = application.bot_data.pop(SERVICES, None)
     if isinstance(services, Services):
-        await services.settle()
         services.drawing.shutdown()
         await services.database.close()

@@ -1,39 +1,258 @@
-"""Callback data of inline buttons: ``v<checklist>:<assessment>:<version>:<token>``.
+"""The callback data of every inline button SI Check sends, as typed presses.
 
-It names the checklist version, the assessment and the assessment's version when the button
-was shown, so a press on an older message, from another assessment or checklist, or a forged
-one is recognised and never changes an answer. Telegram allows at most 64 bytes.
+Each kind of button is a frozen dataclass whose data starts with its tag:
+
+- ``StepPress``, ``v<checklist>:<assessment>:<version>:<token>``: a dialogue button; the token
+  is ``dialogs.events.encode``'s (``a:C03:2``). It names the view the button was shown on, so
+  a press on an older message, of another assessment or checklist, never changes an answer.
+- ``ReportPress``, ``v<checklist>:<assessment>:<version>:pdf``: the PDF of a finished
+  assessment, sent only to the respondent who owns it.
+- ``OpenPress``, ``o:<checklist>:<assessment>``: a ``/history`` button opening a summary.
+- ``LanguagePress``, ``L:<language>``: ``/language``'s buttons, whatever the step.
+- ``ErasePress``, ``D:<respondent>:<consented>:y`` or ``…:n``: the answer to ``/delete``'s
+  question, for the respondent it was asked of.
+- ``RemindersOffPress``, ``R:off``: a reminder's "no more reminders".
+- ``NoticesOffPress``, ``N:off``: a completion notice's "stop these notices", for the
+  coordinator who presses it.
+
+``encode`` refuses data over Telegram's 64 bytes; ``decode`` returns the press data stands for,
+or ``None`` for data garbled, over-long, of an unknown kind or of an older form.
 """
 
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Self, TypeVar
 
 from dialogs import events
-from storage.dialogue import Expected
+from dialogs.i18n import SUPPORTED_LANGUAGES
+from storage.dialogue import Expected, RespondentRow
 
 MAX_BYTES = 64
-_PATTERN = re.compile(r"v(\d{1,4}):(\d{1,19}):(\d{1,9}):(.{1,40})", re.ASCII)
-LANGUAGE_PREFIX = "L:"
-"""``/language`` buttons change the respondent's language whatever the step."""
+LARGEST = Expected(checklist_version=9999, assessment_id=2**63 - 1, version=2**31 - 1)
+"""The largest ids a button can carry: the view's fields as the database can hold them."""
+REPORT_TOKEN = events.encode(events.Report())
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_VIEW = re.compile(r"v(\d{1,4}):(\d{1,19}):(\d{1,10}):(.+)", re.ASCII)
 
 
-def pack(expected: Expected, action: str) -> str:
-    """Callback data for a button sending ``action`` from the view ``expected`` describes."""
-    data = f"v{expected.checklist_version}:{expected.assessment_id}:{expected.version}:{action}"
+def _checked(data: str) -> str:
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
 
 
-def unpack(data: str | None) -> tuple[Expected, events.Event] | None:
-    """The view and event a press stands for, or ``None`` when the data is not ours."""
-    if not data:
-        return None
-    match = _PATTERN.fullmatch(data)
+def pack(expected: Expected, action: str) -> str:
+    """Callback data for a view's button sending ``action`` (an event token) from ``expected``."""
+    return _checked(
+        f"v{expected.checklist_version}:{expected.assessment_id}:{expected.version}:{action}"
+    )
+
+
+def _view(data: str) -> tuple[Expected, str] | None:
+    match = _VIEW.fullmatch(data)
     if match is None:
         return None
-    event = events.decode(match[4])
-    if event is None:
+    return Expected(int(match[1]), int(match[2]), int(match[3])), match[4]
+
+
+class Press(ABC):
+    """One kind of button: its data, and the press a piece of data stands for."""
+
+    @abstractmethod
+    def data(self) -> str:
+        """The callback data standing for this press, unchecked."""
+
+    @classmethod
+    @abstractmethod
+    def parse(cls, data: str) -> Self | None:
+        """The press of this kind ``data`` stands for, or ``None``."""
+
+
+@dataclass(frozen=True)
+class StepPress(Press):
+    """A dialogue event sent from the view ``expected`` names."""
+
+    expected: Expected
+    event: events.Event
+
+    def data(self) -> str:
+        """``v<checklist>:<assessment>:<version>:<token>``."""
+        return pack(self.expected, events.encode(self.event))
+
+    @classmethod
+    def parse(cls, data: str) -> Self | None:
+        """The step, unless the token is unknown or is a kind of its own (report, history)."""
+        view = _view(data)
+        if view is None:
+            return None
+        event = events.decode(view[1])
+        if event is None or isinstance(event, events.Report | events.Open):
+            return None
+        return cls(view[0], event)
+
+
+@dataclass(frozen=True)
+class ReportPress(Press):
+    """The PDF report of the finished assessment ``expected`` names."""
+
+    expected: Expected
+
+    def data(self) -> str:
+        """``v<checklist>:<assessment>:<version>:pdf``."""
+        return pack(self.expected, REPORT_TOKEN)
+
+    @classmethod
+    def parse(cls, data: str) -> Self | None:
+        """The report a summary's "📄 Report" button asks for."""
+        view = _view(data)
+        return cls(view[0]) if view is not None and view[1] == REPORT_TOKEN else None
+
+
+@dataclass(frozen=True)
+class OpenPress(Press):
+    """The summary of a finished assessment, listed by ``/history``."""
+
+    checklist_version: int
+    assessment_id: int
+    TAG: ClassVar[str] = "o:"
+    _FORM: ClassVar[re.Pattern[str]] = re.compile(r"o:(\d{1,4}):(\d{1,19})", re.ASCII)
+
+    def data(self) -> str:
+        """``o:<checklist>:<assessment>``."""
+        return f"{self.TAG}{self.checklist_version}:{self.assessment_id}"
+
+    @classmethod
+    def parse(cls, data: str) -> Self | None:
+        """The summary to open; the bare ``o:<assessment>`` of older lists is no longer one."""
+        match = cls._FORM.fullmatch(data)
+        return cls(int(match[1]), int(match[2])) if match else None
+
+
+@dataclass(frozen=True)
+class LanguagePress(Press):
+    """Speak ``language`` from now on, whatever the step."""
+
+    language: str
+
+    def data(self) -> str:
+        """``L:<language>``."""
+        return f"L:{self.language}"
+
+    @classmethod
+    def parse(cls, data: str) -> Self | None:
+        """The language, if SI Check speaks it."""
+        language = data.removeprefix("L:")
+        return cls(language) if data.startswith("L:") and language in SUPPORTED_LANGUAGES else None
+
+
+@dataclass(frozen=True)
+class ErasePress(Press):
+    """Erase everything about the respondent ``/delete`` asked, or (``erase`` false) keep it.
+
+    ``consented`` is when they consented, in microseconds since the epoch (0 if they did
+    not): a respondent made anew after an erasure, even under the same id, differs in it.
+    """
+
+    respondent_id: int
+    consented: int
+    erase: bool
+    _FORM: ClassVar[re.Pattern[str]] = re.compile(r"D:(\d{1,19}):(\d{1,17}):([yn])", re.ASCII)
+
+    def data(self) -> str:
+        """``D:<respondent>:<consented>:y`` or ``…:n``."""
+        return f"D:{self.respondent_id}:{self.consented}:{'y' if self.erase else 'n'}"
+
+    @classmethod
+    def parse(cls, data: str) -> Self | None:
+        """The answer; the ``D:yes`` of older questions, which named nobody, is none."""
+        match = cls._FORM.fullmatch(data)
+        return cls(int(match[1]), int(match[2]), match[3] == "y") if match else None
+
+    @classmethod
+    def of(cls, respondent: RespondentRow, erase: bool) -> Self:
+        """The button asking ``respondent``."""
+        return cls(respondent.id, _microseconds(respondent.consent_at), erase)
+
+    def names(self, respondent: RespondentRow | None) -> bool:
+        """Whether the press was asked of ``respondent``, as they are now."""
+        return respondent is not None and self == self.of(respondent, self.erase)
+
+
+def _microseconds(moment: datetime | None) -> int:
+    if moment is None:
+        return 0
+    # SQLite gives back the UTC time it stored without its zone.
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (aware - EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class RemindersOffPress(Press):
+    """Send the presser no more reminders."""
+
+    def data(self) -> str:
+        """``R:off``."""
+        return "R:off"
+
+    @classmethod
+    def parse(cls, data: str) -> Self | None:
+        """The one form this press has."""
+        return cls() if data == "R:off" else None
+
+
+@dataclass(frozen=True)
+class NoticesOffPress(Press):
+    """Send the coordinator who presses no more completion notices."""
+
+    def data(self) -> str:
+        """``N:off``."""
+        return "N:off"
+
+    @classmethod
+    def parse(cls, data: str) -> Self | None:
+        """The one form this press has."""
+        return cls() if data == "N:off" else None
+
+
+KINDS: tuple[type[Press], ...] = (
+    StepPress,
+    ReportPress,
+    OpenPress,
+    LanguagePress,
+    ErasePress,
+    RemindersOffPress,
+    NoticesOffPress,
+)
+P = TypeVar("P", bound=Press)
+
+
+def encode(press: Press) -> str:
+    """The callback data of ``press``; ``ValueError`` if Telegram would refuse it."""
+    return _checked(press.data())
+
+
+def decode_as(kind: type[P], data: object) -> P | None:
+    """The press of ``kind`` that ``data`` stands for, or ``None``."""
+    if not isinstance(data, str) or len(data.encode()) > MAX_BYTES:
         return None
-    return Expected(int(match[1]), int(match[2]), int(match[3])), event
+    return kind.parse(data)
+
+
+def decode(data: object) -> Press | None:
+    """The press ``data`` stands for, or ``None`` when it is not one SI Check sent."""
+    for kind in KINDS:
+        press = decode_as(kind, data)
+        if press is not None:
+            return press
+    return None
+
+
+def asks_for_a_report(data: object) -> bool:
+    """Whether unreadable ``data`` still has the shape of a report or ``/history`` button."""
+    return isinstance(data, str) and (
+        data.startswith(OpenPress.TAG) or data.endswith(f":{REPORT_TOKEN}")
+    )

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,6 +28,10 @@ SERVICES = "services"
 PLATFORM = "telegram"
 T = TypeVar("T")
 DRAWN_AT_ONCE = 1
+FOLLOW_UP = "sicheck-follow-up"
+"""The name prefix of follow-up tasks (``follow_up``), by which ``Services.settle`` finds them."""
+COMMITTED: ContextVar[int | None] = ContextVar("committed_update", default=None)
+"""The id of the update whose work the current task has committed, if any."""
 
 
 @dataclass
@@ -41,13 +46,8 @@ class Services:
         default_factory=lambda: ThreadPoolExecutor(DRAWN_AT_ONCE, thread_name_prefix="draw")
     )
     """Charts and PDFs are CPU-bound: one thread of their own keeps memory flat when many
-    practitioners finish at once, and leaves the other core to the answers (a second thread
-    cost 10% of the updates/s and 15 MB of peak RSS in the loopback benchmark, for no chart
-    sooner)."""
+    practitioners finish at once and leaves the other core to the answers."""
     metrics: Metrics = field(default_factory=Metrics)
-
-    follow_ups: set[asyncio.Task[Any]] = field(default_factory=set)
-    """Work that follows a committed update (a chart), awaited before shutting down."""
 
     @property
     def pseudonym_secret(self) -> str:
@@ -60,9 +60,13 @@ class Services:
         return await asyncio.get_running_loop().run_in_executor(self.drawing, work)
 
     async def settle(self) -> None:
-        """Wait until every follow-up has finished."""
-        while self.follow_ups:
-            await asyncio.gather(*self.follow_ups, return_exceptions=True)
+        """Wait until every follow-up started so far, and those it started, has finished."""
+        while pending := [
+            task
+            for task in asyncio.all_tasks()
+            if task.get_name().startswith(FOLLOW_UP) and task is not asyncio.current_task()
+        ]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -126,7 +130,9 @@ async def once(
             return None
         return read(connection, who)
 
-    return await context.services.database.store.run(work)
+    result = await context.services.database.store.run(work)
+    committed(update)
+    return result
 
 
 async def respondent_language(update: Update, context: BotContext) -> str:
@@ -139,8 +145,21 @@ async def respondent_language(update: Update, context: BotContext) -> str:
     return str(chosen or who.language or context.language)
 
 
+def committed(update: Update) -> None:
+    """Note that ``update``'s work is committed: a later failure must not say it was lost."""
+    COMMITTED.set(update.update_id)
+
+
+def is_committed(update: Update) -> bool:
+    """Whether ``update``'s work was committed by the task (or the task that started it)."""
+    return COMMITTED.get() == update.update_id
+
+
 def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` after this update's handler, its errors going to the error handlers."""
+    """Run ``work`` after this update's handler, as a task the Application awaits on stop.
+
+    Its errors go to the error handlers, with the update they followed.
+    """
 
     async def guarded() -> None:
         try:
@@ -149,9 +168,7 @@ def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, Non
             # The update itself was applied: a chart or notice that could not be delivered
             # (a coordinator who never started the bot) is no failure of the user's action.
             log.info("a follow-up of update %s was not delivered: %s", update.update_id, error)
-        except Exception as error:  # reported like a handler's error, never lost silently
-            await context.application.process_error(update, error)
 
-    task = asyncio.create_task(guarded())
-    context.services.follow_ups.add(task)
-    task.add_done_callback(context.services.follow_ups.discard)
+    context.application.create_task(
+        guarded(), update=update, name=f"{FOLLOW_UP}-{update.update_id}"
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from babel.units import format_unit
 from sqlalchemy.engine import Connection
-from telegram import InputFile, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.error import BadRequest
 
 from bot.admin import invitation_link
@@ -29,8 +29,16 @@ from bot.exporting import (
     run_export,
     within,
 )
-from bot.telegram.context import PLATFORM, BotContext, chat_of, follow_up, once
-from bot.telegram.replies import send
+from bot.telegram.callback_data import NoticesOffPress, encode
+from bot.telegram.context import (
+    PLATFORM,
+    BotContext,
+    chat_of,
+    follow_up,
+    once,
+    respondent_language,
+)
+from bot.telegram.replies import answer_press, send
 from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, ngettext, use_language
 from storage.coordination import (
@@ -50,6 +58,7 @@ COHORT_USAGE = N_(
     "Send /cohort new followed by a name to create a cohort and its invitation link, "
     "or /cohort list to see the cohorts."
 )
+NOTICES_OFF = N_("You will no longer be told about completed assessments.")
 NAME_MAX = 200
 LIST_MAX = 3500
 
@@ -150,7 +159,7 @@ async def notify_command(update: Update, context: BotContext) -> None:
         text = (
             _("You will be told when an assessment in one of your cohorts is completed.")
             if choice == "on"
-            else _("You will no longer be told about completed assessments.")
+            else _(NOTICES_OFF)
         )
         await send(context.bot, chat_of(update), text, None)
 
@@ -172,7 +181,29 @@ async def notify_completion(context: BotContext, assessment_id: int) -> None:
                 notice.completed,
                 name=f"<b>{escape(notice.cohort_name)}</b>",
             )
-        await send(context.bot, int(notice.external_id), text, None)
+            stop = InlineKeyboardButton(
+                _("🔕 Stop these notices"), callback_data=encode(NoticesOffPress())
+            )
+        await send(context.bot, int(notice.external_id), text, InlineKeyboardMarkup([[stop]]))
+
+
+async def notices_off(update: Update, context: BotContext, press: NoticesOffPress) -> None:
+    """Stop completion notices for the coordinator who pressed; anyone else is refused."""
+    query = update.callback_query
+    assert query is not None
+    configured = context.services.settings.coordinators
+
+    def work(connection: Connection, who: Who) -> bool:
+        found = _coordinator(connection, who, configured)
+        if found is not None:
+            set_notify(connection, found, False)
+        return found is not None
+
+    stopped = await once(update, context, work)
+    with use_language(await respondent_language(update, context)):
+        if stopped is False:
+            log.info("coordinator button refused (update %s)", update.update_id)
+        await answer_press(query, _(NOTICES_OFF if stopped is not False else REFUSED))
 
 
 def _options(args: list[str]) -> dict[str, str]:

@@ -34,7 +34,6 @@ from bot.runtime import StartupError
 from bot.settings import Settings
 from bot.telegram.context import SERVICES, Services
 from bot.telegram.health import routes
-from bot.telegram.http import without_keyboards
 from bot.telegram.metrics import update_kind
 from bot.telegram.replies import WEBHOOK_REPLY, WebhookReply
 
@@ -145,7 +144,7 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
         if not hmac.compare_digest(given, secret):
             return Response(status_code=403)
         try:
-            update = Update.de_json(without_keyboards(await request.json()), application.bot)
+            update = Update.de_json(await request.json(), application.bot)
         except (JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
             return Response(status_code=400)
         reply = WebhookReply()

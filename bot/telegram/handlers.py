@@ -1,19 +1,21 @@
 """Telegram handlers: each turns an update into an engine event, commits, then replies.
 
-All handlers are registered in ``register``. A handler's work on the database happens in one
-transaction that also records the update id, so a redelivered update is applied only once;
-the reply goes out only after that transaction has committed.
+All handlers are registered in ``register``; a button press goes to the handler of its kind
+(``bot.telegram.callback_data``), chosen by the kind's pattern. A handler's work on the
+database happens in one transaction that also records the update id, so a redelivered update
+is applied only once; the reply goes out only after that transaction has committed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -22,35 +24,53 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.callback_data import LANGUAGE_PREFIX, unpack
+from bot.telegram.callback_data import (
+    ErasePress,
+    LanguagePress,
+    NoticesOffPress,
+    OpenPress,
+    P,
+    RemindersOffPress,
+    ReportPress,
+    StepPress,
+    asks_for_a_report,
+    decode_as,
+    encode,
+)
 from bot.telegram.context import (
     PLATFORM,
     SERVICES,
     BotContext,
     Services,
     chat_of,
+    committed,
     follow_up,
+    is_committed,
     who_sent,
 )
 from bot.telegram.coordinators import (
     cohort_command,
     export_command,
+    notices_off,
     notify_command,
     notify_completion,
     stats_command,
 )
 from bot.telegram.privacy import (
-    ERASE,
-    KEEP,
-    REMINDERS_OFF,
     delete_answer,
     delete_command,
     mydata_command,
     privacy_command,
     reminders_off,
 )
-from bot.telegram.replies import answer_press, send, show
-from bot.telegram.summary import history_command, open_summary, send_chart, send_report
+from bot.telegram.replies import answer_press, keyboard, send, show
+from bot.telegram.summary import (
+    history_command,
+    open_summary,
+    refuse_report,
+    send_chart,
+    send_report,
+)
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
@@ -89,7 +109,11 @@ CHOOSE_LANGUAGE = N_("Choose your language.")
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
-    """Apply ``work`` and record the update id in one transaction; a repeat only shows the view."""
+    """Apply ``work`` and record the update id in one transaction; a repeat only shows the view.
+
+    Once this returns, the update is committed: ``on_error`` no longer tells the user that
+    their action was not saved.
+    """
     services = context.services
     who = who_sent(update, context)
     claim = Claim(context.bot.id, update.update_id)
@@ -103,7 +127,9 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
     chat = update.effective_chat
     assert chat is not None
     async with services.chat_locks.hold(chat.id):
-        return await services.database.store.run(once)
+        outcome = await services.database.store.run(once)
+    committed(update)
+    return outcome
 
 
 async def _reply(
@@ -115,6 +141,11 @@ async def _reply(
     notice: str | None = None,
 ) -> Outcome:
     outcome = await run_step(update, context, work)
+    if outcome.repeated:
+        # Applied before, and its reply possibly shown: nothing new appears in the chat.
+        if edit is not None:
+            await _edit_in_place(context, chat_of(update), edit, outcome)
+        return outcome
     with use_language(outcome.language):
         await show(
             context.bot,
@@ -124,6 +155,21 @@ async def _reply(
             notice=_(notice) if notice else None,
         )
     return outcome
+
+
+async def _edit_in_place(
+    context: BotContext, chat_id: int, message: Message, outcome: Outcome
+) -> None:
+    """Bring the pressed message to the current view, never sending a new one."""
+    try:
+        await context.bot.edit_message_text(
+            outcome.view.text,
+            chat_id=chat_id,
+            message_id=message.message_id,
+            reply_markup=keyboard(outcome),
+        )
+    except BadRequest as error:  # "not modified" above all: the chat shows it already
+        log.debug("repeat of a press in chat %s left as it is: %s", chat_id, error.message)
 
 
 def _applying(event: events.Event, content: Content) -> Work:
@@ -181,51 +227,69 @@ async def text(update: Update, context: BotContext) -> None:
     await _reply(update, context, _applying(event, context.services.content))
 
 
-async def button(update: Update, context: BotContext) -> None:
-    """Apply a button press to the view it was shown on; a stale press changes nothing."""
-    query = update.callback_query
-    assert query is not None
+async def button(update: Update, context: BotContext, press: StepPress) -> None:
+    """Apply a dialogue button to the view it was shown on; a stale press changes nothing."""
     content = context.services.content
-    if query.data and query.data.startswith(LANGUAGE_PREFIX):
-        language = negotiate(query.data.removeprefix(LANGUAGE_PREFIX))
-        await _reply(
-            update,
-            context,
-            lambda session, loaded: set_language(session, content, loaded, language),
-            edit=_editable(query.message),
-        )
-        await answer_press(query)
-        return
-    opened = events.decode(query.data or "")
-    if isinstance(opened, events.Open):
-        await open_summary(update, context, opened)
-        return
-    unpacked = unpack(query.data)
-    if unpacked is not None and isinstance(unpacked[1], events.Report):
-        await send_report(update, context, unpacked[0])
-        return
-    if unpacked is None:
-        outcome = await _reply(
-            update, context, _showing(content), edit=_editable(query.message), notice=MOVED_ON
-        )
-    else:
-        expected, event = unpacked
-        outcome = await _reply(
-            update,
-            context,
-            lambda session, loaded: apply(
-                session, content, loaded, event, source=PLATFORM, expected=expected
-            ),
-            edit=_editable(query.message),
-        )
-    with use_language(outcome.language):
-        # A refused press gets its reason as a toast too, where the user's eyes are.
-        await answer_press(query, _(outcome.problem)[:200] if outcome.problem else None)
-    finished = unpacked is not None and isinstance(unpacked[1], events.Confirm)
+    outcome = await run_step(
+        update,
+        context,
+        lambda session, loaded: apply(
+            session, content, loaded, press.event, source=PLATFORM, expected=press.expected
+        ),
+    )
+    await _answer_then_show(update, context, outcome)
+    finished = isinstance(press.event, events.Confirm)
     if finished and outcome.accepted and not outcome.repeated and outcome.state == SUMMARY:
         # The chart follows the committed summary without holding up this update's handler.
         follow_up(update, context, send_chart(update, context, outcome.assessment_id))
         follow_up(update, context, notify_completion(context, outcome.assessment_id))
+
+
+async def language_press(update: Update, context: BotContext, press: LanguagePress) -> None:
+    """Speak the chosen language from now on, and show the current step in it."""
+    content = context.services.content
+    outcome = await run_step(
+        update,
+        context,
+        lambda session, loaded: set_language(session, content, loaded, press.language),
+    )
+    await _answer_then_show(update, context, outcome)
+
+
+async def stale_press(update: Update, context: BotContext) -> None:
+    """Answer a press no kind reads: "not available" for a report, else "moved on" and the step."""
+    query = update.callback_query
+    assert query is not None
+    if asks_for_a_report(query.data):
+        await refuse_report(update, context)
+        return
+    outcome = await run_step(update, context, _showing(context.services.content))
+    await _answer_then_show(update, context, outcome, notice=MOVED_ON)
+
+
+async def _answer_then_show(
+    update: Update, context: BotContext, outcome: Outcome, notice: str | None = None
+) -> None:
+    """Answer the committed press at once, so the phone stops waiting, then show the step."""
+    query = update.callback_query
+    assert query is not None
+    # A refused press gets its reason as a toast too, where the user's eyes are.
+    toast = notice or outcome.problem
+    with use_language(outcome.language):
+        await answer_press(query, _(toast)[:200] if toast else None)
+        editable = _editable(query.message)
+        if outcome.repeated:
+            # Applied before, and its reply possibly shown: nothing new appears in the chat.
+            if editable is not None:
+                await _edit_in_place(context, chat_of(update), editable, outcome)
+            return
+        await show(
+            context.bot,
+            chat_of(update),
+            outcome,
+            edit=editable,
+            notice=_(notice) if notice else None,
+        )
 
 
 def _editable(message: object) -> Message | None:
@@ -236,10 +300,12 @@ def _editable(message: object) -> Message | None:
 async def language(update: Update, context: BotContext) -> None:
     """Offer the supported languages."""
     buttons = [
-        InlineKeyboardButton(language_name(code), callback_data=f"{LANGUAGE_PREFIX}{code}")
+        InlineKeyboardButton(language_name(code), callback_data=encode(LanguagePress(code)))
         for code in SUPPORTED_LANGUAGES
     ]
     outcome = await run_step(update, context, _showing(context.services.content))
+    if outcome.repeated:
+        return
     rows = [buttons[start : start + 2] for start in range(0, len(buttons), 2)]
     with use_language(outcome.language):
         await send(context.bot, chat_of(update), _(CHOOSE_LANGUAGE), InlineKeyboardMarkup(rows))
@@ -253,6 +319,8 @@ async def _tell(update: Update, context: BotContext, message: str) -> None:
 async def help_command(update: Update, context: BotContext) -> None:
     """Explain how SI Check works and list the commands."""
     outcome = await run_step(update, context, _showing(context.services.content))
+    if outcome.repeated:
+        return
     with use_language(outcome.language):
         await send(context.bot, chat_of(update), _(HELP), None)
 
@@ -273,7 +341,8 @@ async def edited(update: Update, context: BotContext) -> None:
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Log the failure by update and chat id only, and tell the user to try again."""
+    """Log the failure by update and chat id only; tell the user to try again only if their
+    action was not committed."""
     services = context.application.bot_data.get(SERVICES)
     if isinstance(services, Services):
         services.metrics.errors += 1
@@ -281,6 +350,16 @@ async def on_error(update: object, context: BotContext) -> None:
         log.error("error outside an update", exc_info=context.error)
         return
     chat_id = update.effective_chat.id if update.effective_chat else None
+    if is_committed(update):
+        # The action is saved; only what followed (a reply, a file) failed.
+        log.warning(
+            "update %s in chat %s was applied, but what followed failed: %s",
+            update.update_id,
+            chat_id,
+            type(context.error).__name__,
+            exc_info=context.error,
+        )
+        return
     log.error(
         "update %s in chat %s failed: %s",
         update.update_id,
@@ -304,6 +383,23 @@ async def on_error(update: object, context: BotContext) -> None:
                 log.info("could not tell chat %s about the failure", chat_id)
 
 
+def on_press(
+    kind: type[P], handle: Callable[[Update, BotContext, P], Awaitable[None]]
+) -> CallbackQueryHandler[BotContext, None]:
+    """A handler of ``kind``'s presses alone, called with the press decoded."""
+
+    async def callback(update: Update, context: BotContext) -> None:
+        query = update.callback_query
+        assert query is not None
+        press = decode_as(kind, query.data)
+        if press is None:  # python-telegram-bot lets a press without data past any pattern
+            await stale_press(update, context)
+            return
+        await handle(update, context, press)
+
+    return CallbackQueryHandler(callback, pattern=lambda data: decode_as(kind, data) is not None)
+
+
 def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register every handler of SI Check, in the order they are tried."""
     private = filters.ChatType.PRIVATE
@@ -324,9 +420,14 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("notify", notify_command, filters=private),
             CommandHandler("stats", stats_command, filters=private),
             CommandHandler("export", export_command, filters=private),
-            CallbackQueryHandler(delete_answer, pattern=f"^({ERASE}|{KEEP})$"),
-            CallbackQueryHandler(reminders_off, pattern=f"^{REMINDERS_OFF}$"),
-            CallbackQueryHandler(button),
+            on_press(StepPress, button),
+            on_press(ReportPress, send_report),
+            on_press(OpenPress, open_summary),
+            on_press(LanguagePress, language_press),
+            on_press(ErasePress, delete_answer),
+            on_press(RemindersOffPress, reminders_off),
+            on_press(NoticesOffPress, notices_off),
+            CallbackQueryHandler(stale_press),
             MessageHandler(filters.UpdateType.EDITED & private, edited),
             MessageHandler(filters.COMMAND & private, unknown_command),
             MessageHandler(filters.TEXT & private, text),

@@ -1,30 +1,38 @@
 """Data rights on Telegram (``/privacy``, ``/mydata``, ``/delete``), reminders and retention.
 
-Reminders and purging are scheduled from the database, not from memory: a loop in every
-replica claims what is due with one statement, so a restart loses nothing and two replicas
-never both send one reminder.
+Reminders and purging run as python-telegram-bot jobs in every replica, but what is due is
+decided by the database: each run claims it with one statement, so a restart loses nothing
+and two replicas never both send one reminder.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import timedelta
 from html import escape
 
+from sqlalchemy.engine import Connection
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden, TelegramError
+from telegram.ext import JobQueue
 
-from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language
+from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
+from bot.telegram.context import (
+    BotContext,
+    Services,
+    chat_of,
+    once,
+    respondent_language,
+    who_sent,
+)
 from bot.telegram.replies import answer_press, send
 from dialogs.i18n import N_, _, negotiate, use_language
-from storage.privacy import claim_reminders, erase, my_data, purge, set_reminders
+from storage.dialogue import Who, find_respondent
+from storage.privacy import Erased, claim_reminders, erase, my_data, purge, set_reminders
 
 log = logging.getLogger(__name__)
-ERASE = "D:yes"
-KEEP = "D:no"
-REMINDERS_OFF = "R:off"
+REMINDERS_OFF = encode(RemindersOffPress())
 SCHEDULE_EVERY = timedelta(minutes=1)
 PURGE_EVERY = timedelta(days=1)
 NOTICE = N_(
@@ -42,6 +50,7 @@ NOTICE = N_(
     "all. Declining consent records nothing."
 )
 NOTHING = N_("SI Check has no data about you.")
+KEPT = N_("Nothing was erased.")
 DELETE_ASK = N_(
     "This erases your assessments, answers and comments for good, and they leave every "
     "export and figure. Erase everything?"
@@ -71,33 +80,56 @@ async def mydata_command(update: Update, context: BotContext) -> None:
 
 async def delete_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before erasing everything about the sender."""
+    who = who_sent(update, context)
+    found = await context.services.database.store.run(
+        lambda connection: find_respondent(connection, who)
+    )
     with use_language(await respondent_language(update, context)):
+        if found is None:
+            await send(context.bot, chat_of(update), _(NOTHING), None)
+            return
+        # The buttons name the respondent asked: once erased, a new one is not erased by them.
         buttons = InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(_("🗑 Erase everything"), callback_data=ERASE),
-                    InlineKeyboardButton(_("Keep my data"), callback_data=KEEP),
+                    InlineKeyboardButton(
+                        _("🗑 Erase everything"), callback_data=encode(ErasePress.of(found, True))
+                    ),
+                    InlineKeyboardButton(
+                        _("Keep my data"), callback_data=encode(ErasePress.of(found, False))
+                    ),
                 ]
             ]
         )
         await send(context.bot, chat_of(update), _(DELETE_ASK), buttons)
 
 
-async def delete_answer(update: Update, context: BotContext) -> None:
-    """Erase, or not, as the confirmation's button says."""
+async def delete_answer(update: Update, context: BotContext, press: ErasePress) -> None:
+    """Erase, or not, as the confirmation's button says, if it was asked of the presser."""
     query = update.callback_query
     assert query is not None
     language = await respondent_language(update, context)
-    if query.data != ERASE:
+    if not press.erase:
         await answer_press(query)
         with use_language(language):
-            await send(context.bot, chat_of(update), _("Nothing was erased."), None)
+            await send(context.bot, chat_of(update), _(KEPT), None)
         return
-    erased = await once(update, context, lambda c, who: erase(c, who.platform, who.external_id))
-    await answer_press(query)
-    if erased is None:
-        return
+
+    def work(connection: Connection, who: Who) -> Erased | None:
+        if not press.names(find_respondent(connection, who)):
+            return None  # someone else's question, or one asked before an earlier erasure
+        return erase(connection, who.platform, who.external_id)
+
+    claimed = await once(update, context, lambda connection, who: [work(connection, who)])
     with use_language(language):
+        if claimed is None:  # a repeat: it was answered the first time
+            await answer_press(query)
+            return
+        [erased] = claimed
+        if erased is None:
+            await answer_press(query, _(KEPT))
+            return
+        await answer_press(query)
         text = _(
             "Erased: %(assessments)s assessments, %(answers)s answers and %(entries)s "
             "answer-log entries. SI Check keeps nothing more about you.",
@@ -108,7 +140,7 @@ async def delete_answer(update: Update, context: BotContext) -> None:
         await send(context.bot, chat_of(update), text, None)
 
 
-async def reminders_off(update: Update, context: BotContext) -> None:
+async def reminders_off(update: Update, context: BotContext, press: RemindersOffPress) -> None:
     """Stop reminders for the sender."""
     query = update.callback_query
     assert query is not None
@@ -140,25 +172,28 @@ async def send_reminders(bot: Bot, services: Services) -> int:
     return sent
 
 
-async def keep_schedule(bot: Bot, services: Services, stop: asyncio.Event) -> None:
-    """Send due reminders every minute and purge once a day, until ``stop`` is set."""
-    retention = timedelta(days=services.settings.retention_days)
-    purged_at: float | None = None
-    loop = asyncio.get_running_loop()
-    while not stop.is_set():
-        try:
-            if purged_at is None or loop.time() - purged_at >= PURGE_EVERY.total_seconds():
-                erased = await services.database.store.run(lambda c: purge(c, retention))
-                purged_at = loop.time()
-                log.info(
-                    "purged %s assessments and %s identities past the retention period",
-                    erased.assessments,
-                    erased.respondents,
-                )
-            await send_reminders(bot, services)
-        except Exception:  # the schedule outlives a database that is briefly down
-            log.exception("scheduled work failed; trying again in a minute")
-        try:
-            await asyncio.wait_for(stop.wait(), SCHEDULE_EVERY.total_seconds())
-        except TimeoutError:
-            continue
+async def remind(context: BotContext) -> None:
+    """The job queue's minute job: send the reminders now due."""
+    await send_reminders(context.bot, context.services)
+
+
+async def purge_expired(context: BotContext) -> None:
+    """The job queue's daily job: erase what is past the retention period."""
+    retention = timedelta(days=context.services.settings.retention_days)
+    erased = await context.services.database.store.run(lambda c: purge(c, retention))
+    log.info(
+        "purged %s assessments and %s identities past the retention period",
+        erased.assessments,
+        erased.respondents,
+    )
+
+
+def schedule_upkeep(jobs: JobQueue[BotContext]) -> None:
+    """Purge now and then daily, and look for due reminders every minute, in this replica.
+
+    What is due is claimed in the database, so replicas never both send one reminder, and a
+    failed run (the database briefly down) goes to the error handlers and is tried again at
+    the next interval.
+    """
+    jobs.run_repeating(purge_expired, PURGE_EVERY, first=0, name="purge")
+    jobs.run_repeating(remind, SCHEDULE_EVERY, first=0, name="reminders")

@@ -15,6 +15,7 @@ from storage.dialogue import Outcome
 
 log = logging.getLogger(__name__)
 NOT_MODIFIED = "message is not modified"
+QUERY_EXPIRED = ("query is too old", "query id is invalid")
 
 
 class ViewKeyboard(InlineKeyboardMarkup):
@@ -73,7 +74,13 @@ async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
             call["text"] = toast
         if reply.carry(call):
             return
-    await query.answer(toast)
+    try:
+        await query.answer(toast)
+    except BadRequest as error:
+        if not any(expired in error.message.lower() for expired in QUERY_EXPIRED):
+            raise
+        # Answered already or too old: the phone stopped waiting, the press itself counts.
+        log.debug("callback query %s not answered: %s", query.id, error.message)
 
 
 def keyboard(outcome: Outcome) -> ViewKeyboard | None:

@@ -1,4 +1,10 @@
-"""``sicheck run``: the Telegram bot, by long polling or as a webhook server."""
+"""``sicheck run``: the Telegram bot, by long polling or as a webhook server.
+
+The Application goes through python-telegram-bot's lifecycle in the order ``run_polling``
+uses (initialize, ``post_init``, start, stop, shutdown, ``post_shutdown``); updates are fed by
+SI Check's own polling loop or webhook server, which acknowledge an update only after it was
+committed. ``stop`` waits for the follow-ups (charts, reports, notices) and the jobs.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,9 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot.runtime import PSEUDONYM_KEY_MIN, StartupError
 from bot.settings import Settings
-from bot.telegram.application import build_application
-from bot.telegram.context import SERVICES, Services
+from bot.telegram.application import SICheckApplication, build_application, certificate_problem
 from bot.telegram.delivery import poll, serve_health, serve_webhook
-from bot.telegram.privacy import keep_schedule
+from bot.telegram.privacy import schedule_upkeep
 
 
 def _check(settings: Settings) -> None:
@@ -34,10 +39,9 @@ def _check(settings: Settings) -> None:
         )
 
 
-async def run_bot(settings: Settings) -> int:
-    """Run until SIGINT or SIGTERM; return the exit code."""
-    _check(settings)
-    application = build_application(settings)
+async def initialize(application: SICheckApplication, settings: Settings) -> None:
+    """Reach the Bot API (``getMe``), or raise a ``StartupError`` saying why it failed."""
+    api = settings.telegram_api_url
     try:
         await application.initialize()
     except InvalidToken:
@@ -46,41 +50,51 @@ async def run_bot(settings: Settings) -> int:
             "or try SI Check without Telegram with `sicheck console`"
         ) from None
     except NetworkError as error:
-        raise StartupError(
-            f"cannot reach the Bot API at {settings.telegram_api_url}: {error}"
-        ) from None
+        problem = certificate_problem(error)
+        if problem is not None:
+            raise StartupError(
+                f"the Bot API at {api} presented a certificate that is not trusted "
+                f"({problem.verify_message}): set SSL_CERT_FILE to a bundle holding its "
+                "certificate authority (a TLS-inspecting proxy's, for one)"
+            ) from None
+        raise StartupError(f"cannot reach the Bot API at {api}: {error}") from None
+
+
+async def run_bot(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM; return the exit code."""
+    _check(settings)
+    application = build_application(settings)
+    await initialize(application, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    started = False
     try:
         if application.post_init is not None:
             await application.post_init(application)
-        services = application.bot_data[SERVICES]
         # Everything loaded so far lives as long as the process: kept out of the collector's
         # full passes, which would otherwise walk it all and pause every chat for it.
         gc.freeze()
-
-        schedule = asyncio.ensure_future(keep_schedule(application.bot, services, stop))
-        try:
-            if settings.webhook_url:
-                await serve_webhook(application, settings, stop)
-            else:
-                health = asyncio.ensure_future(serve_health(application, settings, stop))
-                await application.bot.delete_webhook()
-                await poll(application, stop, wait_seconds=settings.polling_timeout)
-                stop.set()
-                await health
-        finally:
+        assert application.job_queue is not None
+        schedule_upkeep(application.job_queue)
+        await application.start()
+        started = True
+        if settings.webhook_url:
+            await serve_webhook(application, settings, stop)
+        else:
+            health = asyncio.ensure_future(serve_health(application, settings, stop))
+            await application.bot.delete_webhook()
+            await poll(application, stop, wait_seconds=settings.polling_timeout)
             stop.set()
-            await schedule
+            await health
     finally:
+        stop.set()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        services = application.bot_data.get(SERVICES)
-        if isinstance(services, Services):
-            # Charts still being drawn go out while the bot can still send them.
-            await services.settle()
+        if started:
+            # Follow-ups still running go out while the bot can still send them.
+            await application.stop()
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)

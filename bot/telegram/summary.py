@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.error import Forbidden
 
 from bot.documents import chart_photo, report_filename, report_pdf
-from bot.telegram.callback_data import pack
+from bot.telegram.callback_data import REPORT_TOKEN, OpenPress, ReportPress, encode
 from bot.telegram.context import BotContext, chat_of, once, who_sent
 from bot.telegram.replies import answer_press, send
 from dialogs import events
@@ -49,7 +49,9 @@ def caption(report: Report) -> str:
     return text if len(text) <= CAPTION_MAX else escape(report.practice[: CAPTION_MAX // 8])
 
 
-async def _owned_report(update: Update, context: BotContext, assessment_id: int) -> Report | None:
+async def _owned_report(
+    update: Update, context: BotContext, checklist_version: int, assessment_id: int
+) -> Report | None:
     """The report a button asks for, if the sender owns it; else the press is told no."""
     content = context.services.content
     report = await once(
@@ -57,12 +59,18 @@ async def _owned_report(update: Update, context: BotContext, assessment_id: int)
         context,
         lambda connection, who: report_of(connection, content, who, assessment_id),
     )
-    if report is None:
-        query = update.callback_query
-        assert query is not None
-        with use_language(context.language):
-            await answer_press(query, _(NOT_AVAILABLE))
+    if report is None or report.checklist_version != checklist_version:
+        await refuse_report(update, context)
+        return None
     return report
+
+
+async def refuse_report(update: Update, context: BotContext) -> None:
+    """Tell the presser that the report or summary a button names is not available."""
+    query = update.callback_query
+    assert query is not None
+    with use_language(context.language):
+        await answer_press(query, _(NOT_AVAILABLE))
 
 
 async def _send_file(
@@ -93,11 +101,14 @@ async def send_chart(update: Update, context: BotContext, assessment_id: int) ->
     await _send_file(update, context, "photo", photo, "sicheck-chart.jpg", text)
 
 
-async def send_report(update: Update, context: BotContext, expected: Expected) -> None:
+async def send_report(update: Update, context: BotContext, press: ReportPress) -> None:
     """Send the PDF report of the assessment a "📄 Report" button belongs to."""
     query = update.callback_query
     assert query is not None
-    report = await _owned_report(update, context, expected.assessment_id)
+    expected = press.expected
+    report = await _owned_report(
+        update, context, expected.checklist_version, expected.assessment_id
+    )
     if report is None:
         return
     with use_language(report.language):
@@ -117,8 +128,18 @@ async def history_command(update: Update, context: BotContext) -> None:
         return
     with use_language(found.language):
         view = history_view(found)
+    versions = {past.assessment_id: past.checklist_version for past in found.assessments}
+
+    def opening(action: str) -> str:
+        event = events.decode(action)
+        assert isinstance(event, events.Open), "a history view's buttons open summaries"
+        return encode(OpenPress(versions[event.assessment_id], event.assessment_id))
+
     rows = [
-        [InlineKeyboardButton(button.label, callback_data=button.action) for button in row]
+        [
+            InlineKeyboardButton(button.label, callback_data=opening(button.action))
+            for button in row
+        ]
         for row in view.buttons
     ]
     await send(
@@ -126,23 +147,22 @@ async def history_command(update: Update, context: BotContext) -> None:
     )
 
 
-async def open_summary(update: Update, context: BotContext, event: events.Open) -> None:
+async def open_summary(update: Update, context: BotContext, press: OpenPress) -> None:
     """Show the summary of one of the sender's finished assessments, from ``/history``."""
     query = update.callback_query
     assert query is not None
-    report = await _owned_report(update, context, event.assessment_id)
+    report = await _owned_report(update, context, press.checklist_version, press.assessment_id)
     if report is None:
         return
     await answer_press(query)
     with use_language(report.language):
         view = summary_view(report)
     # Only the report button: the rest of the summary's buttons act on the current assessment.
-    of_this = Expected(report.checklist_version, event.assessment_id, 0)
-    report_button = events.encode(events.Report())
+    report_data = encode(ReportPress(Expected(press.checklist_version, press.assessment_id, 0)))
     rows = [
-        [InlineKeyboardButton(button.label, callback_data=pack(of_this, button.action))]
+        [InlineKeyboardButton(button.label, callback_data=report_data)]
         for row in view.buttons
         for button in row
-        if button.action == report_button
+        if button.action == REPORT_TOKEN
     ]
     await send(context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows))
