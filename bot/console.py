@@ -133,10 +133,10 @@ END_NOTHING = N_("End of input. Nothing was recorded.")
 NAME_HINT = N_("<i>Type the name and press Enter.</i>")
 COMMENT_HINT = N_("<i>You may add a comment: type it and press Enter.</i>")
 CONSOLE_WORDING = {
-    N_("Which organisation runs the practice? Send its name, or skip this question."): N_(
+    N_("Which organisation runs the practice? Write its name, or skip this question."): N_(
         "Which organisation runs the practice? Type its name, or skip this question."
     ),
-    N_("Please send the name as a text message."): N_("Please type the name of the practice."),
+    N_("Please write the name."): N_("Please type the name of the practice."),
     N_(
         "To do this, SI Check records your answers and comments, the practice's name, "
         "country, organisation, target groups and themes, your language and your user "
@@ -154,7 +154,7 @@ CONSOLE_WORDING = {
         "without activity. /privacy tells more, /mydata writes a copy of your data to a file "
         "and /delete erases it. If you decline, nothing is recorded."
     ),
-    N_("You have no finished assessments yet. Send /new to begin one."): N_(
+    N_("You have no finished assessments yet. Use /new to begin one."): N_(
         "You have no finished assessments yet. Type /new to begin one."
     ),
 }

@@ -1,7 +1,7 @@
 """The dialogue as a ``transitions`` state machine: states and transitions declared as data.
 
-One machine is built per checklist version and shared; each step adds a short-lived
-``Dialog`` model at the assessment's stored state, fires one trigger and removes it again.
+One machine is built per checklist version and thread, with one ``Dialog`` model that each step
+primes with the assessment's snapshot before firing one trigger (``machine_for``).
 """
 
 from __future__ import annotations
@@ -125,8 +125,31 @@ def transitions(checklist: Checklist) -> list[dict[str, Any]]:
                 "conditions": "answer_fits",
                 "before": "record_answer",
             },
-            {"trigger": "skip", "source": code, "dest": REVIEW, "conditions": "editing"},
-            {"trigger": "skip", "source": code, "dest": following},
+            {
+                "trigger": "skip",
+                "source": code,
+                "dest": REVIEW,
+                "conditions": ["nothing_unsaved", "editing"],
+            },
+            {
+                "trigger": "skip",
+                "source": code,
+                "dest": following,
+                "conditions": "nothing_unsaved",
+            },
+            # Skipping a question drops a comment written before any answer: only on request.
+            {
+                "trigger": "confirm",
+                "source": code,
+                "dest": REVIEW,
+                "conditions": ["comment_unsaved", "editing"],
+            },
+            {
+                "trigger": "confirm",
+                "source": code,
+                "dest": following,
+                "conditions": "comment_unsaved",
+            },
             {"trigger": "back", "source": code, "dest": REVIEW, "conditions": "editing"},
             {"trigger": "back", "source": code, "dest": previous},
             {
@@ -229,7 +252,7 @@ class Dialog:
     def name_fits(self, data: EventData) -> bool:
         text = data.kwargs["event"].text
         if not text:
-            return self._refuse(N_("Please send the name as a text message."))
+            return self._refuse(N_("Please write the name."))
         if len(text) > NAME_MAX:
             return self._refuse(N_("That is too long: please keep it under 200 characters."))
         return True
@@ -241,6 +264,19 @@ class Dialog:
         if len(text) > COMMENT_MAX:
             return self._refuse(
                 N_("That comment is too long: please keep it under 1000 characters.")
+            )
+        return True
+
+    def comment_unsaved(self, data: EventData) -> bool:
+        return self.snapshot.draft.comment is not None and self.state not in self.snapshot.answers
+
+    def nothing_unsaved(self, data: EventData) -> bool:
+        if self.comment_unsaved(data):
+            return self._refuse(
+                N_(
+                    "Your comment is saved with an answer. Choose an answer to keep it, or "
+                    "“Skip, without the comment” to leave the question without it."
+                )
             )
         return True
 

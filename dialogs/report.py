@@ -6,6 +6,7 @@ centres) and the answers, so every adapter and format says the same thing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from babel.dates import format_date
 from babel.numbers import format_percent
 
 from dialogs.content import Checklist, Practice, SeedNote
-from dialogs.i18n import _, current_language, use_language
+from dialogs.i18n import _, current_language, ngettext, use_language
 from dialogs.matching import Match, similar_practices
 from dialogs.scoring import score
 from dialogs.snapshot import Snapshot
@@ -38,6 +39,13 @@ class CriterionLine:
     """The answer in the earlier assessment of the same practice, where that one had it."""
     earlier_value: int | None = None
     changed: bool = False
+    """Whether the earlier assessment had another answer here (or none, where this one has one)."""
+    comment: str | None = None
+    """The practitioner's comment on the criterion, in full."""
+    aspects: tuple[str, ...] = ()
+    """The kinds of novelty ticked (criterion 2), as labels in the report's language."""
+    aspect_codes: tuple[str, ...] = ()
+    """The same kinds as the content file's codes, for machine-readable exports."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,9 @@ class Report:
     weaknesses: tuple[Advice, ...]
     recommendations: tuple[Advice, ...]
     """A recommendation for every scored criterion below the top of the scale."""
+    next_steps: tuple[Advice, ...]
+    """Where no criterion stands out as weak: the criteria to start with, or the seed's next
+    step for a practice at the top of the scale (empty when ``weaknesses`` says it)."""
     risks: tuple[Flag, ...]
     practices: tuple[Suggestion, ...]
     help: tuple[Help, ...]
@@ -121,6 +132,30 @@ class Report:
         return self.earlier_date is not None or any(
             line.earlier_answer is not None for line in self.criteria
         )
+
+
+_FRENCH_PUNCTUATION = re.compile(r"(?<=[^\s(\[«/])[ \N{NO-BREAK SPACE}]?([:;?!])(?=\s|$|<|\))")
+"""A ``:``, ``;``, ``?`` or ``!`` ending a word (never inside an address such as ``https://``)."""
+
+
+def typeset(text: str, language: str) -> str:
+    """``text`` set by ``language``'s typography: French puts a narrow no-break space before
+    ``:``, ``;``, ``?`` and ``!``; no language writes "…." twice over."""
+    text = text.replace("….", "…")
+    if language == "fr":
+        text = _FRENCH_PUNCTUATION.sub("\N{NARROW NO-BREAK SPACE}\\1", text)
+    return text
+
+
+def overall_text(report: Report, percent: str) -> str:
+    """The overall score as a sentence, ``percent`` being the score as the caller marks it up."""
+    return ngettext(
+        "Overall score: %(percent)s (%(scored)s of %(count)s criterion scored)",
+        "Overall score: %(percent)s (%(scored)s of %(count)s criteria scored)",
+        report.total,
+        percent=percent,
+        scored=report.scored,
+    )
 
 
 def percent_text(value: float) -> str:
@@ -159,8 +194,16 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
     for number, criterion_score in enumerate(result.criteria, start=1):
         criterion = checklist.criterion(criterion_score.code)
         answered = criterion_score.answered
-        compared = earlier is not None and criterion.code in earlier.answers
+        recorded = snapshot.answers.get(criterion.code)
+        aspects = () if recorded is None else recorded.aspects
+        labels = {aspect.code: _(aspect.label) for aspect in criterion.aspects}
         before = earlier.answers.get(criterion.code) if earlier is not None else None
+        earlier_answer = None
+        changed = False
+        if earlier is not None:
+            was_answered = criterion.code in earlier.answers
+            earlier_answer = answer_label(checklist, before) if was_answered else _("not answered")
+            changed = (was_answered, before) != (answered, criterion_score.value)
         lines.append(
             CriterionLine(
                 code=criterion.code,
@@ -170,9 +213,12 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
                 if answered
                 else _("not answered"),
                 value=criterion_score.value,
-                earlier_answer=answer_label(checklist, before) if compared else None,
+                earlier_answer=earlier_answer,
                 earlier_value=before,
-                changed=compared and before != criterion_score.value,
+                changed=changed,
+                comment=None if recorded is None else recorded.comment,
+                aspects=tuple(labels[code] for code in aspects if code in labels),
+                aspect_codes=tuple(code for code in aspects if code in labels),
             )
         )
     weak = [code for code, value in values.items() if _weak(value)]
@@ -201,6 +247,7 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
         criteria=tuple(lines),
         strengths=tuple(_strength(checklist, code, values) for code in result.strongest),
         weaknesses=tuple(_recommendation(checklist, code) for code in result.weakest),
+        next_steps=() if result.weakest else _next_steps(checklist, lines),
         recommendations=tuple(
             _recommendation(checklist, line.code)
             for line in lines
@@ -234,6 +281,22 @@ def _strength(checklist: Checklist, code: str, values: Mapping[str, int | None])
 def _recommendation(checklist: Checklist, code: str) -> Advice:
     criterion = checklist.criterion(code)
     return Advice(_(criterion.title), _(criterion.recommendation))
+
+
+def _next_steps(checklist: Checklist, lines: list[CriterionLine]) -> tuple[Advice, ...]:
+    """What to do next when no criterion stands out as weaker than the others.
+
+    The lowest criteria below the top of the scale, in the checklist's order, with their
+    recommendation; a practice at the top everywhere gets the checklist's own next step.
+    """
+    below = [line for line in lines if line.value is not None and line.value < checklist.max_value]
+    if below:
+        lowest = sorted(below, key=lambda line: line.value or 0)[:FLAGGED_AT_MOST]
+        return tuple(_recommendation(checklist, line.code) for line in lowest)
+    if any(line.value is not None for line in lines):
+        step = checklist.next_step
+        return (Advice(_(step.title), _(step.text)),)
+    return ()
 
 
 def _risks(checklist: Checklist, values: Mapping[str, int | None]) -> tuple[Flag, ...]:
@@ -279,7 +342,14 @@ def _suggestion(checklist: Checklist, found: Match) -> Suggestion:
         reasons.append(_("the same themes: %(themes)s", themes=shared))
     if found.complements:
         numbers = ", ".join(str(checklist.criterion(code).number) for code in found.complements)
-        reasons.append(_("strong on criteria %(numbers)s, where yours is weak", numbers=numbers))
+        reasons.append(
+            ngettext(
+                "strong where yours is weak: %(count)s criterion (%(numbers)s)",
+                "strong where yours is weak: %(count)s criteria (%(numbers)s)",
+                len(found.complements),
+                numbers=numbers,
+            )
+        )
     if found.same_country:
         reasons.append(_("the same country"))
     practice: Practice = found.practice
@@ -287,7 +357,8 @@ def _suggestion(checklist: Checklist, found: Match) -> Suggestion:
         name=practice.name,
         country=country_name(practice.country),
         title=_(practice.title),
-        reason=_("Why suggested: %(reasons)s.", reasons="; ".join(reasons)),
+        # A list shortened with "…" ends the sentence itself.
+        reason=_("Why suggested: %(reasons)s.", reasons="; ".join(reasons)).replace("….", "…"),
         links=practice.links,
     )
 
@@ -302,4 +373,4 @@ def _help(checklist: Checklist, country: str | None) -> tuple[Help, ...]:
     centres = checklist.knowledge.centres
     national = [centre for centre in centres if country and centre.country == country]
     chosen = national or [centre for centre in centres if centre.country is None]
-    return tuple(Help(_(centre.name), _(centre.summary), centre.url) for centre in chosen)
+    return tuple(Help(_(centre.title), _(centre.summary), centre.url) for centre in chosen)

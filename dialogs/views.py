@@ -7,6 +7,7 @@ console as numbered choices. Texts use only ``<b>`` and ``<i>``; user text is es
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from html import escape, unescape
 
@@ -14,8 +15,9 @@ from babel import Locale
 
 from dialogs import events, machine
 from dialogs.content import Checklist, Criterion
-from dialogs.i18n import SUPPORTED_LANGUAGES, _
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, current_language, ngettext, use_language
 from dialogs.report import (
+    CriterionLine,
     History,
     Report,
     Suggestion,
@@ -23,7 +25,9 @@ from dialogs.report import (
     build_report,
     country_name,
     format_day,
+    overall_text,
     percent_text,
+    typeset,
 )
 from dialogs.snapshot import Snapshot
 
@@ -32,6 +36,8 @@ COUNTRIES = ("LV", "ES", "FR", "SE", "BE", "FI", "HU", "PT")
 BAR_WIDTH = 3
 MESSAGE_MAX = 4096
 """Characters a chat message may hold (Telegram's limit, counted without markup)."""
+COMMENT_SHOWN = 100
+"""Characters of a comment the chat summary shows; the PDF holds it in full."""
 _MARKUP = re.compile(r"</?(?:b|i|code)>")
 
 
@@ -81,8 +87,13 @@ def render(
     """Build the view of ``snapshot``'s state; ``notice`` explains a refused input first."""
     view = _render_state(checklist, snapshot, info)
     if notice:
-        return View(f"<i>{escape(notice)}</i>\n\n{view.text}", *_rest(view))
-    return view
+        view = View(f"<i>{escape(notice)}</i>\n\n{view.text}", *_rest(view))
+    return _typeset(view)
+
+
+def _typeset(view: View) -> View:
+    """``view`` with its text set by the current language's typography."""
+    return View(typeset(view.text, current_language()), *_rest(view))
 
 
 def _rest(view: View) -> tuple[tuple[tuple[Button, ...], ...], str | None, bool]:
@@ -99,14 +110,14 @@ def _render_state(checklist: Checklist, snapshot: Snapshot, info: bool) -> View:
         return View(
             _("<b>Your practice</b>\n\nWhat is the name of the practice you are assessing?")
             + "\n\n"
-            + _("<i>Send the name as a text message.</i>"),
+            + _("<i>Write the name of the practice.</i>"),
             accepts_text=True,
         )
     if state == machine.PROFILE_COUNTRY:
         return _country()
     if state == machine.PROFILE_ORGANISATION:
         return View(
-            _("Which organisation runs the practice? Send its name, or skip this question."),
+            _("Which organisation runs the practice? Write its name, or skip this question."),
             ((_button(_("Skip"), events.Skip()), _button(_("⬅️ Back"), events.Back())),),
             accepts_text=True,
         )
@@ -233,7 +244,7 @@ def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, in
     comment = snapshot.draft.comment if recorded is None else recorded.comment
     if comment:
         lines.append(_("Your comment: %(comment)s", comment=f"<i>{escape(comment)}</i>"))
-    lines.append(_("<i>You may add a comment by sending a text message.</i>"))
+    lines.append(_("<i>You may add a comment: write it as a message of its own.</i>"))
     levels = [
         _button(f"{level.value} · {_(level.label)}", events.Answer(criterion.code, level.value))
         for level in checklist.scale
@@ -241,7 +252,12 @@ def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, in
     buttons += _rows(levels, 2)
     not_applicable = _(checklist.not_applicable.label)
     buttons.append((_button(not_applicable, events.Answer(criterion.code, None)),))
-    navigation = [_button(_("⬅️ Back"), events.Back()), _button(_("Skip ➡️"), events.Skip())]
+    if recorded is None and snapshot.draft.comment:
+        # Skipping records nothing, so the comment would be lost: the button says so.
+        skip = _button(_("Skip, without the comment ➡️"), events.Confirm())
+    else:
+        skip = _button(_("Skip ➡️"), events.Skip())
+    navigation = [_button(_("⬅️ Back"), events.Back()), skip]
     if not info:
         navigation.insert(0, _button(_("ℹ️ Guidance"), events.Info()))
     buttons.append(tuple(navigation))
@@ -259,9 +275,10 @@ def _review(checklist: Checklist, snapshot: Snapshot) -> View:
     unanswered = sum(1 for c in checklist.criteria if c.code not in snapshot.answers)
     if unanswered:
         lines.append(
-            _(
-                "<i>Criteria without an answer: %(count)s. They are left out of the score.</i>",
-                count=unanswered,
+            ngettext(
+                "<i>%(count)s criterion has no answer; it is left out of the score.</i>",
+                "<i>%(count)s criteria have no answer; they are left out of the score.</i>",
+                unanswered,
             )
         )
     lines.append(_("Choose a number to change that answer, or confirm to see the summary."))
@@ -290,28 +307,25 @@ def summary(checklist: Checklist, snapshot: Snapshot) -> View:
 
 
 def summary_view(report: Report) -> View:
-    """The chat text of ``report``: the PDF holds the full texts of risks and recommendations."""
-    view = _summary_view(report, detailed=True)
-    if len(plain(view.text)) > MESSAGE_MAX:
-        # Content grows (a longer practice title, a new centre): rather than a message Telegram
-        # refuses, the chat leaves the advice and reasons to the PDF.
-        view = _summary_view(report, detailed=False)
-    return view
+    """The chat text of ``report`` in its language; the PDF holds the full texts of risks,
+    recommendations and comments."""
+    with use_language(report.language):
+        # Long comments and content that grows (a longer title, a new centre): rather than a
+        # message Telegram refuses, the chat leaves the advice and reasons to the PDF first,
+        # then the comments.
+        for detailed, comments in ((True, True), (False, True), (False, False)):
+            view = _summary_view(report, detailed=detailed, comments=comments)
+            if len(plain(view.text)) <= MESSAGE_MAX:
+                break
+        return _typeset(view)
 
 
-def _summary_view(report: Report, *, detailed: bool) -> View:
+def _summary_view(report: Report, *, detailed: bool, comments: bool) -> View:
     lines = ["<b>" + _("Summary: %(practice)s", practice=escape(report.practice)) + "</b>", ""]
     if report.percent_text is None or report.band is None:
         lines.append(_("No criterion was scored, so there is no overall score."))
     else:
-        lines.append(
-            _(
-                "Overall score: %(percent)s (%(scored)s of %(total)s criteria scored)",
-                percent="<b>" + report.percent_text + "</b>",
-                scored=report.scored,
-                total=report.total,
-            )
-        )
+        lines.append(overall_text(report, "<b>" + report.percent_text + "</b>"))
         lines.append(f"<b>{escape(report.band)}</b>: {escape(report.band_meaning or '')}")
     if report.has_earlier:
         lines.append(
@@ -323,12 +337,7 @@ def _summary_view(report: Report, *, detailed: bool) -> View:
         )
     lines.append("")
     for line in report.criteria:
-        answer = escape(line.answer)
-        if line.changed and line.earlier_answer is not None:
-            # An arrow rather than words: it keeps the longest summaries within one message.
-            answer = f"{escape(line.earlier_answer)} → {answer}"
-        shown = f"{escape(line.title)}: {answer}"
-        lines.append(f"<code>{_bar(line.value, report.max_value)}</code> {line.number}. {shown}")
+        lines += _criterion_lines(line, report.max_value, comments)
     sections = (
         (_("Strongest criteria"), [_item(a.title, a.text) for a in report.strengths]),
         (
@@ -336,25 +345,45 @@ def _summary_view(report: Report, *, detailed: bool) -> View:
             [_item(a.title, a.text if detailed else "") for a in report.weaknesses],
         ),
         (
+            _("Next steps"),
+            [_item(a.title, a.text if detailed else "") for a in report.next_steps],
+        ),
+        (
             _("Risks to watch"),
             [_item(flag.title, flag.why if detailed else "") for flag in report.risks],
         ),
         (
             _("Similar good practices"),
-            [_suggestion_line(found, detailed) for found in report.practices],
+            [_suggestion_line(found, detailed) for found in report.practices]
+            or [_("None of the good practices SI Check knows is close to this one yet.")],
         ),
-        (_("Where to get help"), ["• " + ", ".join(escape(h.name) for h in report.help)]),
+        (_("Where to get help"), [_item(centre.name, "") for centre in report.help]),
     )
     for heading, items in sections:
         if items:
             lines += ["", f"<b>{heading}</b>", *items]
-    if not report.practices:
-        lines += ["", _("None of the good practices SI Check knows is close to this one yet.")]
     buttons = (
         (_button(_("📄 Report"), events.Report()),),
         (_button(_("🔄 New assessment"), events.Restart()),),
     )
     return View("\n".join(lines), buttons)
+
+
+def _criterion_lines(line: CriterionLine, max_value: int, comments: bool) -> list[str]:
+    """A criterion's line with its bar and answer, then its novelty kinds and comment."""
+    answer = escape(line.answer)
+    if line.changed and line.earlier_answer is not None:
+        # An arrow rather than words: it keeps the longest summaries within one message.
+        answer = f"{escape(line.earlier_answer)} → {answer}"
+    shown = f"{escape(line.title)}: {answer}"
+    lines = [f"<code>{_bar(line.value, max_value)}</code> {line.number}. {shown}"]
+    if line.aspects:
+        kinds = ", ".join(line.aspects)
+        lines.append("    " + _("Novelty: %(kinds)s", kinds=escape(kinds)))
+    if line.comment and comments:
+        shortened = textwrap.shorten(line.comment, COMMENT_SHOWN, placeholder=" …")
+        lines.append("    💬 <i>" + escape(shortened) + "</i>")
+    return lines
 
 
 def _item(title: str, text: str) -> str:
@@ -375,7 +404,7 @@ def _suggestion_line(suggestion: Suggestion, detailed: bool) -> str:
 def history_view(found: History) -> View:
     """The practitioner's finished assessments, each a button that opens its summary."""
     if not found.assessments:
-        return View(_("You have no finished assessments yet. Send /new to begin one."))
+        return View(_("You have no finished assessments yet. Use /new to begin one."))
     lines = ["<b>" + _("Your finished assessments") + "</b>", ""]
     buttons = []
     for number, past in enumerate(found.assessments, start=1):
@@ -384,4 +413,4 @@ def history_view(found: History) -> View:
         lines.append(f"{number}. <b>{name}</b>, {format_day(past.completed_at)}: {score_text}")
         buttons.append(_button(f"📊 {number}", events.Open(past.assessment_id)))
     lines += ["", _("Choose a number to open that summary.")]
-    return View("\n".join(lines), _rows(buttons, 5))
+    return _typeset(View("\n".join(lines), _rows(buttons, 5)))

@@ -53,6 +53,7 @@ def _pointers(content: Content) -> list[str]:
     pointers += [n.seed for n in (*content.risks.risks, *content.risks.threats)]
     pointers += [n.seed for n in (*content.principles, *content.opportunities)]
     pointers += [c.seed for c in content.centres]
+    pointers.append(content.latest.next_step.seed)
     return pointers
 
 
@@ -148,3 +149,23 @@ def test_an_unknown_target_group_is_refused(broken_dir: Path) -> None:
     )
     with pytest.raises(ContentError, match=r"practices\.yaml: field practices\.0\.target_groups"):
         load_content(broken_dir)
+
+
+def test_latvian_competence_centre_names_are_the_seed_own_words(content: Content) -> None:
+    seed = normalise((SEED_DIR / "003_bd656a245c7715c3.txt").read_text(encoding="utf-8"))
+    latvian = catalog_texts("lv")
+    names = {centre.code: latvian[centre.title] for centre in content.centres}
+    assert names["lv_sif"] == "Sabiedrības integrācijas fonds (SIF)"
+    for code in ("lv_sif", "es_uafse", "es_sssr", "se_ffsis"):
+        # The seed writes "Sabiedrības integrācijas fonds-SIF"; the catalog "... (SIF)".
+        name, _, acronym = names[code].removesuffix(")").rpartition(" (")
+        assert name in seed, code
+        assert acronym in seed, code
+
+
+def test_every_competence_centre_name_is_translated(content: Content) -> None:
+    for language in ("lv", "es", "fr", "sv"):
+        texts = catalog_texts(language)
+        for centre in content.centres:
+            assert texts[centre.title], (language, centre.code)
+            assert texts[centre.title] != centre.title, (language, centre.code)

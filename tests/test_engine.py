@@ -179,7 +179,7 @@ def test_control_characters_are_left_out_of_typed_text(content: Content) -> None
     ).snapshot
     result = step(content.latest, snapshot, events.Text("\x00\x07"))
     assert not result.accepted
-    assert "Please send the name as a text message." in result.view.text
+    assert "Please write the name." in result.view.text
 
 
 def test_too_long_texts_are_refused(content: Content) -> None:
@@ -243,3 +243,41 @@ def test_every_button_token_decodes_to_an_event(content: Content) -> None:
 @pytest.mark.parametrize("token", ["", "a:C01", "a:C01:9x", "zz", "e:X01", "t:C02:" + "a" * 30])
 def test_garbled_tokens_decode_to_nothing(token: str) -> None:
     assert events.decode(token) is None
+
+
+def test_skipping_past_an_unsaved_comment_asks_first(content: Content) -> None:
+    snapshot = run(content, through_profile(content), events.Text("Runs since 2019")).snapshot
+    labels = [button.label for row in render(content.latest, snapshot).buttons for button in row]
+    assert "Skip, without the comment ➡️" in labels
+    assert "Skip ➡️" not in labels
+    refused = step(content.latest, snapshot, events.Skip())
+    assert not refused.accepted
+    assert refused.snapshot == snapshot
+    assert refused.problem is not None
+    assert "Choose an answer to keep it" in refused.view.text
+    # The comment is still there: an answer keeps it.
+    kept = run(content, refused.snapshot, events.Answer("C01", 2))
+    assert kept.effects == (RecordAnswer("C01", 2, (), "Runs since 2019"),)
+    # Or the practitioner leaves the question without it, on purpose.
+    dropped = run(content, snapshot, events.Confirm())
+    assert dropped.effects == ()
+    assert dropped.snapshot.state == "C02"
+    assert "C01" not in dropped.snapshot.answers
+
+
+def test_skipping_from_the_review_past_an_unsaved_comment_returns_there(
+    content: Content,
+) -> None:
+    snapshot = through_profile(content)
+    for _number in range(len(content.latest.criteria)):
+        snapshot = run(content, snapshot, events.Skip()).snapshot
+    assert snapshot.state == machine.REVIEW
+    snapshot = run(content, snapshot, events.Edit("C04"), events.Text("Not sure yet")).snapshot
+    assert not step(content.latest, snapshot, events.Skip()).accepted
+    assert run(content, snapshot, events.Confirm()).snapshot.state == machine.REVIEW
+
+
+def test_confirm_on_a_question_without_a_comment_is_refused(content: Content) -> None:
+    snapshot = through_profile(content)
+    assert not step(content.latest, snapshot, events.Confirm()).accepted
+    assert run(content, snapshot, events.Skip()).snapshot.state == "C02"

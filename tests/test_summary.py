@@ -11,12 +11,12 @@ import pytest
 
 from bot.catalogs import render_problems
 from dialogs.content import Content
-from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, ngettext, use_language
 from dialogs.matching import similar_practices
 from dialogs.report import Report, build_report
 from dialogs.scoring import score
 from dialogs.snapshot import Earlier, Profile, RecordedAnswer, Snapshot
-from dialogs.views import MESSAGE_MAX, plain, summary, summary_view
+from dialogs.views import MESSAGE_MAX, plain, render, summary, summary_view
 
 ALL_LARGELY: dict[str, int | None] = {f"C{n:02d}": 2 for n in range(1, 11)}
 
@@ -123,7 +123,7 @@ def test_the_weakest_criteria_come_with_the_seeds_recommendation(content: Conten
 def test_help_comes_from_the_national_centre_else_eapn(content: Content) -> None:
     spain = build_report(content.latest, finished(content, country="ES"))
     assert [centre.name for centre in spain.help] == [
-        centre.name for centre in content.centres if centre.country == "ES"
+        centre.title for centre in content.centres if centre.country == "ES"
     ]
     elsewhere = build_report(content.latest, finished(content, country="BE"))
     assert [centre.name for centre in elsewhere.help] == ["European Anti-Poverty Network (EAPN)"]
@@ -135,10 +135,14 @@ def test_an_earlier_assessment_of_the_same_practice_is_compared(content: Content
     snapshot = finished(content, ALL_LARGELY | {"C06": 0}, earlier=earlier)
     report = build_report(content.latest, snapshot)
     changed = {line.code: line.earlier_answer for line in report.criteria if line.changed}
-    assert changed == {"C01": "Partly", "C06": "Largely"}
+    # What the earlier assessment left unanswered reads as such, with the same arrow.
+    unanswered = {code: "not answered" for code in ALL_LARGELY if code not in earlier.answers}
+    assert changed == {"C01": "Partly", "C06": "Largely"} | unanswered
     assert report.has_earlier
     text = plain(summary_view(report).text)
     assert "Partly → Largely" in text
+    assert "Largely → Not at all" in text
+    assert "not answered → Largely" in text
     assert "March 5, 2026" in text
 
 
@@ -177,3 +181,176 @@ def test_a_summary_too_long_for_one_message_leaves_the_details_to_the_pdf(
     assert "W" * 1500 not in view.text
     assert all(found.name in view.text for found in report.practices)
     assert report.weaknesses[0].text not in view.text
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_at_zero_percent_the_summary_names_the_criteria_to_start_with(
+    content: Content, language: str
+) -> None:
+    checklist = content.latest
+    report = build_report(
+        checklist, finished(content, dict.fromkeys(ALL_LARGELY, 0), language=language)
+    )
+    assert report.percent == 0
+    assert report.weaknesses == ()
+    with use_language(language):
+        expected = [_(checklist.criterion(code).title) for code in ("C01", "C02", "C03")]
+        advice = [_(checklist.criterion(code).recommendation) for code in ("C01", "C02", "C03")]
+        heading = _("Next steps")
+    assert [step.title for step in report.next_steps] == expected
+    assert [step.text for step in report.next_steps] == advice
+    text = plain(summary_view(report).text)
+    assert heading in text
+    for title in expected:
+        assert title in text
+
+
+def test_with_every_criterion_largely_the_next_step_is_each_recommendation(
+    content: Content,
+) -> None:
+    report = build_report(content.latest, finished(content))
+    assert report.weaknesses == ()
+    assert report.next_steps
+    assert [step.text for step in report.next_steps] == [
+        content.latest.criterion(code).recommendation for code in ("C01", "C02", "C03")
+    ]
+    assert "Next steps" in plain(summary_view(report).text)
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_a_practice_at_the_top_everywhere_is_told_to_pass_it_on(
+    content: Content, language: str
+) -> None:
+    report = build_report(
+        content.latest, finished(content, dict.fromkeys(ALL_LARGELY, 3), language=language)
+    )
+    step = content.latest.next_step
+    assert step.seed.startswith("000:")
+    with use_language(language):
+        assert [(a.title, a.text) for a in report.next_steps] == [(_(step.title), _(step.text))]
+    assert report.next_steps[0].title in plain(summary_view(report).text)
+
+
+def test_weak_criteria_leave_the_next_steps_to_the_weaknesses(content: Content) -> None:
+    report = build_report(content.latest, finished(content, ALL_LARGELY | {"C04": 0}))
+    assert [advice.title for advice in report.weaknesses] == ["Empowering communities"]
+    assert report.next_steps == ()
+
+
+def test_comments_and_novelty_kinds_are_in_the_report_and_the_summary(content: Content) -> None:
+    long_comment = "We cook every day with volunteers from the neighbourhood. " * 6
+    answers = {code: RecordedAnswer(2) for code in ALL_LARGELY}
+    answers["C02"] = RecordedAnswer(3, ("needs", "methods"), "New for our town.")
+    answers["C05"] = RecordedAnswer(1, (), long_comment)
+    snapshot = replace(finished(content), answers=MappingProxyType(answers))
+    report = build_report(content.latest, snapshot)
+    lines = {line.code: line for line in report.criteria}
+    assert lines["C02"].aspect_codes == ("needs", "methods")
+    assert lines["C02"].aspects == ("New needs", "New methods")
+    assert lines["C02"].comment == "New for our town."
+    assert lines["C05"].comment == long_comment
+    text = plain(summary_view(report).text)
+    assert "Novelty: New needs, New methods" in text
+    assert "New for our town." in text
+    # Shortened in the chat, under its own criterion.
+    shown = [row for row in text.splitlines() if "We cook every day" in row]
+    assert len(shown) == 1
+    assert shown[0].endswith("…")
+    assert len(shown[0]) < len(long_comment)
+    rows = text.splitlines()
+    assert rows.index(shown[0]) == next(i for i, row in enumerate(rows) if " 5. " in row) + 1
+
+
+def test_help_comes_after_the_good_practices_one_bullet_per_organisation(
+    content: Content,
+) -> None:
+    snapshot = replace(finished(content, {"C01": 3}), profile=Profile("Alone", "ES"))
+    report = build_report(content.latest, snapshot)
+    assert report.practices == ()
+    rows = plain(summary_view(report).text).splitlines()
+    practices = rows.index("Similar good practices")
+    assert rows[practices + 1] == (
+        "None of the good practices SI Check knows is close to this one yet."
+    )
+    help_at = rows.index("Where to get help")
+    assert help_at > practices
+    assert rows[help_at + 1 :] == [f"• {centre.name}" for centre in report.help]
+    assert len(report.help) == 2
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_competence_centres_are_named_in_each_language(content: Content, language: str) -> None:
+    snapshot = finished(content, language=language)
+    with use_language(language):
+        expected = [_(centre.title) for centre in content.centres if centre.country == "LV"]
+    report = build_report(content.latest, snapshot)
+    assert [centre.name for centre in report.help] == expected
+    if language == "lv":
+        # The seed's own name (003:63), not the English one.
+        assert expected == ["Sabiedrības integrācijas fonds (SIF)"]
+    elif language != "en":
+        assert expected != ["Society Integration Foundation (SIF)"]
+
+
+COUNTS = (0, 1, 2, 5, 11, 21)
+UNANSWERED = (
+    "<i>%(count)s criterion has no answer; it is left out of the score.</i>",
+    "<i>%(count)s criteria have no answer; they are left out of the score.</i>",
+)
+SCORED = (
+    "Overall score: %(percent)s (%(scored)s of %(count)s criterion scored)",
+    "Overall score: %(percent)s (%(scored)s of %(count)s criteria scored)",
+)
+COMPLEMENTS = (
+    "strong where yours is weak: %(count)s criterion (%(numbers)s)",
+    "strong where yours is weak: %(count)s criteria (%(numbers)s)",
+)
+# The word each count takes, per language: Latvian's singular also serves 21 (and 31, ...).
+PLURAL_WORDS: dict[str, dict[int, tuple[str, str, str]]] = {
+    "en": {
+        1: ("criterion has", "criterion scored", "1 criterion ("),
+        **dict.fromkeys((0, 2, 5, 11, 21), ("criteria have", "criteria scored", "criteria (")),
+    },
+    "lv": {
+        **dict.fromkeys((1, 21), ("kritērijam nav", "kritērija)", "kritērijā (")),
+        **dict.fromkeys((0, 2, 5, 11), ("kritērijiem nav", "kritērijiem)", "kritērijos (")),
+    },
+    "es": {
+        1: ("criterio no tiene", "criterio puntuado", "criterio ("),
+        **dict.fromkeys((0, 2, 5, 11, 21), ("criterios no tienen", "puntuados", "criterios (")),
+    },
+    "fr": {
+        **dict.fromkeys((0, 1), ("critère n'a", "critère noté", "critère (")),
+        **dict.fromkeys((2, 5, 11, 21), ("critères n'ont", "critères notés", "critères (")),
+    },
+    "sv": {
+        1: ("kriterium saknar", "kriterium bedömt", "kriterium ("),
+        **dict.fromkeys(
+            (0, 2, 5, 11, 21), ("kriterier saknar", "kriterier bedömda", "kriterier (")
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_count_in_the_summary_takes_its_plural_form(language: str) -> None:
+    for count in COUNTS:
+        with use_language(language):
+            unanswered = ngettext(*UNANSWERED, count)
+            scored = ngettext(*SCORED, count, percent="50%", scored=1)
+            complements = ngettext(*COMPLEMENTS, count, numbers="3, 4")
+        words = PLURAL_WORDS[language][count]
+        assert f"{count} " in unanswered
+        assert words[0] in unanswered, (count, unanswered)
+        assert words[1] in scored, (count, scored)
+        assert words[2] in complements, (count, complements)
+        assert f"{count} " in complements
+
+
+def test_one_criterion_without_an_answer_does_not_read_as_criterion_one(
+    content: Content,
+) -> None:
+    values = {code: 2 for code in ALL_LARGELY if code != "C07"}
+    snapshot = replace(finished(content, values), state="review")
+    text = plain(render(content.latest, snapshot).text)
+    assert "1 criterion has no answer; it is left out of the score." in text

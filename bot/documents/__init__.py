@@ -1,7 +1,7 @@
 """Documents made from a report: the radar chart (PNG, or JPEG as a photo) and the PDF report.
 
-fpdf2 and matplotlib (the coordinators' distribution chart) take seconds to import, which every
-start of the bot and the console would pay: the drawing modules are imported on first use.
+The drawing libraries (matplotlib, fpdf2) are imported on first use, so starting the bot or the
+console does not load them.
 """
 
 from __future__ import annotations
@@ -23,12 +23,16 @@ from storage.stats import GroupStats
 FALLBACK_FILENAME = "sicheck-report.pdf"
 SLUG_MAX = 60
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_LIGATURES = str.maketrans(
+    {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O", "đ": "d", "ł": "l"}
+)
 
 
 def report_filename(report: Report) -> str:
     """A safe ASCII file name for the PDF of ``report``, such as ``sicheck-zupas-virtuve.pdf``."""
-    # NFKD splits "ķ" into "k" and a combining cedilla, which the ASCII encoding then drops.
-    folded = unicodedata.normalize("NFKD", report.practice)
+    # NFKD splits "ķ" into "k" and a combining cedilla, which the ASCII encoding then drops;
+    # ligatures such as "œ" have no decomposition and are spelt out first.
+    folded = unicodedata.normalize("NFKD", report.practice.translate(_LIGATURES))
     ascii_name = folded.encode("ascii", "ignore").decode("ascii").lower()
     slug = _NOT_SLUG.sub("-", ascii_name).strip("-")[:SLUG_MAX].rstrip("-")
     return f"sicheck-{slug}.pdf" if slug else FALLBACK_FILENAME
@@ -49,11 +53,10 @@ def chart_photo(report: Report) -> bytes:
 
 
 def warm_up(content: Content) -> None:
-    """Make a summary and a chart once in every language, before anyone finishes.
+    """Make a summary in every language and one chart, before anyone finishes.
 
-    The first summary and chart of a process import Pillow, load fonts, paint the chart's frame
-    and read Babel's data of each language, all holding the interpreter lock: done mid-load,
-    that stalled every chat for about a tenth of a second in the loopback benchmark.
+    The first summary and chart of a process import matplotlib, load fonts and read Babel's data
+    of each language while holding the interpreter lock; done at start, no chat waits on it.
     """
     checklist = content.latest
     answers = MappingProxyType(
@@ -67,7 +70,8 @@ def warm_up(content: Content) -> None:
         report = build_report(checklist, snapshot, datetime.now(UTC))
         with use_language(language):
             summary_view(report)
-        chart_photo(report)
+    # One chart loads matplotlib and its fonts; the languages draw alike after it.
+    chart_photo(report)
 
 
 def report_pdf(report: Report) -> bytes:

@@ -1,8 +1,7 @@
 """The typeface of every document: DejaVu Sans, which covers every letter of the supported
 languages and ships with matplotlib.
 
-Found without importing matplotlib, which only the coordinators' distribution chart draws with:
-the bot's radar chart and PDF report would otherwise carry its memory for a file path.
+Found without importing matplotlib, so that a PDF without a chart does not load it for a path.
 """
 
 from __future__ import annotations

@@ -1,21 +1,29 @@
 """The PDF report of an assessment: every text of the Report, the radar chart and the advice.
 
 Built with fpdf2 in memory, one ``FPDF`` per call and nothing written to disk, so reports can
-be made in worker threads side by side, in the DejaVu Sans of ``fonts.py``.
+be made in worker threads side by side, in the DejaVu Sans of ``fonts.py``. Every text is set
+by the report language's typography, and letters the font cannot draw (an emoji in a
+practice's name) are left out with one log line, never a warning from fpdf2.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
 
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from dialogs.i18n import _, use_language
-from dialogs.report import CriterionLine, Report
+from dialogs.report import CriterionLine, Report, overall_text, typeset
+
+log = logging.getLogger(__name__)
 
 FAMILY = "DejaVu"
 BODY_SIZE = 10
@@ -29,7 +37,33 @@ ACCENT_COLOUR = (31, 111, 139)
 LINK_COLOUR = (20, 80, 160)
 
 
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+@functools.cache
+def drawable() -> frozenset[int]:
+    """The code points both the regular and the bold font have a glyph for."""
+    regular, bold = (set(TTFont(path).getBestCmap()) for path in (FONT_REGULAR, FONT_BOLD))
+    return frozenset(regular & bold)
+
+
 class _Document(FPDF):
+    def __init__(self, language: str) -> None:
+        super().__init__(format="A4")
+        self.language = language
+        self.left_out: set[str] = set()
+
+    def fit(self, text: str) -> str:
+        """``text`` set for the report's language, without letters the font cannot draw."""
+        glyphs = drawable()
+        missing = {letter for letter in text if ord(letter) not in glyphs and letter != "\n"}
+        if missing:
+            self.left_out |= missing
+            text = "".join(letter for letter in text if letter not in missing)
+            # "🍲 Soup" must not become " Soup", nor "a 🍲 b" "a  b".
+            text = "\n".join(_SPACES.sub(" ", part).lstrip() for part in text.split("\n"))
+        return typeset(text, self.language)
+
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(FAMILY, "", 8)
@@ -40,7 +74,7 @@ class _Document(FPDF):
 def pdf_report(report: Report, chart_png: bytes | None) -> bytes:
     """The PDF of ``report`` in its language, with ``chart_png`` under the overall score."""
     with use_language(report.language):
-        document = _Document(format="A4")
+        document = _Document(report.language)
         document.add_font(FAMILY, "", FONT_REGULAR)
         document.add_font(FAMILY, "B", FONT_BOLD)
         document.set_title(_("Summary: %(practice)s", practice=report.practice))
@@ -50,10 +84,17 @@ def pdf_report(report: Report, chart_png: bytes | None) -> bytes:
         document.set_margins(18, 16, 18)
         document.add_page()
         _write_report(document, report, chart_png)
-        return bytes(document.output())
+        data = bytes(document.output())
+    if document.left_out:
+        log.info(
+            "PDF report: %d character(s) outside its fonts left out: %s",
+            len(document.left_out),
+            " ".join(f"U+{ord(letter):04X}" for letter in sorted(document.left_out)),
+        )
+    return data
 
 
-def _write_report(pdf: FPDF, report: Report, chart_png: bytes | None) -> None:
+def _write_report(pdf: _Document, report: Report, chart_png: bytes | None) -> None:
     _title(pdf, report)
     _score(pdf, report)
     if chart_png is not None:
@@ -70,6 +111,10 @@ def _write_report(pdf: FPDF, report: Report, chart_png: bytes | None) -> None:
         # Their advice follows in full under the recommendations, so titles suffice here.
         for advice in report.weaknesses:
             _item(pdf, advice.title)
+    if report.next_steps:
+        _heading(pdf, _("Next steps"))
+        for advice in report.next_steps:
+            _item(pdf, advice.title, advice.text)
     if report.recommendations:
         _heading(pdf, _("Recommendations"))
         for advice in report.recommendations:
@@ -97,13 +142,13 @@ def _write_report(pdf: FPDF, report: Report, chart_png: bytes | None) -> None:
             _item(pdf, centre.name, centre.summary, links=links)
 
 
-def _title(pdf: FPDF, report: Report) -> None:
+def _title(pdf: _Document, report: Report) -> None:
     pdf.set_font(FAMILY, "B", 17)
     pdf.set_text_color(*ACCENT_COLOUR)
     pdf.multi_cell(
         0,
         8,
-        _("Summary: %(practice)s", practice=report.practice),
+        pdf.fit(_("Summary: %(practice)s", practice=report.practice)),
         align=Align.L,
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
@@ -114,18 +159,13 @@ def _title(pdf: FPDF, report: Report) -> None:
     pdf.ln(2)
 
 
-def _score(pdf: FPDF, report: Report) -> None:
+def _score(pdf: _Document, report: Report) -> None:
     if report.percent_text is None or report.band is None:
         _paragraph(pdf, _("No criterion was scored, so there is no overall score."))
     else:
         _paragraph(
             pdf,
-            _(
-                "Overall score: %(percent)s (%(scored)s of %(total)s criteria scored)",
-                percent=report.percent_text,
-                scored=report.scored,
-                total=report.total,
-            ),
+            overall_text(report, report.percent_text),
             bold=True,
             size=12,
         )
@@ -142,7 +182,7 @@ def _score(pdf: FPDF, report: Report) -> None:
         )
 
 
-def _criteria(pdf: FPDF, report: Report) -> None:
+def _criteria(pdf: _Document, report: Report) -> None:
     pdf.set_font(FAMILY, "", BODY_SIZE - 0.5)
     pdf.set_text_color(*TEXT_COLOUR)
     with pdf.table(
@@ -157,8 +197,8 @@ def _criteria(pdf: FPDF, report: Report) -> None:
         for line in report.criteria:
             row = table.row()
             row.cell(_bar(line, report.max_value))
-            row.cell(f"{line.number}. {line.title}")
-            row.cell(_answer(line))
+            row.cell(pdf.fit(_described(line)))
+            row.cell(pdf.fit(_answer(line)))
     pdf.ln(1)
 
 
@@ -168,22 +208,32 @@ def _bar(line: CriterionLine, max_value: int) -> str:
     return "■" * line.value + "□" * (max_value - line.value)
 
 
+def _described(line: CriterionLine) -> str:
+    """The criterion's title, then the novelty kinds ticked and the comment in full."""
+    parts = [f"{line.number}. {line.title}"]
+    if line.aspects:
+        parts.append(_("Novelty: %(kinds)s", kinds=", ".join(line.aspects)))
+    if line.comment:
+        parts.append(_("Your comment: %(comment)s", comment=line.comment))
+    return "\n".join(parts)
+
+
 def _answer(line: CriterionLine) -> str:
     if line.changed and line.earlier_answer is not None:
         return f"{line.answer} " + _("(was %(answer)s)", answer=line.earlier_answer)
     return line.answer
 
 
-def _heading(pdf: FPDF, text: str) -> None:
+def _heading(pdf: _Document, text: str) -> None:
     pdf.ln(3)
     pdf.set_font(FAMILY, "B", 13)
     pdf.set_text_color(*ACCENT_COLOUR)
-    pdf.multi_cell(0, 7, text, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 7, pdf.fit(text), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
 
 
 def _paragraph(
-    pdf: FPDF,
+    pdf: _Document,
     text: str,
     *,
     bold: bool = False,
@@ -192,22 +242,24 @@ def _paragraph(
 ) -> None:
     pdf.set_font(FAMILY, "B" if bold else "", size)
     pdf.set_text_color(*colour)
-    pdf.multi_cell(0, LINE_HEIGHT, text, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0, LINE_HEIGHT, pdf.fit(text), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
 
 
-def _lead(pdf: FPDF, title: str, text: str) -> None:
+def _lead(pdf: _Document, title: str, text: str) -> None:
     """Write ``title`` in bold and ``text`` after it, flowing over lines from the left margin."""
     pdf.set_text_color(*TEXT_COLOUR)
     pdf.set_font(FAMILY, "B", BODY_SIZE)
-    pdf.write(LINE_HEIGHT, f"{title}: " if text else title)
+    pdf.write(LINE_HEIGHT, pdf.fit(f"{title}: " if text else title))
     pdf.set_font(FAMILY, "", BODY_SIZE)
     if text:
-        pdf.write(LINE_HEIGHT, text)
+        pdf.write(LINE_HEIGHT, pdf.fit(text))
     pdf.ln(LINE_HEIGHT)
 
 
 @contextmanager
-def _indented(pdf: FPDF, by: float) -> Iterator[None]:
+def _indented(pdf: _Document, by: float) -> Iterator[None]:
     left = pdf.l_margin
     pdf.set_left_margin(left + by)
     pdf.set_x(left + by)
@@ -219,7 +271,7 @@ def _indented(pdf: FPDF, by: float) -> Iterator[None]:
 
 
 def _item(
-    pdf: FPDF,
+    pdf: _Document,
     title: str,
     text: str = "",
     *,

@@ -119,7 +119,8 @@ class Risks(_Model):
 class Centre(_Model):
     code: Code
     country: CountryCode | None
-    name: Text
+    title: Text
+    """The organisation's name: its own official one in its language, translated in others."""
     summary: Text
     seed: SeedPointer
     url: str | None = None
@@ -134,6 +135,12 @@ class Knowledge(_Model):
     centres: tuple[Centre, ...] = ()
 
 
+class NextStep(_Model):
+    seed: SeedPointer
+    title: Text
+    text: Text
+
+
 class Checklist(_Model):
     version: int = Field(ge=1)
     source: SeedPointer
@@ -142,6 +149,8 @@ class Checklist(_Model):
     not_applicable: NotApplicable
     bands: tuple[Band, ...]
     criteria: tuple[Criterion, ...]
+    next_step: NextStep
+    """What a practice at the top of the scale on every criterion does next."""
     knowledge: Knowledge = Knowledge()
 
     @model_validator(mode="after")
