@@ -445,19 +445,19 @@ async def records(database_url: str, user_ids: Iterable[int]) -> Records:
         .where(Respondent.external_id.in_(chosen), Assessment.status == "completed")
     )
     try:
-        async with database.sessions() as session:
-            completed = await session.scalar(
+        with database.sessions() as session:
+            completed = session.scalar(
                 select(func.count(func.distinct(Assessment.respondent_id))).where(
                     Assessment.id.in_(mine)
                 )
             )
             answers = (
-                await session.execute(
+                session.execute(
                     select(Answer.criterion, Answer.value).where(Answer.assessment_id.in_(mine))
                 )
             ).all()
             per_assessment = (
-                await session.execute(
+                session.execute(
                     select(func.count())
                     .select_from(AnswerLog)
                     .where(AnswerLog.assessment_id.in_(mine))

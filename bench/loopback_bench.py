@@ -58,10 +58,10 @@ async def seed_respondents(database_url: str, count: int) -> None:
     database = await open_database(database_url, migrate=True)
     now = datetime.now(UTC)
     try:
-        async with database.engine.begin() as connection:
+        with database.engine.begin() as connection:
             for start in range(0, count, 5_000):
                 ids = range(SEEDED_ID + start, SEEDED_ID + min(count, start + 5_000))
-                await connection.execute(
+                connection.execute(
                     insert(Respondent),
                     [
                         {"id": n, "platform": "telegram", "external_id": f"seed-{n}",
@@ -70,7 +70,7 @@ async def seed_respondents(database_url: str, count: int) -> None:
                         for n in ids
                     ],
                 )  # fmt: skip
-                await connection.execute(
+                connection.execute(
                     insert(Assessment),
                     [
                         {"id": n, "respondent_id": n, "checklist_version": 1,
@@ -81,7 +81,7 @@ async def seed_respondents(database_url: str, count: int) -> None:
                         for n in ids
                     ],
                 )  # fmt: skip
-                await connection.execute(
+                connection.execute(
                     insert(Answer),
                     [
                         {"assessment_id": n, "criterion": criterion, "value": value,

@@ -1,14 +1,14 @@
 """Benchmark: the store alone, the CPU a dialogue step costs the process without Telegram.
 
 Simulated practitioners complete whole assessments through ``Store.run`` exactly as the
-handlers apply them (the update claimed with the respondent's rows, then the event), each one
+handlers apply them (the update claimed, the respondent locked, then the event), each one
 step after another, all at once; the figure is the process's CPU time per step, so the
 database server's own work is not in it. Prints one JSON object. Not a test: run it by hand
 and compare before and after a change.
 
     uv run python -m bench.store_bench --users 50
     uv run python -m bench.store_bench --users 50 \\
-        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/scratch
+        --database-url postgresql://postgres@127.0.0.1:5432/scratch
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from bench import run_by_hand
-from bot.runtime import Database, open_database
+from bot.runtime import open_database
 from dialogs import events
 from dialogs.content import Content, default_content
-from storage.dialogue import Expected, Loaded, Outcome, Who, apply, load, open_dialogue
+from storage.dialogue import Claim, Expected, Loaded, Outcome, Who, apply, load, open_dialogue
+from storage.store import Database
 from tests.test_storage import PROFILE
 
 ANSWERS: tuple[events.Event, ...] = tuple(events.Answer(f"C{n:02d}", n % 4) for n in range(1, 11))
 update_ids = count(1)
+BOT_ID = time.time_ns()
+"""A bot id of this run's own, so a run on a database used before claims new updates."""
 
 
 async def _step(
@@ -38,7 +41,9 @@ async def _step(
 ) -> Outcome:
     update_id = next(update_ids)
     return await database.store.run(
-        lambda connection: work(connection, load(connection, who, claiming=update_id))
+        lambda connection: work(
+            connection, load(connection, who, claiming=Claim(BOT_ID, update_id))
+        )
     )
 
 
@@ -74,8 +79,7 @@ async def run(users: int, database_url: str) -> dict[str, Any]:
         )
         cpu, elapsed = time.process_time() - cpu, time.perf_counter() - started
     finally:
-        await database.store.close()
-        await database.engine.dispose()
+        await database.close()
     return {
         "users": users,
         "steps": steps,

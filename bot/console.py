@@ -26,7 +26,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.arguments import is_number
-from bot.runtime import Database
 from dialogs import events, machine
 from dialogs.content import Content
 from dialogs.engine import NOT_HERE
@@ -44,6 +43,7 @@ from storage.dialogue import (
 )
 from storage.privacy import Erased, erase, my_data
 from storage.reports import history, report_of
+from storage.store import Database
 
 PLATFORM = "console"
 REPORTS_DIR = Path("data", "reports")

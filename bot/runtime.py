@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from babel.messages.pofile import read_po
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dialogs.content import Content, ContentError, check_translations, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES
 from locales import catalog_path
 from storage.coordination import adopt_pseudonym_key
-from storage.database import create_engine, is_sqlite, session_factory
+from storage.database import create_engine, is_sqlite
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.store import PostgresStore, SQLiteStore, Store
+from storage.store import Database, connect
 
 
 class StartupError(Exception):
     """SI Check cannot start; the message says what to do, in one line."""
-
-
-@dataclass
-class Database:
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    store: Store
-    """Where every dialogue step is applied and committed."""
-
-    async def close(self) -> None:
-        """Finish queued steps and release every connection."""
-        await self.store.close()
-        await self.engine.dispose()
 
 
 def catalog_texts(language: str) -> dict[str, str]:
@@ -68,10 +52,10 @@ async def inspect_revision(url: str) -> str | None:
     except (OperationalError, DBAPIError, OSError) as error:
         raise StartupError(_unreachable(url, error)) from None
     finally:
-        await engine.dispose()
+        engine.dispose()
 
 
-def _engine(url: str) -> AsyncEngine:
+def _engine(url: str) -> Engine:
     try:
         return create_engine(url)
     except Exception as error:  # an unparsable URL or a missing driver
@@ -90,33 +74,28 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
     The embedded SQLite default migrates itself; a shared server database is migrated by
     ``sicheck db upgrade`` so that replicas never race to change its schema.
     """
-    engine = _engine(url)
+    database = _connect(url)
     try:
         if migrate if migrate is not None else is_sqlite(url):
-            await upgrade(engine)
-        elif await current_revision(engine) != head_revision():
+            await upgrade(database.engine)
+        elif await current_revision(database.engine) != head_revision():
             raise StartupError(
                 "the database schema is not current: run `sicheck db upgrade` first"
             )
     except (OperationalError, DBAPIError, OSError) as error:
-        await engine.dispose()
+        await database.close()
         raise StartupError(_unreachable(url, error)) from None
     except StartupError:
-        await engine.dispose()
+        await database.close()
         raise
-    sessions = session_factory(engine)
-    if is_sqlite(url):
-        return Database(engine, sessions, SQLiteStore(engine.url))
-    store = PostgresStore(engine.url)
+    return database
+
+
+def _connect(url: str) -> Database:
     try:
-        # Steps reach the server through another driver (psycopg): find out now, not on the
-        # first practitioner's tap, if it cannot connect where asyncpg could.
-        await store.run(lambda connection: connection.exec_driver_sql("SELECT 1"))
-    except (DBAPIError, OSError) as error:
-        await store.close()
-        await engine.dispose()
-        raise StartupError(_unreachable(url, error)) from None
-    return Database(engine, sessions, store)
+        return connect(url)
+    except Exception as error:  # an unparsable URL or a missing driver
+        raise StartupError(f"DATABASE_URL is not usable: {error}") from None
 
 
 PSEUDONYM_KEY_MIN = 16

@@ -16,7 +16,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
-        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+        description="SQLAlchemy URL: sqlite:///path or postgresql://user@host:5432/db",
     )
     default_locale: str = Field(
         SOURCE_LANGUAGE, description="Language for users whose own one is unknown or unsupported"

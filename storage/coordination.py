@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent, utcnow
-from storage.prepared import Prepared
 
 COHORT_CODE_BYTES = 12
 """96 random bits: 16 URL-safe characters, unguessable and within a deep link's 64."""
@@ -38,7 +37,7 @@ class CompletionNotice:
 
 
 # Run for every completed assessment, whether it came through an invitation or not.
-_COHORT_OF = Prepared(
+_COHORT_OF = (
     select(Cohort.id, Cohort.name, Cohort.created_by)
     .join(Assessment, Assessment.cohort_id == Cohort.id)
     .where(Assessment.id == bindparam("assessment_id"))
@@ -47,7 +46,7 @@ _COHORT_OF = Prepared(
 
 def completion_notices(connection: Connection, assessment_id: int) -> list[CompletionNotice]:
     """The notices due for a completed assessment: to its cohort's coordinator, if they asked."""
-    cohort = _COHORT_OF.first(connection, {"assessment_id": assessment_id})
+    cohort = connection.execute(_COHORT_OF, {"assessment_id": assessment_id}).first()
     if cohort is None or cohort.created_by is None:
         return []
     completed = connection.execute(

@@ -1,10 +1,11 @@
 """One dialogue step in one transaction: load the snapshot, apply the event, record it all.
 
 These are plain synchronous functions over a ``Connection``: a ``storage.store.Store`` runs each
-in a transaction (on the store's writer thread), and the caller
-shows the returned view only after that transaction committed, so every answer is durable
-before it is confirmed. Every step first locks the respondent's row (``load``), so one
-person's updates are applied one at a time even when several processes share the database.
+in a transaction of its own, and the caller shows the returned view only after that
+transaction committed, so every answer is durable before it is confirmed. Every step first
+records its update as applied and locks the respondent's row (``load``), so a redelivered
+update changes nothing and one person's updates are applied one at a time even when several
+processes share the database; an assessment is written only at the version it was read at.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, delete, func, insert, select, true, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -34,7 +35,6 @@ from storage.models import (
     Respondent,
     utcnow,
 )
-from storage.prepared import Prepared
 
 EARLIER_LOOKBACK = 50
 """How many of a respondent's latest completed assessments are searched for the same practice."""
@@ -101,28 +101,15 @@ def status_of(state: str) -> str:
     return STATUS_OF_STATE.get(state, "active")
 
 
-# The hot path is built once from Core statements: no ORM objects, and each step costs a
-# handful of statements, prepared (storage.prepared) where they run once or more a step.
+# The statements of a step are built once; SQLAlchemy caches their compiled form.
 # The row count tells whether the update was new; without preserve_rowcount, drivers need
 # not report it for an INSERT (psycopg's does not).
 _CLAIM = {
-    "postgresql": Prepared(
-        postgresql.insert(ProcessedUpdate)
-        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-        .execution_options(preserve_rowcount=True)
-    ),
-    "sqlite": Prepared(
-        sqlite.insert(ProcessedUpdate)
-        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-        .execution_options(preserve_rowcount=True)
-    ),
+    name: dialect_insert(ProcessedUpdate)
+    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.bot_id, ProcessedUpdate.update_id])
+    .execution_options(preserve_rowcount=True)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
-_LATEST_ID = (
-    select(func.max(Assessment.id))
-    .where(Assessment.respondent_id == Respondent.id)
-    .correlate(Respondent)
-    .scalar_subquery()
-)
 ASSESSMENT_FIELDS = (
     Assessment.checklist_version,
     Assessment.state,
@@ -136,65 +123,28 @@ ASSESSMENT_FIELDS = (
     Assessment.version,
 )
 """The columns an ``AssessmentRow`` is read from, besides the id."""
-_LOCK = (
-    select(
-        Respondent.id,
-        Respondent.language,
-        Respondent.consent_at,
-        Respondent.cohort_id.label("respondent_cohort_id"),
-        Assessment.id.label("assessment_id"),
-        *ASSESSMENT_FIELDS,
-    )
-    .select_from(Respondent)
-    .outerjoin(Assessment, Assessment.id == _LATEST_ID)
-    .where(Respondent.platform == bindparam("platform"))
-    .where(Respondent.external_id == bindparam("external_id"))
-    .with_for_update(of=Respondent)
+_FIND = select(
+    Respondent.id, Respondent.language, Respondent.consent_at, Respondent.cohort_id
+).where(
+    Respondent.platform == bindparam("platform"),
+    Respondent.external_id == bindparam("external_id"),
 )
-_LOAD = Prepared(_LOCK)
-# On a database server, a step costs its round trips more than its statements, so there the
-# claim, the lock and the answers are one statement, and recording an answer is part of the
-# statement that writes the assessment (_WRITE_RECORDING): BEGIN, two statements, COMMIT.
-_CLAIMED = (
-    postgresql.insert(ProcessedUpdate)
-    .values(update_id=bindparam("update_id"), at=bindparam("at"))
-    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-    .returning(ProcessedUpdate.update_id)
-    .cte("claimed")
-)
-_ANSWERS_OF_LATEST = (
-    select(
-        func.json_agg(
-            func.json_build_array(
-                Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
-            ),
-            type_=JSON,
-        )
-    )
-    .where(Answer.assessment_id == Assessment.id)
-    .scalar_subquery()
-)
-_LOCKED = _LOCK.add_columns(_ANSWERS_OF_LATEST.label("answers")).lateral("loaded")
-_CLAIM_COUNT = select(func.count().label("claimed")).select_from(_CLAIMED).subquery("claim")
-# Joined to the claim's one row, so the claim is known even for a respondent not yet stored.
-_CLAIM_AND_LOAD = Prepared(
-    select(_CLAIM_COUNT.c.claimed, *_LOCKED.c).select_from(_CLAIM_COUNT.outerjoin(_LOCKED, true()))
-)
-_FIND = Prepared(
-    select(Respondent.id, Respondent.language, Respondent.consent_at, Respondent.cohort_id).where(
-        Respondent.platform == bindparam("platform"),
-        Respondent.external_id == bindparam("external_id"),
-    )
+# The lock is its own statement: on PostgreSQL a statement that waited for it reads other
+# tables as they were when it began, so the assessment is read by the next one.
+_LOCK = _FIND.with_for_update()
+_LATEST = (
+    select(Assessment.id, *ASSESSMENT_FIELDS)
+    .where(Assessment.respondent_id == bindparam("respondent_id"))
+    .order_by(Assessment.id.desc())
+    .limit(1)
 )
 _NEW_RESPONDENT = insert(Respondent).returning(Respondent.id)
 _UPDATE_RESPONDENT = update(Respondent).where(Respondent.id == bindparam("respondent_id"))
 _NEW_ASSESSMENT = insert(Assessment).returning(Assessment.id)
-_ANSWERS = Prepared(
-    select(Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision).where(
-        Answer.assessment_id == bindparam("assessment_id")
-    )
-)
-_EARLIER = Prepared(
+_ANSWERS = select(
+    Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
+).where(Answer.assessment_id == bindparam("assessment_id"))
+_EARLIER = (
     select(Assessment.id, Assessment.practice_name, Assessment.completed_at)
     .where(Assessment.respondent_id == bindparam("respondent_id"))
     .where(Assessment.id < bindparam("before"))
@@ -212,36 +162,18 @@ _ANSWER_VALUES: dict[str, Any] = {
     name: bindparam(name)
     for name in ("assessment_id", "criterion", "value", "aspects", "comment", "revision")
 }
-_ANSWER_ROW = {**_ANSWER_VALUES, "answered_at": bindparam("answered_at")}
 REVISED = ("value", "aspects", "comment", "revision", "answered_at")
 """What a later revision of an answer replaces."""
-_NEW_ANSWER = Prepared(insert(Answer).values(_ANSWER_ROW))
-_CHANGE_ANSWER = Prepared(
-    update(Answer).where(
-        Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
-    )
+_NEW_ANSWER = insert(Answer).values(**_ANSWER_VALUES, answered_at=bindparam("answered_at"))
+_CHANGE_ANSWER = update(Answer).where(
+    Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
 )
-_LOG_ROW = insert(AnswerLog).values(
+_LOG = insert(AnswerLog).values(
     **_ANSWER_VALUES, at=bindparam("answered_at"), source=bindparam("source")
 )
-_LOG = Prepared(_LOG_ROW)
-_WRITE_ASSESSMENT = update(Assessment).where(
+_WRITE = update(Assessment).where(
     Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
 )
-_WRITE = Prepared(_WRITE_ASSESSMENT)
-_UPSERT_ANSWER = postgresql.insert(Answer).values(_ANSWER_ROW)
-_WRITE_RECORDING = Prepared(
-    _WRITE_ASSESSMENT.add_cte(
-        _UPSERT_ANSWER.on_conflict_do_update(
-            index_elements=[Answer.assessment_id, Answer.criterion],
-            set_={name: _UPSERT_ANSWER.excluded[name] for name in REVISED},
-        ).cte("recorded")
-    ).add_cte(_LOG_ROW.cte("logged"))
-)
-_VERSION = Prepared(select(Assessment.version).where(Assessment.id == bindparam("assessment_id")))
-SERVER_DIALECTS = frozenset({"postgresql"})
-"""Databases shared over connections: there a step saves round trips (the claim read with the
-rows, an answer written with its assessment), and other processes write at the same time."""
 
 
 @dataclass
@@ -269,6 +201,14 @@ class AssessmentRow:
     """The answers as read with the row, or ``None`` when they are still to be read."""
 
 
+@dataclass(frozen=True)
+class Claim:
+    """An update to record as applied: the bot it came to (its id from getMe) and its id."""
+
+    bot_id: int
+    update_id: int
+
+
 @dataclass
 class Loaded:
     """A respondent's rows as a step starts, locked until its transaction ends."""
@@ -277,70 +217,31 @@ class Loaded:
     assessment: AssessmentRow | None
     claimed: bool = True
     """Whether the update being applied was new (always, when no update was claimed)."""
-    read_version: int | None = None
-    """The assessment's version as read (see ``confirm_current``)."""
 
 
-def claim_update(connection: Connection, update_id: int) -> bool:
-    """Record ``update_id`` as applied in this transaction; ``False`` if it already was."""
-    claim = _CLAIM[connection.dialect.name]
-    return bool(claim.rowcount(connection, {"update_id": update_id, "at": utcnow()}))
+def claim_update(connection: Connection, claim: Claim) -> bool:
+    """Record ``claim``'s update as applied in this transaction; ``False`` if it already was."""
+    values = {"bot_id": claim.bot_id, "update_id": claim.update_id, "at": utcnow()}
+    return bool(connection.execute(_CLAIM[connection.dialect.name], values).rowcount)
 
 
-def load(connection: Connection, who: Who, *, claiming: int | None = None) -> Loaded:
+def load(connection: Connection, who: Who, *, claiming: Claim | None = None) -> Loaded:
     """Find and lock the respondent, creating them on first contact, with their latest
-    assessment; with ``claiming``, first record that update id as applied (see ``claimed``)."""
-    claimed = True
+    assessment; with ``claiming``, first record that update as applied (see ``claimed``)."""
+    claimed = True if claiming is None else claim_update(connection, claiming)
     keys = {"platform": who.platform, "external_id": who.external_id}
-    if claiming is not None and connection.dialect.name in SERVER_DIALECTS:
-        (row,) = _CLAIM_AND_LOAD.rows(connection, {"update_id": claiming, "at": utcnow(), **keys})
-        claimed = bool(row.claimed)
-        if not claimed:
-            # The claim may have waited for the same update to commit elsewhere, and the rows
-            # came from the statement's snapshot, taken before that: read them as they are now.
-            row = _LOAD.first(connection, keys)
-        elif row.id is None:
-            row = None
-    else:
-        if claiming is not None:
-            claimed = claim_update(connection, claiming)
-        row = _LOAD.first(connection, keys)
+    row = connection.execute(_LOCK, keys).first()
     if row is None:
         created = connection.execute(
             _NEW_RESPONDENT,
-            {
-                "platform": who.platform,
-                "external_id": who.external_id,
-                "language": who.language,
-                "created_at": utcnow(),
-            },
+            {**keys, "language": who.language, "created_at": utcnow()},
         ).scalar_one()
         return Loaded(RespondentRow(created, who.language, None), None, claimed)
-    respondent = RespondentRow(row.id, row.language, row.consent_at, row.respondent_cohort_id)
-    if row.assessment_id is None:
+    respondent = RespondentRow(row.id, row.language, row.consent_at, row.cohort_id)
+    latest = connection.execute(_LATEST, {"respondent_id": row.id}).first()
+    if latest is None:
         return Loaded(respondent, None, claimed)
-    assessment = assessment_row(row, row.assessment_id)
-    if "answers" in row._fields:
-        assessment.answers = _recorded(row.answers or ())
-    return Loaded(respondent, assessment, claimed, assessment.version)
-
-
-def confirm_current(connection: Connection, loaded: Loaded) -> None:
-    """Raise ``ConcurrentUpdateError`` if a step that wrote no assessment showed a stale one.
-
-    A step that waited for the respondent's lock while another process applied a step of
-    theirs got the respondent's row as it is now, but the assessment as it was before that
-    commit: the statement's snapshot predates it. A step that writes the assessment finds
-    out by its version; one that only shows a view is checked here, the lock still held.
-    """
-    assessment = loaded.assessment
-    if connection.dialect.name not in SERVER_DIALECTS or assessment is None:
-        return
-    if assessment.version != loaded.read_version:
-        return  # written, so checked by its version
-    now = _VERSION.first(connection, {"assessment_id": assessment.id})
-    if now is not None and now.version != loaded.read_version:  # None: this step deleted it
-        raise ConcurrentUpdateError(f"assessment {assessment.id} changed meanwhile")
+    return Loaded(respondent, assessment_row(latest, latest.id), claimed)
 
 
 def _recorded(rows: Iterable[Sequence[Any]]) -> dict[str, RecordedAnswer]:
@@ -374,7 +275,8 @@ def assessment_row(row: Any, assessment_id: int) -> AssessmentRow:
 
 def find_respondent(connection: Connection, who: Who) -> RespondentRow | None:
     """The respondent ``who`` names, without locking or creating them; ``None`` if unknown."""
-    row = _FIND.first(connection, {"platform": who.platform, "external_id": who.external_id})
+    keys = {"platform": who.platform, "external_id": who.external_id}
+    row = connection.execute(_FIND, keys).first()
     if row is None:
         return None
     return RespondentRow(row.id, row.language, row.consent_at, row.cohort_id)
@@ -417,7 +319,7 @@ def load_snapshot(
     """The engine's view of a stored assessment, with the earlier one when it is finished."""
     answers = assessment.answers
     if answers is None:
-        answers = _recorded(_ANSWERS.rows(connection, {"assessment_id": assessment.id}))
+        answers = _recorded(connection.execute(_ANSWERS, {"assessment_id": assessment.id}))
     context = assessment.context
     draft = context.get("draft", {})
     return Snapshot(
@@ -451,8 +353,8 @@ def earlier_of(
         return None
     # Compared in Python: SQLite's lower() folds ASCII letters only, and names are Latvian.
     wanted = assessment.practice_name.strip().casefold()
-    rows = _EARLIER.rows(
-        connection,
+    rows = connection.execute(
+        _EARLIER,
         {
             "respondent_id": respondent_id,
             "before": assessment.id,
@@ -463,7 +365,7 @@ def earlier_of(
     row = next((r for r in rows if (r.practice_name or "").strip().casefold() == wanted), None)
     if row is None:
         return None
-    answers = _ANSWERS.rows(connection, {"assessment_id": row.id})
+    answers = connection.execute(_ANSWERS, {"assessment_id": row.id})
     return Earlier({answer.criterion: answer.value for answer in answers}, row.completed_at)
 
 
@@ -624,14 +526,14 @@ def _answer(effect: RecordAnswer, after: Snapshot, now: datetime, source: str) -
 def _record_answer(connection: Connection, assessment_id: int, answer: dict[str, Any]) -> None:
     row = {"assessment_id": assessment_id, **answer}
     if answer["revision"] == 1:
-        _NEW_ANSWER.rowcount(connection, row)
+        connection.execute(_NEW_ANSWER, row)
     else:
-        _CHANGE_ANSWER.rowcount(
-            connection,
+        connection.execute(
+            _CHANGE_ANSWER,
             {"answer_of": assessment_id, "code": answer["criterion"]}
             | {name: answer[name] for name in REVISED},
         )
-    _LOG.rowcount(connection, row)
+    connection.execute(_LOG, row)
 
 
 def _context(snapshot: Snapshot) -> dict[str, Any]:
@@ -673,13 +575,9 @@ def write_snapshot(
     # A finished assessment keeps the moment it was finished, whatever is pressed after.
     if assessment.status != "completed" or status != "completed":
         values["completed_at"] = now if status == "completed" else None
-    if len(recorded) == 1 and connection.dialect.name in SERVER_DIALECTS:
-        written = _WRITE_RECORDING.rowcount(connection, {**values, **recorded[0]})
-    else:
-        for answer in recorded:
-            _record_answer(connection, assessment.id, answer)
-        written = _WRITE.rowcount(connection, values)
-    if written != 1:
+    for answer in recorded:
+        _record_answer(connection, assessment.id, answer)
+    if connection.execute(_WRITE, values).rowcount != 1:
         raise ConcurrentUpdateError(f"assessment {assessment.id} changed under us")
     assessment.answers = None  # as recorded now, they are read again when next needed
     assessment.version += 1

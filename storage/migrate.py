@@ -1,15 +1,15 @@
-"""Apply and inspect Alembic migrations on an async engine."""
+"""Apply and inspect Alembic migrations on the application's engine, off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -27,21 +27,23 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+def read_revision(engine: Engine) -> str | None:
     """The migration the database is at, ``None`` for an empty database."""
-
-    def read(connection: Connection) -> str | None:
+    with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
-    async with engine.connect() as connection:
-        return await connection.run_sync(read)
 
-
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database's schema up to ``revision``."""
-
-    def run(connection: Connection) -> None:
+def apply_migrations(engine: Engine, revision: str = "head") -> None:
+    """Bring the database's schema up to ``revision`` in one transaction."""
+    with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+
+async def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, ``None`` for an empty database."""
+    return await asyncio.to_thread(read_revision, engine)
+
+
+async def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database's schema up to ``revision``."""
+    await asyncio.to_thread(apply_migrations, engine, revision)

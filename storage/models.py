@@ -124,11 +124,20 @@ class AnswerLog(Base):
     source: Mapped[str] = mapped_column(String(16))
 
 
+BEFORE_KEYING = 0
+"""The bot id of updates recorded before they were keyed by bot (no bot has id 0)."""
+
+
 class ProcessedUpdate(Base):
-    """Update ids already applied, so a redelivered update changes nothing."""
+    """Updates already applied, by bot and update id, so a redelivered update changes nothing.
+
+    Telegram numbers updates per bot and may start again at random after a week without any,
+    so rows older than ``storage.privacy.UPDATES_KEPT`` are purged daily.
+    """
 
     __tablename__ = "processed_update"
 
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 

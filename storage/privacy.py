@@ -1,7 +1,9 @@
 """Data rights and retention: a respondent's data, its erasure, purging, and reminders.
 
 Plain units of work over a ``Connection``. Rows of a respondent go with them through the
-schema's ``ON DELETE CASCADE`` (assessments, answers, the answer log).
+schema's ``ON DELETE CASCADE`` (assessments, answers, the answer log). A unit that erased
+rows asks the store to reclaim them after its commit (``storage.store.reclaim``), so their
+bytes leave the database files too (see ``docs/operations.md``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,22 @@ from storage.models import (
     Assessment,
     Cohort,
     Coordinator,
+    ProcessedUpdate,
     Respondent,
     utcnow,
 )
+from storage.store import reclaim
+
+UPDATES_KEPT = timedelta(hours=72)
+"""How long an applied update's id is kept: Telegram redelivers an update for up to 24 hours."""
+ERASED_TABLES = (
+    AnswerLog.__tablename__,
+    Answer.__tablename__,
+    Assessment.__tablename__,
+    Respondent.__tablename__,
+    Coordinator.__tablename__,
+)
+"""The tables a respondent's erasure deletes from."""
 
 RETIRED = "retired"
 """The platform of a respondent whose identity the retention period removed."""
@@ -57,11 +72,13 @@ def _count(connection: Connection, statement: Any) -> int:
 def erase(connection: Connection, platform: str, external_id: str) -> Erased:
     """Erase a respondent with everything they answered; their coordinator role goes too."""
     found = find_respondent(connection, Who(platform, external_id))
-    connection.execute(
+    coordinator = connection.execute(
         delete(Coordinator).where(
             Coordinator.platform == platform, Coordinator.external_id == external_id
         )
-    )
+    ).rowcount
+    if coordinator or found is not None:
+        reclaim(connection, ERASED_TABLES)
     if found is None:
         return Erased(0, 0, 0, 0)
     respondent = found.id
@@ -182,12 +199,15 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
 
 
 def purge(connection: Connection, retention: timedelta, now: datetime | None = None) -> Erased:
-    """Remove what is past ``retention``: unfinished assessments, then idle identities.
+    """Remove what is past ``retention``: unfinished assessments, then idle identities; and
+    the ids of updates applied more than ``UPDATES_KEPT`` ago.
 
     An assessment is unfinished when it is active, cancelled or declined; a respondent goes
     once they have no assessment left and have not been seen within the period.
     """
-    cutoff = (now or utcnow()) - retention
+    moment = now or utcnow()
+    connection.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < moment - UPDATES_KEPT))
+    cutoff = moment - retention
     # The stale ones are chosen and locked once, and exactly those go with their answers: a
     # step that touched one since cannot lose answers to a second look at the dates, and
     # one a step is writing right now is left for the next purge.
@@ -235,6 +255,8 @@ def purge(connection: Connection, retention: timedelta, now: datetime | None = N
             start_payload=None,
         )
     ).rowcount
+    # Always: it also finishes what an erasure's reclaiming could not (see storage.store).
+    reclaim(connection, ERASED_TABLES)
     return Erased(respondents, assessments, answers, log_entries)
 
 

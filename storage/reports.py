@@ -21,7 +21,6 @@ from storage.dialogue import (
     load_snapshot,
 )
 from storage.models import Answer, Assessment
-from storage.prepared import Prepared
 
 HISTORY_MAX = 10
 
@@ -31,7 +30,7 @@ _COMPLETED = (
     .where(Assessment.status == "completed")
     .order_by(Assessment.id.desc())
 )
-_ONE_COMPLETED = Prepared(_COMPLETED.where(Assessment.id == bindparam("assessment_id")))
+_ONE_COMPLETED = _COMPLETED.where(Assessment.id == bindparam("assessment_id"))
 _VALUES = select(Answer.assessment_id, Answer.criterion, Answer.value).where(
     Answer.assessment_id.in_(bindparam("ids", expanding=True))
 )
@@ -69,9 +68,9 @@ def report_of(
     respondent = find_respondent(connection, who)
     if respondent is None:
         return None
-    row = _ONE_COMPLETED.first(
-        connection, {"respondent_id": respondent.id, "assessment_id": assessment_id}
-    )
+    row = connection.execute(
+        _ONE_COMPLETED, {"respondent_id": respondent.id, "assessment_id": assessment_id}
+    ).first()
     if row is None:
         return None
     snapshot = load_snapshot(connection, assessment_row(row, row.id), respondent)

@@ -5,7 +5,6 @@ Tests run on SQLite by default and on PostgreSQL when ``SICHECK_TEST_DATABASE_UR
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,10 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.runtime import Database, open_database
+from bot.runtime import open_database
 from dialogs.content import Content, default_content
 from storage.database import create_engine, is_sqlite
 from storage.models import Base
+from storage.store import Database
 from tests.telegram_harness import Harness, running_bot
 
 SERVER_URL = os.environ.get("SICHECK_TEST_DATABASE_URL")
@@ -24,19 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT / "dialogs" / "content" / "seeds"
 
 
-async def _reset_server_schema(url: str) -> None:
+def _reset_server_schema(url: str) -> None:
     engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
-        await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    await engine.dispose()
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_server_schema() -> None:
     """Start every run on the server database from an empty schema."""
     if SERVER_URL:
-        asyncio.run(_reset_server_schema(SERVER_URL))
+        _reset_server_schema(SERVER_URL)
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +49,13 @@ def database_url(tmp_path: Path) -> str:
     """An empty database: a new SQLite file, or the emptied server database."""
     if SERVER_URL:
         return SERVER_URL
-    return f"sqlite+aiosqlite:///{tmp_path / 'sicheck.db'}"
+    return f"sqlite:///{tmp_path / 'sicheck.db'}"
 
 
 async def _empty_tables(database: Database) -> None:
-    async with database.engine.begin() as connection:
+    with database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
-            await connection.execute(table.delete())
+            connection.execute(table.delete())
 
 
 @pytest.fixture

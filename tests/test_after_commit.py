@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.runtime import Database
 from bot.telegram.handlers import FAILED
 from storage.models import Answer, AnswerLog, Assessment
+from storage.store import Database
 from tests.fake_bot_api import BotAPIError, FakeBotAPI, buttons, callback_update, message_update
 from tests.telegram_harness import Harness, running_bot
 
@@ -54,9 +54,9 @@ def press_update(bot: Harness, label: str) -> dict[str, Any]:
 
 
 async def counts(database: Database) -> tuple[int, int]:
-    async with database.sessions() as session:
-        answers = await session.scalar(select(func.count()).select_from(Answer))
-        logged = await session.scalar(select(func.count()).select_from(AnswerLog))
+    with database.sessions() as session:
+        answers = session.scalar(select(func.count()).select_from(Answer))
+        logged = session.scalar(select(func.count()).select_from(AnswerLog))
     return int(answers or 0), int(logged or 0)
 
 
@@ -108,8 +108,8 @@ async def test_a_typed_answer_delivered_twice_asks_nothing_again(
     assert sent(bot.api) == before
     assert bot.api.chat(ANA) == shown
     assert apologies(bot.api) == []
-    async with database.sessions() as session:
-        assert await session.scalar(select(Assessment.practice_name)) == "Soup kitchen"
+    with database.sessions() as session:
+        assert session.scalar(select(Assessment.practice_name)) == "Soup kitchen"
 
 
 async def test_a_comment_and_a_command_delivered_twice_are_applied_and_shown_once(
@@ -134,8 +134,8 @@ async def test_a_comment_and_a_command_delivered_twice_are_applied_and_shown_onc
         if any(label.startswith("2 ·") for label, _ in buttons(message))
     ][-1]
     await bot.press(ANA, "2 ·", message=question)
-    async with database.sessions() as session:
-        comments = await session.scalars(select(Answer.comment).where(Answer.comment.isnot(None)))
+    with database.sessions() as session:
+        comments = session.scalars(select(Answer.comment).where(Answer.comment.isnot(None)))
         assert list(comments) == ["Volunteers cook twice a week"]
 
 

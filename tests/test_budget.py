@@ -16,9 +16,9 @@ from sqlalchemy import select
 from telegram.error import NetworkError, RetryAfter
 
 from bench.loopback import ANSWERS, ASSESSMENT
-from bot.runtime import Database
 from bot.telegram.budget import TelegramBudget, UnknownOutcomeError, never_sent
 from storage.models import Answer
+from storage.store import Database
 from tests.fake_bot_api import (
     AFTER,
     DROP,
@@ -247,8 +247,8 @@ async def test_a_faulty_bot_api_shows_no_message_twice(
                     break
             assert _shows(api, marker), (what, marker)
         errors = harness.errors
-    async with database.sessions() as session:
-        recorded = {answer.criterion: answer.value for answer in await _answers(session)}
+    with database.sessions() as session:
+        recorded = {answer.criterion: answer.value for answer in session.scalars(select(Answer))}
     assert recorded == ANSWERS
     assert sum(faults.counts.values()) > 0
     assert api.duplicates == 0
@@ -274,10 +274,6 @@ def _press_update(api: FakeBotAPI, label: str) -> dict[str, Any]:
             if label in text:
                 return callback_update(CHAT, data, message)
     return message_update(CHAT, "/resume")
-
-
-async def _answers(session: Any) -> list[Answer]:
-    return list((await session.scalars(select(Answer))).all())
 
 
 async def test_a_press_is_answered_before_its_view_is_edited(bot: Harness) -> None:

@@ -21,12 +21,12 @@ from sqlalchemy import Executable, select
 
 from bot import admin, cli
 from bot.console import erased_text, retention_text, run_console
-from bot.runtime import Database
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
 from dialogs.views import plain
 from storage.models import Answer, AnswerLog, Assessment, Respondent
 from storage.privacy import Erased
+from storage.store import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 # After the organisation: tick the second target group, "Done", then skip the themes.
@@ -77,8 +77,8 @@ async def test_a_piped_assessment_ends_with_the_summary(
     # 3 + 2 * 9 points of 30
     assert "Overall score: 70%" in output
     assert "(10 of 10 criteria scored)" in output
-    async with database.sessions() as session:
-        answer = await session.scalar(select(Answer).where(Answer.criterion == "C02"))
+    with database.sessions() as session:
+        answer = session.scalar(select(Answer).where(Answer.criterion == "C02"))
         assert answer is not None
         assert (answer.value, answer.aspects) == (2, ["needs"])
 
@@ -135,8 +135,8 @@ async def test_end_of_input_mid_assessment_keeps_the_answers(
     output = await console(database, content, [])
     assert output.startswith("Resuming your assessment of Community kitchen.")
     assert "Criterion 3/10" in output
-    async with database.sessions() as session:
-        codes = (await session.scalars(select(Answer.criterion))).all()
+    with database.sessions() as session:
+        codes = (session.scalars(select(Answer.criterion))).all()
     assert sorted(codes) == ["C01", "C02"]
 
 
@@ -194,11 +194,9 @@ async def test_sigkill_after_question_four_resumes_at_question_five(
     assert text.startswith("Resuming your assessment of Community kitchen.")
     assert text.index("── 5/10 ──") < text.index("── 6/10 ──")
     assert "── 4/10 ──" not in text
-    async with database.sessions() as session:
+    with database.sessions() as session:
         rows = (
-            await session.execute(
-                select(AnswerLog.criterion, AnswerLog.value).order_by(AnswerLog.id)
-            )
+            session.execute(select(AnswerLog.criterion, AnswerLog.value).order_by(AnswerLog.id))
         ).all()
     assert [tuple(row) for row in rows] == [
         ("C01", 1),

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from bot import cli
 from bot.exporting import ExportRequestError, UnknownCountryError, parse_words
-from bot.runtime import Database
 from bot.telegram import coordinators
 from storage.coordination import derived_key, pseudonym
 from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent
+from storage.store import Database
 from tests.fake_bot_api import buttons
 from tests.telegram_harness import Harness, running_bot
 
@@ -61,9 +61,9 @@ async def test_every_coordinator_command_is_refused_alike_to_a_practitioner(
 ) -> None:
     await staffed.say(PRACTITIONER, command)
     assert staffed.text(PRACTITIONER) == REFUSAL
-    async with database.sessions() as session:
-        assert await session.scalar(select(Cohort)) is None
-        assert await session.scalar(select(Coordinator)) is None
+    with database.sessions() as session:
+        assert session.scalar(select(Cohort)) is None
+        assert session.scalar(select(Coordinator)) is None
 
 
 async def test_a_cohort_invitation_counts_its_members_and_notifies_its_coordinator(
@@ -79,11 +79,11 @@ async def test_a_cohort_invitation_counts_its_members_and_notifies_its_coordinat
     notice = staffed.text(COORDINATOR)
     assert "Rīga 2026" in notice
     assert "Completed so far: 1" in notice
-    async with database.sessions() as session:
-        respondent = await session.scalar(
+    with database.sessions() as session:
+        respondent = session.scalar(
             select(Respondent).where(Respondent.external_id == str(PRACTITIONER))
         )
-        assessment = await session.scalar(select(Assessment))
+        assessment = session.scalar(select(Assessment))
         assert respondent is not None
         assert assessment is not None
         assert respondent.cohort_id == assessment.cohort_id is not None
@@ -97,8 +97,8 @@ async def test_an_unknown_invitation_code_is_kept_but_joins_nothing(
 ) -> None:
     await staffed.say(PRACTITIONER, "/start guessed-code-1234")
     assert buttons(staffed.last(PRACTITIONER))
-    async with database.sessions() as session:
-        respondent = await session.scalar(select(Respondent))
+    with database.sessions() as session:
+        respondent = session.scalar(select(Respondent))
         assert respondent is not None
         assert respondent.start_payload == "guessed-code-1234"
         assert respondent.cohort_id is None
@@ -180,8 +180,8 @@ async def test_an_export_comes_as_a_document_with_pseudonyms(staffed: Harness) -
     # Pseudonyms come from SICHECK_PSEUDONYM_KEY, which the database never holds.
     secret = staffed.services.pseudonym_secret
     assert rows[1][0] == pseudonym(derived_key(secret), "telegram", str(PRACTITIONER))
-    async with staffed.services.database.sessions() as session:
-        kept = set(await session.scalars(select(InstanceSecret.value)))
+    with staffed.services.database.sessions() as session:
+        kept = set(session.scalars(select(InstanceSecret.value)))
     assert derived_key(secret).hex() not in kept
     assert secret not in kept
 

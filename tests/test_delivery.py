@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.runtime import Database
 from bot.telegram.delivery import SECRET_HEADER, _listening, poll, webhook_app
 from bot.telegram.replies import WebhookReply
+from storage.store import Database
 from tests.fake_bot_api import (
     BotAPIError,
     FakeBotAPI,

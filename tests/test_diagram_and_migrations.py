@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Connection
 
 from bot.diagram import DIAGRAM
-from bot.runtime import Database
 from dialogs.content import Content
 from dialogs.diagram import document
-from storage.migrate import current_revision, head_revision
-from storage.models import Base
+from storage.database import create_engine
+from storage.dialogue import Claim, claim_update
+from storage.migrate import apply_migrations, current_revision, head_revision, read_revision
+from storage.models import BEFORE_KEYING, Base, ProcessedUpdate, utcnow
+from storage.store import Database
 
 
 def test_the_committed_state_diagram_is_current(content: Content) -> None:
@@ -28,6 +31,35 @@ async def test_migrations_build_exactly_the_models(database: Database) -> None:
     def differences(connection: Connection) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
 
-    async with database.engine.connect() as connection:
-        assert await connection.run_sync(differences) == []
+    with database.engine.connect() as connection:
+        assert differences(connection) == []
     assert await current_revision(database.engine) == head_revision()
+
+
+def test_updates_applied_before_keying_by_bot_keep_bot_zero(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            Base.metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        apply_migrations(engine, "0004")
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO processed_update (update_id, at) VALUES (:id, :at)"),
+                [{"id": 1, "at": utcnow()}, {"id": 2, "at": utcnow()}],
+            )
+        apply_migrations(engine)
+        assert read_revision(engine) == head_revision()
+        with engine.begin() as connection:
+            assert not claim_update(connection, Claim(BEFORE_KEYING, 1))
+            assert claim_update(connection, Claim(100, 1))
+            rows = connection.execute(
+                select(ProcessedUpdate.bot_id, ProcessedUpdate.update_id).order_by(
+                    ProcessedUpdate.bot_id, ProcessedUpdate.update_id
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [(0, 1), (0, 2), (100, 1)]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(delete(ProcessedUpdate))
+        engine.dispose()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bench.reliability import DRILLS
-from bot.runtime import Database
 from storage.database import is_sqlite
+from storage.store import Database
 from tests.conftest import SERVER_URL
 
 pytestmark = pytest.mark.slow

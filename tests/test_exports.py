@@ -20,7 +20,6 @@ from openpyxl.utils.escape import unescape
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.runtime import Database
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import _, use_language
@@ -40,6 +39,7 @@ from storage.exports import (
     write_xlsx,
 )
 from storage.models import AnswerLog, Assessment, InstanceSecret
+from storage.store import Database
 
 ANA = Who("console", "ana", "en")
 BEN = Who("console", "ben", "en")

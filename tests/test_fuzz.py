@@ -25,11 +25,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.console import PLATFORM, Console
-from bot.runtime import Database, open_database
+from bot.runtime import open_database
 from dialogs.content import default_content
 from storage.database import is_sqlite
 from storage.dialogue import Who
 from storage.models import Answer, AnswerLog
+from storage.store import Database
 from tests.conftest import SERVER_URL, _empty_tables
 from tests.fake_bot_api import buttons, callback_update, message_update
 from tests.telegram_harness import Harness, running_bot

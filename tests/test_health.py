@@ -8,10 +8,10 @@ import httpx
 from sqlalchemy import text
 from starlette.applications import Starlette
 
-from bot.runtime import Database
 from bot.telegram.health import HEARTBEAT_SLACK, problems, routes
 from bot.telegram.metrics import LATENCY_BUCKETS, Metrics
 from storage.migrate import head_revision
+from storage.store import Database
 from tests.telegram_harness import Harness
 
 
@@ -30,14 +30,14 @@ async def test_a_polling_replica_is_unhealthy_until_its_loop_beats(bot: Harness)
 
 async def test_a_schema_behind_the_code_is_reported(bot: Harness, database: Database) -> None:
     set_version = text("UPDATE alembic_version SET version_num = :version")
-    async with database.engine.begin() as connection:
-        await connection.execute(set_version, {"version": "0001"})
+    with database.engine.begin() as connection:
+        connection.execute(set_version, {"version": "0001"})
     try:
         found = await problems(bot.application, bot.services.settings, polling=False)
     finally:
         # The schema is unchanged: only its recorded version was set back, and is restored.
-        async with database.engine.begin() as connection:
-            await connection.execute(set_version, {"version": head_revision()})
+        with database.engine.begin() as connection:
+            connection.execute(set_version, {"version": head_revision()})
     assert found == ["database schema is not current"]
 
 

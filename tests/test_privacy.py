@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, func, select, update
+from sqlalchemy import Column, Connection, event, func, make_url, select, update
 
 from bot import cli
-from bot.runtime import Database
 from bot.telegram.privacy import REMINDERS_OFF, send_reminders
-from storage.models import Answer, AnswerLog, Assessment, Base, Coordinator, Respondent, utcnow
-from storage.privacy import RETIRED, purge
+from dialogs.content import default_content
+from storage.database import is_sqlite
+from storage.dialogue import Claim, Who, claim_update, open_dialogue
+from storage.models import (
+    Answer,
+    AnswerLog,
+    Assessment,
+    Base,
+    Coordinator,
+    ProcessedUpdate,
+    Respondent,
+    utcnow,
+)
+from storage.privacy import RETIRED, UPDATES_KEPT, erase, purge
+from storage.store import Database
+from tests.conftest import SERVER_URL
 from tests.fake_bot_api import buttons, callback_update
 from tests.telegram_harness import Harness, running_bot
 
@@ -23,14 +38,21 @@ BEN = 802
 LONG_AGO = timedelta(days=400)
 
 
-async def finish(bot: Harness, user_id: int, *, complete: bool = True) -> None:
+async def finish(
+    bot: Harness,
+    user_id: int,
+    *,
+    complete: bool = True,
+    practice: str = "Soup kitchen",
+    comment: str = "A comment",
+) -> None:
     """An assessment answered to the end (or to criterion 2), with a comment on criterion 1."""
     await bot.say(user_id, "/start")
     await bot.tap(user_id, "y")
-    await bot.say(user_id, "Soup kitchen")
+    await bot.say(user_id, practice)
     for action in ("c:LV", "s", "ok", "ok"):
         await bot.tap(user_id, action)
-    await bot.say(user_id, "A comment")
+    await bot.say(user_id, comment)
     for number in range(1, 11 if complete else 3):
         await bot.tap(user_id, f"a:C{number:02d}:2")
     if complete:
@@ -49,7 +71,7 @@ async def rows_of(
 ) -> dict[str, int]:
     """Rows in any table that belong to the user, found by walking the whole schema."""
     found: dict[str, int] = {}
-    async with database.sessions() as session:
+    with database.sessions() as session:
         for table in Base.metadata.sorted_tables:
             for column in table.columns:
                 target = _points_at_user(column)
@@ -63,7 +85,7 @@ async def rows_of(
                     ids = {str(user_id)}
                 else:
                     continue
-                count = await session.scalar(
+                count = session.scalar(
                     select(func.count()).select_from(table).where(column.in_(ids))
                 )
                 if count:
@@ -72,16 +94,12 @@ async def rows_of(
 
 
 async def ids_of(database: Database, user_id: int) -> tuple[set[int], set[int]]:
-    async with database.sessions() as session:
+    with database.sessions() as session:
         respondents = set(
-            await session.scalars(
-                select(Respondent.id).where(Respondent.external_id == str(user_id))
-            )
+            session.scalars(select(Respondent.id).where(Respondent.external_id == str(user_id)))
         )
         assessments = set(
-            await session.scalars(
-                select(Assessment.id).where(Assessment.respondent_id.in_(respondents))
-            )
+            session.scalars(select(Assessment.id).where(Assessment.respondent_id.in_(respondents)))
         )
     return respondents, assessments
 
@@ -115,6 +133,78 @@ async def test_delete_erases_every_row_of_the_user_and_nothing_else(
         assert bot.api.violations == []
 
 
+def file_bytes(database_url: str) -> bytes:
+    """The raw bytes of an SQLite database file and of its write-ahead log."""
+    path = Path(str(make_url(database_url).database))
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+@pytest.mark.skipif(SERVER_URL is not None, reason="reads the SQLite file")
+async def test_erased_texts_leave_the_sqlite_file_and_its_log(
+    database: Database, database_url: str
+) -> None:
+    # Texts, and the identity as a row and its unique index store it (adjacent columns).
+    ana = ("Zvaigžņu virtuve QX7", "Slepens komentārs QX7-31", f"telegram{ANA}")
+    ben = ("Upes darbnīca BZ4", "Palicis komentārs BZ4-77", f"telegram{BEN}")
+    async with running_bot(database_url) as bot:
+        await finish(bot, ANA, practice=ana[0], comment=ana[1])
+        await finish(bot, BEN, practice=ben[0], comment=ben[1])
+        await bot.say(ANA, "/start")  # a second assessment, its draft name still unfinished
+        await bot.say(ANA, ana[0] + " 2")
+        for text in (*ana, *ben):
+            assert text.encode() in file_bytes(database_url)
+        await bot.say(ANA, "/delete")
+        await bot.press(ANA, "🗑")
+        assert "Erased: 2 assessments" in bot.text(ANA)
+        stored = file_bytes(database_url)
+        for text in ana:
+            assert text.encode() not in stored
+        for text in ben:  # the scan does find what was not erased
+            assert text.encode() in stored
+
+
+async def test_an_erasure_is_reclaimed_after_its_commit(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+
+    @event.listens_for(database.engine, "before_cursor_execute")
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    await database.store.run(lambda c: open_dialogue(c, default_content(), Who("telegram", "9")))
+    erased = await database.store.run(lambda c: erase(c, "telegram", "9"))
+    event.remove(database.engine, "before_cursor_execute", seen)
+    assert erased.anything
+    reclaimed = [text for text in statements if text.startswith(("VACUUM", "PRAGMA wal_"))]
+    if is_sqlite(database.engine.url):
+        assert reclaimed == ["PRAGMA wal_checkpoint(TRUNCATE)"]
+    else:
+        assert reclaimed == ["VACUUM answer, answer_log, assessment, coordinator, respondent"]
+    # Nothing to erase, nothing to reclaim.
+    statements.clear()
+    event.listen(database.engine, "before_cursor_execute", seen)
+    await database.store.run(lambda c: erase(c, "telegram", "9"))
+    event.remove(database.engine, "before_cursor_execute", seen)
+    assert statements
+    assert not [text for text in statements if text.startswith(("VACUUM", "PRAGMA wal_"))]
+
+
+async def test_the_purge_forgets_update_ids_after_three_days(database: Database) -> None:
+    def claim(update_id: int) -> Callable[[Connection], bool]:
+        return lambda c: claim_update(c, Claim(5, update_id))
+
+    assert await database.store.run(claim(1))
+    later = utcnow() + UPDATES_KEPT - timedelta(minutes=1)
+    await database.store.run(lambda c: purge(c, timedelta(days=365), now=later))
+    assert not await database.store.run(claim(1))  # still known: a redelivery changes nothing
+    assert await database.store.run(claim(2))
+    later = utcnow() + UPDATES_KEPT + timedelta(minutes=1)
+    await database.store.run(lambda c: purge(c, timedelta(days=365), now=later))
+    assert await session_count(database, ProcessedUpdate) == 0
+
+
 async def test_keeping_ones_data_erases_nothing(bot: Harness, database: Database) -> None:
     await finish(bot, ANA)
     await bot.say(ANA, "/delete")
@@ -131,9 +221,9 @@ async def test_mydata_holds_everything_recorded(bot: Harness, database: Database
     data = json.loads(document.content)
     assert data["respondent"]["user_id"] == str(ANA)
     [assessment] = data["assessments"]
-    async with database.sessions() as session:
-        answers = await session.scalar(select(func.count()).select_from(Answer))
-        entries = await session.scalar(select(func.count()).select_from(AnswerLog))
+    with database.sessions() as session:
+        answers = session.scalar(select(func.count()).select_from(Answer))
+        entries = session.scalar(select(func.count()).select_from(AnswerLog))
     assert len(assessment["answers"]) == answers == 10
     assert len(assessment["answer_log"]) == entries == 10
     assert assessment["practice_name"] == "Soup kitchen"
@@ -162,13 +252,13 @@ async def test_mydata_of_a_stranger_says_there_is_none(bot: Harness) -> None:
 
 async def _age(database: Database, user_id: int, by: timedelta) -> None:
     respondents, assessments = await ids_of(database, user_id)
-    async with database.sessions() as session, session.begin():
-        await session.execute(
+    with database.sessions() as session, session.begin():
+        session.execute(
             update(Assessment)
             .where(Assessment.id.in_(assessments))
             .values(updated_at=utcnow() - by, started_at=utcnow() - by)
         )
-        await session.execute(
+        session.execute(
             update(Respondent)
             .where(Respondent.id.in_(respondents))
             .values(created_at=utcnow() - by)
@@ -185,10 +275,10 @@ async def test_purge_removes_what_is_past_the_retention_period(
     erased = await database.store.run(lambda c: purge(c, timedelta(days=365)))
     assert (erased.assessments, erased.answers) == (1, 2)
     assert await ids_of(database, ANA) == (set(), set())
-    async with database.sessions() as session:
-        kept = (await session.scalars(select(Respondent))).all()
+    with database.sessions() as session:
+        kept = (session.scalars(select(Respondent))).all()
         assert [(r.platform, r.external_id) for r in kept] == [(RETIRED, str(kept[0].id))]
-        assert await session.scalar(select(func.count()).select_from(Answer)) == 10
+        assert session.scalar(select(func.count()).select_from(Answer)) == 10
     again = await database.store.run(lambda c: purge(c, timedelta(days=365)))
     assert (again.assessments, again.respondents) == (0, 0)
 
@@ -260,5 +350,5 @@ async def test_the_erase_button_of_someone_else_erases_only_the_presser(
 
 
 async def session_count(database: Database, model: type[Base]) -> int:
-    async with database.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+    with database.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from bot.runtime import Database
 from storage.models import AnswerLog, ProcessedUpdate
+from storage.store import Database
 from tests.fake_bot_api import FakeBotAPI, buttons, callback_update, message_update
 from tests.telegram_harness import Harness, running_bot
 
@@ -56,8 +56,8 @@ async def test_interleaved_replicas_lose_and_duplicate_nothing(
     await asyncio.gather(*(_assessment(first, second, user) for user in users))
     for user in users:
         assert "Summary: Soup kitchen" in first.api.last(user)["text"]
-    async with database.sessions() as session:
-        rows = await session.execute(
+    with database.sessions() as session:
+        rows = session.execute(
             select(AnswerLog.criterion, func.count()).group_by(AnswerLog.criterion)
         )
         assert {criterion: count for criterion, count in rows} == {
@@ -79,9 +79,9 @@ async def test_one_update_delivered_to_both_replicas_is_applied_once(
     await asyncio.gather(first.feed(update), second.feed(update))
     # Whichever replica answered last shows the step after the answer, not the one before.
     assert any(data.endswith(":a:C02:2") for _, data in buttons(first.api.last(7100)))
-    async with database.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(AnswerLog)) == 1
-        claimed = await session.scalar(
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AnswerLog)) == 1
+        claimed = session.scalar(
             select(func.count())
             .select_from(ProcessedUpdate)
             .where(ProcessedUpdate.update_id == update["update_id"])
@@ -109,9 +109,9 @@ async def test_racing_updates_of_one_chat_on_two_replicas_keep_revisions_in_orde
         )
 
     await asyncio.gather(*(race(user) for user in users))
-    async with database.sessions() as session:
+    with database.sessions() as session:
         rows = (
-            await session.execute(
+            session.execute(
                 select(AnswerLog.assessment_id, AnswerLog.revision).order_by(AnswerLog.id)
             )
         ).all()

@@ -16,7 +16,7 @@ import pytest
 import trustme
 
 from bench.loopback import free_port
-from bot.runtime import Database
+from storage.store import Database
 from tests.fake_bot_api import (
     FakeBotAPI,
     LoopbackTelegram,

@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection
 
 from bot.catalogs import html_problems
 from bot.documents.stats_chart import distribution_chart, distribution_figure
-from bot.runtime import Database
 from bot.stats_text import duration_text, more_line, stats_plain, suppressed_line
 from bot.telegram.stats_text import TEXT_LIMIT
 from bot.telegram.stats_text import stats_html as stats_text
@@ -41,6 +40,7 @@ from storage.stats import (
     hidden_groups,
     stats,
 )
+from storage.store import Database
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 COHORT_NAME = "Rīga & <pilot>"

@@ -6,10 +6,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from telegram.error import NetworkError
 
-from bot.runtime import Database
 from bot.telegram import callback_data as codec
 from bot.telegram.callback_data import (
     LARGEST,
@@ -26,7 +24,6 @@ from dialogs import events
 from dialogs.content import Content, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.report import country_name
-from storage.database import create_engine
 from storage.models import (
     Answer,
     AnswerLog,
@@ -35,7 +32,7 @@ from storage.models import (
     ProcessedUpdate,
     Respondent,
 )
-from storage.store import PostgresStore
+from storage.store import Database, connect
 from tests.fake_bot_api import BotAPIError, FakeBotAPI, buttons, callback_update, message_update
 from tests.telegram_harness import Harness, running_bot
 
@@ -44,8 +41,8 @@ BEN = 502
 
 
 async def log_rows(database: Database) -> list[tuple[str, int | None, int]]:
-    async with database.sessions() as session:
-        rows = await session.execute(
+    with database.sessions() as session:
+        rows = session.execute(
             select(AnswerLog.criterion, AnswerLog.value, AnswerLog.revision).order_by(AnswerLog.id)
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
@@ -87,8 +84,8 @@ async def test_a_practitioner_completes_the_assessment_in_english(
     rows = await log_rows(database)
     assert [row[0] for row in rows] == [f"C{n:02d}" for n in range(1, 11)]
     assert len(bot.api.calls_to("answerCallbackQuery")) == bot.presses == 17
-    async with database.sessions() as session:
-        assessment = await session.scalar(select(Assessment))
+    with database.sessions() as session:
+        assessment = session.scalar(select(Assessment))
         assert assessment is not None
         assert assessment.status == "completed"
 
@@ -163,8 +160,8 @@ async def test_a_redelivered_update_is_applied_once(bot: Harness, database: Data
     # which is no error and sends nothing new.
     assert len(bot.api.calls_to("sendMessage")) == sent
     assert len(bot.api.calls_to("answerCallbackQuery")) == bot.presses
-    async with database.sessions() as session:
-        claimed = await session.scalar(
+    with database.sessions() as session:
+        claimed = session.scalar(
             select(func.count())
             .select_from(ProcessedUpdate)
             .where(ProcessedUpdate.update_id == 777_001)
@@ -268,15 +265,15 @@ async def test_a_comment_is_stored_with_its_answer(bot: Harness, database: Datab
     await bot.say(ANA, "Volunteers <3 & staff")
     assert "Volunteers &lt;3 &amp; staff" in bot.text(ANA)
     await bot.press(ANA, "2 ·")
-    async with database.sessions() as session:
-        comment = await session.scalar(select(Answer.comment))
+    with database.sessions() as session:
+        comment = session.scalar(select(Answer.comment))
     assert comment == "Volunteers <3 & staff"
 
 
 async def test_a_deep_link_payload_is_stored(bot: Harness, database: Database) -> None:
     await bot.say(ANA, "/start cohort-riga-2026")
-    async with database.sessions() as session:
-        respondent = await session.scalar(select(Respondent))
+    with database.sessions() as session:
+        respondent = session.scalar(select(Respondent))
     assert respondent is not None
     assert respondent.start_payload == "cohort-riga-2026"
 
@@ -318,17 +315,13 @@ async def test_a_database_failure_is_reported_to_the_user(
     async with running_bot(database_url) as bot:
         await through_profile(bot)
         working = bot.services.database
-        nowhere = "postgresql+asyncpg://nobody@127.0.0.1:9/none"
-        unreachable = create_engine(nowhere)
-        sessions = async_sessionmaker(unreachable)
-        store = PostgresStore(nowhere)
-        bot.services.database = Database(unreachable, sessions, store)
+        unreachable = connect("postgresql://nobody@127.0.0.1:9/none")
+        bot.services.database = unreachable
         try:
             await bot.press(ANA, "2 ·")
         finally:
             bot.services.database = working
-            await store.close()
-            await unreachable.dispose()
+            await unreachable.close()
         assert "Something went wrong" in bot.text(ANA)
         assert len(bot.errors) == 1
         bot.errors.clear()
@@ -515,8 +508,8 @@ async def recorded(database: Database) -> list[list[tuple[Any, ...]]]:
         select(AnswerLog.criterion, AnswerLog.value, AnswerLog.revision),
         select(Coordinator.id, Coordinator.notify_completed),
     ]
-    async with database.sessions() as session:
-        return [[tuple(row) for row in await session.execute(query)] for query in queries]
+    with database.sessions() as session:
+        return [[tuple(row) for row in session.execute(query)] for query in queries]
 
 
 MOVED = "This question has moved on"

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from telegram import Update
 
-from bot.runtime import Database
 from bot.telegram.application import build_application
 from bot.telegram.privacy import PURGE_EVERY, SCHEDULE_EVERY, schedule_upkeep
+from storage.store import Database
 from tests.fake_bot_api import FakeBotAPI, FakeRequest, buttons, callback_update
 from tests.telegram_harness import Harness, offline_settings, running_bot
 from tests.test_privacy import LONG_AGO, _age, finish, ids_of

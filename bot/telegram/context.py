@@ -16,12 +16,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.locks import KeyedLocks
-from bot.runtime import Database
 from bot.settings import Settings
 from bot.telegram.metrics import Metrics
 from dialogs.content import Content
 from dialogs.i18n import negotiate
-from storage.dialogue import Who, claim_update, find_respondent
+from storage.dialogue import Claim, Who, claim_update, find_respondent
+from storage.store import Database
 
 log = logging.getLogger(__name__)
 SERVICES = "services"
@@ -123,9 +123,10 @@ async def once(
 ) -> T | None:
     """Run ``read`` for the sender unless this update was handled before (then ``None``)."""
     who = who_sent(update, context)
+    claim = Claim(context.bot.id, update.update_id)
 
     def work(connection: Connection) -> T | None:
-        if not claim_update(connection, update.update_id):
+        if not claim_update(connection, claim):
             return None
         return read(connection, who)
 

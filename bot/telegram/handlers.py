@@ -78,10 +78,10 @@ from dialogs.machine import SUMMARY
 from dialogs.views import language_name
 from storage.dialogue import (
     MOVED_ON,
+    Claim,
     Loaded,
     Outcome,
     apply,
-    confirm_current,
     current_view,
     load,
     open_dialogue,
@@ -116,15 +116,13 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
     """
     services = context.services
     who = who_sent(update, context)
-    update_id = update.update_id
+    claim = Claim(context.bot.id, update.update_id)
 
     def once(connection: Connection) -> Outcome:
-        loaded = load(connection, who, claiming=update_id)
+        loaded = load(connection, who, claiming=claim)
         if not loaded.claimed:
             return replace(current_view(connection, services.content, loaded), repeated=True)
-        outcome = work(connection, loaded)
-        confirm_current(connection, loaded)
-        return outcome
+        return work(connection, loaded)
 
     chat = update.effective_chat
     assert chat is not None
