@@ -1,7 +1,7 @@
 """The fault drills of ``bench.reliability``, small: each must hold on every run of the suite.
 
-The README's figures come from the same drills at full size (200 kills, 1,000 duplicated
-updates, 10% failing Bot API calls, PostgreSQL restarts mid-load).
+docs/performance.md gives the commands for the same drills at full size (hundreds of kills,
+1,000 duplicated updates, 10% failing Bot API calls, PostgreSQL restarts mid-load).
 """
 
 from __future__ import annotations

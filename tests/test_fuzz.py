@@ -4,7 +4,7 @@ Hypothesis drives a few practitioners through the bot with whatever a chat can c
 of any length and script, known and unknown commands with arguments, taps on the buttons
 really shown, on earlier ones and on forged ones, media, edits, group messages and update
 kinds SI Check does not handle. ``SICHECK_FUZZ_UPDATES`` sets how many updates a run feeds
-(10,000 for the figure in the README; fewer by default to keep the suite quick).
+(fewer by default to keep the suite quick; docs/performance.md gives a larger run).
 
 The console gets the same treatment: arbitrary Unicode lines and control characters typed
 on every one of its screens (``SICHECK_FUZZ_CONSOLE`` examples, 2,000 by default).
