@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import random
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,11 +38,10 @@ from bench.loopback import (
     Delivery,
     Practitioner,
     ReplyWatch,
-    bot_environment,
-    free_port,
     percentile,
     ready,
     records,
+    start_bot,
 )
 from bot.runtime import open_database
 from tests.fake_bot_api import FakeBotAPI, Faults, Limits, LoopbackTelegram
@@ -65,27 +63,14 @@ async def start_scaled_bot(
     api_url: str, database_url: str, log_dir: Path, scale: float, bot_root: Path
 ) -> BotProcess:
     """One polling ``sicheck run`` whose budget runs on the scaled clock."""
-    port = free_port()
-    environment = bot_environment(api_url, database_url, port, None) | {
+    scaled = {
         "TELEGRAM_RATE_LIMIT": str(30 * scale),
         "TELEGRAM_CHAT_RATE_LIMIT": str(1 * scale),
         "TELEGRAM_RETRY_BACKOFF": str(0.5 / scale),
-        "PYTHONPATH": str(bot_root),
     }
-    log = log_dir / f"bot-{port}.log"
-    with log.open("ab") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            cwd=bot_root,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=output,
-            env=environment,
-        )
-    return BotProcess(process, port, None, log)
+    return await start_bot(
+        api_url, database_url, log_dir, webhook=False, settings=scaled, root=bot_root
+    )
 
 
 def busy_rate(times: list[float], scale: float) -> float | None:
@@ -192,7 +177,9 @@ def main() -> None:
         "--silence", type=float, default=30.0, help="Telegram seconds before /resume"
     )
     parser.add_argument("--seed", type=int, default=8)
-    parser.add_argument("--bot-root", type=Path, default=ROOT, help="source tree of the bot")
+    parser.add_argument(
+        "--bot-root", type=lambda text: Path(text).resolve(), default=ROOT, help="source tree"
+    )
     parser.add_argument("--database-url", help="default: a new SQLite file in a temp dir")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:

@@ -362,11 +362,21 @@ def bot_environment(
 
 
 async def start_bot(
-    api_url: str, database_url: str, log_dir: Path, *, webhook: bool, name: str = "bot"
+    api_url: str,
+    database_url: str,
+    log_dir: Path,
+    *,
+    webhook: bool,
+    name: str = "bot",
+    settings: dict[str, str] | None = None,
+    root: Path = ROOT,
 ) -> BotProcess:
-    """Start one ``sicheck run`` replica, its log in ``log_dir``."""
+    """Start one ``sicheck run`` replica of the checkout at ``root``, its log in ``log_dir``."""
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram" if webhook else None
+    environment = bot_environment(api_url, database_url, port, hook) | (settings or {})
+    if root != ROOT:
+        environment["PYTHONPATH"] = str(root)
     log = log_dir / f"{name}-{port}.log"
     with log.open("ab") as output:
         process = await asyncio.create_subprocess_exec(
@@ -374,11 +384,11 @@ async def start_bot(
             "-m",
             "bot.cli",
             "run",
-            cwd=ROOT,
+            cwd=root,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=output,
-            env=bot_environment(api_url, database_url, port, hook),
+            env=environment,
         )
     return BotProcess(process, port, hook, log)
 
