@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.arguments import is_number
-from dialogs import events, machine
+from dialogs import events, machine, views
 from dialogs.content import Content
 from dialogs.engine import NOT_HERE
 from dialogs.i18n import N_, _, ngettext, use_language
@@ -122,9 +122,6 @@ DELETE_ASK = N_(
 ERASE = N_("🗑 Erase everything")
 KEEP = N_("Keep my data")
 NOT_ERASED = N_("Nothing was erased.")
-ERASED = N_(
-    "Erased: %(assessments)s, %(answers)s and %(entries)s. SI Check keeps nothing more about you."
-)
 REPORT_WRITTEN = N_("Report written to %(path)s")
 NOT_AVAILABLE = N_("That report is not available.")
 NOT_SAVED = N_("Your last answer could not be saved. Please try again in a moment.")
@@ -636,14 +633,7 @@ class Console:
 
 def erased_text(erased: Erased) -> str:
     """What ``/delete`` erased, in the current language."""
-    return _(
-        ERASED,
-        assessments=ngettext("%(count)s assessment", "%(count)s assessments", erased.assessments),
-        answers=ngettext("%(count)s answer", "%(count)s answers", erased.answers),
-        entries=ngettext(
-            "%(count)s answer-log entry", "%(count)s answer-log entries", erased.log_entries
-        ),
-    )
+    return views.erased_text(erased.assessments, erased.answers, erased.log_entries)
 
 
 def retention_text(days: int) -> str:

@@ -414,3 +414,14 @@ def history_view(found: History) -> View:
         buttons.append(_button(f"📊 {number}", events.Open(past.assessment_id)))
     lines += ["", _("Choose a number to open that summary.")]
     return _typeset(View("\n".join(lines), _rows(buttons, 5)))
+
+
+def erased_text(assessments: int, answers: int, entries: int) -> str:
+    """What an erasure on request removed, in the current language's plural forms."""
+    return _(
+        "Erased: %(assessments)s, %(answers)s and %(entries)s. SI Check keeps nothing more "
+        "about you.",
+        assessments=ngettext("%(count)s assessment", "%(count)s assessments", assessments),
+        answers=ngettext("%(count)s answer", "%(count)s answers", answers),
+        entries=ngettext("%(count)s answer-log entry", "%(count)s answer-log entries", entries),
+    )

@@ -124,7 +124,7 @@ async def test_delete_erases_every_row_of_the_user_and_nothing_else(
         await bot.say(ANA, "/delete")
         assert "Erase everything?" in bot.text(ANA)
         await bot.press(ANA, "🗑")
-        assert "Erased: 1 assessments, 10 answers and 10 answer-log entries" in bot.text(ANA)
+        assert "Erased: 1 assessment, 10 answers and 10 answer-log entries" in bot.text(ANA)
         assert await rows_of(database, ANA, respondents, assessments) == {}
         assert await ids_of(database, BEN) != (set(), set())
         await bot.say(BEN, "/mydata")

@@ -28,6 +28,7 @@ from bot.telegram.context import (
 )
 from bot.telegram.replies import answer_press, send
 from dialogs.i18n import N_, _, negotiate, use_language
+from dialogs.views import erased_text
 from storage.dialogue import Who, find_respondent
 from storage.privacy import Erased, claim_reminders, erase, my_data, purge, set_reminders
 
@@ -130,13 +131,7 @@ async def delete_answer(update: Update, context: BotContext, press: ErasePress) 
             await answer_press(query, _(KEPT))
             return
         await answer_press(query)
-        text = _(
-            "Erased: %(assessments)s assessments, %(answers)s answers and %(entries)s "
-            "answer-log entries. SI Check keeps nothing more about you.",
-            assessments=erased.assessments,
-            answers=erased.answers,
-            entries=erased.log_entries,
-        )
+        text = erased_text(erased.assessments, erased.answers, erased.log_entries)
         await send(context.bot, chat_of(update), text, None)
 
 
