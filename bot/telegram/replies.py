@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -25,7 +24,6 @@ from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.telegram.budget import UnknownOutcomeError
 from bot.telegram.callback_data import pack
-from dialogs.i18n import _
 from storage.dialogue import Outcome
 
 log = logging.getLogger(__name__)
@@ -91,35 +89,13 @@ def applied() -> None:
         done()
 
 
-@dataclass
-class Press:
-    """A button press whose handler has not answered it yet."""
-
-    query: CallbackQuery
-    answered: bool = False
-
-
-PRESS: ContextVar[Press | None] = ContextVar("press", default=None)
-"""The press being handled, answered by the first of ``show`` and ``answer_press``."""
-
-
-def pressed(query: CallbackQuery) -> None:
-    """Note the press being handled, so that its view answers it before editing."""
-    PRESS.set(Press(query))
-
-
 async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
-    """Answer a button press, with ``toast`` shown to the user if given; once only.
+    """Answer a button press, with ``toast`` shown to the user if given.
 
     An answer that fails (the query is too old, the connection was lost) is logged: the tap
     was applied all the same, and an answer is never sent twice.
     """
     applied()
-    press = PRESS.get()
-    if press is not None and press.query.id == query.id:
-        if press.answered:
-            return
-        press.answered = True
     reply = WEBHOOK_REPLY.get()
     if reply is not None:
         call: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.id}
@@ -172,14 +148,8 @@ async def show(
     edit: Message | None = None,
     notice: str | None = None,
 ) -> None:
-    """Show the outcome's view: edit the pressed message ``edit`` if given, else send anew.
-
-    A press being handled is answered first (with the reason of a refused press as a toast).
-    """
+    """Show the outcome's view: edit the pressed message ``edit`` if given, else send anew."""
     applied()
-    press = PRESS.get()
-    if press is not None and not press.answered:
-        await answer_press(press.query, _(outcome.problem)[:200] if outcome.problem else None)
     text = outcome.view.text
     if notice:
         text = f"<i>{escape(notice)}</i>\n\n{text}"
