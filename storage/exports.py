@@ -66,7 +66,7 @@ LIST_SEPARATOR = "; "
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 """How a workbook shows its date cells (UTC)."""
 IDENTITY_COLUMNS = ("platform", "platform_user_id")
-ANSWER_COLUMNS = (
+ASSESSMENT_KEY_COLUMNS = (
     "respondent",
     "assessment_id",
     "cohort",
@@ -74,6 +74,10 @@ ANSWER_COLUMNS = (
     "checklist_version",
     "practice_name",
     "organisation",
+)
+"""The columns that say whose assessment of which practice a row belongs to."""
+ANSWER_COLUMNS = (
+    *ASSESSMENT_KEY_COLUMNS,
     "criterion",
     "criterion_title",
     "value",
@@ -85,13 +89,7 @@ ANSWER_COLUMNS = (
 )
 """The answer log's columns in ``codes`` naming."""
 PROFILE_COLUMNS = (
-    "respondent",
-    "assessment_id",
-    "cohort",
-    "country",
-    "checklist_version",
-    "practice_name",
-    "organisation",
+    *ASSESSMENT_KEY_COLUMNS,
     "target_groups",
     "themes",
 )

@@ -141,20 +141,32 @@ async def _reply(
     notice: str | None = None,
 ) -> Outcome:
     outcome = await run_step(update, context, work)
+    with use_language(outcome.language):
+        await _present(update, context, outcome, edit=edit, notice=notice)
+    return outcome
+
+
+async def _present(
+    update: Update,
+    context: BotContext,
+    outcome: Outcome,
+    *,
+    edit: Message | None,
+    notice: str | None,
+) -> None:
+    """Show the committed outcome; a repeat at most brings ``edit`` to the current view."""
     if outcome.repeated:
         # Applied before, and its reply possibly shown: nothing new appears in the chat.
         if edit is not None:
             await _edit_in_place(context, chat_of(update), edit, outcome)
-        return outcome
-    with use_language(outcome.language):
-        await show(
-            context.bot,
-            chat_of(update),
-            outcome,
-            edit=edit,
-            notice=_(notice) if notice else None,
-        )
-    return outcome
+        return
+    await show(
+        context.bot,
+        chat_of(update),
+        outcome,
+        edit=edit,
+        notice=_(notice) if notice else None,
+    )
 
 
 async def _edit_in_place(
@@ -277,19 +289,7 @@ async def _answer_then_show(
     toast = notice or outcome.problem
     with use_language(outcome.language):
         await answer_press(query, _(toast)[:200] if toast else None)
-        editable = _editable(query.message)
-        if outcome.repeated:
-            # Applied before, and its reply possibly shown: nothing new appears in the chat.
-            if editable is not None:
-                await _edit_in_place(context, chat_of(update), editable, outcome)
-            return
-        await show(
-            context.bot,
-            chat_of(update),
-            outcome,
-            edit=editable,
-            notice=_(notice) if notice else None,
-        )
+        await _present(update, context, outcome, edit=_editable(query.message), notice=notice)
 
 
 def _editable(message: object) -> Message | None:
