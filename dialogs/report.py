@@ -134,8 +134,11 @@ class Report:
         )
 
 
-_FRENCH_PUNCTUATION = re.compile(r"(?<=[^\s(\[«/])[ \N{NO-BREAK SPACE}]?([:;?!])(?=\s|$|<|\))")
-"""A ``:``, ``;``, ``?`` or ``!`` ending a word (never inside an address such as ``https://``)."""
+_FRENCH_PUNCTUATION = re.compile(
+    r"(&#?\w+;)|(?<=[^\s(\[«/])[ \N{NO-BREAK SPACE}]?([:;?!])(?=\s|$|<|\))"
+)
+"""A ``:``, ``;``, ``?`` or ``!`` ending a word (never inside an address such as ``https://``),
+or an HTML character reference, which is left whole."""
 
 
 def typeset(text: str, language: str) -> str:
@@ -143,7 +146,9 @@ def typeset(text: str, language: str) -> str:
     ``:``, ``;``, ``?`` and ``!``; no language writes "…." twice over."""
     text = text.replace("….", "…")
     if language == "fr":
-        text = _FRENCH_PUNCTUATION.sub("\N{NARROW NO-BREAK SPACE}\\1", text)
+        text = _FRENCH_PUNCTUATION.sub(
+            lambda found: found[1] or "\N{NARROW NO-BREAK SPACE}" + found[2], text
+        )
     return text
 
 
