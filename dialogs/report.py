@@ -179,7 +179,7 @@ def answer_label(checklist: Checklist, value: int | None) -> str:
     """The scale label of ``value`` in the current language."""
     if value is None:
         return _(checklist.not_applicable.label)
-    return _(checklist.level(value).label)
+    return _(checklist.scale[value].label)
 
 
 def build_report(

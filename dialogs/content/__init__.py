@@ -14,17 +14,29 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dialogs.content.catalog import translatable_strings
 
 CONTENT_DIR = Path(__file__).resolve().parent
-SEED_POINTER = r"^00[03]:\d+(-\d+)?$"
 Text = Annotated[str, Field(min_length=1)]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=24)]
-SeedPointer = Annotated[str, Field(pattern=SEED_POINTER)]
+CriterionCode = Annotated[str, Field(pattern=r"^C\d\d$")]
+SeedPointer = Annotated[str, Field(pattern=r"^00[03]:\d+(-\d+)?$")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 M = TypeVar("M", bound=BaseModel)
+
+
+def _unique(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    codes = [item.code for item in items]
+    for code in codes:
+        if codes.count(code) > 1:
+            raise ValueError(f"code {code!r} appears twice")
+    return items
+
+
+Unique = AfterValidator(_unique)
+"""Refuses a list whose items' codes repeat."""
 
 
 class ContentError(Exception):
@@ -61,14 +73,14 @@ class Aspect(_Model):
 
 
 class Criterion(_Model):
-    code: Annotated[str, Field(pattern=r"^C\d\d$")]
+    code: CriterionCode
     seed: SeedPointer
     title: Text
     question: Text
     guidance: Text
     recommendation: Text
     """What to do next when the practice is weak here, drawn from the seed's guidance."""
-    aspects: tuple[Aspect, ...] = ()
+    aspects: Annotated[tuple[Aspect, ...], Unique] = ()
 
     @property
     def number(self) -> int:
@@ -82,8 +94,8 @@ class Labelled(_Model):
 
 
 class Taxonomy(_Model):
-    target_groups: tuple[Labelled, ...]
-    themes: tuple[Labelled, ...]
+    target_groups: Annotated[tuple[Labelled, ...], Unique]
+    themes: Annotated[tuple[Labelled, ...], Unique]
 
 
 class Practice(_Model):
@@ -97,7 +109,7 @@ class Practice(_Model):
     summary: Text
     target_groups: tuple[Code, ...]
     themes: tuple[Code, ...]
-    strong_criteria: tuple[Annotated[str, Field(pattern=r"^C\d\d$")], ...]
+    strong_criteria: tuple[CriterionCode, ...]
     links: tuple[Annotated[str, Field(pattern=r"^https?://\S+$")], ...]
 
 
@@ -108,7 +120,7 @@ class SeedNote(_Model):
     seed: SeedPointer
     title: Text
     text: Text
-    criteria: tuple[Annotated[str, Field(pattern=r"^C\d\d$")], ...] = ()
+    criteria: tuple[CriterionCode, ...] = ()
 
 
 class Risks(_Model):
@@ -147,8 +159,8 @@ class Checklist(_Model):
     title: Text
     scale: tuple[ScaleLevel, ...]
     not_applicable: NotApplicable
-    bands: tuple[Band, ...]
-    criteria: tuple[Criterion, ...]
+    bands: Annotated[tuple[Band, ...], Unique]
+    criteria: Annotated[tuple[Criterion, ...], Unique]
     next_step: NextStep
     """What a practice at the top of the scale on every criterion does next."""
     knowledge: Knowledge = Knowledge()
@@ -160,10 +172,6 @@ class Checklist(_Model):
         minimums = [band.min_percent for band in self.bands]
         if not minimums or minimums[0] != 0 or minimums != sorted(set(minimums)):
             raise ValueError("bands must start at min_percent 0 and strictly ascend")
-        _unique("criteria", (criterion.code for criterion in self.criteria))
-        _unique("bands", (band.code for band in self.bands))
-        for criterion in self.criteria:
-            _unique(f"criteria {criterion.code} aspects", (a.code for a in criterion.aspects))
         return self
 
     @property
@@ -173,18 +181,11 @@ class Checklist(_Model):
 
     def criterion(self, code: str) -> Criterion:
         """Return the criterion with ``code``; ``KeyError`` when the checklist has none."""
-        for criterion in self.criteria:
-            if criterion.code == code:
-                return criterion
-        raise KeyError(code)
-
-    def level(self, value: int) -> ScaleLevel:
-        """Return the scale level of ``value``."""
-        return self.scale[value]
+        return {criterion.code: criterion for criterion in self.criteria}[code]
 
 
 class Practices(_Model):
-    practices: tuple[Practice, ...]
+    practices: Annotated[tuple[Practice, ...], Unique]
 
 
 class Principles(_Model):
@@ -226,14 +227,6 @@ class Content:
             raise ContentError(f"no checklist version {version} in {CONTENT_DIR}") from None
 
 
-def _unique(what: str, codes: Iterable[str]) -> None:
-    seen: set[str] = set()
-    for code in codes:
-        if code in seen:
-            raise ValueError(f"{what}: code {code!r} appears twice")
-        seen.add(code)
-
-
 def _read(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -265,9 +258,6 @@ def _cross_check(content: Content) -> None:
         _must_belong(f"{where}.target_groups", practice.target_groups, groups)
         _must_belong(f"{where}.themes", practice.themes, themes)
         _must_belong(f"{where}.strong_criteria", practice.strong_criteria, codes)
-    _unique("practices", (practice.code for practice in content.practices))
-    _unique("taxonomy target_groups", (item.code for item in content.taxonomy.target_groups))
-    _unique("taxonomy themes", (item.code for item in content.taxonomy.themes))
     for kind, notes in (
         ("risks", content.risks.risks),
         ("threats", content.risks.threats),
@@ -305,21 +295,16 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
         version: checklist.model_copy(update={"knowledge": knowledge})
         for version, checklist in checklists.items()
     }
-    try:
-        content = Content(
-            checklists=checklists,
-            taxonomy=knowledge.taxonomy,
-            practices=knowledge.practices,
-            risks=knowledge.risks,
-            principles=_parse(Principles, directory / "principles.yaml", texts).principles,
-            opportunities=_parse(
-                Opportunities, directory / "opportunities.yaml", texts
-            ).opportunities,
-            centres=knowledge.centres,
-            texts=texts,
-        )
-    except ValueError as error:
-        raise ContentError(str(error)) from None
+    content = Content(
+        checklists=checklists,
+        taxonomy=knowledge.taxonomy,
+        practices=knowledge.practices,
+        risks=knowledge.risks,
+        principles=_parse(Principles, directory / "principles.yaml", texts).principles,
+        opportunities=_parse(Opportunities, directory / "opportunities.yaml", texts).opportunities,
+        centres=knowledge.centres,
+        texts=texts,
+    )
     _cross_check(content)
     return content
 
