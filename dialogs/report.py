@@ -15,7 +15,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_percent
 
-from dialogs.content import Checklist, Practice, SeedNote
+from dialogs.content import Checklist, Criterion, Practice, SeedNote
 from dialogs.i18n import _, current_language, ngettext, use_language
 from dialogs.matching import Match, similar_practices
 from dialogs.scoring import score
@@ -44,8 +44,6 @@ class CriterionLine:
     """The practitioner's comment on the criterion, in full."""
     aspects: tuple[str, ...] = ()
     """The kinds of novelty ticked (criterion 2), as labels in the report's language."""
-    aspect_codes: tuple[str, ...] = ()
-    """The same kinds as the content file's codes, for machine-readable exports."""
 
 
 @dataclass(frozen=True)
@@ -195,37 +193,10 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
     result = score(checklist, values)
     earlier = snapshot.earlier
     earlier_result = None if earlier is None else score(checklist, earlier.answers)
-    lines = []
-    for number, criterion_score in enumerate(result.criteria, start=1):
-        criterion = checklist.criterion(criterion_score.code)
-        answered = criterion_score.answered
-        recorded = snapshot.answers.get(criterion.code)
-        aspects = () if recorded is None else recorded.aspects
-        labels = {aspect.code: _(aspect.label) for aspect in criterion.aspects}
-        before = earlier.answers.get(criterion.code) if earlier is not None else None
-        earlier_answer = None
-        changed = False
-        if earlier is not None:
-            was_answered = criterion.code in earlier.answers
-            earlier_answer = answer_label(checklist, before) if was_answered else _("not answered")
-            changed = (was_answered, before) != (answered, criterion_score.value)
-        lines.append(
-            CriterionLine(
-                code=criterion.code,
-                number=number,
-                title=_(criterion.title),
-                answer=answer_label(checklist, criterion_score.value)
-                if answered
-                else _("not answered"),
-                value=criterion_score.value,
-                earlier_answer=earlier_answer,
-                earlier_value=before,
-                changed=changed,
-                comment=None if recorded is None else recorded.comment,
-                aspects=tuple(labels[code] for code in aspects if code in labels),
-                aspect_codes=tuple(code for code in aspects if code in labels),
-            )
-        )
+    lines = [
+        _line(checklist, number, criterion, snapshot, values)
+        for number, criterion in enumerate(checklist.criteria, start=1)
+    ]
     weak = [code for code, value in values.items() if _weak(value)]
     profile = snapshot.profile
     matches = similar_practices(
@@ -266,6 +237,37 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
         else percent_text(earlier_result.percent),
         earlier_date=None if earlier is None else format_day(earlier.completed_at),
     )
+
+
+def _line(
+    checklist: Checklist,
+    number: int,
+    criterion: Criterion,
+    snapshot: Snapshot,
+    values: Mapping[str, int | None],
+) -> CriterionLine:
+    code, earlier = criterion.code, snapshot.earlier
+    recorded = snapshot.answers.get(code)
+    labels = {aspect.code: _(aspect.label) for aspect in criterion.aspects}
+    aspects = () if recorded is None else recorded.aspects
+    before = None if earlier is None else earlier.answers.get(code)
+    return CriterionLine(
+        code=code,
+        number=number,
+        title=_(criterion.title),
+        answer=_answer(checklist, values, code),
+        value=values.get(code),
+        earlier_answer=None if earlier is None else _answer(checklist, earlier.answers, code),
+        earlier_value=before,
+        changed=earlier is not None
+        and (code in earlier.answers, before) != (code in values, values.get(code)),
+        comment=None if recorded is None else recorded.comment,
+        aspects=tuple(labels[aspect] for aspect in aspects if aspect in labels),
+    )
+
+
+def _answer(checklist: Checklist, values: Mapping[str, int | None], code: str) -> str:
+    return answer_label(checklist, values[code]) if code in values else _("not answered")
 
 
 def _weak(value: int | None) -> bool:

@@ -8,7 +8,6 @@ version is a new ``checklist-v<N>.yaml``; stored answers keep the version they w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -47,28 +46,27 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ScaleLevel(_Model):
+class Meaning(_Model):
+    label: Text
+    meaning: Text
+
+
+class ScaleLevel(Meaning):
     value: int = Field(ge=0, le=3)
-    label: Text
-    meaning: Text
 
 
-class NotApplicable(_Model):
-    label: Text
-    meaning: Text
-
-
-class Band(_Model):
+class Band(Meaning):
     code: Code
     min_percent: int = Field(ge=0, le=100)
-    label: Text
-    meaning: Text
 
 
-class Aspect(_Model):
+class Labelled(_Model):
     code: Code
-    seed: SeedPointer
     label: Text
+
+
+class Aspect(Labelled):
+    seed: SeedPointer
     text: Text
 
 
@@ -86,11 +84,6 @@ class Criterion(_Model):
     def number(self) -> int:
         """The criterion's number in the seed's checklist (1-based)."""
         return int(self.code[1:])
-
-
-class Labelled(_Model):
-    code: Code
-    label: Text
 
 
 class Taxonomy(_Model):
@@ -113,13 +106,16 @@ class Practice(_Model):
     links: tuple[Annotated[str, Field(pattern=r"^https?://\S+$")], ...]
 
 
-class SeedNote(_Model):
-    """A titled seed text tied to checklist criteria: a principle, opportunity, risk or threat."""
-
-    code: Code
+class Note(_Model):
     seed: SeedPointer
     title: Text
     text: Text
+
+
+class SeedNote(Note):
+    """A titled seed text tied to checklist criteria: a principle, opportunity, risk or threat."""
+
+    code: Code
     criteria: tuple[CriterionCode, ...] = ()
 
 
@@ -147,21 +143,15 @@ class Knowledge(_Model):
     centres: tuple[Centre, ...] = ()
 
 
-class NextStep(_Model):
-    seed: SeedPointer
-    title: Text
-    text: Text
-
-
 class Checklist(_Model):
     version: int = Field(ge=1)
     source: SeedPointer
     title: Text
     scale: tuple[ScaleLevel, ...]
-    not_applicable: NotApplicable
+    not_applicable: Meaning
     bands: Annotated[tuple[Band, ...], Unique]
     criteria: Annotated[tuple[Criterion, ...], Unique]
-    next_step: NextStep
+    next_step: Note
     """What a practice at the top of the scale on every criterion does next."""
     knowledge: Knowledge = Knowledge()
 
@@ -200,17 +190,12 @@ class Centres(_Model):
     centres: tuple[Centre, ...]
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(Knowledge):
     """Everything the engine reads from ``dialogs/content/``."""
 
     checklists: Mapping[int, Checklist]
-    taxonomy: Taxonomy
-    practices: tuple[Practice, ...]
-    risks: Risks
     principles: tuple[SeedNote, ...]
     opportunities: tuple[SeedNote, ...]
-    centres: tuple[Centre, ...]
     texts: Mapping[str, str]
     """Every translatable English text, mapped to the ``file: field`` it was first found at."""
 
@@ -227,17 +212,13 @@ class Content:
             raise ContentError(f"no checklist version {version} in {CONTENT_DIR}") from None
 
 
-def _read(path: Path) -> Any:
+def _parse(model: type[M], path: Path, texts: dict[str, str]) -> M:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ContentError(f"{path}: content file is missing") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ContentError(f"{path}: cannot read content file: {error}") from None
-
-
-def _parse(model: type[M], path: Path, texts: dict[str, str]) -> M:
-    document = _read(path)
     try:
         parsed = model.model_validate(document)
     except ValidationError as error:
@@ -296,13 +277,10 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
         for version, checklist in checklists.items()
     }
     content = Content(
+        **dict(knowledge),
         checklists=checklists,
-        taxonomy=knowledge.taxonomy,
-        practices=knowledge.practices,
-        risks=knowledge.risks,
         principles=_parse(Principles, directory / "principles.yaml", texts).principles,
         opportunities=_parse(Opportunities, directory / "opportunities.yaml", texts).opportunities,
-        centres=knowledge.centres,
         texts=texts,
     )
     _cross_check(content)
@@ -319,10 +297,9 @@ def check_translations(
     content: Content, languages: Iterable[str], lookup: Mapping[str, Mapping[str, str]]
 ) -> list[str]:
     """List every content text that a language's catalog lacks, as ``file: field (lang)``."""
-    missing = []
-    for language in languages:
-        catalog = lookup[language]
-        for text, where in content.texts.items():
-            if not catalog.get(text):
-                missing.append(f"{where} ({language}): no translation")
-    return missing
+    return [
+        f"{where} ({language}): no translation"
+        for language in languages
+        for text, where in content.texts.items()
+        if not lookup[language].get(text)
+    ]
