@@ -15,7 +15,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_percent
 
-from dialogs.content import Checklist, Criterion, Practice, SeedNote
+from dialogs.content import Checklist, Criterion, Practice
 from dialogs.i18n import _, current_language, ngettext, use_language
 from dialogs.matching import Match, similar_practices
 from dialogs.scoring import score
@@ -197,6 +197,7 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
         _line(checklist, number, criterion, snapshot, values)
         for number, criterion in enumerate(checklist.criteria, start=1)
     ]
+    below = [line for line in lines if line.value is not None and line.value < checklist.max_value]
     weak = [code for code, value in values.items() if _weak(value)]
     profile = snapshot.profile
     matches = similar_practices(
@@ -223,12 +224,8 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
         criteria=tuple(lines),
         strengths=tuple(_strength(checklist, code, values) for code in result.strongest),
         weaknesses=tuple(_recommendation(checklist, code) for code in result.weakest),
-        next_steps=() if result.weakest else _next_steps(checklist, lines),
-        recommendations=tuple(
-            _recommendation(checklist, line.code)
-            for line in lines
-            if line.value is not None and line.value < checklist.max_value
-        ),
+        next_steps=() if result.weakest else _next_steps(checklist, below, result.scored > 0),
+        recommendations=tuple(_recommendation(checklist, line.code) for line in below),
         risks=_risks(checklist, values),
         practices=tuple(_suggestion(checklist, found) for found in matches),
         help=_help(checklist, profile.country),
@@ -276,9 +273,7 @@ def _weak(value: int | None) -> bool:
 
 def format_day(moment: datetime | None) -> str | None:
     """A date the way the current language writes it in full."""
-    if moment is None:
-        return None
-    return format_date(moment, format="long", locale=current_language())
+    return None if moment is None else format_date(moment, "long", locale=current_language())
 
 
 def _strength(checklist: Checklist, code: str, values: Mapping[str, int | None]) -> Advice:
@@ -290,17 +285,18 @@ def _recommendation(checklist: Checklist, code: str) -> Advice:
     return Advice(_(criterion.title), _(criterion.recommendation))
 
 
-def _next_steps(checklist: Checklist, lines: list[CriterionLine]) -> tuple[Advice, ...]:
+def _next_steps(
+    checklist: Checklist, below: list[CriterionLine], scored: bool
+) -> tuple[Advice, ...]:
     """What to do next when no criterion stands out as weaker than the others.
 
-    The lowest criteria below the top of the scale, in the checklist's order, with their
+    The lowest criteria ``below`` the top of the scale, in the checklist's order, with their
     recommendation; a practice at the top everywhere gets the checklist's own next step.
     """
-    below = [line for line in lines if line.value is not None and line.value < checklist.max_value]
     if below:
         lowest = sorted(below, key=lambda line: line.value or 0)[:FLAGGED_AT_MOST]
         return tuple(_recommendation(checklist, line.code) for line in lowest)
-    if any(line.value is not None for line in lines):
+    if scored:
         step = checklist.next_step
         return (Advice(_(step.title), _(step.text)),)
     return ()
@@ -308,12 +304,9 @@ def _next_steps(checklist: Checklist, lines: list[CriterionLine]) -> tuple[Advic
 
 def _risks(checklist: Checklist, values: Mapping[str, int | None]) -> tuple[Flag, ...]:
     """The seed's risks and threats that weak answers point to, the most pointed-to first."""
-    notes: list[SeedNote] = [*checklist.knowledge.risks.risks, *checklist.knowledge.risks.threats]
-    flagged: list[tuple[SeedNote, list[str]]] = []
-    for note in notes:
-        weak = [code for code in note.criteria if _weak(values.get(code))]
-        if weak:
-            flagged.append((note, weak))
+    notes = (*checklist.knowledge.risks.risks, *checklist.knowledge.risks.threats)
+    pointed = [(note, [c for c in note.criteria if _weak(values.get(c))]) for note in notes]
+    flagged = [(note, weak) for note, weak in pointed if weak]
     # Most weak criteria first, then the notes that are about those criteria alone, then
     # the lowest answers; the content file's order breaks ties.
     flagged.sort(

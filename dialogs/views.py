@@ -165,15 +165,8 @@ def _consent() -> View:
             _("Do you agree that your answers are recorded?"),
         )
     )
-    return View(
-        text,
-        (
-            (
-                _button(_("✅ I agree"), events.Consent(accepted=True)),
-                _button(_("❌ No, thanks"), events.Consent(accepted=False)),
-            ),
-        ),
-    )
+    agree = _button(_("✅ I agree"), events.Consent(accepted=True))
+    return View(text, ((agree, _button(_("❌ No, thanks"), events.Consent(accepted=False))),))
 
 
 def _country() -> View:
@@ -282,9 +275,7 @@ def _review(checklist: Checklist, snapshot: Snapshot) -> View:
 
 
 def _bar(value: int | None, max_value: int) -> str:
-    if value is None:
-        return "·" * BAR_WIDTH
-    return "■" * value + "□" * (max_value - value)
+    return "·" * BAR_WIDTH if value is None else "■" * value + "□" * (max_value - value)
 
 
 def summary(checklist: Checklist, snapshot: Snapshot) -> View:

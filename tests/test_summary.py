@@ -358,7 +358,5 @@ def test_one_criterion_without_an_answer_does_not_read_as_criterion_one(
 
 def test_french_typography_leaves_escaped_characters_whole() -> None:
     text = typeset(escape('R&D <b> "x": a & b ; oui'), "fr")
-    assert (
-        text
-        == "R&amp;D &lt;b&gt; &quot;x&quot;\N{NARROW NO-BREAK SPACE}: a &amp; b\N{NARROW NO-BREAK SPACE}; oui"
-    )
+    space = "\N{NARROW NO-BREAK SPACE}"
+    assert text == f"R&amp;D &lt;b&gt; &quot;x&quot;{space}: a &amp; b{space}; oui"
