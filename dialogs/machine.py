@@ -251,8 +251,7 @@ class Dialog:
         return [aspect.code for aspect in self.checklist.criterion(self.state).aspects]
 
     def _tag_codes(self) -> list[str]:
-        taxonomy = self.checklist.knowledge.taxonomy
-        tags = taxonomy.target_groups if self.state == PROFILE_GROUPS else taxonomy.themes
+        tags = getattr(self.checklist.knowledge.taxonomy, PROFILE_FIELDS[self.state])
         return [tag.code for tag in tags]
 
     # Actions
