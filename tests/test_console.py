@@ -485,5 +485,5 @@ def test_the_operators_counts_read_right_in_every_language(language: str) -> Non
         with use_language(language):
             erased = admin.erased_line(Erased(count, count, count, count))
             purged = admin.purged_line(count, Erased(count, count, count, count))
-        assert f"erased {count} {respondent}, " in erased, erased
-        assert purged.endswith(f" {count} {identity} removed"), purged
+        assert f"{count} {respondent}, " in erased, erased
+        assert f"{count} {identity}" in purged, purged
