@@ -47,20 +47,14 @@ BACK = events.encode(events.Back())
 REPORT = events.encode(events.Report())
 HISTORY, ERASE, KEEP, RESTART, STAY = "history", "erase", "keep", "restart", "stay"
 """The console's own button actions, beside the engine's event tokens."""
-KEYS = {
-    **{
-        events.encode(event): key
-        for event, key in (
-            (events.Back(), "b"),
-            (events.Skip(), "s"),
-            (events.Info(), "i"),
-            (events.Confirm(), "ok"),
-            (events.Report(), "r"),
-            (events.Restart(), "new"),
-            (events.Cancel(), "x"),
-        )
-    },
-    HISTORY: "h",
+KEYS: dict[type, str] = {
+    events.Back: "b",
+    events.Skip: "s",
+    events.Info: "i",
+    events.Confirm: "ok",
+    events.Report: "r",
+    events.Restart: "new",
+    events.Cancel: "x",
 }
 """The letter or word that chooses each navigation button, on every screen alike."""
 COMMANDS = {
@@ -168,7 +162,7 @@ def keyed(view: View) -> list[list[tuple[str, Button]]]:
     for row in view.buttons:
         cells = []
         for button in row:
-            match events.decode(button.action):
+            match event := events.decode(button.action):
                 case events.Answer(value=int() as value):
                     # The key is the value already: "[2] Largely", not "[2] 2 · Largely".
                     key = str(value)
@@ -177,8 +171,10 @@ def keyed(view: View) -> list[list[tuple[str, Button]]]:
                     key = "n"
                 case events.ToggleAspect():
                     key = f"t{next(toggles)}"
+                case None if button.action == HISTORY:
+                    key = "h"
                 case _:
-                    key = KEYS.get(button.action) or str(next(numbers))
+                    key = KEYS.get(type(event)) or str(next(numbers))
             cells.append((key, button))
         rows.append(cells)
     return rows
