@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import admin
@@ -18,6 +19,8 @@ from bot.arguments import add_database_url, languages
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+
+DIAGRAM = Path(__file__).resolve().parents[1] / "docs" / "state-diagram.md"
 
 
 def _console_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,9 +105,20 @@ async def _i18n(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _diagram(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import diagram
+    """Write ``docs/state-diagram.md``, or with ``--check`` fail when it differs."""
+    from dialogs.content import default_content
+    from dialogs.diagram import document
 
-    return diagram.run(check=args.check)
+    expected = document(default_content().latest)
+    if args.check:
+        if not DIAGRAM.exists() or DIAGRAM.read_text(encoding="utf-8") != expected:
+            print(f"{DIAGRAM} is stale: run `sicheck diagram`", file=sys.stderr)
+            return 1
+        return 0
+    DIAGRAM.parent.mkdir(exist_ok=True)
+    DIAGRAM.write_text(expected, encoding="utf-8")
+    print(f"wrote {DIAGRAM}")
+    return 0
 
 
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], admin.Handler]] = {
