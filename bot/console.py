@@ -295,12 +295,20 @@ class Console:
             # The notice is printed on its own line: strip it from the view's text.
             prefix = f"<i>{escape(_(self.outcome.problem))}</i>\n\n"
             view = replace(view, text=view.text.removeprefix(prefix))
-        if view.accepts_text:
-            view = replace(view, text=_with_hint(view))
+        paragraphs = view.text.split("\n\n")
+        last = paragraphs[-1]
+        if (
+            view.accepts_text
+            and len(paragraphs) > 1
+            and last.startswith("<i>")
+            and last.endswith("</i>")
+        ):
+            # The closing hint said for the terminal: a question of the checklist takes a
+            # comment; the other text question is the name.
+            paragraphs[-1] = _(COMMENT_HINT if view.progress else NAME_HINT)
         if self.outcome.state == machine.CONSENT:
-            paragraphs = view.text.split("\n\n")
             paragraphs[1] = _(CONSENT)
-            view = replace(view, text="\n\n".join(paragraphs))
+        view = replace(view, text="\n\n".join(paragraphs))
         if self.outcome.state == machine.SUMMARY:
             extra = (Button(_(HISTORY_LABEL), HISTORY),)
             view = replace(view, buttons=(*view.buttons, extra))
@@ -508,15 +516,6 @@ def retention_text(days: int) -> str:
         "activity.",
         days,
     )
-
-
-def _with_hint(view: View) -> str:
-    """The text of a view that takes a typed answer, its closing hint said for the terminal."""
-    text, gap, last = view.text.rpartition("\n\n")
-    if not (gap and last.startswith("<i>") and last.endswith("</i>")):
-        return view.text
-    # A question of the checklist takes a comment; the other text question is the name.
-    return f"{text}{gap}{_(COMMENT_HINT if view.progress else NAME_HINT)}"
 
 
 def _write(path: Path, data: bytes) -> None:
