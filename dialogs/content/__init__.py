@@ -214,7 +214,12 @@ class Content(Knowledge):
 
 def _parse(model: type[M], path: Path, texts: dict[str, str]) -> M:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # libyaml's safe loader, where PyYAML has it, reads the same documents in C.
+        if yaml.__with_libyaml__:
+            document = yaml.load(text, Loader=yaml.CSafeLoader)
+        else:
+            document = yaml.safe_load(text)
     except FileNotFoundError:
         raise ContentError(f"{path}: content file is missing") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
