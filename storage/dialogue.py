@@ -10,8 +10,8 @@ processes share the database; an assessment is written only at the version it wa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -121,6 +121,7 @@ ASSESSMENT_FIELDS = (
     Assessment.themes,
     Assessment.context,
     Assessment.version,
+    Assessment.completed_at,
 )
 """The columns an ``AssessmentRow`` is read from, besides the id."""
 _FIND = select(
@@ -190,13 +191,14 @@ class AssessmentRow:
     checklist_version: int
     state: str
     status: str
-    practice_name: str | None
-    country: str | None
-    organisation: str | None
-    target_groups: list[str]
-    themes: list[str]
-    context: dict[str, Any]
-    version: int
+    practice_name: str | None = None
+    country: str | None = None
+    organisation: str | None = None
+    target_groups: list[str] = field(default_factory=list)
+    themes: list[str] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+    completed_at: datetime | None = None
     answers: dict[str, RecordedAnswer] | None = None
     """The answers as read with the row, or ``None`` when they are still to be read."""
 
@@ -230,56 +232,25 @@ def load(connection: Connection, who: Who, *, claiming: Claim | None = None) -> 
     assessment; with ``claiming``, first record that update as applied (see ``claimed``)."""
     claimed = True if claiming is None else claim_update(connection, claiming)
     keys = {"platform": who.platform, "external_id": who.external_id}
-    row = connection.execute(_LOCK, keys).first()
+    row = connection.execute(_LOCK, keys).mappings().first()
     if row is None:
-        created = connection.execute(
-            _NEW_RESPONDENT,
-            {**keys, "language": who.language, "created_at": utcnow()},
-        ).scalar_one()
+        values = {**keys, "language": who.language}
+        created = connection.execute(_NEW_RESPONDENT, values).scalar_one()
         return Loaded(RespondentRow(created, who.language, None), None, claimed)
-    respondent = RespondentRow(row.id, row.language, row.consent_at, row.cohort_id)
-    latest = connection.execute(_LATEST, {"respondent_id": row.id}).first()
-    if latest is None:
-        return Loaded(respondent, None, claimed)
-    return Loaded(respondent, assessment_row(latest, latest.id), claimed)
-
-
-def _recorded(rows: Iterable[Sequence[Any]]) -> dict[str, RecordedAnswer]:
-    """Answers by criterion, from rows of criterion, value, aspects, comment and revision."""
-    return {
-        criterion: RecordedAnswer(value, tuple(aspects or ()), comment, revision)
-        for criterion, value, aspects, comment, revision in rows
-    }
+    latest = connection.execute(_LATEST, {"respondent_id": row["id"]}).mappings().first()
+    assessment = None if latest is None else AssessmentRow(**latest)
+    return Loaded(RespondentRow(**row), assessment, claimed)
 
 
 def _loaded(connection: Connection, who: Who | Loaded) -> Loaded:
     return who if isinstance(who, Loaded) else load(connection, who)
 
 
-def assessment_row(row: Any, assessment_id: int) -> AssessmentRow:
-    """An ``AssessmentRow`` from a result row holding ``ASSESSMENT_FIELDS``."""
-    return AssessmentRow(
-        assessment_id,
-        row.checklist_version,
-        row.state,
-        row.status,
-        row.practice_name,
-        row.country,
-        row.organisation,
-        list(row.target_groups or ()),
-        list(row.themes or ()),
-        row.context or {},
-        row.version,
-    )
-
-
 def find_respondent(connection: Connection, who: Who) -> RespondentRow | None:
     """The respondent ``who`` names, without locking or creating them; ``None`` if unknown."""
     keys = {"platform": who.platform, "external_id": who.external_id}
-    row = connection.execute(_FIND, keys).first()
-    if row is None:
-        return None
-    return RespondentRow(row.id, row.language, row.consent_at, row.cohort_id)
+    row = connection.execute(_FIND, keys).mappings().first()
+    return None if row is None else RespondentRow(**row)
 
 
 def _update_respondent(connection: Connection, respondent_id: int, **values: Any) -> None:
@@ -291,26 +262,15 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
         language_known=respondent.language is not None,
         consented=respondent.consent_at is not None,
     )
-    now = utcnow()
-    values: dict[str, Any] = {
-        "respondent_id": respondent.id,
-        "cohort_id": respondent.cohort_id,
-        "checklist_version": content.latest.version,
-        "state": state,
-        "status": status_of(state),
-        "target_groups": [],
-        "themes": [],
-        "context": {},
-        "version": 1,
-        "started_at": now,
-        "updated_at": now,
-    }
-    created = connection.execute(_NEW_ASSESSMENT, values).scalar_one()
-    started = AssessmentRow(
-        created, content.latest.version, state, status_of(state), None, None, None, [], [], {}, 1
-    )
-    started.answers = {}  # a new assessment has none to read
-    return started
+    version, status, now = content.latest.version, status_of(state), utcnow()
+    values = {"checklist_version": version, "state": state, "status": status}
+    created = connection.execute(
+        _NEW_ASSESSMENT,
+        # The profile, the context and the version: the model's defaults.
+        {**values, "respondent_id": respondent.id, "cohort_id": respondent.cohort_id}
+        | {"started_at": now, "updated_at": now},
+    ).scalar_one()
+    return AssessmentRow(created, version, state, status, answers={})  # none to read yet
 
 
 def load_snapshot(
@@ -319,7 +279,10 @@ def load_snapshot(
     """The engine's view of a stored assessment, with the earlier one when it is finished."""
     answers = assessment.answers
     if answers is None:
-        answers = _recorded(connection.execute(_ANSWERS, {"assessment_id": assessment.id}))
+        answers = {
+            row.criterion: RecordedAnswer(row.value, tuple(row.aspects), row.comment, row.revision)
+            for row in connection.execute(_ANSWERS, {"assessment_id": assessment.id})
+        }
     context = assessment.context
     draft = context.get("draft", {})
     return Snapshot(

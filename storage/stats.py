@@ -13,10 +13,9 @@ A country is an ISO code, ``OTHER_COUNTRY`` when the practitioner chose "another
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
@@ -178,11 +177,10 @@ def stats(
     durations = _durations(connection, cohort, country)
     codes = _criterion_codes(content, (code for by_code in answers.values() for code in by_code))
     # Answers add up across groups (unlike respondents), so the overall ones are summed here.
-    every_answer: defaultdict[str, dict[int | None, int]] = defaultdict(dict)
+    every_answer: defaultdict[str, Counter[int | None]] = defaultdict(Counter)
     for by_code in answers.values():
         for code, counts in by_code.items():
-            for value, count in counts.items():
-                every_answer[code][value] = every_answer[code].get(value, 0) + count
+            every_answer[code].update(counts)
     every_duration = [seconds for found in durations.values() for seconds in found]
     # The figures are those of the people who finished: so few of them is what gives one away.
     every_group = _group_counts(connection, None, None)
@@ -286,12 +284,10 @@ def _durations(
         _selected(statement, cohort, country, completed=True)
     ):
         if completed_at is not None:
-            durations[(cohort_id, found_country)].append(_seconds(started_at, completed_at))
+            durations[(cohort_id, found_country)].append(
+                (completed_at - started_at).total_seconds()
+            )
     return durations
-
-
-def _seconds(started: datetime, completed: datetime) -> float:
-    return (completed - started).total_seconds()
 
 
 def _order(counts: _Counts) -> tuple[bool, str, str, bool, str]:
@@ -313,7 +309,7 @@ def _criterion_codes(content: Content, found: Iterable[str]) -> list[str]:
 
 def _group(
     counts: _Counts,
-    answers: dict[str, dict[int | None, int]],
+    answers: Mapping[str, Mapping[int | None, int]],
     durations: Sequence[float],
     codes: Sequence[str],
     threshold: int,
@@ -321,22 +317,7 @@ def _group(
     *,
     overall: bool = False,
 ) -> GroupStats:
-    if hidden or counts.finishers < threshold:
-        return GroupStats(
-            counts.cohort,
-            counts.cohort_name,
-            counts.country,
-            respondents=0,
-            started=0,
-            completed=0,
-            completion_rate=None,
-            median_duration_seconds=None,
-            criteria=(),
-            suppressed=True,
-            threshold=threshold,
-            overall=overall,
-        )
-    return GroupStats(
+    shown = GroupStats(
         counts.cohort,
         counts.cohort_name,
         counts.country,
@@ -350,9 +331,21 @@ def _group(
         threshold=threshold,
         overall=overall,
     )
+    if not hidden and counts.finishers >= threshold:
+        return shown
+    return replace(
+        shown,
+        respondents=0,
+        started=0,
+        completed=0,
+        completion_rate=None,
+        median_duration_seconds=None,
+        criteria=(),
+        suppressed=True,
+    )
 
 
-def _criterion(code: str, found: dict[int | None, int]) -> CriterionStats:
+def _criterion(code: str, found: Mapping[int | None, int]) -> CriterionStats:
     counts = {value: found.get(value, 0) for value in COUNTED}
     scored = sum(counts[value] for value in SCALE)
     total = sum(value * counts[value] for value in SCALE)
