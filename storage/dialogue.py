@@ -10,7 +10,6 @@ processes share the database; an assessment is written only at the version it wa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -159,19 +158,11 @@ _JOIN = (
     .where(Assessment.id == bindparam("assessment_id"))
     .values(cohort_id=bindparam("joined"))
 )
-_ANSWER_VALUES: dict[str, Any] = {
-    name: bindparam(name)
-    for name in ("assessment_id", "criterion", "value", "aspects", "comment", "revision")
-}
-REVISED = ("value", "aspects", "comment", "revision", "answered_at")
-"""What a later revision of an answer replaces."""
-_NEW_ANSWER = insert(Answer).values(**_ANSWER_VALUES, answered_at=bindparam("answered_at"))
+_NEW_ANSWER = insert(Answer)
 _CHANGE_ANSWER = update(Answer).where(
     Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
 )
-_LOG = insert(AnswerLog).values(
-    **_ANSWER_VALUES, at=bindparam("answered_at"), source=bindparam("source")
-)
+_LOG = insert(AnswerLog)
 _WRITE = update(Assessment).where(
     Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
 )
@@ -411,12 +402,9 @@ def set_language(
 ) -> Outcome:
     """Change the respondent's language and show their current step in it."""
     loaded = _loaded(connection, who)
-    respondent, assessment = loaded.respondent, loaded.assessment
-    _update_respondent(connection, respondent.id, language=language)
-    respondent.language = language
-    return _show(
-        connection, content, respondent, assessment or _start(connection, content, respondent)
-    )
+    _update_respondent(connection, loaded.respondent.id, language=language)
+    loaded.respondent.language = language
+    return current_view(connection, content, loaded)
 
 
 def apply(
@@ -449,7 +437,7 @@ def apply(
         return _outcome(assessment, before, result.view, result.problem)
     now = utcnow()
     start_new = False
-    recorded: list[dict[str, Any]] = []
+    recorded: list[RecordAnswer] = []
     for effect in result.effects:
         if isinstance(effect, SetLanguage):
             respondent.language = effect.language
@@ -458,7 +446,7 @@ def apply(
             respondent.consent_at = now
             _update_respondent(connection, respondent.id, consent_at=now)
         elif isinstance(effect, RecordAnswer):
-            recorded.append(_answer(effect, result.snapshot, now, source))
+            recorded.append(effect)
         elif isinstance(effect, StartNew):
             start_new = True
     if result.snapshot.state == machine.DECLINED:
@@ -466,37 +454,41 @@ def apply(
         connection.execute(delete(Assessment).where(Assessment.respondent_id == respondent.id))
         connection.execute(delete(Respondent).where(Respondent.id == respondent.id))
         return _outcome(assessment, result.snapshot, result.view)
-    write_snapshot(connection, assessment, result.snapshot, now, recorded)
+    write_snapshot(connection, assessment, result.snapshot, now)
+    for effect in recorded:
+        _record(connection, assessment.id, effect, result.snapshot, now, source)
     if start_new:
         started = _start(connection, content, respondent)
         return _show(connection, content, respondent, started)
     return _outcome(assessment, result.snapshot, result.view)
 
 
-def _answer(effect: RecordAnswer, after: Snapshot, now: datetime, source: str) -> dict[str, Any]:
-    """The values that record ``effect``'s answer and its line in the answer log."""
-    return {
+def _record(
+    connection: Connection,
+    assessment_id: int,
+    effect: RecordAnswer,
+    after: Snapshot,
+    now: datetime,
+    source: str,
+) -> None:
+    """Write ``effect``'s answer over any earlier one, and its line in the answer log."""
+    answer = {
         "criterion": effect.criterion,
         "value": effect.value,
         "aspects": list(effect.aspects),
         "comment": effect.comment,
         "revision": after.answers[effect.criterion].revision,
-        "answered_at": now,
-        "source": source,
     }
-
-
-def _record_answer(connection: Connection, assessment_id: int, answer: dict[str, Any]) -> None:
-    row = {"assessment_id": assessment_id, **answer}
     if answer["revision"] == 1:
-        connection.execute(_NEW_ANSWER, row)
-    else:
         connection.execute(
-            _CHANGE_ANSWER,
-            {"answer_of": assessment_id, "code": answer["criterion"]}
-            | {name: answer[name] for name in REVISED},
+            _NEW_ANSWER, {**answer, "assessment_id": assessment_id, "answered_at": now}
         )
-    connection.execute(_LOG, row)
+    else:
+        where = {"answer_of": assessment_id, "code": effect.criterion}
+        connection.execute(_CHANGE_ANSWER, {**answer, **where, "answered_at": now})
+    connection.execute(
+        _LOG, {**answer, "assessment_id": assessment_id, "at": now, "source": source}
+    )
 
 
 def _context(snapshot: Snapshot) -> dict[str, Any]:
@@ -516,10 +508,8 @@ def write_snapshot(
     assessment: AssessmentRow,
     after: Snapshot,
     now: datetime,
-    recorded: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Store ``after`` over the assessment as it was read, with the ``recorded`` answers, and
-    bump its version."""
+    """Store ``after`` over the assessment as it was read and bump its version."""
     status = status_of(after.state)
     values: dict[str, Any] = {
         "assessment_id": assessment.id,
@@ -538,8 +528,6 @@ def write_snapshot(
     # A finished assessment keeps the moment it was finished, whatever is pressed after.
     if assessment.status != "completed" or status != "completed":
         values["completed_at"] = now if status == "completed" else None
-    for answer in recorded:
-        _record_answer(connection, assessment.id, answer)
     if connection.execute(_WRITE, values).rowcount != 1:
         raise ConcurrentUpdateError(f"assessment {assessment.id} changed under us")
     assessment.answers = None  # as recorded now, they are read again when next needed
