@@ -281,18 +281,12 @@ class _Cells:
 
     def table(self, columns: Sequence[str], rows: Iterator[Row]) -> Table:
         """The table of ``rows`` under ``columns`` (and the identities, if asked for)."""
-        if self.options.include_identities:
-            columns = (*columns, *IDENTITY_COLUMNS)
-        header = _header(columns, self.content.latest, self.options)
-        return Table(header, rows, tuple(columns), self.options.neutralised)
-
-
-def _header(columns: Sequence[str], checklist: Checklist, options: Options) -> tuple[str, ...]:
-    """The header of ``columns``: their codes, or their translated names."""
-    if options.names == "codes":
-        return tuple(columns)
-    with use_language(options.language):
-        return tuple(_label(column, checklist) for column in columns)
+        columns = (*columns, *(IDENTITY_COLUMNS if self.options.include_identities else ()))
+        header = columns
+        if self.options.names == "labels":
+            with use_language(self.options.language):
+                header = tuple(_label(column, self.content.latest) for column in columns)
+        return Table(header, rows, columns, self.options.neutralised)
 
 
 def _label(column: str, checklist: Checklist) -> str:

@@ -30,12 +30,8 @@ from storage.store import reclaim
 
 UPDATES_KEPT = timedelta(hours=72)
 """How long an applied update's id is kept: Telegram redelivers an update for up to 24 hours."""
-ERASED_TABLES = (
-    AnswerLog.__tablename__,
-    Answer.__tablename__,
-    Assessment.__tablename__,
-    Respondent.__tablename__,
-    Coordinator.__tablename__,
+ERASED_TABLES = tuple(
+    table.__tablename__ for table in (AnswerLog, Answer, Assessment, Respondent, Coordinator)
 )
 """The tables a respondent's erasure deletes from."""
 
@@ -246,23 +242,12 @@ def claim_reminders(
         .returning(Assessment.respondent_id, Assessment.practice_name)
     )
     claimed = connection.execute(due).all()
-    if not claimed:
-        return []
-    people = {
-        row.id: row
-        for row in connection.execute(
-            select(Respondent.id, Respondent.external_id, Respondent.language).where(
-                Respondent.id.in_([row.respondent_id for row in claimed])
-            )
-        )
-    }
+    ids = [respondent for respondent, _practice in claimed]
+    people = select(Respondent.id, Respondent.external_id, Respondent.language)
+    found = {row.id: row for row in connection.execute(people.where(Respondent.id.in_(ids)))}
     return [
-        Reminder(
-            people[row.respondent_id].external_id,
-            people[row.respondent_id].language,
-            row.practice_name,
-        )
-        for row in claimed
+        Reminder(found[respondent].external_id, found[respondent].language, practice)
+        for respondent, practice in claimed
     ]
 
 
