@@ -94,54 +94,41 @@ RESULT_COLUMNS = (
     "completed_at",
     "duration_seconds",
 )
-COLUMN_LABELS = {
-    "respondent": N_("Respondent"),
-    "assessment_id": N_("Assessment"),
-    "cohort": N_("Cohort"),
-    "country": N_("Country"),
-    "checklist_version": N_("Checklist version"),
-    "practice_name": N_("Practice"),
-    "organisation": N_("Organisation"),
-    "target_groups": N_("Target groups"),
-    "themes": N_("Themes"),
-    "criterion": N_("Criterion"),
-    "criterion_title": N_("Criterion title"),
-    "value": N_("Answer"),
-    "value_label": N_("Answer in words"),
-    "aspects": N_("Kinds of novelty"),
-    "comment": N_("Comment"),
-    "answered_at": N_("Answered (UTC)"),
-    "revision": N_("Revision"),
-    "overall_percent": N_("Overall %"),
-    "band": N_("Stage"),
-    "status": N_("Status"),
-    "started_at": N_("Started (UTC)"),
-    "completed_at": N_("Completed (UTC)"),
-    "duration_seconds": N_("Duration (seconds)"),
-    "platform": N_("Platform"),
-    "platform_user_id": N_("Platform user id"),
+COLUMNS = {
+    "respondent": (N_("Respondent"), 19),
+    "assessment_id": (N_("Assessment"), None),
+    "cohort": (N_("Cohort"), None),
+    "country": (N_("Country"), None),
+    "checklist_version": (N_("Checklist version"), None),
+    "practice_name": (N_("Practice"), 30),
+    "organisation": (N_("Organisation"), 24),
+    "target_groups": (N_("Target groups"), 30),
+    "themes": (N_("Themes"), 30),
+    "criterion": (N_("Criterion"), None),
+    "criterion_title": (N_("Criterion title"), 36),
+    "value": (N_("Answer"), None),
+    "value_label": (N_("Answer in words"), 24),
+    "aspects": (N_("Kinds of novelty"), 30),
+    "comment": (N_("Comment"), 60),
+    "answered_at": (N_("Answered (UTC)"), 20),
+    "revision": (N_("Revision"), None),
+    "overall_percent": (N_("Overall %"), None),
+    "band": (N_("Stage"), None),
+    "status": (N_("Status"), None),
+    "started_at": (N_("Started (UTC)"), 20),
+    "completed_at": (N_("Completed (UTC)"), 20),
+    "duration_seconds": (N_("Duration (seconds)"), None),
+    "platform": (N_("Platform"), None),
+    "platform_user_id": (N_("Platform user id"), 16),
 }
-"""Each column's name in ``labels`` naming, translated into the export's language."""
+"""Each column's name in ``labels`` naming (translated into the export's language) and its
+width on a sheet (``None``: the default)."""
+COLUMN_LABELS = {column: label for column, (label, _width) in COLUMNS.items()}
 STATUS_LABELS = {
     "active": N_("In progress"),
     "completed": N_("Completed"),
     "cancelled": N_("Cancelled"),
     "declined": N_("Declined"),
-}
-_COLUMN_WIDTHS = {
-    "respondent": 19,
-    "practice_name": 30,
-    "organisation": 24,
-    "target_groups": 30,
-    "themes": 30,
-    "criterion_title": 36,
-    "comment": 60,
-    "value_label": 24,
-    "aspects": 30,
-    "answered_at": 20,
-    "started_at": 20,
-    "completed_at": 20,
-    "platform_user_id": 16,
 }
 _KEY = (
     Respondent.platform,
@@ -707,8 +694,9 @@ def _new_sheet(workbook: Any, name: str, each: Table, bold: Any) -> Any:
     sheet = workbook.add_worksheet(name)
     sheet.write_row(0, 0, [neutralise(title) for title in each.header], bold)
     for column, code in enumerate(each.columns or each.header):
-        # A criterion's kinds of novelty or comment: 30.
-        width = _COLUMN_WIDTHS.get(code, 30 if code.endswith(("_aspects", "_comment")) else None)
+        width = COLUMNS[code][1] if code in COLUMNS else None
+        if code.endswith(("_aspects", "_comment")):  # a criterion's kinds of novelty or comment
+            width = 30
         if width is not None:
             sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)
