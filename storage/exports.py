@@ -529,37 +529,35 @@ def snapshot(connection: Connection, given: bytes | None = None) -> Iterator[byt
         # The caller's transaction is the snapshot (on PostgreSQL, begin it REPEATABLE READ).
         yield given or pseudonym_key(connection)
         return
-    sqlite = connection.dialect.name == "sqlite"
+    postgresql = connection.dialect.name == "postgresql"
     # The key may be made on first use: that write gets its own short transaction, so the
     # snapshot itself only reads (an SQLite reader that starts writing can fail to upgrade).
-    with connection.begin():
-        if sqlite:
-            _begin_sqlite(connection)
+    with _transaction(connection):
         key = given or pseudonym_key(connection)
-    if not sqlite:
+    if postgresql:
         # Read committed would let every statement (and so the two sheets) see a different
         # moment; repeatable read holds the first statement's snapshot to the end.
         connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     try:
-        with connection.begin():
-            if sqlite:
-                # In WAL mode one read transaction is one snapshot, so the transaction must
-                # really be open in SQLite, not just in SQLAlchemy.
-                _begin_sqlite(connection)
+        with _transaction(connection):
             yield key
     finally:
-        if not sqlite:
+        if postgresql:
             connection.execution_options(
                 isolation_level=connection.default_isolation_level, postgresql_readonly=False
             )
 
 
-def _begin_sqlite(connection: Connection) -> None:
-    # Python's sqlite3 only begins transactions before writes, so plain SELECTs would each
-    # read their own moment; ``export_engine`` connections have begun already.
-    dbapi = connection.connection.dbapi_connection
-    if dbapi is not None and not getattr(dbapi, "in_transaction", True):
-        connection.exec_driver_sql("BEGIN")
+@contextmanager
+def _transaction(connection: Connection) -> Iterator[None]:
+    """A transaction open in SQLite too, not just in SQLAlchemy, so in WAL mode it reads one
+    snapshot: Python's sqlite3 begins one only before a write (``export_engine``'s
+    connections have begun already)."""
+    with connection.begin():
+        dbapi = connection.connection.dbapi_connection
+        if connection.dialect.name == "sqlite" and not getattr(dbapi, "in_transaction", True):
+            connection.exec_driver_sql("BEGIN")
+        yield
 
 
 # Writing
