@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections.abc import Callable, Coroutine
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from babel.units import format_unit
 from sqlalchemy.engine import Connection
@@ -61,58 +63,58 @@ COHORT_USAGE = N_(
 NOTICES_OFF = N_("You will no longer be told about completed assessments.")
 NAME_MAX = 200
 LIST_MAX = 3500
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+Command = Callable[[Update, BotContext, int, str], Coroutine[Any, Any, None]]
 
 
-def _coordinator(connection: Connection, who: Who, configured: frozenset[str]) -> int | None:
-    return coordinator_id(connection, PLATFORM, who.external_id, configured)
+def for_coordinators(command: Command) -> Handler:
+    """``command``, called in the sender's language with their coordinator id; anyone else
+    gets the one refusal."""
 
+    async def handle(update: Update, context: BotContext) -> None:
+        configured = context.services.settings.coordinators
+        default = context.language
 
-async def _as_coordinator(update: Update, context: BotContext) -> tuple[int, str] | None:
-    """The sender's coordinator id and language, or ``None`` after refusing them."""
-    configured = context.services.settings.coordinators
-    default = context.language
+        def work(connection: Connection, who: Who) -> tuple[int | None, str]:
+            found = coordinator_id(connection, PLATFORM, who.external_id, configured)
+            respondent = find_respondent(connection, who)
+            return found, (respondent.language if respondent else None) or default
 
-    def work(connection: Connection, who: Who) -> tuple[int | None, str]:
-        found = _coordinator(connection, who, configured)
-        respondent = find_respondent(connection, who)
-        return found, (respondent.language if respondent else None) or default
-
-    result = await once(update, context, work)
-    if result is None:
-        return None
-    found, language = result
-    if found is None:
-        log.info("coordinator command refused (update %s)", update.update_id)
+        result = await once(update, context, work)
+        if result is None:
+            return
+        found, language = result
         with use_language(language):
+            if found is not None:
+                await command(update, context, found, language)
+                return
+            log.info("coordinator command refused (update %s)", update.update_id)
             await send(context.bot, chat_of(update), _(REFUSED), None)
-        return None
-    return found, language
+
+    return handle
 
 
-async def cohort_command(update: Update, context: BotContext) -> None:
+@for_coordinators
+async def cohort_command(
+    update: Update, context: BotContext, coordinator: int, language: str
+) -> None:
     """Create a cohort with its invitation link, or list the cohorts with their counts."""
-    allowed = await _as_coordinator(update, context)
-    if allowed is None:
-        return
-    coordinator, language = allowed
     args = context.args or []
+    name = " ".join(args[1:]).strip()[:NAME_MAX]
     store = context.services.database.store
-    with use_language(language):
-        if args[:1] == ["new"] and " ".join(args[1:]).strip():
-            name = " ".join(args[1:]).strip()[:NAME_MAX]
-            code = await store.run(lambda c: new_cohort(c, name, coordinator))
-            link = invitation_link(context.bot.username, code)
-            text = _(
-                "Cohort %(name)s created. Practitioners who start SI Check through this link "
-                "belong to it:\n%(link)s",
-                name=f"<b>{escape(name)}</b>",
-                link=escape(link),
-            )
-        elif args[:1] == ["list"]:
-            text = _cohort_list(await store.run(list_cohorts))
-        else:
-            text = _(COHORT_USAGE)
-        await send(context.bot, chat_of(update), text, None)
+    if args[:1] == ["new"] and name:
+        code = await store.run(lambda c: new_cohort(c, name, coordinator))
+        text = _(
+            "Cohort %(name)s created. Practitioners who start SI Check through this link "
+            "belong to it:\n%(link)s",
+            name=f"<b>{escape(name)}</b>",
+            link=escape(invitation_link(context.bot.username, code)),
+        )
+    elif args[:1] == ["list"]:
+        text = _cohort_list(await store.run(list_cohorts))
+    else:
+        text = _(COHORT_USAGE)
+    await send(context.bot, chat_of(update), text, None)
 
 
 def _cohort_list(cohorts: list[CohortSummary]) -> str:
@@ -137,31 +139,20 @@ def _cohort_list(cohorts: list[CohortSummary]) -> str:
     return "\n".join(lines)
 
 
-async def notify_command(update: Update, context: BotContext) -> None:
+@for_coordinators
+async def notify_command(
+    update: Update, context: BotContext, coordinator: int, language: str
+) -> None:
     """Turn messages about completed assessments in one's cohorts on or off."""
-    allowed = await _as_coordinator(update, context)
-    if allowed is None:
-        return
-    coordinator, language = allowed
     choice = (context.args or [""])[0].lower()
-    with use_language(language):
-        if choice not in ("on", "off"):
-            await send(
-                context.bot,
-                chat_of(update),
-                _("Send /notify on or /notify off."),
-                None,
-            )
-            return
-        await context.services.database.store.run(
-            lambda c: set_notify(c, coordinator, choice == "on")
-        )
-        text = (
-            _("You will be told when an assessment in one of your cohorts is completed.")
-            if choice == "on"
-            else _(NOTICES_OFF)
-        )
-        await send(context.bot, chat_of(update), text, None)
+    if choice == "on":
+        text = _("You will be told when an assessment in one of your cohorts is completed.")
+    else:
+        text = _(NOTICES_OFF) if choice == "off" else _("Send /notify on or /notify off.")
+    if choice in ("on", "off"):
+        store = context.services.database.store
+        await store.run(lambda c: set_notify(c, coordinator, choice == "on"))
+    await send(context.bot, chat_of(update), text, None)
 
 
 async def notify_completion(context: BotContext, assessment_id: int) -> None:
@@ -194,7 +185,7 @@ async def notices_off(update: Update, context: BotContext, press: NoticesOffPres
     configured = context.services.settings.coordinators
 
     def work(connection: Connection, who: Who) -> bool:
-        found = _coordinator(connection, who, configured)
+        found = coordinator_id(connection, PLATFORM, who.external_id, configured)
         if found is not None:
             set_notify(connection, found, False)
         return found is not None
@@ -206,34 +197,21 @@ async def notices_off(update: Update, context: BotContext, press: NoticesOffPres
         await answer_press(query, _(NOTICES_OFF if stopped is not False else REFUSED))
 
 
-def _options(args: list[str]) -> dict[str, str]:
-    """``key=value`` words of a command, such as ``country=LV cohort=abc``."""
-    return dict(arg.split("=", 1) for arg in args if "=" in arg)
-
-
-async def stats_command(update: Update, context: BotContext) -> None:
+@for_coordinators
+async def stats_command(update: Update, context: BotContext, _id: int, language: str) -> None:
     """Aggregate figures per cohort and country, small groups left out, with a chart."""
-    allowed = await _as_coordinator(update, context)
-    if allowed is None:
-        return
-    _coordinator_id, language = allowed
-    options = _options(context.args or [])
+    # ``key=value`` words, such as ``country=LV cohort=abc``.
+    options = dict(arg.split("=", 1) for arg in context.args or [] if "=" in arg)
     services = context.services
-    content = services.content
-    cohort, country = options.get("cohort"), None
-    if options.get("country"):
-        try:
-            country = country_code(options["country"], language)
-        except UnknownCountryError as error:
-            await send(context.bot, chat_of(update), escape(str(error)), None)
-            return
+    content, threshold = services.content, services.settings.stats_min_group
+    try:
+        country = country_code(options["country"], language) if options.get("country") else None
+    except UnknownCountryError as error:
+        await send(context.bot, chat_of(update), escape(str(error)), None)
+        return
     groups = await services.database.store.run(
         lambda c: stats(
-            c,
-            content,
-            cohort=cohort,
-            country=country,
-            threshold=services.settings.stats_min_group,
+            c, content, cohort=options.get("cohort"), country=country, threshold=threshold
         )
     )
     await send(context.bot, chat_of(update), stats_html(groups, content, language), None)
@@ -253,12 +231,9 @@ EXPORT_USAGE = N_(
 )
 
 
-async def export_command(update: Update, context: BotContext) -> None:
+@for_coordinators
+async def export_command(update: Update, context: BotContext, _id: int, language: str) -> None:
     """Send an export as files, editing a progress message while it is written."""
-    allowed = await _as_coordinator(update, context)
-    if allowed is None:
-        return
-    _coordinator_id, language = allowed
     chat = chat_of(update)
     try:
         request = parse_words(context.args or [], language)
@@ -266,12 +241,10 @@ async def export_command(update: Update, context: BotContext) -> None:
         await send(context.bot, chat, escape(str(error)), None)
         return
     except ExportRequestError as error:
-        with use_language(language):
-            option = escape(str(error)[:NAME_MAX])
-            await send(context.bot, chat, _(EXPORT_USAGE, option=option), None)
+        option = escape(str(error)[:NAME_MAX])
+        await send(context.bot, chat, _(EXPORT_USAGE, option=option), None)
         return
-    with use_language(language):
-        progress = await context.bot.send_message(chat, _("Preparing the export…"))
+    progress = await context.bot.send_message(chat, _("Preparing the export…"))
     # Written after this handler returns, so a long export holds up no other update.
     follow_up(update, context, _export(context, request, progress, language))
 
