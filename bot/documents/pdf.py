@@ -156,33 +156,25 @@ def _criteria(pdf: _Document, report: Report) -> None:
         padding=1.2,
     ) as table:
         for line in report.criteria:
-            row = table.row()
-            row.cell(_bar(line, report.max_value))
-            row.cell(pdf.fit(_described(line)))
-            row.cell(pdf.fit(_answer(line)))
+            table.row([pdf.fit(text) for text in _row(line, report.max_value)])
     pdf.ln(1)
 
 
-def _bar(line: CriterionLine, max_value: int) -> str:
-    if line.value is None:
-        return "·" * max_value
-    return "■" * line.value + "□" * (max_value - line.value)
-
-
-def _described(line: CriterionLine) -> str:
-    """The criterion's title, then the novelty kinds ticked and the comment in full."""
-    parts = [f"{line.number}. {line.title}"]
+def _row(line: CriterionLine, max_value: int) -> tuple[str, str, str]:
+    """The criterion's score as a bar; its title, the novelty kinds ticked and the comment in
+    full; the answer, and the earlier one where it changed."""
+    bar = "·" * max_value
+    if line.value is not None:
+        bar = "■" * line.value + "□" * (max_value - line.value)
+    described = [f"{line.number}. {line.title}"]
     if line.aspects:
-        parts.append(_("Novelty: %(kinds)s", kinds=", ".join(line.aspects)))
+        described.append(_("Novelty: %(kinds)s", kinds=", ".join(line.aspects)))
     if line.comment:
-        parts.append(_("Your comment: %(comment)s", comment=line.comment))
-    return "\n".join(parts)
-
-
-def _answer(line: CriterionLine) -> str:
+        described.append(_("Your comment: %(comment)s", comment=line.comment))
+    answer = line.answer
     if line.changed and line.earlier_answer is not None:
-        return f"{line.answer} " + _("(was %(answer)s)", answer=line.earlier_answer)
-    return line.answer
+        answer += " " + _("(was %(answer)s)", answer=line.earlier_answer)
+    return bar, "\n".join(described), answer
 
 
 def _heading(pdf: _Document, text: str) -> None:

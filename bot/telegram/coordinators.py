@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Coroutine
 from html import escape
 from pathlib import Path
@@ -254,43 +255,31 @@ async def _export(
 ) -> None:
     """Write the export, keeping the progress message current, then send its files."""
     services = context.services
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    with tempfile.TemporaryDirectory(prefix="sicheck-export-") as folder:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sicheck-export-") as folder, use_language(language):
         path = Path(folder) / request.filename
-        writing = asyncio.ensure_future(
-            asyncio.to_thread(
-                run_export,
-                services.settings.database_url,
-                services.content,
-                request,
-                path,
-                services.pseudonym_secret,
-            )
+        source = (services.settings.database_url, services.content, request, path)
+        writing = asyncio.create_task(
+            asyncio.to_thread(run_export, *source, services.pseudonym_secret)
         )
-        while not writing.done():
-            await asyncio.wait([writing], timeout=PROGRESS_EVERY)
-            if not writing.done() and path.exists():
-                with use_language(language):
-                    text = _(
-                        "Exporting: %(size)s written so far…",
-                        size=format_size(path.stat().st_size, language),
-                    )
-                await _edit(progress, text)
+        while not (await asyncio.wait([writing], timeout=PROGRESS_EVERY))[0]:
+            if path.exists():
+                megabytes = path.stat().st_size / 1_000_000
+                size = format_unit(megabytes, "digital-megabyte", length="short", locale=language)
+                await _edit(progress, _("Exporting: %(size)s written so far…", size=size))
         rows = writing.result()
         services.metrics.exports += 1
-        services.metrics.export_seconds += loop.time() - started
+        services.metrics.export_seconds += time.monotonic() - started
         files = await asyncio.to_thread(within, path, request.filename, UPLOAD_MAX)
-        with use_language(language):
-            text = ngettext("Export ready: %(count)s row.", "Export ready: %(count)s rows.", rows)
-            if len(files) > 1:
-                text += "\n" + ngettext(
-                    "The file is larger than Telegram allows, so it comes zipped in %(count)s "
-                    "part: 7-Zip opens it as one archive.",
-                    "The file is larger than Telegram allows, so it comes zipped in %(count)s "
-                    "parts: 7-Zip opens them as one archive.",
-                    len(files),
-                )
+        text = ngettext("Export ready: %(count)s row.", "Export ready: %(count)s rows.", rows)
+        if len(files) > 1:
+            text += "\n" + ngettext(
+                "The file is larger than Telegram allows, so it comes zipped in %(count)s "
+                "part: 7-Zip opens it as one archive.",
+                "The file is larger than Telegram allows, so it comes zipped in %(count)s "
+                "parts: 7-Zip opens them as one archive.",
+                len(files),
+            )
         await _edit(progress, text)
         for part, name in files:
             with part.open("rb") as handle:
@@ -303,8 +292,3 @@ async def _edit(message: Message, text: str) -> None:
     except BadRequest as error:
         # The same text again is no change, and an export must not fail over its progress.
         log.info("progress not edited: %s", error.message)
-
-
-def format_size(size: int, language: str) -> str:
-    """A file size in megabytes the way ``language`` writes numbers."""
-    return format_unit(size / 1_000_000, "digital-megabyte", length="short", locale=language)

@@ -21,6 +21,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from telegram.ext import filters as only
 
 from bot.telegram import callback_data as presses
+from bot.telegram import coordinators, privacy, summary
 from bot.telegram.callback_data import LanguagePress, P, StepPress
 from bot.telegram.context import (
     PLATFORM,
@@ -33,29 +34,7 @@ from bot.telegram.context import (
     is_committed,
     who_sent,
 )
-from bot.telegram.coordinators import (
-    cohort_command,
-    export_command,
-    notices_off,
-    notify_command,
-    notify_completion,
-    stats_command,
-)
-from bot.telegram.privacy import (
-    delete_answer,
-    delete_command,
-    mydata_command,
-    privacy_command,
-    reminders_off,
-)
 from bot.telegram.replies import answer_press, keyboard, send, show
-from bot.telegram.summary import (
-    history_command,
-    open_summary,
-    refuse_report,
-    send_chart,
-    send_report,
-)
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
@@ -191,8 +170,8 @@ async def step_press(update: Update, context: BotContext, press: StepPress) -> N
     finished = isinstance(press.event, events.Confirm) and outcome.state == SUMMARY
     if finished and outcome.accepted and not outcome.repeated:
         # The chart follows the committed summary without holding up this update's handler.
-        follow_up(update, context, send_chart(update, context, outcome.assessment_id))
-        follow_up(update, context, notify_completion(context, outcome.assessment_id))
+        follow_up(update, context, summary.send_chart(update, context, outcome.assessment_id))
+        follow_up(update, context, coordinators.notify_completion(context, outcome.assessment_id))
 
 
 async def language_press(update: Update, context: BotContext, press: LanguagePress) -> None:
@@ -204,7 +183,7 @@ async def stale_press(update: Update, context: BotContext) -> None:
     """Answer a press no kind reads: "not available" for a report, else "moved on" and the step."""
     assert update.callback_query is not None
     if presses.asks_for_a_report(update.callback_query.data):
-        await refuse_report(update, context)
+        await summary.refuse_report(update, context)
     else:
         await reply(update, context, current_view, MOVED_ON)
 
@@ -287,26 +266,26 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
         "cancel": replying(applying(events.Cancel())),
         "language": sending(CHOOSE_LANGUAGE, choose),
         "help": sending(HELP),
-        "history": history_command,
-        "privacy": privacy_command,
-        "mydata": mydata_command,
-        "delete": delete_command,
-        "cohort": cohort_command,
-        "notify": notify_command,
-        "stats": stats_command,
-        "export": export_command,
+        "history": summary.history_command,
+        "privacy": privacy.privacy_command,
+        "mydata": privacy.mydata_command,
+        "delete": privacy.delete_command,
+        "cohort": coordinators.cohort_command,
+        "notify": coordinators.notify_command,
+        "stats": coordinators.stats_command,
+        "export": coordinators.export_command,
     }
     private = only.ChatType.PRIVATE
     application.add_handlers(
         [
             *(CommandHandler(name, handle, private) for name, handle in commands.items()),
             on_press(StepPress, step_press),
-            on_press(presses.ReportPress, send_report),
-            on_press(presses.OpenPress, open_summary),
+            on_press(presses.ReportPress, summary.send_report),
+            on_press(presses.OpenPress, summary.open_summary),
             on_press(LanguagePress, language_press),
-            on_press(presses.ErasePress, delete_answer),
-            on_press(presses.RemindersOffPress, reminders_off),
-            on_press(presses.NoticesOffPress, notices_off),
+            on_press(presses.ErasePress, privacy.delete_answer),
+            on_press(presses.RemindersOffPress, privacy.reminders_off),
+            on_press(presses.NoticesOffPress, coordinators.notices_off),
             CallbackQueryHandler(stale_press),
             MessageHandler(
                 only.UpdateType.EDITED & private, replying(current_view, EDITS_IGNORED)

@@ -19,7 +19,7 @@ from bot.telegram.context import BotContext, chat_of, once, who_sent
 from bot.telegram.replies import answer_press, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
-from dialogs.report import History, Report
+from dialogs.report import History, Report, overall_text
 from dialogs.views import Button, history_view, summary_view
 from storage.dialogue import Expected
 from storage.reports import history, report_of
@@ -34,13 +34,7 @@ def caption(report: Report) -> str:
     """The practice and its overall score, for a chart or a report, within Telegram's limit."""
     lines = ["<b>" + escape(report.practice) + "</b>"]
     if report.percent_text is not None and report.band is not None:
-        score = _(
-            "Overall score: %(percent)s (%(scored)s of %(total)s criteria scored)",
-            percent=report.percent_text,
-            scored=report.scored,
-            total=report.total,
-        )
-        lines += [score, escape(report.band)]
+        lines += [overall_text(report, report.percent_text), escape(report.band)]
     text = "\n".join(lines)
     return text if len(text) <= CAPTION_MAX else escape(report.practice[: CAPTION_MAX // 8])
 
