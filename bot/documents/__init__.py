@@ -43,10 +43,10 @@ def numbered_label(number: int, title: str, width: int, lines: int = 2) -> str:
     """A criterion's label in a chart: its number and title, shortened and wrapped."""
     # The no-break space keeps the number on the line of the title's first word.
     numbered = f"{number}.\N{NO-BREAK SPACE}{title}"
-    wrapped = textwrap.wrap(
+    wrap = textwrap.wrap(
         numbered, width, max_lines=lines, placeholder=" …", break_long_words=False
     )
-    return "\n".join(wrapped)
+    return "\n".join(wrap)
 
 
 def chart_photo(report: Report) -> bytes:
@@ -65,8 +65,8 @@ def warm_up(content: Content) -> None:
     )
     groups = tuple(item.code for item in content.taxonomy.target_groups[:1])
     themes = tuple(item.code for item in content.taxonomy.themes[:1])
+    profile = Profile("SI Check", "LV", None, groups, themes)
     for language in SUPPORTED_LANGUAGES:
-        profile = Profile("SI Check", "LV", None, groups, themes)
         snapshot = Snapshot(checklist.version, SUMMARY, language, True, profile, answers)
         report = build_report(checklist, snapshot, datetime.now(UTC))
         with use_language(language):

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from bot.documents import numbered_label
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from bot.stats_text import criterion_title, group_heading, summary_line
-from dialogs.content import Checklist, Content
+from dialogs.content import Content
 from dialogs.i18n import _, use_language
 from storage.stats import NOT_APPLICABLE, GroupStats
 
@@ -52,21 +52,19 @@ def _font(size: float, *, bold: bool = False) -> FontProperties:
 
 def distribution_figure(group: GroupStats, content: Content, language: str) -> Figure:
     """The stacked bars of ``group`` as a matplotlib figure in ``language``, not yet drawn."""
+    checklist, criteria = content.latest, group.criteria
     with use_language(language):
-        return _figure(group, content.latest)
-
-
-def _figure(group: GroupStats, checklist: Checklist) -> Figure:
-    criteria = group.criteria
+        segments: list[tuple[int | None, str]] = [
+            (level.value, f"{level.value}: {_(level.label)}") for level in checklist.scale
+        ]
+        segments.append((NOT_APPLICABLE, _(checklist.not_applicable.label)))
+        titles = [criterion_title(checklist, criterion.code) for criterion in criteria]
+        heading, summary = group_heading(group), summary_line(group)
     height = HEIGHT_EXTRA + HEIGHT_PER_CRITERION * max(len(criteria), 1)
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     positions = list(range(len(criteria)))
-    segments: list[tuple[int | None, str]] = [
-        (level.value, f"{level.value}: {_(level.label)}") for level in checklist.scale
-    ]
-    segments.append((NOT_APPLICABLE, _(checklist.not_applicable.label)))
     left = [0] * len(criteria)
     for value, label in segments:
         counts = [criterion.counts.get(value, 0) for criterion in criteria]
@@ -82,8 +80,8 @@ def _figure(group: GroupStats, checklist: Checklist) -> Figure:
         )
         left = [start + count for start, count in zip(left, counts, strict=True)]
     labels = [
-        numbered_label(criterion.number, criterion_title(checklist, criterion.code), LABEL_WIDTH)
-        for criterion in criteria
+        numbered_label(criterion.number, title, LABEL_WIDTH)
+        for criterion, title in zip(criteria, titles, strict=True)
     ]
     axes.set_yticks(positions, labels, fontproperties=_font(8), parse_math=False)
     # Criterion 1 on top, as in the checklist.
@@ -95,13 +93,13 @@ def _figure(group: GroupStats, checklist: Checklist) -> Figure:
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     figure.suptitle(
-        group_heading(group),
+        heading,
         x=(LEFT + RIGHT) / 2,  # over the bars, like the line below it
         y=1 - TITLE_FROM_TOP / height,
         fontproperties=_font(12, bold=True),
         parse_math=False,
     )
-    axes.set_title(summary_line(group), fontproperties=_font(9), color="#555555", parse_math=False)
+    axes.set_title(summary, fontproperties=_font(9), color="#555555", parse_math=False)
     legend = figure.legend(
         loc="lower center", ncols=len(segments), frameon=False, prop=_font(8), handlelength=1.2
     )

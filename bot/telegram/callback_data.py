@@ -1,10 +1,9 @@
 """The callback data of every inline button SI Check sends, as typed presses.
 
-Each kind of button is a frozen dataclass whose data starts with its tag (its class docstring
-shows the form). A view's buttons (``StepPress``, ``ReportPress``) name the view they were
-shown on, so a press on an older message, of another assessment or checklist, never changes an
-answer. ``encode`` refuses data over Telegram's 64 bytes; ``decode`` returns the press data
-stands for, or ``None`` for data garbled, over-long, of an unknown kind or of an older form.
+Each kind is a frozen dataclass whose docstring shows its form. A view's buttons name the view
+they were shown on, so a press on an older message never changes an answer. ``encode`` refuses
+data over Telegram's 64 bytes; ``decode`` gives ``None`` for data garbled, over-long, of an
+unknown kind or of an older form.
 """
 
 from __future__ import annotations

@@ -21,17 +21,9 @@ from sqlalchemy.engine import Connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.error import BadRequest
 
+from bot import exporting
 from bot.admin import invitation_link
 from bot.documents import stats_png
-from bot.exporting import (
-    ExportRequest,
-    ExportRequestError,
-    UnknownCountryError,
-    country_code,
-    parse_words,
-    run_export,
-    within,
-)
 from bot.telegram.callback_data import NoticesOffPress, encode
 from bot.telegram.context import (
     PLATFORM,
@@ -44,14 +36,7 @@ from bot.telegram.context import (
 from bot.telegram.replies import answer_press, send
 from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, ngettext, use_language
-from storage.coordination import (
-    CohortSummary,
-    completion_notices,
-    coordinator_id,
-    list_cohorts,
-    new_cohort,
-    set_notify,
-)
+from storage import coordination
 from storage.dialogue import Who, find_respondent
 from storage.stats import stats
 
@@ -77,7 +62,7 @@ def for_coordinators(command: Command) -> Handler:
         default = context.language
 
         def work(connection: Connection, who: Who) -> tuple[int | None, str]:
-            found = coordinator_id(connection, PLATFORM, who.external_id, configured)
+            found = coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)
             respondent = find_respondent(connection, who)
             return found, (respondent.language if respondent else None) or default
 
@@ -104,7 +89,7 @@ async def cohort_command(
     name = " ".join(args[1:]).strip()[:NAME_MAX]
     store = context.services.database.store
     if args[:1] == ["new"] and name:
-        code = await store.run(lambda c: new_cohort(c, name, coordinator))
+        code = await store.run(lambda c: coordination.new_cohort(c, name, coordinator))
         text = _(
             "Cohort %(name)s created. Practitioners who start SI Check through this link "
             "belong to it:\n%(link)s",
@@ -112,13 +97,13 @@ async def cohort_command(
             link=escape(invitation_link(context.bot.username, code)),
         )
     elif args[:1] == ["list"]:
-        text = _cohort_list(await store.run(list_cohorts))
+        text = _cohort_list(await store.run(coordination.list_cohorts))
     else:
         text = _(COHORT_USAGE)
     await send(context.bot, chat_of(update), text, None)
 
 
-def _cohort_list(cohorts: list[CohortSummary]) -> str:
+def _cohort_list(cohorts: list[coordination.CohortSummary]) -> str:
     if not cohorts:
         return _("There are no cohorts yet.")
     lines = ["<b>" + _("Cohorts") + "</b>"]
@@ -152,7 +137,7 @@ async def notify_command(
         text = _(NOTICES_OFF) if choice == "off" else _("Send /notify on or /notify off.")
     if choice in ("on", "off"):
         store = context.services.database.store
-        await store.run(lambda c: set_notify(c, coordinator, choice == "on"))
+        await store.run(lambda c: coordination.set_notify(c, coordinator, choice == "on"))
     await send(context.bot, chat_of(update), text, None)
 
 
@@ -160,7 +145,7 @@ async def notify_completion(context: BotContext, assessment_id: int) -> None:
     """Tell the coordinators who asked for it that an assessment in their cohort finished."""
 
     notices = await context.services.database.store.run(
-        lambda connection: completion_notices(connection, assessment_id)
+        lambda connection: coordination.completion_notices(connection, assessment_id)
     )
     default = context.services.settings.default_locale
     for notice in notices:
@@ -186,9 +171,9 @@ async def notices_off(update: Update, context: BotContext, press: NoticesOffPres
     configured = context.services.settings.coordinators
 
     def work(connection: Connection, who: Who) -> bool:
-        found = coordinator_id(connection, PLATFORM, who.external_id, configured)
+        found = coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)
         if found is not None:
-            set_notify(connection, found, False)
+            coordination.set_notify(connection, found, False)
         return found is not None
 
     stopped = await once(update, context, work)
@@ -204,16 +189,16 @@ async def stats_command(update: Update, context: BotContext, _id: int, language:
     # ``key=value`` words, such as ``country=LV cohort=abc``.
     options = dict(arg.split("=", 1) for arg in context.args or [] if "=" in arg)
     services = context.services
-    content, threshold = services.content, services.settings.stats_min_group
+    content, cohort = services.content, options.get("cohort")
+    country = options.get("country") or None
     try:
-        country = country_code(options["country"], language) if options.get("country") else None
-    except UnknownCountryError as error:
+        country = country and exporting.country_code(country, language)
+    except exporting.UnknownCountryError as error:
         await send(context.bot, chat_of(update), escape(str(error)), None)
         return
+    threshold = services.settings.stats_min_group
     groups = await services.database.store.run(
-        lambda c: stats(
-            c, content, cohort=options.get("cohort"), country=country, threshold=threshold
-        )
+        lambda c: stats(c, content, cohort=cohort, country=country, threshold=threshold)
     )
     await send(context.bot, chat_of(update), stats_html(groups, content, language), None)
     png = await services.draw(lambda: stats_png(groups, content, language) or b"")
@@ -237,11 +222,11 @@ async def export_command(update: Update, context: BotContext, _id: int, language
     """Send an export as files, editing a progress message while it is written."""
     chat = chat_of(update)
     try:
-        request = parse_words(context.args or [], language)
-    except UnknownCountryError as error:
+        request = exporting.parse_words(context.args or [], language)
+    except exporting.UnknownCountryError as error:
         await send(context.bot, chat, escape(str(error)), None)
         return
-    except ExportRequestError as error:
+    except exporting.ExportRequestError as error:
         option = escape(str(error)[:NAME_MAX])
         await send(context.bot, chat, _(EXPORT_USAGE, option=option), None)
         return
@@ -251,7 +236,7 @@ async def export_command(update: Update, context: BotContext, _id: int, language
 
 
 async def _export(
-    context: BotContext, request: ExportRequest, progress: Message, language: str
+    context: BotContext, request: exporting.ExportRequest, progress: Message, language: str
 ) -> None:
     """Write the export, keeping the progress message current, then send its files."""
     services = context.services
@@ -260,7 +245,7 @@ async def _export(
         path = Path(folder) / request.filename
         source = (services.settings.database_url, services.content, request, path)
         writing = asyncio.create_task(
-            asyncio.to_thread(run_export, *source, services.pseudonym_secret)
+            asyncio.to_thread(exporting.run_export, *source, services.pseudonym_secret)
         )
         while not (await asyncio.wait([writing], timeout=PROGRESS_EVERY))[0]:
             if path.exists():
@@ -270,7 +255,7 @@ async def _export(
         rows = writing.result()
         services.metrics.exports += 1
         services.metrics.export_seconds += time.monotonic() - started
-        files = await asyncio.to_thread(within, path, request.filename, UPLOAD_MAX)
+        files = await asyncio.to_thread(exporting.within, path, request.filename, UPLOAD_MAX)
         text = ngettext("Export ready: %(count)s row.", "Export ready: %(count)s rows.", rows)
         if len(files) > 1:
             text += "\n" + ngettext(

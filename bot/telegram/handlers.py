@@ -1,9 +1,8 @@
 """Telegram handlers: each turns an update into an engine event, commits, then replies.
 
-All handlers are registered in ``register``; a button press goes to the handler of its kind
-(``bot.telegram.callback_data``), chosen by the kind's pattern. A handler's work on the
-database happens in one transaction that also records the update id, so a redelivered update
-is applied only once; the reply goes out only after that transaction has committed.
+A button press goes to the handler of its kind (``bot.telegram.callback_data``). A handler's
+work and the update id are committed in one transaction, so a redelivered update is applied
+only once, and the reply goes out only after that commit.
 """
 
 from __future__ import annotations
@@ -17,8 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler
-from telegram.ext import filters as only
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram import callback_data as presses
 from bot.telegram import coordinators, privacy, summary
@@ -67,18 +65,15 @@ HELP = N_(
     "/delete: erase your data\n/help: this help"
 )
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
-NOT_READABLE = N_("SI Check reads text messages and button presses only.")
+NOT_READABLE = N_("SI Check reads text messages and button presses filters.")
 EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
 FAILED = N_("Something went wrong and your last action was not saved. Please try again.")
 CHOOSE_LANGUAGE = N_("Choose your language.")
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
-    """Apply ``work`` and record the update id in one transaction; a repeat only shows the view.
-
-    Once this returns, the update is committed: ``on_error`` no longer tells the user that
-    their action was not saved.
-    """
+    """Apply ``work`` and record the update id in one transaction (a repeat only shows the
+    view); once this returns, ``on_error`` no longer tells the user the action was lost."""
     content = context.services.content
     who = who_sent(update, context)
     claim = Claim(context.bot.id, update.update_id)
@@ -98,11 +93,8 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
 async def reply(
     update: Update, context: BotContext, work: Work, notice: str | None = None
 ) -> Outcome:
-    """Commit ``work``, answer a press at once, then show the step with ``notice`` above it.
-
-    A press's view replaces the pressed message; a repeat of an update sends nothing new, at
-    most bringing the pressed message to the current view.
-    """
+    """Commit ``work``, answer a press at once, then show the step with ``notice`` above it:
+    in the pressed message for a press; for a repeat, nothing new, at most that edit."""
     outcome = await run_step(update, context, work)
     query = update.callback_query
     edit = None
@@ -275,7 +267,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
         "stats": coordinators.stats_command,
         "export": coordinators.export_command,
     }
-    private = only.ChatType.PRIVATE
+    private = filters.ChatType.PRIVATE
     application.add_handlers(
         [
             *(CommandHandler(name, handle, private) for name, handle in commands.items()),
@@ -288,10 +280,10 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             on_press(presses.NoticesOffPress, coordinators.notices_off),
             CallbackQueryHandler(stale_press),
             MessageHandler(
-                only.UpdateType.EDITED & private, replying(current_view, EDITS_IGNORED)
+                filters.UpdateType.EDITED & private, replying(current_view, EDITS_IGNORED)
             ),
-            MessageHandler(only.COMMAND & private, replying(current_view, UNKNOWN_COMMAND)),
-            MessageHandler(only.TEXT & private, text),
+            MessageHandler(filters.COMMAND & private, replying(current_view, UNKNOWN_COMMAND)),
+            MessageHandler(filters.TEXT & private, text),
             MessageHandler(private, replying(current_view, NOT_READABLE)),
         ]
     )

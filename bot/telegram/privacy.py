@@ -1,8 +1,7 @@
 """Data rights on Telegram (``/privacy``, ``/mydata``, ``/delete``), reminders and retention.
 
-Reminders and purging run as python-telegram-bot jobs in every replica, but what is due is
-decided by the database: each run claims it with one statement, so a restart loses nothing
-and two replicas never both send one reminder.
+Reminders and purging are jobs in every replica; each run claims what is due in the database
+with one statement, so a restart loses nothing and no reminder is sent twice.
 """
 
 from __future__ import annotations
@@ -18,14 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import JobQueue
 
 from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
-from bot.telegram.context import (
-    BotContext,
-    Services,
-    chat_of,
-    once,
-    respondent_language,
-    who_sent,
-)
+from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language, who_sent
 from bot.telegram.replies import answer_press, send
 from dialogs.i18n import N_, _, negotiate, use_language
 from dialogs.views import erased_text
@@ -68,8 +60,7 @@ async def privacy_command(update: Update, context: BotContext) -> None:
 async def mydata_command(update: Update, context: BotContext) -> None:
     """Send everything SI Check keeps about the sender, as a JSON document."""
     data = await once(update, context, my_data)
-    language = await respondent_language(update, context)
-    with use_language(language):
+    with use_language(await respondent_language(update, context)):
         if data is None:
             await send(context.bot, chat_of(update), _(NOTHING), None)
             return
@@ -163,11 +154,8 @@ async def purge_expired(context: BotContext) -> None:
     """The job queue's daily job: erase what is past the retention period."""
     retention = timedelta(days=context.services.settings.retention_days)
     erased = await context.services.database.store.run(lambda c: purge(c, retention))
-    log.info(
-        "purged %s assessments and %s identities past the retention period",
-        erased.assessments,
-        erased.respondents,
-    )
+    message = "purged %s assessments and %s identities past the retention period"
+    log.info(message, erased.assessments, erased.respondents)
 
 
 def schedule_upkeep(jobs: JobQueue[BotContext]) -> None:

@@ -1,8 +1,7 @@
 """The finished assessment on Telegram: the chart, the PDF report and ``/history``.
 
 Reports are read only through the respondent who owns them, after the commit that finished
-the assessment; charts and PDFs are drawn in a worker thread so other chats are served
-meanwhile.
+the assessment; charts and PDFs are drawn in a worker thread while other chats are served.
 """
 
 from __future__ import annotations
