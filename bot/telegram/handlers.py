@@ -65,7 +65,7 @@ HELP = N_(
     "/delete: erase your data\n/help: this help"
 )
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
-NOT_READABLE = N_("SI Check reads text messages and button presses filters.")
+NOT_READABLE = N_("SI Check reads text messages and button presses only.")
 EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
 FAILED = N_("Something went wrong and your last action was not saved. Please try again.")
 CHOOSE_LANGUAGE = N_("Choose your language.")
