@@ -158,8 +158,8 @@ class ErasePress(Press):
         if moment is None:
             return cls(respondent.id, 0, erase)
         # SQLite gives back the UTC time it stored without its zone.
-        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-        return cls(respondent.id, (aware - EPOCH) // timedelta(microseconds=1), erase)
+        since = moment.replace(tzinfo=moment.tzinfo or UTC) - EPOCH
+        return cls(respondent.id, since // timedelta(microseconds=1), erase)
 
     def names(self, respondent: RespondentRow | None) -> bool:
         """Whether the press was asked of ``respondent``, as they are now."""

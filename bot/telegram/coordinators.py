@@ -35,7 +35,7 @@ from bot.telegram.context import (
 )
 from bot.telegram.replies import answer_press, send
 from bot.telegram.stats_text import stats_html
-from dialogs.i18n import N_, _, ngettext, use_language
+from dialogs.i18n import N_, _, current_language, ngettext, use_language
 from storage import coordination
 from storage.dialogue import Who, find_respondent
 from storage.stats import stats
@@ -50,12 +50,12 @@ NOTICES_OFF = N_("You will no longer be told about completed assessments.")
 NAME_MAX = 200
 LIST_MAX = 3500
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
-Command = Callable[[Update, BotContext, int, str], Coroutine[Any, Any, None]]
+Command = Callable[[Update, BotContext, int], Coroutine[Any, Any, None]]
 
 
 def for_coordinators(command: Command) -> Handler:
-    """``command``, called in the sender's language with their coordinator id; anyone else
-    gets the one refusal."""
+    """``command``, called with the sender's coordinator id in their language (``use_language``);
+    anyone else gets the one refusal."""
 
     async def handle(update: Update, context: BotContext) -> None:
         configured = context.services.settings.coordinators
@@ -72,7 +72,7 @@ def for_coordinators(command: Command) -> Handler:
         found, language = result
         with use_language(language):
             if found is not None:
-                await command(update, context, found, language)
+                await command(update, context, found)
                 return
             log.info("coordinator command refused (update %s)", update.update_id)
             await send(context.bot, chat_of(update), _(REFUSED), None)
@@ -81,9 +81,7 @@ def for_coordinators(command: Command) -> Handler:
 
 
 @for_coordinators
-async def cohort_command(
-    update: Update, context: BotContext, coordinator: int, language: str
-) -> None:
+async def cohort_command(update: Update, context: BotContext, coordinator: int) -> None:
     """Create a cohort with its invitation link, or list the cohorts with their counts."""
     args = context.args or []
     name = " ".join(args[1:]).strip()[:NAME_MAX]
@@ -126,9 +124,7 @@ def _cohort_list(cohorts: list[coordination.CohortSummary]) -> str:
 
 
 @for_coordinators
-async def notify_command(
-    update: Update, context: BotContext, coordinator: int, language: str
-) -> None:
+async def notify_command(update: Update, context: BotContext, coordinator: int) -> None:
     """Turn messages about completed assessments in one's cohorts on or off."""
     choice = (context.args or [""])[0].lower()
     if choice == "on":
@@ -184,8 +180,9 @@ async def notices_off(update: Update, context: BotContext, press: NoticesOffPres
 
 
 @for_coordinators
-async def stats_command(update: Update, context: BotContext, _id: int, language: str) -> None:
+async def stats_command(update: Update, context: BotContext, _coordinator: int) -> None:
     """Aggregate figures per cohort and country, small groups left out, with a chart."""
+    language = current_language()
     # ``key=value`` words, such as ``country=LV cohort=abc``.
     options = dict(arg.split("=", 1) for arg in context.args or [] if "=" in arg)
     services = context.services
@@ -218,8 +215,9 @@ EXPORT_USAGE = N_(
 
 
 @for_coordinators
-async def export_command(update: Update, context: BotContext, _id: int, language: str) -> None:
+async def export_command(update: Update, context: BotContext, _coordinator: int) -> None:
     """Send an export as files, editing a progress message while it is written."""
+    language = current_language()
     chat = chat_of(update)
     try:
         request = exporting.parse_words(context.args or [], language)
