@@ -47,6 +47,7 @@ COHORT_USAGE = N_(
     "or /cohort list to see the cohorts."
 )
 NOTICES_OFF = N_("You will no longer be told about completed assessments.")
+STOP_NOTICES = encode(NoticesOffPress())
 NAME_MAX = 200
 LIST_MAX = 3500
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
@@ -110,16 +111,14 @@ def _cohort_list(cohorts: list[coordination.CohortSummary]) -> str:
             # The rest is one `sicheck cohort list` away; a message has 4096 characters.
             lines.append("…")
             break
-        lines.append(
-            _(
-                "%(name)s — joined: %(respondents)s, started: %(started)s, "
-                "completed: %(completed)s",
-                name=f"<b>{escape(cohort.name)}</b> (<code>{escape(cohort.code)}</code>)",
-                respondents=cohort.respondents,
-                started=cohort.started,
-                completed=cohort.completed,
-            )
+        line = _(
+            "%(name)s — joined: %(respondents)s, started: %(started)s, completed: %(completed)s",
+            name=f"<b>{escape(cohort.name)}</b> (<code>{escape(cohort.code)}</code>)",
+            respondents=cohort.respondents,
+            started=cohort.started,
+            completed=cohort.completed,
         )
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -139,10 +138,8 @@ async def notify_command(update: Update, context: BotContext, coordinator: int) 
 
 async def notify_completion(context: BotContext, assessment_id: int) -> None:
     """Tell the coordinators who asked for it that an assessment in their cohort finished."""
-
-    notices = await context.services.database.store.run(
-        lambda connection: coordination.completion_notices(connection, assessment_id)
-    )
+    store = context.services.database.store
+    notices = await store.run(lambda c: coordination.completion_notices(c, assessment_id))
     default = context.services.settings.default_locale
     for notice in notices:
         with use_language(notice.language or default):
@@ -154,9 +151,7 @@ async def notify_completion(context: BotContext, assessment_id: int) -> None:
                 notice.completed,
                 name=f"<b>{escape(notice.cohort_name)}</b>",
             )
-            stop = InlineKeyboardButton(
-                _("🔕 Stop these notices"), callback_data=encode(NoticesOffPress())
-            )
+            stop = InlineKeyboardButton(_("🔕 Stop these notices"), callback_data=STOP_NOTICES)
         await send(context.bot, int(notice.external_id), text, InlineKeyboardMarkup([[stop]]))
 
 

@@ -110,19 +110,14 @@ async def reply(
             note = _(notice) if notice else None
             await show(context.bot, chat_of(update), outcome, edit=edit, notice=note)
         elif edit is not None:
-            await _edit_in_place(context, edit, outcome)
+            await _edit_in_place(edit, outcome)
     return outcome
 
 
-async def _edit_in_place(context: BotContext, message: Message, outcome: Outcome) -> None:
+async def _edit_in_place(message: Message, outcome: Outcome) -> None:
     """Bring the pressed message to the current view, never sending a new one."""
     try:
-        await context.bot.edit_message_text(
-            outcome.view.text,
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-            reply_markup=keyboard(outcome),
-        )
+        await message.edit_text(outcome.view.text, reply_markup=keyboard(outcome))
     except BadRequest as error:  # "not modified" above all: the chat shows it already
         log.debug("repeat of a press in chat %s left as it is: %s", message.chat_id, error)
 
