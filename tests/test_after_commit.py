@@ -160,3 +160,20 @@ async def test_a_reply_that_fails_after_the_commit_is_no_apology(
         await bot.say(ANA, "/resume")
         assert "Criterion 2/10" in bot.text(ANA)
         assert bot.errors == []
+
+
+async def test_the_data_rights_commands_delivered_twice_say_nothing_again(bot: Harness) -> None:
+    await to_first_criterion(bot)
+    commands = [message_update(ANA, command) for command in ("/privacy", "/mydata", "/delete")]
+    for command in commands:
+        await bot.feed(command)
+    assert len(bot.api.calls_to("sendDocument")) == 1
+    shown = bot.api.chat(ANA)
+    before = sent(bot.api)
+    for command in commands:
+        await bot.feed(command)
+    assert sent(bot.api) == before
+    assert bot.api.chat(ANA) == shown
+    assert len(bot.api.calls_to("sendDocument")) == 1
+    assert not any("no data" in str(call.params.get("text")) for call in bot.api.calls)
+    assert apologies(bot.api) == []

@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import JobQueue
 
 from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
-from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language, who_sent
+from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language
 from bot.telegram.replies import answer_press, send
 from dialogs.i18n import N_, _, negotiate, use_language
 from dialogs.views import erased_text
@@ -51,15 +51,20 @@ DELETE_ASK = N_(
 
 
 async def privacy_command(update: Update, context: BotContext) -> None:
-    """Show the privacy notice."""
+    """Show the privacy notice, once per update."""
+    if await once(update, context, lambda c, who: True) is None:
+        return
     days = context.services.settings.retention_days
     with use_language(await respondent_language(update, context)):
         await send(context.bot, chat_of(update), _(NOTICE, days=days), None)
 
 
 async def mydata_command(update: Update, context: BotContext) -> None:
-    """Send everything SI Check keeps about the sender, as a JSON document."""
-    data = await once(update, context, my_data)
+    """Send everything SI Check keeps about the sender, as a JSON document, once per update."""
+    claimed = await once(update, context, lambda c, who: [my_data(c, who)])
+    if claimed is None:
+        return
+    data = claimed[0]
     with use_language(await respondent_language(update, context)):
         if data is None:
             await send(context.bot, chat_of(update), _(NOTHING), None)
@@ -71,9 +76,11 @@ async def mydata_command(update: Update, context: BotContext) -> None:
 
 
 async def delete_command(update: Update, context: BotContext) -> None:
-    """Ask for confirmation before erasing everything about the sender."""
-    who = who_sent(update, context)
-    found = await context.services.database.store.run(lambda c: find_respondent(c, who))
+    """Ask for confirmation before erasing everything about the sender, once per update."""
+    claimed = await once(update, context, lambda c, who: [find_respondent(c, who)])
+    if claimed is None:
+        return
+    found = claimed[0]
     with use_language(await respondent_language(update, context)):
         if found is None:
             await send(context.bot, chat_of(update), _(NOTHING), None)
