@@ -1,5 +1,4 @@
-"""The typeface of every document: DejaVu Sans, which covers every letter of the supported
-languages and ships with matplotlib."""
+"""The typeface of every document: DejaVu Sans, shipped with matplotlib, for every language."""
 
 from __future__ import annotations
 

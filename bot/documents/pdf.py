@@ -1,9 +1,8 @@
 """The PDF report of an assessment: every text of the Report, the radar chart and the advice.
 
-Built with fpdf2 in memory, one ``FPDF`` per call and nothing written to disk, so reports can
-be made in worker threads side by side, in the DejaVu Sans of ``fonts.py``. Every text is set
-by the report language's typography, and letters the font cannot draw (an emoji in a
-practice's name) are left out with one log line, never a warning from fpdf2.
+Built in memory, one ``FPDF`` per call, so reports can be made in worker threads side by side.
+Letters the font cannot draw (an emoji in a name) are left out with one log line, never a
+warning from fpdf2.
 """
 
 from __future__ import annotations
@@ -28,14 +27,9 @@ FAMILY = "DejaVu"
 BODY_SIZE = 10
 LINE_HEIGHT = 5.2
 BULLET_WIDTH = 5
-CHART_WIDTH = 145
-"""Millimetres: wide enough to read the spoke labels, small enough to share the first page."""
 TEXT_COLOUR = (33, 33, 33)
 MUTED_COLOUR = (95, 95, 95)
 ACCENT = (31, 111, 139)
-LINK_COLOUR = (20, 80, 160)
-
-
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
@@ -113,7 +107,8 @@ def _write_report(pdf: _Document, report: Report, chart_png: bytes | None) -> No
         _paragraph(pdf, earlier, colour=MUTED_COLOUR)
     if chart_png is not None:
         pdf.ln(2)
-        pdf.image(io.BytesIO(chart_png), x=Align.C, w=CHART_WIDTH)
+        # 145 mm: wide enough to read the spoke labels, small enough to share the first page.
+        pdf.image(io.BytesIO(chart_png), x=Align.C, w=145)
     _heading(pdf, _("Criteria and answers"))
     _criteria(pdf, report)
     # Weaknesses' advice follows in full under the recommendations, so titles suffice there.
@@ -161,8 +156,7 @@ def _criteria(pdf: _Document, report: Report) -> None:
 
 
 def _row(line: CriterionLine, max_value: int) -> tuple[str, str, str]:
-    """The criterion's score as a bar; its title, the novelty kinds ticked and the comment in
-    full; the answer, and the earlier one where it changed."""
+    """A criterion's row: its score as a bar, its texts in full, its answer (and earlier one)."""
     bar = "·" * max_value
     if line.value is not None:
         bar = "■" * line.value + "□" * (max_value - line.value)
@@ -225,7 +219,7 @@ def _item(
     for note in notes:
         _paragraph(pdf, note, colour=MUTED_COLOUR)
     pdf.set_font(FAMILY, "", BODY_SIZE - 1)
-    pdf.set_text_color(*LINK_COLOUR)
+    pdf.set_text_color(20, 80, 160)
     for link in links:
         # An address has no spaces to break at.
         pdf.multi_cell(0, LINE_HEIGHT, link, align=Align.L, link=link, wrapmode=WrapMode.CHAR)

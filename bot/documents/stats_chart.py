@@ -22,17 +22,8 @@ from dialogs.i18n import _, use_language
 from storage.stats import NOT_APPLICABLE, GroupStats
 
 DPI = 120
-WIDTH_INCHES = 9.0
-HEIGHT_PER_CRITERION = 0.5
-HEIGHT_EXTRA = 1.8
-"""Inches for the titles above the bars and the legend below them."""
-LEFT = 0.33
-RIGHT = 0.97
-TOP_INCHES = 0.85
-BOTTOM_INCHES = 0.75
-TITLE_FROM_TOP = 0.2
-LABEL_WIDTH = 34
-"""Characters per label line: the labels share the width with the bars."""
+LEFT, RIGHT = 0.33, 0.97
+"""The bars' share of the width: the labels take the rest."""
 COLOURS: dict[int | None, str] = {
     # From red to the report's blue, with grey for "not applicable": readable without colour
     # vision too, as the legend and the counts inside the bars say the same.
@@ -42,8 +33,6 @@ COLOURS: dict[int | None, str] = {
     3: "#1f6f8b",
     NOT_APPLICABLE: "#bdbdbd",
 }
-DARK_SEGMENTS = frozenset({0, 3})
-"""Segments dark enough for a white count."""
 
 
 def _font(size: float, *, bold: bool = False) -> FontProperties:
@@ -58,10 +47,14 @@ def distribution_figure(group: GroupStats, content: Content, language: str) -> F
             (level.value, f"{level.value}: {_(level.label)}") for level in checklist.scale
         ]
         segments.append((NOT_APPLICABLE, _(checklist.not_applicable.label)))
-        titles = [criterion_title(checklist, criterion.code) for criterion in criteria]
+        labels = [
+            numbered_label(criterion.number, criterion_title(checklist, criterion.code), 34)
+            for criterion in criteria
+        ]
         heading, summary = group_heading(group), summary_line(group)
-    height = HEIGHT_EXTRA + HEIGHT_PER_CRITERION * max(len(criteria), 1)
-    figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
+    # Inches: half of one per bar, and 1.8 for the titles above the bars and the legend below.
+    height = 1.8 + 0.5 * max(len(criteria), 1)
+    figure = Figure(figsize=(9.0, height), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     positions = list(range(len(criteria)))
@@ -76,13 +69,9 @@ def distribution_figure(group: GroupStats, content: Content, language: str) -> F
             labels=[str(count) if count else "" for count in counts],
             label_type="center",
             fontproperties=_font(8),
-            color="white" if value in DARK_SEGMENTS else "#222222",
+            color="white" if value in (0, 3) else "#222222",  # on the darkest segments
         )
         left = [start + count for start, count in zip(left, counts, strict=True)]
-    labels = [
-        numbered_label(criterion.number, title, LABEL_WIDTH)
-        for criterion, title in zip(criteria, titles, strict=True)
-    ]
     axes.set_yticks(positions, labels, fontproperties=_font(8), parse_math=False)
     # Criterion 1 on top, as in the checklist.
     axes.invert_yaxis()
@@ -90,12 +79,11 @@ def distribution_figure(group: GroupStats, content: Content, language: str) -> F
     for tick in axes.get_xticklabels():
         tick.set_fontproperties(_font(8))
     axes.set_xlim(0, max([*left, 1]))
-    for side in ("top", "right"):
-        axes.spines[side].set_visible(False)
+    axes.spines[["top", "right"]].set_visible(False)
     figure.suptitle(
         heading,
         x=(LEFT + RIGHT) / 2,  # over the bars, like the line below it
-        y=1 - TITLE_FROM_TOP / height,
+        y=1 - 0.2 / height,
         fontproperties=_font(12, bold=True),
         parse_math=False,
     )
@@ -106,9 +94,7 @@ def distribution_figure(group: GroupStats, content: Content, language: str) -> F
     for text in legend.get_texts():
         text.set_parse_math(False)
     # Margins in inches, so a chart of few or many criteria keeps the same room for the texts.
-    figure.subplots_adjust(
-        left=LEFT, right=RIGHT, top=1 - TOP_INCHES / height, bottom=BOTTOM_INCHES / height
-    )
+    figure.subplots_adjust(left=LEFT, right=RIGHT, top=1 - 0.85 / height, bottom=0.75 / height)
     return figure
 
 

@@ -1,18 +1,17 @@
 """The callback data of every inline button SI Check sends, as typed presses.
 
-Each kind is a frozen dataclass whose docstring shows its form. A view's buttons name the view
-they were shown on, so a press on an older message never changes an answer. ``encode`` refuses
-data over Telegram's 64 bytes; ``decode`` gives ``None`` for data garbled, over-long, of an
-unknown kind or of an older form.
+A view's buttons name the view they were shown on, so a press on an older message never
+changes an answer. ``encode`` refuses data over Telegram's 64 bytes; decoding gives ``None``
+for data garbled, over-long, of an unknown kind or of an older form.
 """
 
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Self, TypeVar
+from typing import ClassVar, Self, TypeVar, get_type_hints
 
 from dialogs import events
 from dialogs.i18n import SUPPORTED_LANGUAGES
@@ -23,6 +22,7 @@ LARGEST = Expected(checklist_version=9999, assessment_id=2**63 - 1, version=2**3
 """The largest ids a button can carry: the view's fields as the database can hold them."""
 REPORT_TOKEN = events.encode(events.Report())
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_READ: dict[object, Callable[[str], object]] = {int: int, str: str, bool: "y".__eq__}
 _VIEW = re.compile(r"v(\d{1,4}):(\d{1,19}):(\d{1,10}):(.+)", re.ASCII)
 
 
@@ -44,17 +44,29 @@ def _view(data: str) -> tuple[Expected, str] | None:
     return None if match is None else (Expected(*map(int, match.groups()[:3])), match[4])
 
 
-class Press(ABC):
-    """One kind of button: its data, and the press a piece of data stands for."""
+@dataclass(frozen=True)
+class Press:
+    """One kind of button. Unless a kind says otherwise, its data is ``TAG`` then its fields,
+    ``:``-separated (a bool as ``y`` or ``n``), read back through ``FORM``, whose groups are
+    the fields in order."""
 
-    @abstractmethod
+    TAG: ClassVar[str]
+    FORM: ClassVar[re.Pattern[str]]
+
     def data(self) -> str:
         """The callback data standing for this press, unchecked."""
+        texts = [("y" if v else "n") if isinstance(v, bool) else str(v) for v in astuple(self)]
+        return ":".join([self.TAG, *texts])
 
     @classmethod
-    @abstractmethod
     def parse(cls, data: str) -> Self | None:
         """The press of this kind ``data`` stands for, or ``None``."""
+        match = cls.FORM.fullmatch(data)
+        if match is None:
+            return None
+        kinds = get_type_hints(cls)
+        texts = zip(fields(cls), match.groups(), strict=True)
+        return cls(*(_READ[kinds[field.name]](text) for field, text in texts))
 
 
 @dataclass(frozen=True)
@@ -101,55 +113,30 @@ class OpenPress(Press):
 
     checklist_version: int
     assessment_id: int
-    TAG: ClassVar[str] = "o:"
-    _FORM: ClassVar[re.Pattern[str]] = re.compile(r"o:(\d{1,4}):(\d{1,19})", re.ASCII)
-
-    def data(self) -> str:
-        return f"{self.TAG}{self.checklist_version}:{self.assessment_id}"
-
-    @classmethod
-    def parse(cls, data: str) -> Self | None:
-        match = cls._FORM.fullmatch(data)
-        return cls(int(match[1]), int(match[2])) if match else None
+    TAG = "o"
+    FORM = re.compile(r"o:(\d{1,4}):(\d{1,19})", re.ASCII)
 
 
 @dataclass(frozen=True)
 class LanguagePress(Press):
-    """``L:<language>``: speak ``language`` (one SI Check speaks) from now on, whatever the
-    step."""
+    """``L:<language>``: speak ``language`` (one SI Check speaks) from now on."""
 
     language: str
-
-    def data(self) -> str:
-        return f"L:{self.language}"
-
-    @classmethod
-    def parse(cls, data: str) -> Self | None:
-        language = data.removeprefix("L:")
-        return cls(language) if data.startswith("L:") and language in SUPPORTED_LANGUAGES else None
+    TAG = "L"
+    FORM = re.compile(f"L:({'|'.join(SUPPORTED_LANGUAGES)})")
 
 
 @dataclass(frozen=True)
 class ErasePress(Press):
     """``D:<respondent>:<consented>:y`` (or ``…:n``): erase everything about the respondent
-    ``/delete`` asked, or (``erase`` false) keep it; the ``D:yes`` of older questions is none.
-
-    ``consented`` is when they consented, in microseconds since the epoch (0 if they did
-    not): a respondent made anew after an erasure, even under the same id, differs in it.
-    """
+    ``/delete`` asked, or keep it. ``consented`` is their consent's time in microseconds since
+    the epoch (0 if none): a respondent made anew after an erasure differs in it."""
 
     respondent_id: int
     consented: int
     erase: bool
-    _FORM: ClassVar[re.Pattern[str]] = re.compile(r"D:(\d{1,19}):(\d{1,17}):([yn])", re.ASCII)
-
-    def data(self) -> str:
-        return f"D:{self.respondent_id}:{self.consented}:{'y' if self.erase else 'n'}"
-
-    @classmethod
-    def parse(cls, data: str) -> Self | None:
-        match = cls._FORM.fullmatch(data)
-        return cls(int(match[1]), int(match[2]), match[3] == "y") if match else None
+    TAG = "D"
+    FORM = re.compile(r"D:(\d{1,19}):(\d{1,17}):([yn])", re.ASCII)
 
     @classmethod
     def of(cls, respondent: RespondentRow, erase: bool) -> Self:
@@ -166,31 +153,20 @@ class ErasePress(Press):
         return respondent is not None and self == self.of(respondent, self.erase)
 
 
-class _Fixed(Press):
-    """A press of one form only, ``DATA``."""
-
-    DATA: ClassVar[str]
-
-    def data(self) -> str:
-        return self.DATA
-
-    @classmethod
-    def parse(cls, data: str) -> Self | None:
-        return cls() if data == cls.DATA else None
-
-
 @dataclass(frozen=True)
-class RemindersOffPress(_Fixed):
+class RemindersOffPress(Press):
     """``R:off``: a reminder's "no more reminders"."""
 
-    DATA = "R:off"
+    TAG = "R:off"
+    FORM = re.compile("R:off")
 
 
 @dataclass(frozen=True)
-class NoticesOffPress(_Fixed):
+class NoticesOffPress(Press):
     """``N:off``: a completion notice's "stop these notices", for the coordinator pressing."""
 
-    DATA = "N:off"
+    TAG = "N:off"
+    FORM = re.compile("N:off")
 
 
 KINDS: tuple[type[Press], ...] = (
@@ -225,5 +201,5 @@ def decode(data: object) -> Press | None:
 def asks_for_a_report(data: object) -> bool:
     """Whether unreadable ``data`` still has the shape of a report or ``/history`` button."""
     return isinstance(data, str) and (
-        data.startswith(OpenPress.TAG) or data.endswith(f":{REPORT_TOKEN}")
+        data.startswith(f"{OpenPress.TAG}:") or data.endswith(f":{REPORT_TOKEN}")
     )

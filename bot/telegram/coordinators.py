@@ -46,7 +46,9 @@ COHORT_USAGE = N_(
     "Send /cohort new followed by a name to create a cohort and its invitation link, "
     "or /cohort list to see the cohorts."
 )
+NOTICES_ON = N_("You will be told when an assessment in one of your cohorts is completed.")
 NOTICES_OFF = N_("You will no longer be told about completed assessments.")
+NOTIFY_USAGE = N_("Send /notify on or /notify off.")
 STOP_NOTICES = encode(NoticesOffPress())
 NAME_MAX = 200
 LIST_MAX = 3500
@@ -126,14 +128,11 @@ def _cohort_list(cohorts: list[coordination.CohortSummary]) -> str:
 async def notify_command(update: Update, context: BotContext, coordinator: int) -> None:
     """Turn messages about completed assessments in one's cohorts on or off."""
     choice = (context.args or [""])[0].lower()
-    if choice == "on":
-        text = _("You will be told when an assessment in one of your cohorts is completed.")
-    else:
-        text = _(NOTICES_OFF) if choice == "off" else _("Send /notify on or /notify off.")
-    if choice in ("on", "off"):
+    told = {"on": NOTICES_ON, "off": NOTICES_OFF}
+    if choice in told:
         store = context.services.database.store
         await store.run(lambda c: coordination.set_notify(c, coordinator, choice == "on"))
-    await send(context.bot, chat_of(update), text, None)
+    await send(context.bot, chat_of(update), _(told.get(choice, NOTIFY_USAGE)), None)
 
 
 async def notify_completion(context: BotContext, assessment_id: int) -> None:

@@ -1,8 +1,7 @@
 """Telegram handlers: each turns an update into an engine event, commits, then replies.
 
-A button press goes to the handler of its kind (``bot.telegram.callback_data``). A handler's
-work and the update id are committed in one transaction, so a redelivered update is applied
-only once, and the reply goes out only after that commit.
+A handler's work and the update id are committed in one transaction, so a redelivered update
+is applied only once, and the reply goes out only after that commit.
 """
 
 from __future__ import annotations
@@ -72,8 +71,7 @@ CHOOSE_LANGUAGE = N_("Choose your language.")
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
-    """Apply ``work`` and record the update id in one transaction (a repeat only shows the
-    view); once this returns, ``on_error`` no longer tells the user the action was lost."""
+    """Apply ``work`` and claim the update in one transaction (a repeat only shows the view)."""
     content = context.services.content
     who = who_sent(update, context)
     claim = Claim(context.bot.id, update.update_id)
@@ -110,16 +108,11 @@ async def reply(
             note = _(notice) if notice else None
             await show(context.bot, chat_of(update), outcome, edit=edit, notice=note)
         elif edit is not None:
-            await _edit_in_place(edit, outcome)
+            try:
+                await edit.edit_text(outcome.view.text, reply_markup=keyboard(outcome))
+            except BadRequest as error:  # "not modified" above all: the chat shows it already
+                log.debug("repeat of a press in chat %s left as it is: %s", edit.chat_id, error)
     return outcome
-
-
-async def _edit_in_place(message: Message, outcome: Outcome) -> None:
-    """Bring the pressed message to the current view, never sending a new one."""
-    try:
-        await message.edit_text(outcome.view.text, reply_markup=keyboard(outcome))
-    except BadRequest as error:  # "not modified" above all: the chat shows it already
-        log.debug("repeat of a press in chat %s left as it is: %s", message.chat_id, error)
 
 
 def applying(event: events.Event) -> Work:

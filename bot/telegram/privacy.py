@@ -70,9 +70,8 @@ async def mydata_command(update: Update, context: BotContext) -> None:
             await send(context.bot, chat_of(update), _(NOTHING), None)
             return
         document = json.dumps(data, ensure_ascii=False, indent=2).encode()
-        await context.bot.send_document(
-            chat_of(update), InputFile(document, filename="sicheck-my-data.json")
-        )
+        file = InputFile(document, filename="sicheck-my-data.json")
+        await context.bot.send_document(chat_of(update), file)
 
 
 async def delete_command(update: Update, context: BotContext) -> None:

@@ -39,12 +39,12 @@ def caption(report: Report) -> str:
 
 
 async def _owned_report(
-    update: Update, context: BotContext, checklist_version: int, assessment_id: int
+    update: Update, context: BotContext, asked: Expected | OpenPress
 ) -> Report | None:
     """The report a button asks for, if the sender owns it; else the press is told no."""
-    content = context.services.content
-    report = await once(update, context, lambda c, who: report_of(c, content, who, assessment_id))
-    if report is None or report.checklist_version != checklist_version:
+    content, wanted = context.services.content, asked.assessment_id
+    report = await once(update, context, lambda c, who: report_of(c, content, who, wanted))
+    if report is None or report.checklist_version != asked.checklist_version:
         await refuse_report(update, context)
         return None
     return report
@@ -73,9 +73,7 @@ async def send_chart(update: Update, context: BotContext, assessment_id: int) ->
 async def send_report(update: Update, context: BotContext, press: ReportPress) -> None:
     """Send the PDF report of the assessment a "📄 Report" button belongs to."""
     assert update.callback_query is not None
-    report = await _owned_report(
-        update, context, press.expected.checklist_version, press.expected.assessment_id
-    )
+    report = await _owned_report(update, context, press.expected)
     if report is None:
         return
     with use_language(report.language):
@@ -88,11 +86,11 @@ async def _send(update: Update, context: BotContext, report: Report, file: Input
     """Send ``file`` (the chart as a photo, else a document) with the report's caption."""
     with use_language(report.language):
         text = caption(report)
+    photo = file.mimetype.startswith("image/")
     try:
-        if file.mimetype.startswith("image/"):
-            await context.bot.send_photo(chat_of(update), file, text)
-        else:
-            await context.bot.send_document(chat_of(update), file, text)
+        await (context.bot.send_photo if photo else context.bot.send_document)(
+            chat_of(update), file, text
+        )
     except Forbidden:
         log.info("chat %s blocked the bot; %s not sent", chat_of(update), file.filename)
 
@@ -123,7 +121,7 @@ async def open_summary(update: Update, context: BotContext, press: OpenPress) ->
     """Show the summary of one of the sender's finished assessments, from ``/history``."""
     query = update.callback_query
     assert query is not None
-    report = await _owned_report(update, context, press.checklist_version, press.assessment_id)
+    report = await _owned_report(update, context, press)
     if report is None:
         return
     await answer_press(query)
