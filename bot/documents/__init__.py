@@ -7,7 +7,6 @@ console does not load them.
 from __future__ import annotations
 
 import re
-import textwrap
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -37,16 +36,6 @@ def report_filename(report: Report) -> str:
     ascii_name = folded.encode("ascii", "ignore").decode("ascii").lower()
     slug = _NOT_SLUG.sub("-", ascii_name).strip("-")[:SLUG_MAX].rstrip("-")
     return f"sicheck-{slug}.pdf" if slug else FALLBACK_FILENAME
-
-
-def numbered_label(number: int, title: str, width: int, lines: int = 2) -> str:
-    """A criterion's label in a chart: its number and title, shortened and wrapped."""
-    # The no-break space keeps the number on the line of the title's first word.
-    numbered = f"{number}.\N{NO-BREAK SPACE}{title}"
-    wrap = textwrap.wrap(
-        numbered, width, max_lines=lines, placeholder=" …", break_long_words=False
-    )
-    return "\n".join(wrap)
 
 
 def chart_photo(report: Report) -> bytes:

@@ -7,6 +7,7 @@ rcParams, so charts can be drawn in worker threads side by side.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -14,7 +15,6 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
-from bot.documents import numbered_label
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from bot.stats_text import criterion_title, group_heading, summary_line
 from dialogs.content import Content
@@ -35,6 +35,14 @@ COLOURS: dict[int | None, str] = {
 }
 
 
+def _label(number: int, title: str) -> str:
+    # The no-break space keeps the number on the line of the title's first word; 34 characters
+    # a line, as the labels share the width with the bars.
+    numbered = f"{number}.\N{NO-BREAK SPACE}{title}"
+    lines = textwrap.wrap(numbered, 34, max_lines=2, placeholder=" …", break_long_words=False)
+    return "\n".join(lines)
+
+
 def _font(size: float, *, bold: bool = False) -> FontProperties:
     return FontProperties(fname=FONT_BOLD if bold else FONT_REGULAR, size=size)
 
@@ -48,7 +56,7 @@ def distribution_figure(group: GroupStats, content: Content, language: str) -> F
         ]
         segments.append((NOT_APPLICABLE, _(checklist.not_applicable.label)))
         labels = [
-            numbered_label(criterion.number, criterion_title(checklist, criterion.code), 34)
+            _label(criterion.number, criterion_title(checklist, criterion.code))
             for criterion in criteria
         ]
         heading, summary = group_heading(group), summary_line(group)

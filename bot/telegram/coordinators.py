@@ -37,7 +37,7 @@ from bot.telegram.replies import answer_press, send
 from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, current_language, ngettext, use_language
 from storage import coordination
-from storage.dialogue import Who, find_respondent
+from storage.dialogue import Who
 from storage.stats import stats
 
 log = logging.getLogger(__name__)
@@ -62,20 +62,16 @@ def for_coordinators(command: Command) -> Handler:
 
     async def handle(update: Update, context: BotContext) -> None:
         configured = context.services.settings.coordinators
-        default = context.language
 
-        def work(connection: Connection, who: Who) -> tuple[int | None, str]:
-            found = coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)
-            respondent = find_respondent(connection, who)
-            return found, (respondent.language if respondent else None) or default
+        def work(connection: Connection, who: Who) -> list[int | None]:
+            return [coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)]
 
-        result = await once(update, context, work)
-        if result is None:
+        claimed = await once(update, context, work)
+        if claimed is None:
             return
-        found, language = result
-        with use_language(language):
-            if found is not None:
-                await command(update, context, found)
+        with use_language(await respondent_language(update, context)):
+            if claimed[0] is not None:
+                await command(update, context, claimed[0])
                 return
             log.info("coordinator command refused (update %s)", update.update_id)
             await send(context.bot, chat_of(update), _(REFUSED), None)
