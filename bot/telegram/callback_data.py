@@ -169,15 +169,7 @@ class NoticesOffPress(Press):
     FORM = re.compile("N:off")
 
 
-KINDS: tuple[type[Press], ...] = (
-    StepPress,
-    ReportPress,
-    OpenPress,
-    LanguagePress,
-    ErasePress,
-    RemindersOffPress,
-    NoticesOffPress,
-)
+KINDS: tuple[type[Press], ...] = tuple(Press.__subclasses__())
 P = TypeVar("P", bound=Press)
 
 
