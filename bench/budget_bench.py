@@ -114,10 +114,16 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
         ]
         telegram.fault = faults
         cpu_before = bot.cpu_seconds()
+        loop_before = bot.cpu_seconds(main_thread=True)
+        kernel_before = bot.cpu_seconds(kernel_only=True)
+        polls_before = api.polls
         started = time.perf_counter()
         await asyncio.gather(*(p.complete() for p in practitioners))
         elapsed = time.perf_counter() - started
         cpu = bot.cpu_seconds() - cpu_before
+        loop_cpu = bot.cpu_seconds(main_thread=True) - loop_before
+        kernel_cpu = bot.cpu_seconds(kernel_only=True) - kernel_before
+        polls = api.polls - polls_before
         telegram.fault = None
         # Answers still on their way may land; then whatever is unanswered stays so.
         await asyncio.sleep(1)
@@ -161,6 +167,9 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
         "apologies": watch.failures,
         "bot_cpu_seconds": round(cpu, 2),
         "cpu_ms_per_update": round(1000 * cpu / updates, 2) if updates else None,
+        "event_loop_cpu_ms_per_update": round(1000 * loop_cpu / max(1, updates), 2),
+        "kernel_cpu_ms_per_update": round(1000 * kernel_cpu / max(1, updates), 2),
+        "get_updates_calls": polls,
         "steps_per_assessment": len(ASSESSMENT),
         "error_log_lines": len(bot.errors()),
         "database": database_url.split(":", 1)[0],

@@ -18,10 +18,8 @@ import hmac
 import logging
 import socket
 import time
-import warnings
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import timedelta
 from functools import partial
 from json import JSONDecodeError
 from typing import Any
@@ -37,6 +35,7 @@ from telegram.error import NetworkError, RetryAfter, TelegramError
 
 from bot.runtime import StartupError
 from bot.settings import Settings
+from bot.telegram.budget import retry_after_seconds
 from bot.telegram.context import FOLLOW_UP, SERVICES, Services
 from bot.telegram.health import routes
 from bot.telegram.metrics import update_kind
@@ -46,8 +45,8 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 POLL_BACKOFF_MAX = 30.0
 BUSY_POLL_PAUSE = 0.25
-"""While an update is still being applied, ``getUpdates`` returns it again at once: wait this
-long for it (or any other) to be applied before fetching once more."""
+"""While an update is being applied, ``getUpdates`` returns it and every later one again: fetch
+once more when the offset can move past it, or after this long."""
 
 
 def _chat_key(update: Update) -> Hashable:
@@ -62,13 +61,6 @@ async def processed(application: Any, update: Update) -> None:
     services = application.bot_data.get(SERVICES)
     if isinstance(services, Services):
         services.metrics.observe(update_kind(update), time.perf_counter() - started)
-
-
-async def process_batch(application: Any, updates: Sequence[Update]) -> None:
-    """Process a batch: each chat's updates in order, different chats concurrently."""
-    chats = Chats(application)
-    chats.take(updates)
-    await chats.finished()
 
 
 class Chats:
@@ -88,17 +80,15 @@ class Chats:
             return min(self.unapplied)
         return None if self.newest is None else self.newest + 1
 
-    def take(self, updates: Sequence[Update]) -> int:
-        """Start handling the updates not taken before; how many were new."""
+    def take(self, updates: Sequence[Update]) -> None:
+        """Start handling the updates not taken before."""
         floor = self.offset() or 0
-        new = 0
         for update in updates:
             update_id = update.update_id
             if update_id < floor or update_id in self.unapplied:
                 continue
             if self.newest is not None and update_id <= self.newest:
                 continue  # applied already; only an earlier one holds the offset back
-            new += 1
             self.newest = update_id
             self.unapplied.add(update_id)
             key = _chat_key(update)
@@ -110,12 +100,12 @@ class Chats:
             worker = asyncio.create_task(self._work(key))
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
-        return new
 
     def _applied(self, update_id: int) -> None:
         if update_id in self.unapplied:
+            if update_id == min(self.unapplied):
+                self.progress.set()  # the offset moves
             self.unapplied.discard(update_id)
-            self.progress.set()
 
     async def _work(self, key: Hashable) -> None:
         queue = self._queues[key]
@@ -138,8 +128,8 @@ class Chats:
             await asyncio.gather(*self._workers, return_exceptions=True)
 
     async def some_progress(self, stop: asyncio.Event, seconds: float) -> None:
-        """Wait until an update is applied, ``stop`` is set or ``seconds`` passed."""
-        self.progress.clear()
+        """Wait until the offset moves (since ``progress`` was cleared), ``stop`` is set or
+        ``seconds`` passed."""
         waiting = asyncio.ensure_future(self.progress.wait())
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait(
@@ -154,11 +144,11 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
     chats = Chats(application)
     failures = 0
     while not stop.is_set():
-        busy = bool(chats.unapplied)
+        chats.progress.clear()
         fetch = asyncio.ensure_future(
             application.bot.get_updates(
                 offset=chats.offset(),
-                timeout=0 if busy else wait_seconds,
+                timeout=0 if chats.unapplied else wait_seconds,
                 allowed_updates=Update.ALL_TYPES,
             )
         )
@@ -176,14 +166,15 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             failures += 1
             delay = min(POLL_BACKOFF_MAX, 0.5 * 2**failures)
             if isinstance(error, RetryAfter):
-                delay = max(delay, _seconds(error))
+                delay = max(delay, retry_after_seconds(error))
             log.warning("getUpdates failed (%s); again in %.1f s", error, delay)
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             continue
         failures = 0
         _heartbeat(application)
-        if not chats.take(updates) and chats.unapplied:
+        chats.take(updates)
+        if chats.unapplied:
             await chats.some_progress(stop, BUSY_POLL_PAUSE)
     await chats.finished()
     offset = chats.offset()
@@ -193,14 +184,6 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             await application.bot.get_updates(offset=offset, timeout=0)
         except NetworkError:
             log.info("could not confirm the last updates; they will be redelivered and skipped")
-
-
-def _seconds(error: RetryAfter) -> float:
-    """The pause Telegram asked for, whichever type this python-telegram-bot reports it in."""
-    with warnings.catch_warnings():  # it warns that it will become a timedelta
-        warnings.simplefilter("ignore")
-        wait = error.retry_after
-    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def _heartbeat(application: Any) -> None:
