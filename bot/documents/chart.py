@@ -84,18 +84,8 @@ def _closed(values: list[float]) -> list[float]:
 
 
 def _radii(values: list[int | None]) -> list[float]:
-    """Scores as a closed line's radii; a criterion without a score is NaN, a gap in the line."""
+    """Scores as a closed line's radii; no score is NaN, a gap in the line."""
     return _closed([math.nan if value is None else float(value) for value in values])
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """What a chart's look depends on, beyond its scores."""
-
-    labels: tuple[str, ...]
-    top: int
-    earlier: bool
-    unscored: bool
 
 
 @dataclass
@@ -110,50 +100,70 @@ class _Chart:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _look(report: Report) -> tuple[tuple[str, ...], int, bool, bool]:
+    """What a chart's look depends on beyond its scores: labels, scale, which series."""
+    unscored = any(line.value is None for line in report.criteria)
+    labels = tuple(criterion_label(line) for line in report.criteria)
+    return labels, report.max_value, report.has_earlier, unscored
+
+
 def radar_figure(report: Report) -> Figure:
     """The radar chart of ``report`` as a matplotlib figure in the report's language."""
     with use_language(report.language):
-        chart = _chart(_frame(report))
+        chart = _chart(*_look(report))
     _show(chart, report)
     return chart.figure
 
 
-def _frame(report: Report) -> _Frame:
-    return _Frame(
-        tuple(criterion_label(line) for line in report.criteria),
-        report.max_value,
-        report.has_earlier,
-        any(line.value is None for line in report.criteria),
-    )
-
-
-def _chart(frame: _Frame) -> _Chart:
-    """A figure of ``frame`` with its score lines empty, in the current language."""
+def _chart(labels: tuple[str, ...], top: int, earlier: bool, unscored: bool) -> _Chart:
+    """A figure with its score artists empty, in the current language."""
     figure = Figure(figsize=(SIZE_INCHES, SIZE_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_axes(AXES_BOX, projection="polar")
     assert isinstance(axes, PolarAxes)
-    _grid(axes, frame)
+    _grid(axes, labels, top)
     fill = axes.fill([], [], color=CURRENT_COLOUR, alpha=FILL_OPACITY, linewidth=0)[0]
-    styles: dict[str, dict[str, object]] = {
-        "current": {"color": CURRENT_COLOUR, "linewidth": 2, "marker": "o", "markersize": 6,
-                    "label": _("This assessment"), "zorder": 3},
-        "earlier": {"color": EARLIER_COLOUR, "linestyle": "--", "linewidth": 1.8, "marker": "s",
-                    "markersize": 5, "label": _("Earlier assessment")},
-        "unscored": {"color": NOT_SCORED_COLOUR, "linestyle": "none", "marker": "x",
-                     "markersize": 7, "markeredgewidth": 2, "clip_on": False,
-                     "label": _(UNSCORED)},
-    }  # fmt: skip
-    wanted = {"current": True, "earlier": frame.earlier, "unscored": frame.unscored}
-    series = {
-        gid: axes.plot([], [], gid=gid, **style)[0]  # type: ignore[arg-type]
-        for gid, style in styles.items()
-        if wanted[gid]
-    }
+    (current,) = axes.plot(
+        [],
+        [],
+        color=CURRENT_COLOUR,
+        linewidth=2,
+        marker="o",
+        markersize=6,
+        label=_("This assessment"),
+        gid="current",
+        zorder=3,
+    )
+    series = {"current": current}
+    if earlier:
+        (series["earlier"],) = axes.plot(
+            [],
+            [],
+            color=EARLIER_COLOUR,
+            linestyle="--",
+            linewidth=1.8,
+            marker="s",
+            markersize=5,
+            label=_("Earlier assessment"),
+            gid="earlier",
+        )
+    if unscored:
+        (series["unscored"],) = axes.plot(
+            [],
+            [],
+            color=NOT_SCORED_COLOUR,
+            linestyle="none",
+            marker="x",
+            markersize=7,
+            markeredgewidth=2,
+            clip_on=False,
+            label=_(UNSCORED),
+            gid="unscored",
+        )
     legend = figure.legend(
         loc="lower center",
         # The explanation of the marks is long: it gets a line of its own.
-        ncols=1 if frame.unscored else 2,
+        ncols=1 if unscored else 2,
         frameon=False,
         prop=_font(LEGEND_SIZE),
         bbox_to_anchor=(0.5, 0.01),
@@ -163,21 +173,20 @@ def _chart(frame: _Frame) -> _Chart:
     return _Chart(figure, axes, series, fill)
 
 
-def _grid(axes: PolarAxes, frame: _Frame) -> None:
+def _grid(axes: PolarAxes, labels: tuple[str, ...], top: int) -> None:
     """The circle, its rings with the scale, and a label at each spoke."""
     # Criterion 1 sits at the top and the others follow clockwise, as a reader expects.
     axes.set_theta_zero_location("N")
     axes.set_theta_direction(-1)
-    top = frame.top
     axes.set_ylim(0, top)
     axes.set_yticks(range(1, top + 1), [str(value) for value in range(1, top + 1)])
-    angles = [spoke_angle(index, len(frame.labels)) for index in range(len(frame.labels))]
+    angles = [spoke_angle(index, len(labels)) for index in range(len(labels))]
     # The scale runs along the middle of the first sector, clear of every spoke.
     axes.set_rlabel_position(180 / len(angles))
     for tick in axes.get_yticklabels():
         tick.set_fontproperties(_font(TICK_SIZE))
         tick.set_color("#555555")
-    axes.set_xticks(angles, frame.labels)
+    axes.set_xticks(angles, labels)
     for angle, tick in zip(angles, axes.get_xticklabels(), strict=True):
         tick.set_fontproperties(_font(LABEL_SIZE))
         tick.set_parse_math(False)
@@ -193,8 +202,7 @@ def _grid(axes: PolarAxes, frame: _Frame) -> None:
 
 def _show(chart: _Chart, report: Report) -> None:
     """Give the score artists of ``chart`` the scores of ``report``."""
-    count = len(report.criteria)
-    angles = [spoke_angle(index, count) for index in range(count)]
+    angles = [spoke_angle(index, len(report.criteria)) for index in range(len(report.criteria))]
     current = [line.value for line in report.criteria]
     chart.series["current"].set_data(_closed(angles), _radii(current))
     if "earlier" in chart.series:
@@ -209,10 +217,10 @@ def _show(chart: _Chart, report: Report) -> None:
 
 
 @lru_cache(maxsize=BACKGROUNDS_KEPT)
-def _background(language: str, frame: _Frame) -> _Chart:
-    """The chart of ``frame`` drawn once without scores, kept to draw scores over."""
+def _background(language: str, look: tuple[tuple[str, ...], int, bool, bool]) -> _Chart:
+    """The chart of ``look`` drawn once without scores, kept to draw scores over."""
     with use_language(language):
-        chart = _chart(frame)
+        chart = _chart(*look)
     chart.figure.canvas.draw()
     chart.background = chart.figure.canvas.copy_from_bbox(chart.figure.bbox)  # type: ignore[attr-defined]
     return chart
@@ -220,7 +228,7 @@ def _background(language: str, frame: _Frame) -> _Chart:
 
 def _image(report: Report) -> Image.Image:
     """The radar chart of ``report`` as an RGB image."""
-    chart = _background(report.language, _frame(report))
+    chart = _background(report.language, _look(report))
     canvas = chart.figure.canvas
     assert isinstance(canvas, FigureCanvasAgg)
     with chart.lock:
