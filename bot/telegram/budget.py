@@ -179,8 +179,11 @@ class TelegramBudget(BaseRateLimiter[None]):
 
     async def _turn(self, chat: _Chat, endpoint: str, data: dict[str, Any]) -> bool:
         """Wait for the chat's turn, then the bot's; ``False`` if a newer edit took over."""
-        if endpoint not in EDITS:
-            await self._both_turns(chat)
+        bot_free = self._bot is None or self._bot.has_capacity()
+        if endpoint not in EDITS or (
+            not chat.turn.locked() and chat.limiter.has_capacity() and bot_free
+        ):
+            await self._both_turns(chat)  # an edit that need not wait cannot be superseded
             return True
         message = data.get("message_id", data.get("inline_message_id"))
         superseded: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -135,6 +135,7 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
     """Long-poll ``getUpdates`` until ``stop`` is set, confirming each update once applied."""
     chats = Chats(application)
     failures = 0
+    stopping = asyncio.ensure_future(stop.wait())
     while not stop.is_set():
         chats.drained.clear()
         fetch = asyncio.ensure_future(
@@ -144,9 +145,7 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
                 allowed_updates=Update.ALL_TYPES,
             )
         )
-        stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
         if not fetch.done():
             fetch.cancel()
             break
@@ -160,8 +159,7 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             if isinstance(error, RetryAfter):
                 delay = max(delay, retry_after_seconds(error))
             log.warning("getUpdates failed (%s); again in %.1f s", error, delay)
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await asyncio.wait({stopping}, timeout=delay)
             continue
         failures = 0
         _metrics(application).heartbeat = time.monotonic()
@@ -169,6 +167,7 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
         if chats.unapplied:
             with suppress(TimeoutError):
                 await asyncio.wait_for(chats.drained.wait(), BUSY_POLL_PAUSE)
+    stopping.cancel()
     await chats.finished()
     offset = chats.offset()
     if offset is not None:
