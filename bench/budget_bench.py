@@ -11,10 +11,10 @@ after the call was applied). Practitioners start together and each answers about
 ``TELEGRAM_RATE_LIMIT``/``TELEGRAM_CHAT_RATE_LIMIT`` and the pauses are all scaled, and times
 are reported in Telegram's seconds (measured times multiplied by k). Prints one JSON object.
 
-    uv run python -m bench.budget_bench workshop --time-scale 2
-    uv run python -m bench.budget_bench rush --time-scale 2
-    uv run python -m bench.budget_bench faults --time-scale 2
-    uv run python -m bench.budget_bench workshop --time-scale 2 --bot-root /tmp/base  # before
+    uv run python -m bench.budget_bench workshop
+    uv run python -m bench.budget_bench rush
+    uv run python -m bench.budget_bench faults
+    uv run python -m bench.budget_bench workshop --bot-root /tmp/base  # another checkout
 """
 
 from __future__ import annotations

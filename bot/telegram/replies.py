@@ -20,12 +20,11 @@ from typing import Any
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError
 
-from bot.telegram.budget import UnknownOutcomeError
+from bot.telegram.budget import NOT_MODIFIED, UnknownOutcomeError
 from bot.telegram.callback_data import pack
 from storage.dialogue import Outcome
 
 log = logging.getLogger(__name__)
-NOT_MODIFIED = "message is not modified"
 QUERY_EXPIRED = ("query is too old", "query id is invalid")
 
 
