@@ -60,16 +60,16 @@ def uniform_think(mean: float, rng: random.Random) -> Callable[[], float]:
 
 
 async def start_scaled_bot(
-    api_url: str, database_url: str, log_dir: Path, scale: float, bot_root: Path
+    api_url: str, database_url: str, log_dir: Path, scale: float, bot_root: Path, webhook: bool
 ) -> BotProcess:
-    """One polling ``sicheck run`` whose budget runs on the scaled clock."""
+    """One ``sicheck run`` whose budget runs on the scaled clock."""
     scaled = {
         "TELEGRAM_RATE_LIMIT": str(30 * scale),
         "TELEGRAM_CHAT_RATE_LIMIT": str(1 * scale),
         "TELEGRAM_RETRY_BACKOFF": str(0.5 / scale),
     }
     return await start_bot(
-        api_url, database_url, log_dir, webhook=False, settings=scaled, root=bot_root
+        api_url, database_url, log_dir, webhook=webhook, settings=scaled, root=bot_root
     )
 
 
@@ -94,16 +94,20 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
     telegram = LoopbackTelegram(api)
     await telegram.start()
     watch = ReplyWatch(api)
-    bot = await start_scaled_bot(telegram.url, database_url, log_dir, scale, args.bot_root)
+    bot = await start_scaled_bot(
+        telegram.url, database_url, log_dir, scale, args.bot_root, args.webhook
+    )
     faults = Faults(scenario["faults"], seed=args.seed) if scenario["faults"] else None
     try:
         await ready(api, bot)
         rng = random.Random(args.seed)  # noqa: S311 - pauses, not secrets
         latencies: list[float] = []
+        # One delivery for all: Telegram opens at most 40 webhook connections per bot.
+        delivery = Delivery(api, webhooks=[bot.webhook] if bot.webhook else ())
         practitioners = [
             Practitioner(
                 FIRST_USER + n,
-                Delivery(api),
+                delivery,
                 watch,
                 latencies,
                 uniform_think(scenario["think"] / scale, rng),
@@ -173,6 +177,7 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
         "steps_per_assessment": len(ASSESSMENT),
         "error_log_lines": len(bot.errors()),
         "database": database_url.split(":", 1)[0],
+        "updates_by": "webhook" if args.webhook else "polling",
         "cores": os.cpu_count(),
     }
 
@@ -190,6 +195,7 @@ def main() -> None:
         "--bot-root", type=lambda text: Path(text).resolve(), default=ROOT, help="source tree"
     )
     parser.add_argument("--database-url", help="default: a new SQLite file in a temp dir")
+    parser.add_argument("--webhook", action="store_true", help="updates by webhook, not polling")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
