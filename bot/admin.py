@@ -9,19 +9,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.arguments import add_database_url, console_user, languages, number, user_id
 
 if TYPE_CHECKING:
     from bot.settings import Settings
     from storage.privacy import Erased
-    from storage.store import Store
+    from storage.store import Database
 
 PLATFORM = "telegram"
-CONSOLE = "console"
+Handler = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int]]
 
 
 def invitation_link(username: str | None, code: str) -> str:
@@ -30,34 +31,33 @@ def invitation_link(username: str | None, code: str) -> str:
 
 
 def erased_line(erased: Erased) -> str:
-    """What ``sicheck erase`` erased, counted in the current language's plural forms."""
-    from dialogs.i18n import ngettext
+    """What ``sicheck erase`` erased, in the current language."""
+    from dialogs.i18n import _, ngettext
 
-    parts = (
-        ngettext("%(count)s respondent", "%(count)s respondents", erased.respondents),
-        ngettext("%(count)s assessment", "%(count)s assessments", erased.assessments),
-        ngettext("%(count)s answer", "%(count)s answers", erased.answers),
-        ngettext("%(count)s answer-log entry", "%(count)s answer-log entries", erased.log_entries),
+    return _(
+        "erased %(respondents)s, %(assessments)s, %(answers)s and %(entries)s",
+        respondents=ngettext("%(count)s respondent", "%(count)s respondents", erased.respondents),
+        assessments=ngettext("%(count)s assessment", "%(count)s assessments", erased.assessments),
+        answers=ngettext("%(count)s answer", "%(count)s answers", erased.answers),
+        entries=ngettext(
+            "%(count)s answer-log entry", "%(count)s answer-log entries", erased.log_entries
+        ),
     )
-    return f"erased {parts[0]}, {parts[1]}, {parts[2]} and {parts[3]}"
 
 
 def purged_line(days: int, erased: Erased) -> str:
-    """What ``sicheck purge`` removed, counted in the current language's plural forms."""
-    from dialogs.i18n import ngettext
+    """What ``sicheck purge`` removed, in the current language."""
+    from dialogs.i18n import _, ngettext
 
-    return (
-        "past "
-        + ngettext("%(count)s day", "%(count)s days", days)
-        + ": "
-        + ngettext(
+    return _(
+        "past %(days)s: %(assessments)s and %(identities)s removed",
+        days=ngettext("%(count)s day", "%(count)s days", days),
+        assessments=ngettext(
             "%(count)s unfinished assessment",
             "%(count)s unfinished assessments",
             erased.assessments,
-        )
-        + " and "
-        + ngettext("%(count)s identity", "%(count)s identities", erased.respondents)
-        + " removed"
+        ),
+        identities=ngettext("%(count)s identity", "%(count)s identities", erased.respondents),
     )
 
 
@@ -75,6 +75,13 @@ def _cohort_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_url(parser)
 
 
+def _filter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cohort", help="only this cohort (its code)")
+    parser.add_argument("--country", help="only this country (ISO code or name, such as LV)")
+    parser.add_argument("--lang", choices=languages(), default=languages()[0])
+    add_database_url(parser)
+
+
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
     from bot.exporting import KINDS, NAMES, SHAPES
 
@@ -85,11 +92,8 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="the file to write (default: its own name)")
     parser.add_argument("--since", help="from this day (YYYY-MM-DD)")
     parser.add_argument("--until", help="through this day (YYYY-MM-DD)")
-    parser.add_argument("--cohort", help="only this cohort (its code)")
-    parser.add_argument("--country", help="only this country (ISO code or name)")
     parser.add_argument("--version", type=number, help="only this checklist version (a number)")
     parser.add_argument("--completed", action="store_true", help="completed assessments only")
-    parser.add_argument("--lang", choices=languages(), default=languages()[0])
     parser.add_argument(
         "--names",
         choices=NAMES,
@@ -100,7 +104,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="add each respondent's platform and user id (otherwise pseudonyms only)",
     )
-    add_database_url(parser)
+    _filter_arguments(parser)
 
 
 def _erase_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,98 +119,84 @@ def _erase_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _stats_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cohort", help="only this cohort (its code)")
-    parser.add_argument("--country", help="only this country (ISO code or name, such as LV)")
-    parser.add_argument("--lang", choices=languages(), default=languages()[0])
     parser.add_argument("--chart", type=Path, help="also write the distribution chart (PNG)")
-    add_database_url(parser)
+    _filter_arguments(parser)
 
 
-SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "coordinator": ("who may export and see figures", _coordinator_arguments),
-    "cohort": ("groups of practitioners invited by one link", _cohort_arguments),
-    "export": ("answer logs and assessments as files", _export_arguments),
-    "erase": ("erase a respondent, as they asked by e-mail", _erase_arguments),
-    "purge": ("remove what is past RETENTION_DAYS now", add_database_url),
-    "stats": ("aggregate figures per cohort and country", _stats_arguments),
-}
-"""Each subcommand's one-line help and the function that declares its options."""
+@asynccontextmanager
+async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator[Database]:
+    from bot.runtime import open_database
 
-
-async def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Carry out one of the coordinators' subcommands."""
-    from bot.runtime import StartupError, open_database
-
-    if args.command == "coordinator" and args.action != "list" and not args.user_id:
-        raise StartupError(f"coordinator {args.action} needs a Telegram user id")
-    if args.command == "cohort" and args.action == "new" and not (args.name or "").strip():
-        raise StartupError("cohort new needs a name, such as: sicheck cohort new 'Riga 2026'")
-    if args.command == "export":
-        return await _export(args, settings)
     database = await open_database(args.database_url or settings.database_url)
     try:
-        if args.command == "coordinator":
-            return await _coordinator(args, database.store)
-        if args.command == "stats":
-            return await _stats(args, database.store, settings)
-        if args.command == "erase":
-            return await _erase(args, database.store)
-        if args.command == "purge":
-            return await _purge(database.store, settings)
-        return await _cohort(args, database.store, settings)
+        yield database
     finally:
         await database.close()
 
 
-async def _erase(args: argparse.Namespace, store: Store) -> int:
+async def _erase(args: argparse.Namespace, settings: Settings) -> int:
     from storage.privacy import erase
 
-    if args.telegram_id is not None:
-        platform, external_id = PLATFORM, args.telegram_id
-    else:
-        platform, external_id = CONSOLE, args.console_user
-    erased = await store.run(lambda c: erase(c, platform, external_id))
+    platform, external_id = (PLATFORM, args.telegram_id)
+    if args.telegram_id is None:
+        platform, external_id = ("console", args.console_user)
+    async with _opened(args, settings) as database:
+        store = database.store
+        erased = await store.run(lambda c: erase(c, platform, external_id))
     print(erased_line(erased))
     return 0 if erased.anything else 1
 
 
-async def _purge(store: Store, settings: Settings) -> int:
+async def _purge(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import timedelta
 
     from storage.privacy import purge
 
     retention = timedelta(days=settings.retention_days)
-    erased = await store.run(lambda c: purge(c, retention))
+    async with _opened(args, settings) as database:
+        store = database.store
+        erased = await store.run(lambda c: purge(c, retention))
     print(purged_line(settings.retention_days, erased))
     return 0
 
 
-async def _coordinator(args: argparse.Namespace, store: Store) -> int:
+async def _coordinator(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import StartupError
     from storage.coordination import add_coordinator, list_coordinators, remove_coordinator
 
-    if args.action == "add":
-        await store.run(lambda c: add_coordinator(c, PLATFORM, args.user_id))
-        print(f"{args.user_id} is a coordinator")
-        return 0
-    if args.action == "remove":
-        removed = await store.run(lambda c: remove_coordinator(c, PLATFORM, args.user_id))
-        print(f"{args.user_id} is no longer a coordinator" if removed else "not a coordinator")
-        return 0 if removed else 1
-    for platform, external_id, notify in await store.run(list_coordinators):
-        print(f"{platform}\t{external_id}\t{'notified' if notify else '-'}")
+    if args.action != "list" and not args.user_id:
+        raise StartupError(f"coordinator {args.action} needs a Telegram user id")
+    async with _opened(args, settings) as database:
+        store = database.store
+        if args.action == "add":
+            await store.run(lambda c: add_coordinator(c, PLATFORM, args.user_id))
+            print(f"{args.user_id} is a coordinator")
+            return 0
+        if args.action == "remove":
+            removed = await store.run(lambda c: remove_coordinator(c, PLATFORM, args.user_id))
+            print(f"{args.user_id} is no longer a coordinator" if removed else "not a coordinator")
+            return 0 if removed else 1
+        for platform, external_id, notify in await store.run(list_coordinators):
+            print(f"{platform}\t{external_id}\t{'notified' if notify else '-'}")
     return 0
 
 
-async def _cohort(args: argparse.Namespace, store: Store, settings: Settings) -> int:
+async def _cohort(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import StartupError
     from storage.coordination import list_cohorts, new_cohort
 
-    if args.action == "new":
-        name = args.name.strip()[:200]
-        code = await store.run(lambda c: new_cohort(c, name))
-        print(f"cohort {name!r}: {invitation_link(settings.telegram_bot_username, code)}")
-        return 0
+    name = (args.name or "").strip()[:200]
+    if args.action == "new" and not name:
+        raise StartupError("cohort new needs a name, such as: sicheck cohort new 'Riga 2026'")
+    async with _opened(args, settings) as database:
+        store = database.store
+        if args.action == "new":
+            code = await store.run(lambda c: new_cohort(c, name))
+            print(f"cohort {name!r}: {invitation_link(settings.telegram_bot_username, code)}")
+            return 0
+        cohorts = await store.run(list_cohorts)
     print("code\tname\trespondents\tstarted\tcompleted\tcreated")
-    for cohort in await store.run(list_cohorts):
+    for cohort in cohorts:
         print(
             f"{cohort.code}\t{cohort.name}\t{cohort.respondents}\t{cohort.started}\t"
             f"{cohort.completed}\t{cohort.created_at:%Y-%m-%d}"
@@ -214,7 +204,7 @@ async def _cohort(args: argparse.Namespace, store: Store, settings: Settings) ->
     return 0
 
 
-async def _stats(args: argparse.Namespace, store: Store, settings: Settings) -> int:
+async def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.documents import stats_png
     from bot.exporting import UnknownCountryError, country_code
     from bot.runtime import StartupError, load_checked_content
@@ -226,11 +216,12 @@ async def _stats(args: argparse.Namespace, store: Store, settings: Settings) -> 
         country = country_code(args.country, args.lang) if args.country else None
     except UnknownCountryError as error:
         raise StartupError(str(error)) from None
-    groups = await store.run(
-        lambda c: stats(
-            c, content, cohort=args.cohort, country=country, threshold=settings.stats_min_group
+    threshold = settings.stats_min_group
+    async with _opened(args, settings) as database:
+        store = database.store
+        groups = await store.run(
+            lambda c: stats(c, content, cohort=args.cohort, country=country, threshold=threshold)
         )
-    )
     print(stats_plain(groups, content, args.lang))
     if args.chart is not None:
         png = await asyncio.to_thread(stats_png, groups, content, args.lang)
@@ -245,12 +236,7 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
     from bot.exporting import ExportRequestError, UnknownCountryError, parse_words, run_export
-    from bot.runtime import (
-        StartupError,
-        load_checked_content,
-        open_database,
-        require_pseudonym_key,
-    )
+    from bot.runtime import StartupError, load_checked_content, require_pseudonym_key
 
     words = [args.kind, args.shape] + ["completed"] * args.completed + [args.names or ""]
     for option in ("since", "until", "cohort", "country", "version"):
@@ -265,17 +251,24 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
         raise StartupError(str(error)) from None
     except ExportRequestError as error:
         raise StartupError(f"export option {error}") from None
-    url = args.database_url or settings.database_url
-    # Opening the database also checks that its schema is current before reading from it.
-    database = await open_database(url)
     key = settings.sicheck_pseudonym_key
     secret = key.get_secret_value() if key else ""
-    try:
+    # Opening the database also checks that its schema is current before reading from it.
+    async with _opened(args, settings) as database:
         await require_pseudonym_key(database, secret)
-    finally:
-        await database.close()
     path = args.out or Path(request.filename)
-    content = load_checked_content()
-    rows = await asyncio.to_thread(run_export, url, content, request, path, secret)
+    url = args.database_url or settings.database_url
+    rows = await asyncio.to_thread(run_export, url, load_checked_content(), request, path, secret)
     print(f"{rows} rows written to {path}", file=sys.stderr)
     return 0
+
+
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {
+    "coordinator": ("who may export and see figures", _coordinator_arguments, _coordinator),
+    "cohort": ("groups of practitioners invited by one link", _cohort_arguments, _cohort),
+    "export": ("answer logs and assessments as files", _export_arguments, _export),
+    "erase": ("erase a respondent, as they asked by e-mail", _erase_arguments, _erase),
+    "purge": ("remove what is past RETENTION_DAYS now", add_database_url, _purge),
+    "stats": ("aggregate figures per cohort and country", _stats_arguments, _stats),
+}
+"""Each subcommand's one-line help, the function that declares its options, and its work."""

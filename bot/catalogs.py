@@ -230,11 +230,10 @@ BUTTON_LABEL_MAX = 40
 COMMAND_DESCRIPTION_MAX = 256
 LONG_AGO = datetime(2026, 9, 30, tzinfo=UTC)
 """A date whose name is long in every language (September)."""
-LONGEST_IDS = LARGEST
 
 
-def _worst_snapshots(checklist: Checklist, language: str) -> list[tuple[Snapshot, bool]]:
-    """Every state of the dialogue with the longest data a user can give, guidance shown."""
+def _worst_snapshots(checklist: Checklist, language: str) -> list[Snapshot]:
+    """Every state of the dialogue with the longest data a user can give, and with none."""
     comment = "W" * COMMENT_MAX
     # Strong, weak and middling answers, so the summary lists strengths, weaknesses and risks,
     # each changed since an earlier assessment; every tag ticked, in the country with the most
@@ -259,44 +258,41 @@ def _worst_snapshots(checklist: Checklist, language: str) -> list[tuple[Snapshot
     )
     earlier = Earlier({criterion.code: 2 for criterion in checklist.criteria}, LONG_AGO)
     worst = Snapshot(checklist.version, "", language, True, profile, answers, earlier=earlier)
-    return [(replace(worst, state=state), True) for state in states(checklist)] + [
-        (replace(worst, state=state, answers=MappingProxyType({})), False)
+    empty = replace(worst, answers=MappingProxyType({}))
+    return [
+        replace(snapshot, state=state)
+        for snapshot in (worst, empty)
         for state in states(checklist)
     ]
-
-
-def _longest_history(language: str) -> History:
-    past = PastAssessment(LONGEST_IDS.assessment_id, 999, "W" * NAME_MAX, LONG_AGO, 66.7)
-    return History((past,) * HISTORY_MAX, language)
 
 
 def render_problems(content: Content) -> list[str]:
     """Texts that Telegram would refuse or a phone could not show, in any language."""
     problems = []
+    past = PastAssessment(LARGEST.assessment_id, 999, "W" * NAME_MAX, LONG_AGO, 66.7)
     for language in SUPPORTED_LANGUAGES:
         with use_language(language):
-            for name, description in COMMANDS:
-                if not 1 <= len(_(description)) <= COMMAND_DESCRIPTION_MAX:
-                    problems.append(f"{language}: /{name} description length")
-            views = [
-                (
-                    snapshot.state,
-                    render(content.latest, snapshot, info=info and bool(snapshot.answers)),
-                )
-                for snapshot, info in _worst_snapshots(content.latest, language)
+            problems += [
+                f"{language}: /{name} description length"
+                for name, description in COMMANDS
+                if not 1 <= len(_(description)) <= COMMAND_DESCRIPTION_MAX
             ]
-            views.append(("history", history_view(_longest_history(language))))
+            # Guidance shown wherever there are answers: the longest form of a question.
+            views = [
+                (worst.state, render(content.latest, worst, info=bool(worst.answers)))
+                for worst in _worst_snapshots(content.latest, language)
+            ]
+            views.append(("history", history_view(History((past,) * HISTORY_MAX, language))))
             for state, view in views:
                 where = f"{language}: view {state}"
                 length = len(plain(view.text))
                 if length > MESSAGE_MAX:
                     problems.append(f"{where}: {length} characters > {MESSAGE_MAX}")
-                for row in view.buttons:
-                    for button in row:
-                        if len(button.label) > BUTTON_LABEL_MAX:
-                            problems.append(f"{where}: button {button.label!r} is too long")
-                        try:
-                            pack(LONGEST_IDS, button.action)
-                        except ValueError as error:
-                            problems.append(f"{where}: {error}")
+                for button in (button for row in view.buttons for button in row):
+                    if len(button.label) > BUTTON_LABEL_MAX:
+                        problems.append(f"{where}: button {button.label!r} is too long")
+                    try:
+                        pack(LARGEST, button.action)
+                    except ValueError as error:
+                        problems.append(f"{where}: {error}")
     return problems

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import admin
@@ -19,7 +20,7 @@ from bot.arguments import add_database_url, languages
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-Declare = Callable[[argparse.ArgumentParser], None]
+DIAGRAM = Path(__file__).resolve().parents[1] / "docs" / "state-diagram.md"
 
 
 def _console_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,39 +42,6 @@ def _diagram_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help="fail if the committed one is stale")
 
 
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    """The subcommand takes no options."""
-
-
-SUBCOMMANDS: dict[str, tuple[str, Declare]] = {
-    "console": ("run an assessment in this terminal", _console_arguments),
-    "run": ("run the Telegram bot (long polling, or webhook if set)", _no_arguments),
-    "db": ("database schema tasks", _db_arguments),
-    "i18n": ("translation catalogs", _i18n_arguments),
-    **admin.SUBCOMMANDS,
-    "diagram": ("write the dialogue's state diagram (mermaid)", _diagram_arguments),
-}
-
-
-def _parser(chosen: str | None) -> argparse.ArgumentParser:
-    """The parser; only the ``chosen`` subcommand's options are declared (and imported)."""
-    parser = argparse.ArgumentParser(
-        prog="sicheck",
-        description="SI Check: assess a social-innovation practice against the EAPN checklist.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, (summary, declare) in SUBCOMMANDS.items():
-        subparser = commands.add_parser(name, help=summary)
-        if name == chosen:
-            declare(subparser)
-    return parser
-
-
-def _chosen(argv: Sequence[str]) -> str | None:
-    # The top-level parser has no option but --help, so the subcommand is the first word.
-    return next((word for word in argv if word in SUBCOMMANDS), None)
-
-
 def _login_name() -> str:
     import getpass
 
@@ -91,21 +59,28 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
 
     content = load_checked_content()
     database = await open_database(args.database_url or settings.database_url)
-    stdin = sys.stdin
-    if isinstance(stdin, io.TextIOWrapper):
-        stdin.reconfigure(errors="replace")
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
     try:
         return await run_console(
             content,
             database,
             user=args.user or _login_name(),
             language=args.lang,
-            stdin=stdin,
+            stdin=sys.stdin,
             stdout=sys.stdout,
             retention_days=settings.retention_days,
         )
     finally:
         await database.close()
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import logs
+    from bot.telegram.run import run_bot
+
+    logs.configure(settings.log_level, settings.log_format)
+    return await run_bot(settings)
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
@@ -123,6 +98,53 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if revision == head_revision() else 1
 
 
+async def _i18n(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import catalogs
+
+    return catalogs.run(args.action)
+
+
+async def _diagram(args: argparse.Namespace, settings: Settings) -> int:
+    """Write ``docs/state-diagram.md``, or with ``--check`` fail when it differs."""
+    from dialogs.content import default_content
+    from dialogs.diagram import document
+
+    expected = document(default_content().latest)
+    if args.check:
+        if not DIAGRAM.exists() or DIAGRAM.read_text(encoding="utf-8") != expected:
+            print(f"{DIAGRAM} is stale: run `sicheck diagram`", file=sys.stderr)
+            return 1
+        return 0
+    DIAGRAM.parent.mkdir(exist_ok=True)
+    DIAGRAM.write_text(expected, encoding="utf-8")
+    print(f"wrote {DIAGRAM}")
+    return 0
+
+
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], admin.Handler]] = {
+    "console": ("run an assessment in this terminal", _console_arguments, _console),
+    "run": ("run the Telegram bot (long polling, or webhook if set)", lambda _: None, _run),
+    "db": ("database schema tasks", _db_arguments, _db),
+    "i18n": ("translation catalogs", _i18n_arguments, _i18n),
+    **admin.SUBCOMMANDS,
+    "diagram": ("write the dialogue's state diagram (mermaid)", _diagram_arguments, _diagram),
+}
+
+
+def _parser(chosen: str | None) -> argparse.ArgumentParser:
+    """The parser; only the ``chosen`` subcommand's options are declared (and imported)."""
+    parser = argparse.ArgumentParser(
+        prog="sicheck",
+        description="SI Check: assess a social-innovation practice against the EAPN checklist.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (summary, declare, _work) in SUBCOMMANDS.items():
+        subparser = commands.add_parser(name, help=summary)
+        if name == chosen:
+            declare(subparser)
+    return parser
+
+
 def _settings() -> Settings:
     from pydantic import ValidationError
 
@@ -137,42 +159,19 @@ def _settings() -> Settings:
         raise StartupError(f"setting {field}: {first['msg']}") from None
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    settings = _settings()
-    if args.command == "console":
-        return asyncio.run(_console(args, settings))
-    if args.command == "run":
-        from bot import logs
-        from bot.telegram.run import run_bot
-
-        logs.configure(settings.log_level, settings.log_format)
-        return asyncio.run(run_bot(settings))
-    if args.command == "db":
-        return asyncio.run(_db(args, settings))
-    if args.command == "i18n":
-        from bot import catalogs
-
-        return catalogs.run(args.action)
-    if args.command in admin.SUBCOMMANDS:
-        return asyncio.run(admin.run(args, settings))
-    if args.command == "diagram":
-        from bot import diagram
-
-        return diagram.run(check=args.check)
-    return 2
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sicheck`` command."""
     words = sys.argv[1:] if argv is None else list(argv)
+    # The top-level parser has no option but --help, so the subcommand is the first word.
+    chosen = next((word for word in words if word in SUBCOMMANDS), None)
     try:
-        args = _parser(_chosen(words)).parse_args(words)
+        args = _parser(chosen).parse_args(words)
     except SystemExit as stopped:  # --help, or a usage error already printed in one line
         return stopped.code if isinstance(stopped.code, int) else 2
     from bot.runtime import StartupError
 
     try:
-        return _dispatch(args)
+        return asyncio.run(SUBCOMMANDS[args.command][2](args, _settings()))
     except StartupError as error:
         print(f"sicheck: {error}", file=sys.stderr)
         return 2

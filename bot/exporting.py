@@ -17,6 +17,7 @@ from typing import Literal, cast
 
 from babel import Locale
 
+from bot.arguments import is_number
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.report import country_name
@@ -90,9 +91,11 @@ class ExportRequest:
         return f"sicheck-{what}-{datetime.now(UTC):%Y-%m-%d}{SUFFIX[self.kind]}"
 
 
-def _day(text: str, option: str) -> datetime:
+def _day(options: dict[str, str], option: str) -> datetime | None:
+    if option not in options:
+        return None
     try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        return datetime.strptime(options[option], "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise ExportRequestError(f"{option}: a date such as 2026-03-31") from None
 
@@ -127,17 +130,16 @@ def parse_words(words: Sequence[str], language: str) -> ExportRequest:
             raise ExportRequestError("names: labels or codes")
         names = cast(Names, options["names"].lower())
     version = options.get("version")
-    if version is not None and not version.isdigit():
+    if version is not None and not is_number(version):
         raise ExportRequestError("version: a number")
+    until = _day(options, "until")
     return ExportRequest(
         kind,
         shape,
         ExportFilter(
-            since=_day(options["since"], "since") if "since" in options else None,
+            since=_day(options, "since"),
             # "until=2026-03-31" means through that day: the filter's bound is exclusive.
-            until=_day(options["until"], "until") + timedelta(days=1)
-            if "until" in options
-            else None,
+            until=until + timedelta(days=1) if until else None,
             cohort=options.get("cohort"),
             country=country_code(options["country"], language) if "country" in options else None,
             checklist_version=int(version) if version else None,

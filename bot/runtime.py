@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from babel.messages.pofile import read_po
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+import asyncio
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
+from babel.messages.pofile import read_po
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+import storage
 from dialogs.content import Content, ContentError, check_translations, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES
 from locales import catalog_path
 from storage.coordination import adopt_pseudonym_key
 from storage.database import create_engine, is_sqlite
-from storage.migrate import current_revision, head_revision, upgrade
 from storage.store import Database, connect
+
+T = TypeVar("T")
+MIGRATIONS = Path(storage.__file__).parent / "migrations" / "versions"
+REVISION = re.compile(r"^(down_)?revision\b[^=]*=\s*['\"]?(\w+)", re.MULTILINE)
+PSEUDONYM_KEY_MIN = 16
 
 
 class StartupError(Exception):
@@ -23,11 +35,7 @@ def catalog_texts(language: str) -> dict[str, str]:
     """The ``msgid -> msgstr`` pairs of a language's catalog, fuzzy entries left out."""
     with catalog_path(language).open("rb") as handle:
         catalog = read_po(handle, locale=language)
-    return {
-        str(message.id): str(message.string)
-        for message in catalog
-        if message.id and not message.fuzzy
-    }
+    return {str(m.id): str(m.string) for m in catalog if m.id and not m.fuzzy}
 
 
 def load_checked_content() -> Content:
@@ -44,28 +52,46 @@ def load_checked_content() -> Content:
     return content
 
 
-async def inspect_revision(url: str) -> str | None:
-    """The migration the database at ``url`` is at, without changing anything."""
-    engine = _engine(url)
+def _usable(make: Callable[[str], T], url: str) -> T:
     try:
-        return await current_revision(engine)
-    except (OperationalError, DBAPIError, OSError) as error:
-        raise StartupError(_unreachable(url, error)) from None
-    finally:
-        engine.dispose()
-
-
-def _engine(url: str) -> Engine:
-    try:
-        return create_engine(url)
+        return make(url)
     except Exception as error:  # an unparsable URL or a missing driver
         raise StartupError(f"DATABASE_URL is not usable: {error}") from None
 
 
-def _unreachable(url: str, error: BaseException) -> str:
+def _unreachable(url: str, error: BaseException) -> StartupError:
     reason = str(getattr(error, "orig", None) or error).splitlines()[0]
     where = make_url(url).render_as_string(hide_password=True)
-    return f"cannot reach the database at {where}: {reason}"
+    return StartupError(f"cannot reach the database at {where}: {reason}")
+
+
+async def inspect_revision(url: str) -> str | None:
+    """The migration the database at ``url`` is at, without changing anything."""
+    from storage.migrate import current_revision
+
+    engine = _usable(create_engine, url)
+    try:
+        return await current_revision(engine)
+    except (DBAPIError, OSError) as error:
+        raise _unreachable(url, error) from None
+    finally:
+        engine.dispose()
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database is at the newest migration shipped, found without importing
+    Alembic (which the console's start would pay for): the stored revision against the
+    one no migration file names as its predecessor."""
+    revisions: set[str] = set()
+    predecessors: set[str] = set()
+    for path in MIGRATIONS.glob("*.py"):
+        for down, name in REVISION.findall(path.read_text(encoding="utf-8")):
+            (predecessors if down else revisions).add(name)
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        stored = connection.execute(text("SELECT version_num FROM alembic_version"))
+        return set(stored.scalars()) == revisions - predecessors
 
 
 async def open_database(url: str, *, migrate: bool | None = None) -> Database:
@@ -74,31 +100,23 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
     The embedded SQLite default migrates itself; a shared server database is migrated by
     ``sicheck db upgrade`` so that replicas never race to change its schema.
     """
-    database = _connect(url)
+    database = _usable(connect, url)
     try:
-        if migrate if migrate is not None else is_sqlite(url):
+        if not await asyncio.to_thread(at_head, database.engine):
+            if not (migrate if migrate is not None else is_sqlite(url)):
+                raise StartupError(
+                    "the database schema is not current: run `sicheck db upgrade` first"
+                )
+            from storage.migrate import upgrade
+
             await upgrade(database.engine)
-        elif await current_revision(database.engine) != head_revision():
-            raise StartupError(
-                "the database schema is not current: run `sicheck db upgrade` first"
-            )
-    except (OperationalError, DBAPIError, OSError) as error:
+    except (DBAPIError, OSError) as error:
         await database.close()
-        raise StartupError(_unreachable(url, error)) from None
+        raise _unreachable(url, error) from None
     except StartupError:
         await database.close()
         raise
     return database
-
-
-def _connect(url: str) -> Database:
-    try:
-        return connect(url)
-    except Exception as error:  # an unparsable URL or a missing driver
-        raise StartupError(f"DATABASE_URL is not usable: {error}") from None
-
-
-PSEUDONYM_KEY_MIN = 16
 
 
 async def require_pseudonym_key(database: Database, configured: str | None) -> None:

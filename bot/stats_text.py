@@ -22,26 +22,20 @@ HOURS_UP_TO = 48
 GROUP_SEPARATOR = "\n\n"
 
 
-def group_country(group: GroupStats) -> str:
-    """The group's country in the current language: "another" and "unknown" kept apart."""
-    if group.overall and group.country is None:
-        return _("All countries")
-    if group.country is None:
-        return _("Unknown country")
-    if group.country == OTHER_COUNTRY:
-        return country_name(None)
-    return country_name(group.country)
-
-
 def group_heading(group: GroupStats) -> str:
-    """The group's cohort and country in the current language, unescaped."""
+    """The group's cohort and country in the current language, unescaped; "another country"
+    and "unknown country" kept apart."""
     if group.overall and group.cohort is None:
         cohort = _("All cohorts")
-    elif group.cohort is None:
-        cohort = _("No cohort")
     else:
-        cohort = group.cohort_name or group.cohort
-    return f"{cohort} · {group_country(group)}"
+        cohort = group.cohort_name or group.cohort or _("No cohort")
+    if group.overall and group.country is None:
+        country = _("All countries")
+    elif group.country is None:
+        country = _("Unknown country")
+    else:
+        country = country_name(None if group.country == OTHER_COUNTRY else group.country)
+    return f"{cohort} · {country}"
 
 
 def duration_text(seconds: float | None) -> str:

@@ -42,26 +42,23 @@ def initial_state(*, language_known: bool, consented: bool) -> str:
     return machine.PROFILE_NAME if consented else machine.CONSENT
 
 
-def show(checklist: Checklist, snapshot: Snapshot, notice: str | None = None) -> View:
-    """Render ``snapshot`` in its own language."""
+def show(
+    checklist: Checklist, snapshot: Snapshot, notice: str | None = None, *, info: bool = False
+) -> View:
+    """Render ``snapshot`` in its own language (with the question's guidance for ``info``)."""
     with use_language(snapshot.language):
-        return render(checklist, snapshot, notice=_(notice) if notice else None)
+        return render(checklist, snapshot, notice=_(notice) if notice else None, info=info)
 
 
 def step(checklist: Checklist, snapshot: Snapshot, event: events.Event) -> Step:
     """Apply ``event`` to ``snapshot``; a refused event changes nothing and says why."""
-    if isinstance(event, events.Show):
-        return Step(snapshot, (), show(checklist, snapshot))
-    if isinstance(event, events.Report):
-        if snapshot.state != machine.SUMMARY:
+    if isinstance(event, events.Show | events.Report | events.Info):
+        # Events that only show something, each where it means something.
+        questions = {criterion.code for criterion in checklist.criteria}
+        where = {events.Report: {machine.SUMMARY}, events.Info: questions}.get(type(event))
+        if where is not None and snapshot.state not in where:
             return _refused(checklist, snapshot, NOT_HERE)
-        return Step(snapshot, (), show(checklist, snapshot))
-    if isinstance(event, events.Info):
-        if snapshot.state not in {criterion.code for criterion in checklist.criteria}:
-            return _refused(checklist, snapshot, NOT_HERE)
-        with use_language(snapshot.language):
-            view = render(checklist, snapshot, info=True)
-        return Step(snapshot, (), view)
+        return Step(snapshot, (), show(checklist, snapshot, info=isinstance(event, events.Info)))
     trigger = machine.trigger_for(event)
     if trigger is None:
         return _refused(checklist, snapshot, NOT_HERE)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 
 @dataclass(frozen=True)
@@ -138,20 +138,20 @@ Event = (
 )
 
 _CRITERION = r"C\d\d"
-
-
-_TOKENS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Event]], ...] = (
-    (re.compile(r"l:([a-z]{2})"), lambda m: ChooseLanguage(m[1])),
-    (re.compile(r"c:([A-Z]{2}|-)"), lambda m: ChooseCountry(None if m[1] == "-" else m[1])),
-    (
-        re.compile(rf"a:({_CRITERION}):([0-9]|-)"),
-        lambda m: Answer(m[1], None if m[2] == "-" else int(m[2])),
-    ),
-    (re.compile(rf"t:({_CRITERION}):([a-z_]{{1,20}})"), lambda m: ToggleAspect(m[1], m[2])),
-    (re.compile(r"g:([a-z_]{1,24})"), lambda m: ToggleTag(m[1])),
-    (re.compile(rf"e:({_CRITERION})"), lambda m: Edit(m[1])),
-    (re.compile(r"o:(\d{1,19})"), lambda m: Open(int(m[1]))),
-)
+_FIELDS: dict[str, tuple[Callable[..., Event], tuple[str, ...]]] = {
+    "l": (ChooseLanguage, (r"[a-z]{2}",)),
+    "c": (ChooseCountry, (r"[A-Z]{2}|-",)),
+    "a": (Answer, (_CRITERION, r"[0-9]|-")),
+    "t": (ToggleAspect, (_CRITERION, r"[a-z_]{1,20}")),
+    "g": (ToggleTag, (r"[a-z_]{1,24}",)),
+    "e": (Edit, (_CRITERION,)),
+    "o": (Open, (r"[0-9]{1,19}",)),
+}
+"""Tokens with data: a prefix, then each field's text, ``-`` for ``None``; digits make ints."""
+_PATTERNS = {
+    prefix: re.compile(":".join((prefix, *(f"({field})" for field in fields))))
+    for prefix, (_, fields) in _FIELDS.items()
+}
 _SIMPLE: dict[str, Event] = {
     "y": Consent(accepted=True),
     "n": Consent(accepted=False),
@@ -167,24 +167,13 @@ _SIMPLE: dict[str, Event] = {
 
 def encode(event: Event) -> str:
     """Return the button token that stands for ``event``."""
-    match event:
-        case ChooseLanguage(language):
-            return f"l:{language}"
-        case ChooseCountry(country):
-            return f"c:{country or '-'}"
-        case Answer(criterion, value):
-            return f"a:{criterion}:{'-' if value is None else value}"
-        case ToggleAspect(criterion, aspect):
-            return f"t:{criterion}:{aspect}"
-        case ToggleTag(code):
-            return f"g:{code}"
-        case Edit(criterion):
-            return f"e:{criterion}"
-        case Open(assessment_id):
-            return f"o:{assessment_id}"
     for token, simple in _SIMPLE.items():
         if simple == event:
             return token
+    for prefix, (kind, _) in _FIELDS.items():
+        if type(event) is kind:
+            values = ("-" if value is None else str(value) for value in astuple(event))
+            return ":".join((prefix, *values))
     raise ValueError(f"{event!r} has no button token")
 
 
@@ -192,8 +181,9 @@ def decode(token: str) -> Event | None:
     """Return the event a button token stands for, or ``None`` for an unknown or forged one."""
     if token in _SIMPLE:
         return _SIMPLE[token]
-    for pattern, build in _TOKENS:
-        match = pattern.fullmatch(token)
-        if match is not None:
-            return build(match)
-    return None
+    prefix = token.partition(":")[0]
+    match = _PATTERNS[prefix].fullmatch(token) if prefix in _PATTERNS else None
+    if match is None:
+        return None
+    values = (None if v == "-" else int(v) if v.isdigit() else v for v in match.groups())
+    return _FIELDS[prefix][0](*values)

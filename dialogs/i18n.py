@@ -89,11 +89,7 @@ def gettext(message: str, **params: object) -> str:
 
 
 def ngettext(singular: str, plural: str, count: int, **params: object) -> str:
-    """The form of ``singular``/``plural`` that ``count`` takes in the current language.
-
-    ``count`` is offered to the text as ``%(count)s``; other named placeholders come in
-    ``params``.
-    """
+    """The form ``count`` takes in the current language, with ``count`` as ``%(count)s``."""
     text = translations(_current_language.get()).ngettext(singular, plural, count)
     return text % {"count": count, **params}
 

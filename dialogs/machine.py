@@ -1,4 +1,5 @@
-"""The dialogue as a ``transitions`` state machine: states and transitions declared as data.
+"""The dialogue as a ``transitions`` state machine: states, transitions and what each trigger
+records are declared as data; ``Dialog`` holds the conditions and actions they name.
 
 One machine is built per checklist version and thread, with one ``Dialog`` model that each step
 primes with the assessment's snapshot before firing one trigger (``machine_for``).
@@ -31,196 +32,146 @@ SUMMARY = "summary"
 CANCELLED = "cancelled"
 DECLINED = "declined"
 
-PROFILE_STATES = (
-    PROFILE_NAME,
-    PROFILE_COUNTRY,
-    PROFILE_ORGANISATION,
-    PROFILE_GROUPS,
-    PROFILE_THEMES,
-)
+PROFILE_FIELDS = {
+    PROFILE_NAME: "practice_name",
+    PROFILE_COUNTRY: "country",
+    PROFILE_ORGANISATION: "organisation",
+    PROFILE_GROUPS: "target_groups",
+    PROFILE_THEMES: "themes",
+}
+"""The profile steps, in order, and the field of ``Profile`` each one fills."""
 TAG_STATES = (PROFILE_GROUPS, PROFILE_THEMES)
 FINAL_STATES = (SUMMARY, CANCELLED, DECLINED)
+
+TRIGGERS: dict[type[object], str] = {
+    events.ChooseLanguage: "choose_language",
+    events.Text: "text",
+    events.ChooseCountry: "choose_country",
+    events.Answer: "answer",
+    events.ToggleAspect: "toggle_aspect",
+    events.ToggleTag: "toggle_tag",
+    events.Back: "back",
+    events.Skip: "skip",
+    events.Confirm: "confirm",
+    events.Cancel: "cancel",
+    events.Restart: "restart",
+}
+"""The trigger each kind of event fires (``Consent`` and ``Edit`` name theirs by their data)."""
+ACTIONS = {
+    "choose_language": "set_language",
+    "accept": "give_consent",
+    "text": "keep_text",
+    "choose_country": "keep_country",
+    "answer": "record_answer",
+    "toggle_aspect": "tick_aspect",
+    "toggle_tag": "tick_tag",
+    "restart": "start_new",
+}
+"""What a trigger records wherever it fires, before the state changes (``edit_<criterion>``
+triggers open their question for editing)."""
+ELSEWHERE = N_("That button belongs to another question.")
+
+Row = tuple[str, str | list[str], str | None, list[str]]
+"""A transition as ``(trigger, source, dest, conditions)``; ``dest`` ``None`` stays put."""
 
 
 def states(checklist: Checklist) -> list[str]:
     """Every state of the dialogue for ``checklist``, in the order a practitioner meets them."""
     questions = [criterion.code for criterion in checklist.criteria]
-    return [LANGUAGE, CONSENT, *PROFILE_STATES, *questions, REVIEW, *FINAL_STATES]
+    return [LANGUAGE, CONSENT, *PROFILE_FIELDS, *questions, REVIEW, *FINAL_STATES]
+
+
+def declared_states(checklist: Checklist) -> list[str | dict[str, str]]:
+    """The states, each question declared with the callback that opens it.
+
+    ``Dialog.on_enter_review`` is bound to the review by its name, as ``transitions`` does.
+    """
+    questions = {criterion.code for criterion in checklist.criteria}
+    return [
+        {"name": name, "on_enter": "open_question"} if name in questions else name
+        for name in states(checklist)
+    ]
 
 
 def transitions(checklist: Checklist) -> list[dict[str, Any]]:
     """The dialogue's transitions as data; the first whose conditions hold fires."""
     questions = [criterion.code for criterion in checklist.criteria]
-    active = [LANGUAGE, CONSENT, *PROFILE_STATES, *questions, REVIEW]
-    table: list[dict[str, Any]] = [
-        {
-            "trigger": "choose_language",
-            "source": LANGUAGE,
-            "dest": PROFILE_NAME,
-            "conditions": ["language_supported", "consented"],
-            "before": "set_language",
-        },
-        {
-            "trigger": "choose_language",
-            "source": LANGUAGE,
-            "dest": CONSENT,
-            "conditions": "language_supported",
-            "before": "set_language",
-        },
-        {"trigger": "accept", "source": CONSENT, "dest": PROFILE_NAME, "before": "give_consent"},
-        {"trigger": "decline", "source": CONSENT, "dest": DECLINED},
-        {"trigger": "back", "source": CONSENT, "dest": LANGUAGE},
-        {
-            "trigger": "text",
-            "source": PROFILE_NAME,
-            "dest": PROFILE_COUNTRY,
-            "conditions": "name_fits",
-            "before": "save_practice_name",
-        },
-        {
-            "trigger": "choose_country",
-            "source": PROFILE_COUNTRY,
-            "dest": PROFILE_ORGANISATION,
-            "before": "save_country",
-        },
-        {"trigger": "back", "source": PROFILE_COUNTRY, "dest": PROFILE_NAME},
-        {
-            "trigger": "text",
-            "source": PROFILE_ORGANISATION,
-            "dest": PROFILE_GROUPS,
-            "conditions": "name_fits",
-            "before": "save_organisation",
-        },
-        {"trigger": "skip", "source": PROFILE_ORGANISATION, "dest": PROFILE_GROUPS},
-        {"trigger": "back", "source": PROFILE_ORGANISATION, "dest": PROFILE_COUNTRY},
-        {
-            "trigger": "toggle_tag",
-            "source": list(TAG_STATES),
-            "dest": None,
-            "conditions": "tag_fits",
-            "after": "tick_tag",
-        },
-        {"trigger": "confirm", "source": PROFILE_GROUPS, "dest": PROFILE_THEMES},
-        {"trigger": "skip", "source": PROFILE_GROUPS, "dest": PROFILE_THEMES},
-        {"trigger": "back", "source": PROFILE_GROUPS, "dest": PROFILE_ORGANISATION},
-        {"trigger": "confirm", "source": PROFILE_THEMES, "dest": questions[0]},
-        {"trigger": "skip", "source": PROFILE_THEMES, "dest": questions[0]},
-        {"trigger": "back", "source": PROFILE_THEMES, "dest": PROFILE_GROUPS},
+    active = [LANGUAGE, CONSENT, *PROFILE_FIELDS, *questions, REVIEW]
+    rows: list[Row] = [
+        ("choose_language", LANGUAGE, PROFILE_NAME, ["language_supported", "consented"]),
+        ("choose_language", LANGUAGE, CONSENT, ["language_supported"]),
+        ("accept", CONSENT, PROFILE_NAME, []),
+        ("decline", CONSENT, DECLINED, []),
+        ("back", CONSENT, LANGUAGE, []),
+        ("text", PROFILE_NAME, PROFILE_COUNTRY, ["name_fits"]),
+        ("choose_country", PROFILE_COUNTRY, PROFILE_ORGANISATION, []),
+        ("back", PROFILE_COUNTRY, PROFILE_NAME, []),
+        ("text", PROFILE_ORGANISATION, PROFILE_GROUPS, ["name_fits"]),
+        ("skip", PROFILE_ORGANISATION, PROFILE_GROUPS, []),
+        ("back", PROFILE_ORGANISATION, PROFILE_COUNTRY, []),
+        ("toggle_tag", list(TAG_STATES), None, ["tag_fits"]),
+        ("confirm", PROFILE_GROUPS, PROFILE_THEMES, []),
+        ("skip", PROFILE_GROUPS, PROFILE_THEMES, []),
+        ("back", PROFILE_GROUPS, PROFILE_ORGANISATION, []),
+        ("confirm", PROFILE_THEMES, questions[0], []),
+        ("skip", PROFILE_THEMES, questions[0], []),
+        ("back", PROFILE_THEMES, PROFILE_GROUPS, []),
     ]
-    for index, code in enumerate(questions):
-        following = questions[index + 1] if index + 1 < len(questions) else REVIEW
-        previous = questions[index - 1] if index else PROFILE_THEMES
-        table += [
-            {
-                "trigger": "answer",
-                "source": code,
-                "dest": REVIEW,
-                "conditions": ["answer_fits", "editing"],
-                "before": "record_answer",
-            },
-            {
-                "trigger": "answer",
-                "source": code,
-                "dest": following,
-                "conditions": "answer_fits",
-                "before": "record_answer",
-            },
-            {
-                "trigger": "skip",
-                "source": code,
-                "dest": REVIEW,
-                "conditions": ["nothing_unsaved", "editing"],
-            },
-            {
-                "trigger": "skip",
-                "source": code,
-                "dest": following,
-                "conditions": "nothing_unsaved",
-            },
-            # Skipping a question drops a comment written before any answer: only on request.
-            {
-                "trigger": "confirm",
-                "source": code,
-                "dest": REVIEW,
-                "conditions": ["comment_unsaved", "editing"],
-            },
-            {
-                "trigger": "confirm",
-                "source": code,
-                "dest": following,
-                "conditions": "comment_unsaved",
-            },
-            {"trigger": "back", "source": code, "dest": REVIEW, "conditions": "editing"},
-            {"trigger": "back", "source": code, "dest": previous},
-            {
-                "trigger": "text",
-                "source": code,
-                "dest": None,
-                "conditions": "comment_fits",
-                "after": "record_comment",
-            },
-            {
-                "trigger": "toggle_aspect",
-                "source": code,
-                "dest": None,
-                "conditions": "aspect_fits",
-                "after": "tick_aspect",
-            },
-            {"trigger": f"edit_{code}", "source": REVIEW, "dest": code, "after": "start_edit"},
+    previous = [PROFILE_THEMES, *questions[:-1]]
+    following = [*questions[1:], REVIEW]
+    for code, before, after in zip(questions, previous, following, strict=True):
+        # A question opened from the review returns there. Skipping a question drops a comment
+        # written before any answer, so that takes its own button (confirm).
+        for trigger, condition in (
+            ("answer", "answer_fits"),
+            ("skip", "nothing_unsaved"),
+            ("confirm", "comment_unsaved"),
+        ):
+            rows += [
+                (trigger, code, REVIEW, [condition, "editing"]),
+                (trigger, code, after, [condition]),
+            ]
+        rows += [
+            ("back", code, REVIEW, ["editing"]),
+            ("back", code, before, []),
+            ("text", code, None, ["comment_fits"]),
+            ("toggle_aspect", code, None, ["aspect_fits"]),
+            (f"edit_{code}", REVIEW, code, []),
         ]
-    table += [
-        {"trigger": "back", "source": REVIEW, "dest": questions[-1]},
-        {"trigger": "confirm", "source": REVIEW, "dest": SUMMARY},
-        {"trigger": "cancel", "source": active, "dest": CANCELLED},
-        {"trigger": "restart", "source": active, "dest": CANCELLED, "after": "start_new"},
-        {"trigger": "restart", "source": list(FINAL_STATES), "dest": None, "after": "start_new"},
+    rows += [
+        ("back", REVIEW, questions[-1], []),
+        ("confirm", REVIEW, SUMMARY, []),
+        ("cancel", active, CANCELLED, []),
+        ("restart", active, CANCELLED, []),
+        ("restart", list(FINAL_STATES), None, []),
     ]
-    return table
+    actions = ACTIONS | {f"edit_{code}": "start_edit" for code in questions}
+    keys = ("trigger", "source", "dest", "conditions")
+    return [dict(zip(keys, row, strict=True), before=actions.get(row[0])) for row in rows]
 
 
 def trigger_for(event: events.Event) -> str | None:
     """Name the machine trigger an event fires; ``None`` for events that change nothing."""
     match event:
-        case events.ChooseLanguage():
-            return "choose_language"
         case events.Consent(accepted):
             return "accept" if accepted else "decline"
-        case events.Text():
-            return "text"
-        case events.ChooseCountry():
-            return "choose_country"
-        case events.Answer():
-            return "answer"
-        case events.ToggleAspect():
-            return "toggle_aspect"
-        case events.ToggleTag():
-            return "toggle_tag"
         case events.Edit(criterion):
             return f"edit_{criterion}"
-        case events.Back():
-            return "back"
-        case events.Skip():
-            return "skip"
-        case events.Confirm():
-            return "confirm"
-        case events.Cancel():
-            return "cancel"
-        case events.Restart():
-            return "restart"
-    return None
+    return TRIGGERS.get(type(event))
 
 
 class Dialog:
     """The machine's model for one step: a mutable copy of a snapshot plus what it changed."""
 
     state: str
+    snapshot: Snapshot
+    effects: list[Effect]
+    problem: str | None
+    """Why the event was refused, as an untranslated message id."""
 
     def __init__(self, checklist: Checklist) -> None:
         self.checklist = checklist
-        self.snapshot = Snapshot(checklist.version, LANGUAGE, "en")
-        self.effects: list[Effect] = []
-        self.problem: str | None = None
-        """Why the event was refused, as an untranslated message id."""
+        self.reset(Snapshot(checklist.version, LANGUAGE, "en"))
 
     def reset(self, snapshot: Snapshot) -> None:
         """Take up ``snapshot`` for the next step, forgetting the previous one."""
@@ -238,10 +189,8 @@ class Dialog:
     # Conditions
 
     def language_supported(self, data: EventData) -> bool:
-        event = data.kwargs["event"]
-        if event.language in SUPPORTED_LANGUAGES:
-            return True
-        return self._refuse(N_("That language is not available."))
+        supported = data.kwargs["event"].language in SUPPORTED_LANGUAGES
+        return supported or self._refuse(N_("That language is not available."))
 
     def consented(self, data: EventData) -> bool:
         return self.snapshot.consented
@@ -250,59 +199,59 @@ class Dialog:
         return self.snapshot.editing
 
     def name_fits(self, data: EventData) -> bool:
-        text = data.kwargs["event"].text
-        if not text:
-            return self._refuse(N_("Please write the name."))
-        if len(text) > NAME_MAX:
-            return self._refuse(N_("That is too long: please keep it under 200 characters."))
-        return True
+        return self._fits(
+            data,
+            NAME_MAX,
+            N_("Please write the name."),
+            N_("That is too long: please keep it under 200 characters."),
+        )
 
     def comment_fits(self, data: EventData) -> bool:
+        return self._fits(
+            data,
+            COMMENT_MAX,
+            N_("An empty comment was not saved."),
+            N_("That comment is too long: please keep it under 1000 characters."),
+        )
+
+    def _fits(self, data: EventData, limit: int, empty: str, too_long: str) -> bool:
         text = data.kwargs["event"].text
         if not text:
-            return self._refuse(N_("An empty comment was not saved."))
-        if len(text) > COMMENT_MAX:
-            return self._refuse(
-                N_("That comment is too long: please keep it under 1000 characters.")
-            )
-        return True
+            return self._refuse(empty)
+        return len(text) <= limit or self._refuse(too_long)
 
     def comment_unsaved(self, data: EventData) -> bool:
         return self.snapshot.draft.comment is not None and self.state not in self.snapshot.answers
 
     def nothing_unsaved(self, data: EventData) -> bool:
-        if self.comment_unsaved(data):
-            return self._refuse(
-                N_(
-                    "Your comment is saved with an answer. Choose an answer to keep it, or "
-                    "“Skip, without the comment” to leave the question without it."
-                )
+        return not self.comment_unsaved(data) or self._refuse(
+            N_(
+                "Your comment is saved with an answer. Choose an answer to keep it, or "
+                "“Skip, without the comment” to leave the question without it."
             )
-        return True
+        )
 
     def answer_fits(self, data: EventData) -> bool:
         event = data.kwargs["event"]
         if event.criterion != self.state:
-            return self._refuse(N_("That button belongs to another question."))
+            return self._refuse(ELSEWHERE)
         if event.value is not None and not 0 <= event.value <= self.checklist.max_value:
             return self._refuse(N_("That answer is not on the scale."))
         return True
 
     def aspect_fits(self, data: EventData) -> bool:
         event = data.kwargs["event"]
-        aspects = {aspect.code for aspect in self.checklist.criterion(self.state).aspects}
-        if event.criterion != self.state or event.aspect not in aspects:
-            return self._refuse(N_("That button belongs to another question."))
-        return True
+        fits = event.criterion == self.state and event.aspect in self._aspect_codes()
+        return fits or self._refuse(ELSEWHERE)
 
     def tag_fits(self, data: EventData) -> bool:
-        if data.kwargs["event"].code not in self._tag_codes():
-            return self._refuse(N_("That button belongs to another question."))
-        return True
+        return data.kwargs["event"].code in self._tag_codes() or self._refuse(ELSEWHERE)
+
+    def _aspect_codes(self) -> list[str]:
+        return [aspect.code for aspect in self.checklist.criterion(self.state).aspects]
 
     def _tag_codes(self) -> list[str]:
-        taxonomy = self.checklist.knowledge.taxonomy
-        tags = taxonomy.target_groups if self.state == PROFILE_GROUPS else taxonomy.themes
+        tags = getattr(self.checklist.knowledge.taxonomy, PROFILE_FIELDS[self.state])
         return [tag.code for tag in tags]
 
     # Actions
@@ -316,48 +265,33 @@ class Dialog:
         self._update(consented=True)
         self.effects.append(GiveConsent())
 
-    def save_practice_name(self, data: EventData) -> None:
-        self._update(profile=replace(self.snapshot.profile, practice_name=_text(data)))
+    def keep_text(self, data: EventData) -> None:
+        """Keep a text as the profile step's field, or as the question's comment."""
+        text = data.kwargs["event"].text
+        recorded = self.snapshot.answers.get(self.state)
+        if self.state in PROFILE_FIELDS:
+            self._profile(text)
+        elif recorded is None:
+            self._update(draft=replace(self.snapshot.draft, comment=text))
+        else:
+            self._store(recorded.value, recorded.aspects, text)
 
-    def save_country(self, data: EventData) -> None:
-        country = data.kwargs["event"].country
-        self._update(profile=replace(self.snapshot.profile, country=country))
-
-    def save_organisation(self, data: EventData) -> None:
-        self._update(profile=replace(self.snapshot.profile, organisation=_text(data)))
+    def keep_country(self, data: EventData) -> None:
+        self._profile(data.kwargs["event"].country)
 
     def record_answer(self, data: EventData) -> None:
-        code = self.state
-        value = data.kwargs["event"].value
         draft = self.snapshot.draft
-        self._store(code, value, draft.aspects, draft.comment)
-
-    def record_comment(self, data: EventData) -> None:
-        code = self.state
-        comment = _text(data)
-        existing = self.snapshot.answers.get(code)
-        if existing is None:
-            self._update(draft=replace(self.snapshot.draft, comment=comment))
-        else:
-            self._store(code, existing.value, existing.aspects, comment)
+        self._store(data.kwargs["event"].value, draft.aspects, draft.comment)
 
     def tick_aspect(self, data: EventData) -> None:
-        aspect = data.kwargs["event"].aspect
-        chosen = set(self.snapshot.draft.aspects) ^ {aspect}
-        order = [a.code for a in self.checklist.criterion(self.state).aspects]
-        aspects = tuple(code for code in order if code in chosen)
+        chosen = set(self.snapshot.draft.aspects) ^ {data.kwargs["event"].aspect}
+        aspects = tuple(code for code in self._aspect_codes() if code in chosen)
         self._update(draft=replace(self.snapshot.draft, aspects=aspects))
 
     def tick_tag(self, data: EventData) -> None:
-        profile = self.snapshot.profile
-        groups = self.state == PROFILE_GROUPS
-        chosen = set(profile.target_groups if groups else profile.themes)
+        chosen = set(getattr(self.snapshot.profile, PROFILE_FIELDS[self.state]))
         chosen ^= {data.kwargs["event"].code}
-        ordered = tuple(code for code in self._tag_codes() if code in chosen)
-        if groups:
-            self._update(profile=replace(profile, target_groups=ordered))
-        else:
-            self._update(profile=replace(profile, themes=ordered))
+        self._profile(tuple(code for code in self._tag_codes() if code in chosen))
 
     def start_edit(self, data: EventData) -> None:
         self._update(editing=True)
@@ -365,7 +299,7 @@ class Dialog:
     def start_new(self, data: EventData) -> None:
         self.effects.append(StartNew())
 
-    def on_enter_question(self, data: EventData) -> None:
+    def open_question(self, data: EventData) -> None:
         """Open the question with what was recorded for it before."""
         recorded = self.snapshot.answers.get(self.state)
         draft = Draft() if recorded is None else Draft(recorded.aspects, recorded.comment)
@@ -374,34 +308,17 @@ class Dialog:
     def on_enter_review(self, data: EventData) -> None:
         self._update(editing=False, draft=Draft())
 
-    def _store(
-        self, code: str, value: int | None, aspects: tuple[str, ...], comment: str | None
-    ) -> None:
+    def _profile(self, value: Any) -> None:
+        field = PROFILE_FIELDS[self.state]
+        self._update(profile=replace(self.snapshot.profile, **{field: value}))
+
+    def _store(self, value: int | None, aspects: tuple[str, ...], comment: str | None) -> None:
+        code = self.state
         previous = self.snapshot.answers.get(code)
-        answer = RecordedAnswer(
-            value, aspects, comment, 1 if previous is None else previous.revision + 1
-        )
+        revision = 1 if previous is None else previous.revision + 1
+        answer = RecordedAnswer(value, aspects, comment, revision)
         self._update(answers=MappingProxyType({**self.snapshot.answers, code: answer}))
         self.effects.append(RecordAnswer(code, value, aspects, comment))
-
-
-def _text(data: EventData) -> str:
-    text: str = data.kwargs["event"].text
-    return text
-
-
-def declared_states(checklist: Checklist) -> list[str | dict[str, str]]:
-    """The states with the callbacks that run on entering them."""
-    questions = {criterion.code for criterion in checklist.criteria}
-    declared: list[str | dict[str, str]] = []
-    for name in states(checklist):
-        if name in questions:
-            declared.append({"name": name, "on_enter": "on_enter_question"})
-        elif name == REVIEW:
-            declared.append({"name": name, "on_enter": "on_enter_review"})
-        else:
-            declared.append(name)
-    return declared
 
 
 _machines: dict[tuple[int, int], tuple[Checklist, Machine, Dialog]] = {}

@@ -1,8 +1,7 @@
 """Similar good practices: a pure, explainable match of a practice against the content's ones.
 
-A good practice is relevant only when it shares a target group or a theme with the practice
-assessed: the same country, or strength where the practice is weak, then rank the relevant
-ones but never make a practice relevant on their own, so a practice that shares nothing is
+Only a shared target group or theme makes a good practice relevant; the same country and
+strength where the practice is weak rank relevant ones, so a practice that shares nothing is
 told so instead of being offered noise.
 """
 
@@ -41,29 +40,6 @@ class Match:
             + COMPLEMENT_WEIGHT * len(self.complements)
         )
 
-    @property
-    def relevant(self) -> bool:
-        """Whether the practices share whom or what they work for."""
-        return bool(self.groups or self.themes)
-
-
-def match(
-    practice: Practice,
-    *,
-    target_groups: Collection[str],
-    themes: Collection[str],
-    country: str | None,
-    weak_criteria: Collection[str],
-) -> Match:
-    """Explain how ``practice`` relates to the profile and weak criteria of an assessment."""
-    return Match(
-        practice,
-        tuple(code for code in practice.target_groups if code in target_groups),
-        tuple(code for code in practice.themes if code in themes),
-        country is not None and practice.country == country,
-        tuple(code for code in practice.strong_criteria if code in weak_criteria),
-    )
-
 
 def similar_practices(
     practices: Sequence[Practice],
@@ -72,20 +48,18 @@ def similar_practices(
     themes: Collection[str],
     country: str | None,
     weak_criteria: Collection[str],
-    limit: int = SUGGESTED_AT_MOST,
 ) -> tuple[Match, ...]:
     """The most relevant good practices, best first; empty when none is relevant."""
     matches = [
-        match(
+        Match(
             practice,
-            target_groups=target_groups,
-            themes=themes,
-            country=country,
-            weak_criteria=weak_criteria,
+            tuple(code for code in practice.target_groups if code in target_groups),
+            tuple(code for code in practice.themes if code in themes),
+            country is not None and practice.country == country,
+            tuple(code for code in practice.strong_criteria if code in weak_criteria),
         )
         for practice in practices
     ]
-    relevant = [candidate for candidate in matches if candidate.relevant]
-    # Ties keep the content file's order, so the result is stable.
-    relevant.sort(key=lambda candidate: -candidate.points)
-    return tuple(relevant[:limit])
+    # Only whom or what practices work for makes one relevant; ties keep the content's order.
+    relevant = sorted((m for m in matches if m.groups or m.themes), key=lambda m: -m.points)
+    return tuple(relevant[:SUGGESTED_AT_MOST])

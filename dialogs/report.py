@@ -15,7 +15,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_percent
 
-from dialogs.content import Checklist, Practice, SeedNote
+from dialogs.content import Checklist, Criterion, Practice
 from dialogs.i18n import _, current_language, ngettext, use_language
 from dialogs.matching import Match, similar_practices
 from dialogs.scoring import score
@@ -44,8 +44,6 @@ class CriterionLine:
     """The practitioner's comment on the criterion, in full."""
     aspects: tuple[str, ...] = ()
     """The kinds of novelty ticked (criterion 2), as labels in the report's language."""
-    aspect_codes: tuple[str, ...] = ()
-    """The same kinds as the content file's codes, for machine-readable exports."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +132,11 @@ class Report:
         )
 
 
-_FRENCH_PUNCTUATION = re.compile(r"(?<=[^\s(\[«/])[ \N{NO-BREAK SPACE}]?([:;?!])(?=\s|$|<|\))")
-"""A ``:``, ``;``, ``?`` or ``!`` ending a word (never inside an address such as ``https://``)."""
+_FRENCH_PUNCTUATION = re.compile(
+    r"(&#?\w+;)|(?<=[^\s(\[«/])[ \N{NO-BREAK SPACE}]?([:;?!])(?=\s|$|<|\))"
+)
+"""A ``:``, ``;``, ``?`` or ``!`` ending a word (never inside an address such as ``https://``),
+or an HTML character reference, which is left whole."""
 
 
 def typeset(text: str, language: str) -> str:
@@ -143,7 +144,9 @@ def typeset(text: str, language: str) -> str:
     ``:``, ``;``, ``?`` and ``!``; no language writes "…." twice over."""
     text = text.replace("….", "…")
     if language == "fr":
-        text = _FRENCH_PUNCTUATION.sub("\N{NARROW NO-BREAK SPACE}\\1", text)
+        text = _FRENCH_PUNCTUATION.sub(
+            lambda found: found[1] or "\N{NARROW NO-BREAK SPACE}" + found[2], text
+        )
     return text
 
 
@@ -174,7 +177,7 @@ def answer_label(checklist: Checklist, value: int | None) -> str:
     """The scale label of ``value`` in the current language."""
     if value is None:
         return _(checklist.not_applicable.label)
-    return _(checklist.level(value).label)
+    return _(checklist.scale[value].label)
 
 
 def build_report(
@@ -190,37 +193,11 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
     result = score(checklist, values)
     earlier = snapshot.earlier
     earlier_result = None if earlier is None else score(checklist, earlier.answers)
-    lines = []
-    for number, criterion_score in enumerate(result.criteria, start=1):
-        criterion = checklist.criterion(criterion_score.code)
-        answered = criterion_score.answered
-        recorded = snapshot.answers.get(criterion.code)
-        aspects = () if recorded is None else recorded.aspects
-        labels = {aspect.code: _(aspect.label) for aspect in criterion.aspects}
-        before = earlier.answers.get(criterion.code) if earlier is not None else None
-        earlier_answer = None
-        changed = False
-        if earlier is not None:
-            was_answered = criterion.code in earlier.answers
-            earlier_answer = answer_label(checklist, before) if was_answered else _("not answered")
-            changed = (was_answered, before) != (answered, criterion_score.value)
-        lines.append(
-            CriterionLine(
-                code=criterion.code,
-                number=number,
-                title=_(criterion.title),
-                answer=answer_label(checklist, criterion_score.value)
-                if answered
-                else _("not answered"),
-                value=criterion_score.value,
-                earlier_answer=earlier_answer,
-                earlier_value=before,
-                changed=changed,
-                comment=None if recorded is None else recorded.comment,
-                aspects=tuple(labels[code] for code in aspects if code in labels),
-                aspect_codes=tuple(code for code in aspects if code in labels),
-            )
-        )
+    lines = [
+        _line(checklist, number, criterion, snapshot, values)
+        for number, criterion in enumerate(checklist.criteria, start=1)
+    ]
+    below = [line for line in lines if line.value is not None and line.value < checklist.max_value]
     weak = [code for code, value in values.items() if _weak(value)]
     profile = snapshot.profile
     matches = similar_practices(
@@ -247,12 +224,8 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
         criteria=tuple(lines),
         strengths=tuple(_strength(checklist, code, values) for code in result.strongest),
         weaknesses=tuple(_recommendation(checklist, code) for code in result.weakest),
-        next_steps=() if result.weakest else _next_steps(checklist, lines),
-        recommendations=tuple(
-            _recommendation(checklist, line.code)
-            for line in lines
-            if line.value is not None and line.value < checklist.max_value
-        ),
+        next_steps=() if result.weakest else _next_steps(checklist, below, result.scored > 0),
+        recommendations=tuple(_recommendation(checklist, line.code) for line in below),
         risks=_risks(checklist, values),
         practices=tuple(_suggestion(checklist, found) for found in matches),
         help=_help(checklist, profile.country),
@@ -263,15 +236,44 @@ def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | No
     )
 
 
+def _line(
+    checklist: Checklist,
+    number: int,
+    criterion: Criterion,
+    snapshot: Snapshot,
+    values: Mapping[str, int | None],
+) -> CriterionLine:
+    code, earlier = criterion.code, snapshot.earlier
+    recorded = snapshot.answers.get(code)
+    labels = {aspect.code: _(aspect.label) for aspect in criterion.aspects}
+    aspects = () if recorded is None else recorded.aspects
+    before = None if earlier is None else earlier.answers.get(code)
+    return CriterionLine(
+        code=code,
+        number=number,
+        title=_(criterion.title),
+        answer=_answer(checklist, values, code),
+        value=values.get(code),
+        earlier_answer=None if earlier is None else _answer(checklist, earlier.answers, code),
+        earlier_value=before,
+        changed=earlier is not None
+        and (code in earlier.answers, before) != (code in values, values.get(code)),
+        comment=None if recorded is None else recorded.comment,
+        aspects=tuple(labels[aspect] for aspect in aspects if aspect in labels),
+    )
+
+
+def _answer(checklist: Checklist, values: Mapping[str, int | None], code: str) -> str:
+    return answer_label(checklist, values[code]) if code in values else _("not answered")
+
+
 def _weak(value: int | None) -> bool:
     return value is not None and value <= WEAK_VALUE_MAX
 
 
 def format_day(moment: datetime | None) -> str | None:
     """A date the way the current language writes it in full."""
-    if moment is None:
-        return None
-    return format_date(moment, format="long", locale=current_language())
+    return None if moment is None else format_date(moment, "long", locale=current_language())
 
 
 def _strength(checklist: Checklist, code: str, values: Mapping[str, int | None]) -> Advice:
@@ -283,17 +285,18 @@ def _recommendation(checklist: Checklist, code: str) -> Advice:
     return Advice(_(criterion.title), _(criterion.recommendation))
 
 
-def _next_steps(checklist: Checklist, lines: list[CriterionLine]) -> tuple[Advice, ...]:
+def _next_steps(
+    checklist: Checklist, below: list[CriterionLine], scored: bool
+) -> tuple[Advice, ...]:
     """What to do next when no criterion stands out as weaker than the others.
 
-    The lowest criteria below the top of the scale, in the checklist's order, with their
+    The lowest criteria ``below`` the top of the scale, in the checklist's order, with their
     recommendation; a practice at the top everywhere gets the checklist's own next step.
     """
-    below = [line for line in lines if line.value is not None and line.value < checklist.max_value]
     if below:
         lowest = sorted(below, key=lambda line: line.value or 0)[:FLAGGED_AT_MOST]
         return tuple(_recommendation(checklist, line.code) for line in lowest)
-    if any(line.value is not None for line in lines):
+    if scored:
         step = checklist.next_step
         return (Advice(_(step.title), _(step.text)),)
     return ()
@@ -301,12 +304,9 @@ def _next_steps(checklist: Checklist, lines: list[CriterionLine]) -> tuple[Advic
 
 def _risks(checklist: Checklist, values: Mapping[str, int | None]) -> tuple[Flag, ...]:
     """The seed's risks and threats that weak answers point to, the most pointed-to first."""
-    notes: list[SeedNote] = [*checklist.knowledge.risks.risks, *checklist.knowledge.risks.threats]
-    flagged: list[tuple[SeedNote, list[str]]] = []
-    for note in notes:
-        weak = [code for code in note.criteria if _weak(values.get(code))]
-        if weak:
-            flagged.append((note, weak))
+    notes = (*checklist.knowledge.risks.risks, *checklist.knowledge.risks.threats)
+    pointed = [(note, [c for c in note.criteria if _weak(values.get(c))]) for note in notes]
+    flagged = [(note, weak) for note, weak in pointed if weak]
     # Most weak criteria first, then the notes that are about those criteria alone, then
     # the lowest answers; the content file's order breaks ties.
     flagged.sort(

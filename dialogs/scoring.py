@@ -12,7 +12,6 @@ from fractions import Fraction
 
 from dialogs.content import Band, Checklist
 
-NOT_APPLICABLE = None
 STRENGTH_MIN_VALUE = 2
 LISTED_AT_MOST = 3
 
@@ -28,10 +27,6 @@ class CriterionScore:
     def scored(self) -> bool:
         """Whether this criterion counts in the overall score."""
         return self.value is not None
-
-    def percent(self, max_value: int) -> float | None:
-        """The criterion's score as a percentage of the scale's top."""
-        return None if self.value is None else 100 * self.value / max_value
 
 
 @dataclass(frozen=True)
@@ -72,28 +67,18 @@ def band_for(checklist: Checklist, overall: Fraction) -> Band:
 
 def score(checklist: Checklist, answers: Mapping[str, int | None]) -> Score:
     """Score ``answers`` (criterion code to value, ``None`` for N/A) against ``checklist``."""
-    criteria = tuple(
-        CriterionScore(
-            code=criterion.code,
-            answered=criterion.code in answers,
-            value=answers.get(criterion.code),
-        )
-        for criterion in checklist.criteria
-    )
-    scored = [criterion for criterion in criteria if criterion.value is not None]
-    if not scored:
+    codes = [criterion.code for criterion in checklist.criteria]
+    criteria = tuple(CriterionScore(code, code in answers, answers.get(code)) for code in codes)
+    values = {c.code: c.value for c in criteria if c.value is not None}
+    if not values:
         return Score(criteria, None, None, (), ())
-    points = sum(criterion.value for criterion in scored if criterion.value is not None)
-    overall = Fraction(points, checklist.max_value * len(scored))
-    values = [criterion.value or 0 for criterion in scored]
-    highest, lowest = max(values), min(values)
+    overall = Fraction(sum(values.values()), checklist.max_value * len(values))
+    highest, lowest = max(values.values()), min(values.values())
     # A criterion stands out only against the others: where all are equal, the band says it.
-    by_strength = sorted(scored, key=lambda c: -(c.value or 0))
-    strongest = tuple(
-        c.code for c in by_strength if STRENGTH_MIN_VALUE <= (c.value or 0) > lowest
-    )[:LISTED_AT_MOST]
-    by_weakness = sorted(scored, key=lambda c: c.value or 0)
-    weakest = tuple(
-        c.code for c in by_weakness if (c.value or 0) < highest and c.code not in strongest
-    )[:LISTED_AT_MOST]
-    return Score(criteria, overall, band_for(checklist, overall), strongest, weakest)
+    by_strength = sorted(values, key=lambda code: -values[code])
+    strongest = tuple(c for c in by_strength if STRENGTH_MIN_VALUE <= values[c] > lowest)
+    strongest = strongest[:LISTED_AT_MOST]
+    by_weakness = sorted(values, key=lambda code: values[code])
+    weakest = tuple(c for c in by_weakness if values[c] < highest and c not in strongest)
+    band = band_for(checklist, overall)
+    return Score(criteria, overall, band, strongest, weakest[:LISTED_AT_MOST])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from html import escape, unescape
 
 from babel import Locale
@@ -17,6 +18,7 @@ from dialogs import events, machine
 from dialogs.content import Checklist, Criterion
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, current_language, ngettext, use_language
 from dialogs.report import (
+    Advice,
     CriterionLine,
     History,
     Report,
@@ -87,17 +89,13 @@ def render(
     """Build the view of ``snapshot``'s state; ``notice`` explains a refused input first."""
     view = _render_state(checklist, snapshot, info)
     if notice:
-        view = View(f"<i>{escape(notice)}</i>\n\n{view.text}", *_rest(view))
+        view = replace(view, text=f"<i>{escape(notice)}</i>\n\n{view.text}")
     return _typeset(view)
 
 
 def _typeset(view: View) -> View:
     """``view`` with its text set by the current language's typography."""
-    return View(typeset(view.text, current_language()), *_rest(view))
-
-
-def _rest(view: View) -> tuple[tuple[tuple[Button, ...], ...], str | None, bool]:
-    return view.buttons, view.progress, view.accepts_text
+    return replace(view, text=typeset(view.text, current_language()))
 
 
 def _render_state(checklist: Checklist, snapshot: Snapshot, info: bool) -> View:
@@ -167,15 +165,8 @@ def _consent() -> View:
             _("Do you agree that your answers are recorded?"),
         )
     )
-    return View(
-        text,
-        (
-            (
-                _button(_("✅ I agree"), events.Consent(accepted=True)),
-                _button(_("❌ No, thanks"), events.Consent(accepted=False)),
-            ),
-        ),
-    )
+    agree = _button(_("✅ I agree"), events.Consent(accepted=True))
+    return View(text, ((agree, _button(_("❌ No, thanks"), events.Consent(accepted=False))),))
 
 
 def _country() -> View:
@@ -212,14 +203,8 @@ def _tags(checklist: Checklist, snapshot: Snapshot) -> View:
 def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, info: bool) -> View:
     total = len(checklist.criteria)
     number = checklist.criteria.index(criterion) + 1
-    lines = [
-        "<b>"
-        + _("Criterion %(number)s/%(total)s", number=number, total=total)
-        + ": "
-        + escape(_(criterion.title))
-        + "</b>",
-        escape(_(criterion.question)),
-    ]
+    heading = _("Criterion %(number)s/%(total)s", number=number, total=total)
+    lines = [f"<b>{heading}: {escape(_(criterion.title))}</b>", escape(_(criterion.question))]
     if info:
         lines.append("ℹ️ <i>" + escape(_(criterion.guidance)) + "</i>")
     buttons: list[tuple[Button, ...]] = []
@@ -229,14 +214,8 @@ def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, in
             mark = _tick(aspect.code in snapshot.draft.aspects)
             if info:
                 lines.append(f"• <b>{escape(_(aspect.label))}</b>: {escape(_(aspect.text))}")
-            buttons.append(
-                (
-                    _button(
-                        f"{mark} {_(aspect.label)}",
-                        events.ToggleAspect(criterion.code, aspect.code),
-                    ),
-                )
-            )
+            toggle = events.ToggleAspect(criterion.code, aspect.code)
+            buttons.append((_button(f"{mark} {_(aspect.label)}", toggle),))
     recorded = snapshot.answers.get(criterion.code)
     if recorded is not None:
         label = escape(answer_label(checklist, recorded.value))
@@ -296,9 +275,7 @@ def _review(checklist: Checklist, snapshot: Snapshot) -> View:
 
 
 def _bar(value: int | None, max_value: int) -> str:
-    if value is None:
-        return "·" * BAR_WIDTH
-    return "■" * value + "□" * (max_value - value)
+    return "·" * BAR_WIDTH if value is None else "■" * value + "□" * (max_value - value)
 
 
 def summary(checklist: Checklist, snapshot: Snapshot) -> View:
@@ -338,26 +315,18 @@ def _summary_view(report: Report, *, detailed: bool, comments: bool) -> View:
     lines.append("")
     for line in report.criteria:
         lines += _criterion_lines(line, report.max_value, comments)
+    risks = [Advice(flag.title, flag.why) for flag in report.risks]
     sections = (
-        (_("Strongest criteria"), [_item(a.title, a.text) for a in report.strengths]),
-        (
-            _("Criteria to work on"),
-            [_item(a.title, a.text if detailed else "") for a in report.weaknesses],
-        ),
-        (
-            _("Next steps"),
-            [_item(a.title, a.text if detailed else "") for a in report.next_steps],
-        ),
-        (
-            _("Risks to watch"),
-            [_item(flag.title, flag.why if detailed else "") for flag in report.risks],
-        ),
+        (_("Strongest criteria"), _items(report.strengths, shown=True)),
+        (_("Criteria to work on"), _items(report.weaknesses, shown=detailed)),
+        (_("Next steps"), _items(report.next_steps, shown=detailed)),
+        (_("Risks to watch"), _items(risks, shown=detailed)),
         (
             _("Similar good practices"),
             [_suggestion_line(found, detailed) for found in report.practices]
             or [_("None of the good practices SI Check knows is close to this one yet.")],
         ),
-        (_("Where to get help"), [_item(centre.name, "") for centre in report.help]),
+        (_("Where to get help"), [f"• <b>{escape(centre.name)}</b>" for centre in report.help]),
     )
     for heading, items in sections:
         if items:
@@ -386,10 +355,12 @@ def _criterion_lines(line: CriterionLine, max_value: int, comments: bool) -> lis
     return lines
 
 
-def _item(title: str, text: str) -> str:
-    if not text:
-        return f"• <b>{escape(title)}</b>"
-    return f"• <b>{escape(title)}</b>: {escape(text)}"
+def _items(advices: Iterable[Advice], *, shown: bool) -> list[str]:
+    """Bulleted titles, each with its text where ``shown``."""
+    return [
+        f"• <b>{escape(a.title)}</b>" + (f": {escape(a.text)}" if shown and a.text else "")
+        for a in advices
+    ]
 
 
 def _suggestion_line(suggestion: Suggestion, detailed: bool) -> str:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot import cli, runtime
+from bot.runtime import at_head
 from dialogs.content import CONTENT_DIR, load_content
-from storage.migrate import head_revision
+from storage.database import create_engine
+from storage.migrate import apply_migrations, head_revision
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,6 +54,16 @@ def test_db_upgrade_then_current(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert f"database at {head}, code at {head}" in capsys.readouterr().out
 
 
+def test_the_schema_check_finds_the_newest_migration(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/check.db")
+    assert not at_head(engine)
+    apply_migrations(engine, "0004")
+    assert not at_head(engine)
+    apply_migrations(engine)
+    assert at_head(engine)
+    engine.dispose()
+
+
 HEAVY = ("telegram", "matplotlib", "sqlalchemy", "fpdf", "starlette", "uvicorn", "xlsxwriter")
 DRAWING = ("telegram", "matplotlib", "fpdf", "starlette", "uvicorn", "xlsxwriter")
 
@@ -85,8 +97,9 @@ def test_help_imports_no_database_telegram_or_drawing_library() -> None:
 def test_the_console_imports_no_telegram_or_drawing_library() -> None:
     imported = _imported_after(_after_main("console", "--help"))
     assert imported.isdisjoint(HEAVY), imported & set(HEAVY)
-    imported = _imported_after("import bot.cli, bot.console")
+    imported = _imported_after("import bot.cli, bot.console, bot.runtime")
     assert "sqlalchemy" in imported
+    assert "alembic" not in imported
     assert imported.isdisjoint(DRAWING), imported & set(DRAWING)
 
 

@@ -118,9 +118,17 @@ def test_a_corrupt_file_is_named(broken_dir: Path) -> None:
         load_content(broken_dir)
 
 
-def test_a_duplicate_criterion_code_is_refused(broken_dir: Path) -> None:
-    _edit(broken_dir / "checklist-v1.yaml", "code: C04", "code: C03")
-    with pytest.raises(ContentError, match=r"checklist-v1\.yaml: .*C03.* appears twice"):
+@pytest.mark.parametrize(
+    ("name", "old", "new"),
+    [
+        ("checklist-v1.yaml", "code: C04", "code: C03"),
+        ("practices.yaml", "code: fi_verkkonikkarit", "code: be_caso"),
+    ],
+)
+def test_a_duplicate_code_is_refused(broken_dir: Path, name: str, old: str, new: str) -> None:
+    _edit(broken_dir / name, old, new)
+    repeated = new.removeprefix("code: ")
+    with pytest.raises(ContentError, match=rf"{re.escape(name)}: .*{repeated}.* appears twice"):
         load_content(broken_dir)
 
 

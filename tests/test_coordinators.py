@@ -255,6 +255,7 @@ def test_export_words_name_whole_days_and_refuse_what_they_do_not_know() -> None
         ["until=31.03.2026"],
         ["colour=red"],
         ["version=one"],
+        ["version=²"],
         ["pdf"],
         ["names=xml"],
         ["country=Atlantis"],

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Connection
 
-from bot.diagram import DIAGRAM
+from bot.cli import DIAGRAM
 from dialogs.content import Content
 from dialogs.diagram import document
 from storage.database import create_engine

@@ -110,7 +110,7 @@ def profile(country: str) -> tuple[events.Event, ...]:
 def with_version_2(content: Content) -> Content:
     """The shipped content plus a checklist version 2, as after a checklist revision."""
     second = content.latest.model_copy(update={"version": 2})
-    return replace(content, checklists={**content.checklists, 2: second})
+    return content.model_copy(update={"checklists": {**content.checklists, 2: second}})
 
 
 async def seed(database: Database, content: Content) -> Seeded:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from html import escape
 from types import MappingProxyType
 
 import pytest
@@ -13,7 +14,7 @@ from bot.catalogs import render_problems
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, ngettext, use_language
 from dialogs.matching import similar_practices
-from dialogs.report import Report, build_report
+from dialogs.report import Report, build_report, typeset
 from dialogs.scoring import score
 from dialogs.snapshot import Earlier, Profile, RecordedAnswer, Snapshot
 from dialogs.views import MESSAGE_MAX, plain, render, summary, summary_view
@@ -245,7 +246,6 @@ def test_comments_and_novelty_kinds_are_in_the_report_and_the_summary(content: C
     snapshot = replace(finished(content), answers=MappingProxyType(answers))
     report = build_report(content.latest, snapshot)
     lines = {line.code: line for line in report.criteria}
-    assert lines["C02"].aspect_codes == ("needs", "methods")
     assert lines["C02"].aspects == ("New needs", "New methods")
     assert lines["C02"].comment == "New for our town."
     assert lines["C05"].comment == long_comment
@@ -354,3 +354,9 @@ def test_one_criterion_without_an_answer_does_not_read_as_criterion_one(
     snapshot = replace(finished(content, values), state="review")
     text = plain(render(content.latest, snapshot).text)
     assert "1 criterion has no answer; it is left out of the score." in text
+
+
+def test_french_typography_leaves_escaped_characters_whole() -> None:
+    text = typeset(escape('R&D <b> "x": a & b ; oui'), "fr")
+    space = "\N{NARROW NO-BREAK SPACE}"
+    assert text == f"R&amp;D &lt;b&gt; &quot;x&quot;{space}: a &amp; b{space}; oui"

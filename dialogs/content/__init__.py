@@ -8,23 +8,34 @@ version is a new ``checklist-v<N>.yaml``; stored answers keep the version they w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dialogs.content.catalog import translatable_strings
 
 CONTENT_DIR = Path(__file__).resolve().parent
-SEED_POINTER = r"^00[03]:\d+(-\d+)?$"
 Text = Annotated[str, Field(min_length=1)]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=24)]
-SeedPointer = Annotated[str, Field(pattern=SEED_POINTER)]
+CriterionCode = Annotated[str, Field(pattern=r"^C\d\d$")]
+SeedPointer = Annotated[str, Field(pattern=r"^00[03]:\d+(-\d+)?$")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 M = TypeVar("M", bound=BaseModel)
+
+
+def _unique(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    codes = [item.code for item in items]
+    for code in codes:
+        if codes.count(code) > 1:
+            raise ValueError(f"code {code!r} appears twice")
+    return items
+
+
+Unique = AfterValidator(_unique)
+"""Refuses a list whose items' codes repeat."""
 
 
 class ContentError(Exception):
@@ -35,45 +46,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ScaleLevel(_Model):
+class Meaning(_Model):
+    label: Text
+    meaning: Text
+
+
+class ScaleLevel(Meaning):
     value: int = Field(ge=0, le=3)
-    label: Text
-    meaning: Text
 
 
-class NotApplicable(_Model):
-    label: Text
-    meaning: Text
-
-
-class Band(_Model):
+class Band(Meaning):
     code: Code
     min_percent: int = Field(ge=0, le=100)
-    label: Text
-    meaning: Text
-
-
-class Aspect(_Model):
-    code: Code
-    seed: SeedPointer
-    label: Text
-    text: Text
-
-
-class Criterion(_Model):
-    code: Annotated[str, Field(pattern=r"^C\d\d$")]
-    seed: SeedPointer
-    title: Text
-    question: Text
-    guidance: Text
-    recommendation: Text
-    """What to do next when the practice is weak here, drawn from the seed's guidance."""
-    aspects: tuple[Aspect, ...] = ()
-
-    @property
-    def number(self) -> int:
-        """The criterion's number in the seed's checklist (1-based)."""
-        return int(self.code[1:])
 
 
 class Labelled(_Model):
@@ -81,9 +65,30 @@ class Labelled(_Model):
     label: Text
 
 
+class Aspect(Labelled):
+    seed: SeedPointer
+    text: Text
+
+
+class Criterion(_Model):
+    code: CriterionCode
+    seed: SeedPointer
+    title: Text
+    question: Text
+    guidance: Text
+    recommendation: Text
+    """What to do next when the practice is weak here, drawn from the seed's guidance."""
+    aspects: Annotated[tuple[Aspect, ...], Unique] = ()
+
+    @property
+    def number(self) -> int:
+        """The criterion's number in the seed's checklist (1-based)."""
+        return int(self.code[1:])
+
+
 class Taxonomy(_Model):
-    target_groups: tuple[Labelled, ...]
-    themes: tuple[Labelled, ...]
+    target_groups: Annotated[tuple[Labelled, ...], Unique]
+    themes: Annotated[tuple[Labelled, ...], Unique]
 
 
 class Practice(_Model):
@@ -97,18 +102,21 @@ class Practice(_Model):
     summary: Text
     target_groups: tuple[Code, ...]
     themes: tuple[Code, ...]
-    strong_criteria: tuple[Annotated[str, Field(pattern=r"^C\d\d$")], ...]
+    strong_criteria: tuple[CriterionCode, ...]
     links: tuple[Annotated[str, Field(pattern=r"^https?://\S+$")], ...]
 
 
-class SeedNote(_Model):
-    """A titled seed text tied to checklist criteria: a principle, opportunity, risk or threat."""
-
-    code: Code
+class Note(_Model):
     seed: SeedPointer
     title: Text
     text: Text
-    criteria: tuple[Annotated[str, Field(pattern=r"^C\d\d$")], ...] = ()
+
+
+class SeedNote(Note):
+    """A titled seed text tied to checklist criteria: a principle, opportunity, risk or threat."""
+
+    code: Code
+    criteria: tuple[CriterionCode, ...] = ()
 
 
 class Risks(_Model):
@@ -135,21 +143,15 @@ class Knowledge(_Model):
     centres: tuple[Centre, ...] = ()
 
 
-class NextStep(_Model):
-    seed: SeedPointer
-    title: Text
-    text: Text
-
-
 class Checklist(_Model):
     version: int = Field(ge=1)
     source: SeedPointer
     title: Text
     scale: tuple[ScaleLevel, ...]
-    not_applicable: NotApplicable
-    bands: tuple[Band, ...]
-    criteria: tuple[Criterion, ...]
-    next_step: NextStep
+    not_applicable: Meaning
+    bands: Annotated[tuple[Band, ...], Unique]
+    criteria: Annotated[tuple[Criterion, ...], Unique]
+    next_step: Note
     """What a practice at the top of the scale on every criterion does next."""
     knowledge: Knowledge = Knowledge()
 
@@ -160,10 +162,6 @@ class Checklist(_Model):
         minimums = [band.min_percent for band in self.bands]
         if not minimums or minimums[0] != 0 or minimums != sorted(set(minimums)):
             raise ValueError("bands must start at min_percent 0 and strictly ascend")
-        _unique("criteria", (criterion.code for criterion in self.criteria))
-        _unique("bands", (band.code for band in self.bands))
-        for criterion in self.criteria:
-            _unique(f"criteria {criterion.code} aspects", (a.code for a in criterion.aspects))
         return self
 
     @property
@@ -173,18 +171,11 @@ class Checklist(_Model):
 
     def criterion(self, code: str) -> Criterion:
         """Return the criterion with ``code``; ``KeyError`` when the checklist has none."""
-        for criterion in self.criteria:
-            if criterion.code == code:
-                return criterion
-        raise KeyError(code)
-
-    def level(self, value: int) -> ScaleLevel:
-        """Return the scale level of ``value``."""
-        return self.scale[value]
+        return {criterion.code: criterion for criterion in self.criteria}[code]
 
 
 class Practices(_Model):
-    practices: tuple[Practice, ...]
+    practices: Annotated[tuple[Practice, ...], Unique]
 
 
 class Principles(_Model):
@@ -199,17 +190,12 @@ class Centres(_Model):
     centres: tuple[Centre, ...]
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(Knowledge):
     """Everything the engine reads from ``dialogs/content/``."""
 
     checklists: Mapping[int, Checklist]
-    taxonomy: Taxonomy
-    practices: tuple[Practice, ...]
-    risks: Risks
     principles: tuple[SeedNote, ...]
     opportunities: tuple[SeedNote, ...]
-    centres: tuple[Centre, ...]
     texts: Mapping[str, str]
     """Every translatable English text, mapped to the ``file: field`` it was first found at."""
 
@@ -226,25 +212,18 @@ class Content:
             raise ContentError(f"no checklist version {version} in {CONTENT_DIR}") from None
 
 
-def _unique(what: str, codes: Iterable[str]) -> None:
-    seen: set[str] = set()
-    for code in codes:
-        if code in seen:
-            raise ValueError(f"{what}: code {code!r} appears twice")
-        seen.add(code)
-
-
-def _read(path: Path) -> Any:
+def _parse(model: type[M], path: Path, texts: dict[str, str]) -> M:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # libyaml's safe loader, where PyYAML has it, reads the same documents in C.
+        if yaml.__with_libyaml__:
+            document = yaml.load(text, Loader=yaml.CSafeLoader)
+        else:
+            document = yaml.safe_load(text)
     except FileNotFoundError:
         raise ContentError(f"{path}: content file is missing") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ContentError(f"{path}: cannot read content file: {error}") from None
-
-
-def _parse(model: type[M], path: Path, texts: dict[str, str]) -> M:
-    document = _read(path)
     try:
         parsed = model.model_validate(document)
     except ValidationError as error:
@@ -265,9 +244,6 @@ def _cross_check(content: Content) -> None:
         _must_belong(f"{where}.target_groups", practice.target_groups, groups)
         _must_belong(f"{where}.themes", practice.themes, themes)
         _must_belong(f"{where}.strong_criteria", practice.strong_criteria, codes)
-    _unique("practices", (practice.code for practice in content.practices))
-    _unique("taxonomy target_groups", (item.code for item in content.taxonomy.target_groups))
-    _unique("taxonomy themes", (item.code for item in content.taxonomy.themes))
     for kind, notes in (
         ("risks", content.risks.risks),
         ("threats", content.risks.threats),
@@ -305,21 +281,13 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
         version: checklist.model_copy(update={"knowledge": knowledge})
         for version, checklist in checklists.items()
     }
-    try:
-        content = Content(
-            checklists=checklists,
-            taxonomy=knowledge.taxonomy,
-            practices=knowledge.practices,
-            risks=knowledge.risks,
-            principles=_parse(Principles, directory / "principles.yaml", texts).principles,
-            opportunities=_parse(
-                Opportunities, directory / "opportunities.yaml", texts
-            ).opportunities,
-            centres=knowledge.centres,
-            texts=texts,
-        )
-    except ValueError as error:
-        raise ContentError(str(error)) from None
+    content = Content(
+        **dict(knowledge),
+        checklists=checklists,
+        principles=_parse(Principles, directory / "principles.yaml", texts).principles,
+        opportunities=_parse(Opportunities, directory / "opportunities.yaml", texts).opportunities,
+        texts=texts,
+    )
     _cross_check(content)
     return content
 
@@ -334,10 +302,9 @@ def check_translations(
     content: Content, languages: Iterable[str], lookup: Mapping[str, Mapping[str, str]]
 ) -> list[str]:
     """List every content text that a language's catalog lacks, as ``file: field (lang)``."""
-    missing = []
-    for language in languages:
-        catalog = lookup[language]
-        for text, where in content.texts.items():
-            if not catalog.get(text):
-                missing.append(f"{where} ({language}): no translation")
-    return missing
+    return [
+        f"{where} ({language}): no translation"
+        for language in languages
+        for text, where in content.texts.items()
+        if not lookup[language].get(text)
+    ]

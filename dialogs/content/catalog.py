@@ -12,17 +12,7 @@ from typing import IO, Any
 import yaml
 
 TRANSLATABLE_KEYS = frozenset(
-    {
-        "title",
-        "question",
-        "guidance",
-        "recommendation",
-        "label",
-        "meaning",
-        "summary",
-        "text",
-        "why",
-    }
+    {"title", "question", "guidance", "recommendation", "label", "meaning", "summary", "text"}
 )
 
 
