@@ -107,10 +107,10 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
         practitioners = [
             Practitioner(
                 FIRST_USER + n,
-                delivery,
-                watch,
-                latencies,
-                uniform_think(scenario["think"] / scale, rng),
+                delivery=delivery,
+                watch=watch,
+                latencies=latencies,
+                think=uniform_think(scenario["think"] / scale, rng),
                 patience=600 / scale,
                 silence=args.silence / scale,
             )
