@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from babel.messages.pofile import read_po
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-import storage
 from dialogs.content import Content, ContentError, check_translations, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES
 from locales import catalog_path
 from storage.coordination import adopt_pseudonym_key
 from storage.database import create_engine, is_sqlite
+from storage.migrate import current_revision, schema_is_current, upgrade
 from storage.store import Database, connect
 
 T = TypeVar("T")
-MIGRATIONS = Path(storage.__file__).parent / "migrations" / "versions"
-REVISION = re.compile(r"^(down_)?revision\b[^=]*=\s*['\"]?(\w+)", re.MULTILINE)
 PSEUDONYM_KEY_MIN = 16
 
 
@@ -67,8 +62,6 @@ def _unreachable(url: str, error: BaseException) -> StartupError:
 
 async def inspect_revision(url: str) -> str | None:
     """The migration the database at ``url`` is at, without changing anything."""
-    from storage.migrate import current_revision
-
     engine = _usable(create_engine, url)
     try:
         return await current_revision(engine)
@@ -76,22 +69,6 @@ async def inspect_revision(url: str) -> str | None:
         raise _unreachable(url, error) from None
     finally:
         engine.dispose()
-
-
-def at_head(engine: Engine) -> bool:
-    """Whether the database is at the newest migration shipped, found without importing
-    Alembic (which the console's start would pay for): the stored revision against the
-    one no migration file names as its predecessor."""
-    revisions: set[str] = set()
-    predecessors: set[str] = set()
-    for path in MIGRATIONS.glob("*.py"):
-        for down, name in REVISION.findall(path.read_text(encoding="utf-8")):
-            (predecessors if down else revisions).add(name)
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return False
-        stored = connection.execute(text("SELECT version_num FROM alembic_version"))
-        return set(stored.scalars()) == revisions - predecessors
 
 
 async def open_database(url: str, *, migrate: bool | None = None) -> Database:
@@ -102,13 +79,11 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
     """
     database = _usable(connect, url)
     try:
-        if not await asyncio.to_thread(at_head, database.engine):
+        if not await asyncio.to_thread(schema_is_current, database.engine):
             if not (migrate if migrate is not None else is_sqlite(url)):
                 raise StartupError(
                     "the database schema is not current: run `sicheck db upgrade` first"
                 )
-            from storage.migrate import upgrade
-
             await upgrade(database.engine)
     except (DBAPIError, OSError) as error:
         await database.close()

@@ -13,11 +13,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent, utcnow
+from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent
 
 COHORT_CODE_BYTES = 12
 """96 random bits: 16 URL-safe characters, unguessable and within a deep link's 64."""
@@ -78,6 +78,10 @@ class CohortSummary:
     completed: int
 
 
+def _is(platform: str, external_id: str) -> ColumnElement[bool]:
+    return and_(Coordinator.platform == platform, Coordinator.external_id == external_id)
+
+
 def coordinator_id(
     connection: Connection, platform: str, external_id: str, configured: Collection[str] = ()
 ) -> int | None:
@@ -88,9 +92,7 @@ def coordinator_id(
     """
     named = platform == "telegram" and external_id in configured
     found = connection.execute(
-        select(Coordinator.id, Coordinator.from_settings).where(
-            Coordinator.platform == platform, Coordinator.external_id == external_id
-        )
+        select(Coordinator.id, Coordinator.from_settings).where(_is(platform, external_id))
     ).first()
     if found is None:
         return _record(connection, platform, external_id, from_settings=True) if named else None
@@ -101,44 +103,28 @@ def coordinator_id(
 
 def add_coordinator(connection: Connection, platform: str, external_id: str) -> int:
     """Make someone a coordinator (no change if they are one); return their id."""
-    existing = connection.execute(
-        select(Coordinator.id).where(
-            Coordinator.platform == platform, Coordinator.external_id == external_id
-        )
-    ).scalar()
-    if existing is not None:
-        connection.execute(
-            update(Coordinator).where(Coordinator.id == existing).values(from_settings=False)
-        )
-        return existing
-    return _record(connection, platform, external_id, from_settings=False)
+    existing = connection.execute(select(Coordinator.id).where(_is(platform, external_id)))
+    found = existing.scalar()
+    if found is None:
+        return _record(connection, platform, external_id, from_settings=False)
+    connection.execute(
+        update(Coordinator).where(Coordinator.id == found).values(from_settings=False)
+    )
+    return int(found)
 
 
 def _record(
     connection: Connection, platform: str, external_id: str, *, from_settings: bool
 ) -> int:
-    created: int = connection.execute(
-        insert(Coordinator)
-        .values(
-            platform=platform,
-            external_id=external_id,
-            from_settings=from_settings,
-            notify_completed=False,
-            added_at=utcnow(),
-        )
-        .returning(Coordinator.id)
-    ).scalar_one()
-    return created
+    values = {"platform": platform, "external_id": external_id, "from_settings": from_settings}
+    made = insert(Coordinator).values(values).returning(Coordinator.id)
+    return int(connection.execute(made).scalar_one())
 
 
 def remove_coordinator(connection: Connection, platform: str, external_id: str) -> bool:
     """Take the role away; ``False`` if they did not have it."""
-    result = connection.execute(
-        delete(Coordinator).where(
-            Coordinator.platform == platform, Coordinator.external_id == external_id
-        )
-    )
-    return bool(result.rowcount)
+    gone = connection.execute(delete(Coordinator).where(_is(platform, external_id)))
+    return bool(gone.rowcount)
 
 
 def list_coordinators(connection: Connection) -> list[tuple[str, str, bool]]:
@@ -161,9 +147,7 @@ def set_notify(connection: Connection, coordinator: int, notify: bool) -> None:
 def new_cohort(connection: Connection, name: str, created_by: int | None = None) -> str:
     """Create a cohort and return its invitation code."""
     code = secrets.token_urlsafe(COHORT_CODE_BYTES)
-    connection.execute(
-        insert(Cohort).values(code=code, name=name, created_by=created_by, created_at=utcnow())
-    )
+    connection.execute(insert(Cohort).values(code=code, name=name, created_by=created_by))
     return code
 
 
@@ -204,21 +188,24 @@ def list_cohorts(connection: Connection) -> list[CohortSummary]:
     return [CohortSummary(*row) for row in rows]
 
 
+def _kept(connection: Connection, name: str, made: str) -> str:
+    """The instance secret ``name``; ``made`` becomes it if there is none yet."""
+    stored = connection.execute(
+        select(InstanceSecret.value).where(InstanceSecret.name == name)
+    ).scalar()
+    if stored is not None:
+        return str(stored)
+    try:
+        with connection.begin_nested():
+            connection.execute(insert(InstanceSecret).values(name=name, value=made))
+    except IntegrityError:  # another replica made it first: theirs is kept
+        return _kept(connection, name, made)
+    return made
+
+
 def pseudonym_key(connection: Connection) -> bytes:
     """This installation's key for pseudonyms, made on first use and kept."""
-    stored = connection.execute(
-        select(InstanceSecret.value).where(InstanceSecret.name == PSEUDONYM_KEY)
-    ).scalar()
-    if stored is None:
-        made = secrets.token_hex(32)
-        try:
-            with connection.begin_nested():
-                connection.execute(insert(InstanceSecret).values(name=PSEUDONYM_KEY, value=made))
-            stored = made
-        except IntegrityError:
-            # Another replica made it first: theirs is the key.
-            return pseudonym_key(connection)
-    return bytes.fromhex(stored)
+    return bytes.fromhex(_kept(connection, PSEUDONYM_KEY, secrets.token_hex(32)))
 
 
 def derived_key(configured: str) -> bytes:
@@ -234,19 +221,7 @@ def adopt_pseudonym_key(connection: Connection, configured: str) -> bool:
     """
     # Only a check value is kept: the key itself never rests in the database or its backups.
     wanted = hmac.new(derived_key(configured), b"pseudonym key check", "sha256").hexdigest()
-    stored = connection.execute(
-        select(InstanceSecret.value).where(InstanceSecret.name == PSEUDONYM_KEY_CHECK)
-    ).scalar()
-    if stored is None:
-        try:
-            with connection.begin_nested():
-                connection.execute(
-                    insert(InstanceSecret).values(name=PSEUDONYM_KEY_CHECK, value=wanted)
-                )
-        except IntegrityError:
-            return adopt_pseudonym_key(connection, configured)
-        return True
-    return bool(stored == wanted)
+    return _kept(connection, PSEUDONYM_KEY_CHECK, wanted) == wanted
 
 
 def pseudonym(key: bytes, platform: str, external_id: str) -> str:

@@ -68,44 +68,26 @@ def database_url(url: str | URL) -> URL:
     return parsed.set(drivername=driver, query=query)
 
 
-def psycopg_url(url: str | URL) -> URL:
-    """The URL of a server database for psycopg (``database_url`` of a PostgreSQL URL)."""
-    return database_url(url)
-
-
 def is_sqlite(url: str | URL) -> bool:
     """Whether ``url`` names an SQLite database."""
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _prepare_sqlite_file(url: URL) -> None:
-    database = url.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    """Set the pragmas every SI Check connection to SQLite runs with."""
-    cursor = dbapi_connection.cursor()
+def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (``_sqlite_begin``), as the sqlite3 module's own implicit
+    # transactions begin late and break SAVEPOINT (SQLAlchemy's pysqlite documentation).
+    dbapi_connection.isolation_level = None
     # WAL lets readers go on while one writer commits; FULL makes each commit survive power
     # loss, not only a killed process; the busy timeout queues writers instead of failing;
     # secure_delete overwrites deleted rows, so erased answers do not linger in free pages.
     for pragma in (
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA synchronous=FULL",
-        "PRAGMA foreign_keys=ON",
-        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-        "PRAGMA secure_delete=ON",
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
+        "secure_delete=ON",
     ):
-        cursor.execute(pragma)
-    cursor.close()
-
-
-def _sqlite_connected(dbapi_connection: Any, record: Any) -> None:
-    # SQLAlchemy emits BEGIN itself (``_sqlite_begin``), as the sqlite3 module's own implicit
-    # transactions begin late and break SAVEPOINT (SQLAlchemy's pysqlite documentation).
-    dbapi_connection.isolation_level = None
-    tune_sqlite(dbapi_connection, record)
+        dbapi_connection.execute(f"PRAGMA {pragma}")
 
 
 def _sqlite_begin(connection: Connection) -> None:
@@ -113,12 +95,8 @@ def _sqlite_begin(connection: Connection) -> None:
     # it; other reads begin deferred and go on beside the writer. In AUTOCOMMIT (a WAL
     # checkpoint) no transaction is begun at all.
     options = connection.get_execution_options()
-    if options.get("isolation_level") == "AUTOCOMMIT":
-        return
-    if options.get(IMMEDIATE):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        connection.exec_driver_sql("BEGIN")
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(IMMEDIATE) else "BEGIN")
 
 
 def create_engine(url: str | URL) -> Engine:
@@ -128,7 +106,9 @@ def create_engine(url: str | URL) -> Engine:
     """
     parsed = database_url(url)
     if is_sqlite(parsed):
-        _prepare_sqlite_file(parsed)
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sqlalchemy_engine(parsed, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connected)
         event.listen(engine, "begin", _sqlite_begin)

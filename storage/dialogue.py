@@ -10,8 +10,7 @@ processes share the database; an assessment is written only at the version it wa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -121,6 +120,7 @@ ASSESSMENT_FIELDS = (
     Assessment.themes,
     Assessment.context,
     Assessment.version,
+    Assessment.completed_at,
 )
 """The columns an ``AssessmentRow`` is read from, besides the id."""
 _FIND = select(
@@ -158,19 +158,11 @@ _JOIN = (
     .where(Assessment.id == bindparam("assessment_id"))
     .values(cohort_id=bindparam("joined"))
 )
-_ANSWER_VALUES: dict[str, Any] = {
-    name: bindparam(name)
-    for name in ("assessment_id", "criterion", "value", "aspects", "comment", "revision")
-}
-REVISED = ("value", "aspects", "comment", "revision", "answered_at")
-"""What a later revision of an answer replaces."""
-_NEW_ANSWER = insert(Answer).values(**_ANSWER_VALUES, answered_at=bindparam("answered_at"))
+_NEW_ANSWER = insert(Answer)
 _CHANGE_ANSWER = update(Answer).where(
     Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
 )
-_LOG = insert(AnswerLog).values(
-    **_ANSWER_VALUES, at=bindparam("answered_at"), source=bindparam("source")
-)
+_LOG = insert(AnswerLog)
 _WRITE = update(Assessment).where(
     Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
 )
@@ -190,13 +182,14 @@ class AssessmentRow:
     checklist_version: int
     state: str
     status: str
-    practice_name: str | None
-    country: str | None
-    organisation: str | None
-    target_groups: list[str]
-    themes: list[str]
-    context: dict[str, Any]
-    version: int
+    practice_name: str | None = None
+    country: str | None = None
+    organisation: str | None = None
+    target_groups: list[str] = field(default_factory=list)
+    themes: list[str] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+    completed_at: datetime | None = None
     answers: dict[str, RecordedAnswer] | None = None
     """The answers as read with the row, or ``None`` when they are still to be read."""
 
@@ -230,56 +223,25 @@ def load(connection: Connection, who: Who, *, claiming: Claim | None = None) -> 
     assessment; with ``claiming``, first record that update as applied (see ``claimed``)."""
     claimed = True if claiming is None else claim_update(connection, claiming)
     keys = {"platform": who.platform, "external_id": who.external_id}
-    row = connection.execute(_LOCK, keys).first()
+    row = connection.execute(_LOCK, keys).mappings().first()
     if row is None:
-        created = connection.execute(
-            _NEW_RESPONDENT,
-            {**keys, "language": who.language, "created_at": utcnow()},
-        ).scalar_one()
+        values = {**keys, "language": who.language}
+        created = connection.execute(_NEW_RESPONDENT, values).scalar_one()
         return Loaded(RespondentRow(created, who.language, None), None, claimed)
-    respondent = RespondentRow(row.id, row.language, row.consent_at, row.cohort_id)
-    latest = connection.execute(_LATEST, {"respondent_id": row.id}).first()
-    if latest is None:
-        return Loaded(respondent, None, claimed)
-    return Loaded(respondent, assessment_row(latest, latest.id), claimed)
-
-
-def _recorded(rows: Iterable[Sequence[Any]]) -> dict[str, RecordedAnswer]:
-    """Answers by criterion, from rows of criterion, value, aspects, comment and revision."""
-    return {
-        criterion: RecordedAnswer(value, tuple(aspects or ()), comment, revision)
-        for criterion, value, aspects, comment, revision in rows
-    }
+    latest = connection.execute(_LATEST, {"respondent_id": row["id"]}).mappings().first()
+    assessment = None if latest is None else AssessmentRow(**latest)
+    return Loaded(RespondentRow(**row), assessment, claimed)
 
 
 def _loaded(connection: Connection, who: Who | Loaded) -> Loaded:
     return who if isinstance(who, Loaded) else load(connection, who)
 
 
-def assessment_row(row: Any, assessment_id: int) -> AssessmentRow:
-    """An ``AssessmentRow`` from a result row holding ``ASSESSMENT_FIELDS``."""
-    return AssessmentRow(
-        assessment_id,
-        row.checklist_version,
-        row.state,
-        row.status,
-        row.practice_name,
-        row.country,
-        row.organisation,
-        list(row.target_groups or ()),
-        list(row.themes or ()),
-        row.context or {},
-        row.version,
-    )
-
-
 def find_respondent(connection: Connection, who: Who) -> RespondentRow | None:
     """The respondent ``who`` names, without locking or creating them; ``None`` if unknown."""
     keys = {"platform": who.platform, "external_id": who.external_id}
-    row = connection.execute(_FIND, keys).first()
-    if row is None:
-        return None
-    return RespondentRow(row.id, row.language, row.consent_at, row.cohort_id)
+    row = connection.execute(_FIND, keys).mappings().first()
+    return None if row is None else RespondentRow(**row)
 
 
 def _update_respondent(connection: Connection, respondent_id: int, **values: Any) -> None:
@@ -291,26 +253,15 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
         language_known=respondent.language is not None,
         consented=respondent.consent_at is not None,
     )
-    now = utcnow()
-    values: dict[str, Any] = {
-        "respondent_id": respondent.id,
-        "cohort_id": respondent.cohort_id,
-        "checklist_version": content.latest.version,
-        "state": state,
-        "status": status_of(state),
-        "target_groups": [],
-        "themes": [],
-        "context": {},
-        "version": 1,
-        "started_at": now,
-        "updated_at": now,
-    }
-    created = connection.execute(_NEW_ASSESSMENT, values).scalar_one()
-    started = AssessmentRow(
-        created, content.latest.version, state, status_of(state), None, None, None, [], [], {}, 1
-    )
-    started.answers = {}  # a new assessment has none to read
-    return started
+    version, status, now = content.latest.version, status_of(state), utcnow()
+    values = {"checklist_version": version, "state": state, "status": status}
+    created = connection.execute(
+        _NEW_ASSESSMENT,
+        # The profile, the context and the version: the model's defaults.
+        {**values, "respondent_id": respondent.id, "cohort_id": respondent.cohort_id}
+        | {"started_at": now, "updated_at": now},
+    ).scalar_one()
+    return AssessmentRow(created, version, state, status, answers={})  # none to read yet
 
 
 def load_snapshot(
@@ -319,7 +270,10 @@ def load_snapshot(
     """The engine's view of a stored assessment, with the earlier one when it is finished."""
     answers = assessment.answers
     if answers is None:
-        answers = _recorded(connection.execute(_ANSWERS, {"assessment_id": assessment.id}))
+        answers = {
+            row.criterion: RecordedAnswer(row.value, tuple(row.aspects), row.comment, row.revision)
+            for row in connection.execute(_ANSWERS, {"assessment_id": assessment.id})
+        }
     context = assessment.context
     draft = context.get("draft", {})
     return Snapshot(
@@ -448,12 +402,9 @@ def set_language(
 ) -> Outcome:
     """Change the respondent's language and show their current step in it."""
     loaded = _loaded(connection, who)
-    respondent, assessment = loaded.respondent, loaded.assessment
-    _update_respondent(connection, respondent.id, language=language)
-    respondent.language = language
-    return _show(
-        connection, content, respondent, assessment or _start(connection, content, respondent)
-    )
+    _update_respondent(connection, loaded.respondent.id, language=language)
+    loaded.respondent.language = language
+    return current_view(connection, content, loaded)
 
 
 def apply(
@@ -486,7 +437,7 @@ def apply(
         return _outcome(assessment, before, result.view, result.problem)
     now = utcnow()
     start_new = False
-    recorded: list[dict[str, Any]] = []
+    recorded: list[RecordAnswer] = []
     for effect in result.effects:
         if isinstance(effect, SetLanguage):
             respondent.language = effect.language
@@ -495,7 +446,7 @@ def apply(
             respondent.consent_at = now
             _update_respondent(connection, respondent.id, consent_at=now)
         elif isinstance(effect, RecordAnswer):
-            recorded.append(_answer(effect, result.snapshot, now, source))
+            recorded.append(effect)
         elif isinstance(effect, StartNew):
             start_new = True
     if result.snapshot.state == machine.DECLINED:
@@ -503,37 +454,41 @@ def apply(
         connection.execute(delete(Assessment).where(Assessment.respondent_id == respondent.id))
         connection.execute(delete(Respondent).where(Respondent.id == respondent.id))
         return _outcome(assessment, result.snapshot, result.view)
-    write_snapshot(connection, assessment, result.snapshot, now, recorded)
+    write_snapshot(connection, assessment, result.snapshot, now)
+    for effect in recorded:
+        _record(connection, assessment.id, effect, result.snapshot, now, source)
     if start_new:
         started = _start(connection, content, respondent)
         return _show(connection, content, respondent, started)
     return _outcome(assessment, result.snapshot, result.view)
 
 
-def _answer(effect: RecordAnswer, after: Snapshot, now: datetime, source: str) -> dict[str, Any]:
-    """The values that record ``effect``'s answer and its line in the answer log."""
-    return {
+def _record(
+    connection: Connection,
+    assessment_id: int,
+    effect: RecordAnswer,
+    after: Snapshot,
+    now: datetime,
+    source: str,
+) -> None:
+    """Write ``effect``'s answer over any earlier one, and its line in the answer log."""
+    answer = {
         "criterion": effect.criterion,
         "value": effect.value,
         "aspects": list(effect.aspects),
         "comment": effect.comment,
         "revision": after.answers[effect.criterion].revision,
-        "answered_at": now,
-        "source": source,
     }
-
-
-def _record_answer(connection: Connection, assessment_id: int, answer: dict[str, Any]) -> None:
-    row = {"assessment_id": assessment_id, **answer}
     if answer["revision"] == 1:
-        connection.execute(_NEW_ANSWER, row)
-    else:
         connection.execute(
-            _CHANGE_ANSWER,
-            {"answer_of": assessment_id, "code": answer["criterion"]}
-            | {name: answer[name] for name in REVISED},
+            _NEW_ANSWER, {**answer, "assessment_id": assessment_id, "answered_at": now}
         )
-    connection.execute(_LOG, row)
+    else:
+        where = {"answer_of": assessment_id, "code": effect.criterion}
+        connection.execute(_CHANGE_ANSWER, {**answer, **where, "answered_at": now})
+    connection.execute(
+        _LOG, {**answer, "assessment_id": assessment_id, "at": now, "source": source}
+    )
 
 
 def _context(snapshot: Snapshot) -> dict[str, Any]:
@@ -553,10 +508,8 @@ def write_snapshot(
     assessment: AssessmentRow,
     after: Snapshot,
     now: datetime,
-    recorded: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Store ``after`` over the assessment as it was read, with the ``recorded`` answers, and
-    bump its version."""
+    """Store ``after`` over the assessment as it was read and bump its version."""
     status = status_of(after.state)
     values: dict[str, Any] = {
         "assessment_id": assessment.id,
@@ -575,8 +528,6 @@ def write_snapshot(
     # A finished assessment keeps the moment it was finished, whatever is pressed after.
     if assessment.status != "completed" or status != "completed":
         values["completed_at"] = now if status == "completed" else None
-    for answer in recorded:
-        _record_answer(connection, assessment.id, answer)
     if connection.execute(_WRITE, values).rowcount != 1:
         raise ConcurrentUpdateError(f"assessment {assessment.id} changed under us")
     assessment.answers = None  # as recorded now, they are read again when next needed

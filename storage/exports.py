@@ -1,9 +1,9 @@
 """Answer logs and assessments for coordinators: CSV, JSON Lines and XLSX, streamed.
 
 Synchronous code over a ``Connection`` of its own (``export_engine``), so an export runs in a
-worker thread (bot) or directly (CLI) and never holds up the SQLite writer thread. Rows are
-read with a server-side cursor and written as they come, so memory stays flat however many
-rows there are, and a whole export reads one snapshot of the database.
+worker thread (bot) or directly (CLI) and never holds up the store's writer. Rows are read
+with a server-side cursor and written as they come, so memory stays flat however many rows
+there are, and a whole export reads one snapshot of the database.
 
 Respondents appear as keyed pseudonyms (``storage.coordination.pseudonym``); their platform ids
 only when asked for. Text that a spreadsheet would run as a formula is neutralised in CSV and
@@ -21,13 +21,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache, lru_cache, partial
 from operator import itemgetter
 from os import PathLike
 from typing import IO, Any, Literal, TextIO, cast
 
-from sqlalchemy import ColumnElement, Text, create_engine, event, func, select, type_coerce
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import ColumnElement, Text, func, join, select, type_coerce
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import InstrumentedAttribute
 
 from dialogs.content import Checklist, Content
@@ -35,7 +34,7 @@ from dialogs.i18n import N_, _, use_language
 from dialogs.report import answer_label, country_name
 from dialogs.scoring import score
 from storage.coordination import pseudonym, pseudonym_key
-from storage.database import psycopg_url, tune_sqlite
+from storage.database import create_engine
 from storage.models import Answer, AnswerLog, Assessment, Cohort, Respondent
 from storage.stats import OTHER_COUNTRY, country_key
 
@@ -53,10 +52,8 @@ EXCEL_MAX_ROWS = 1_048_576
 STREAM_BATCH = 2_000
 """Rows fetched from the server-side cursor at a time."""
 ASSESSMENT_CACHE = 65_536
-"""Assessments whose pseudonym, labels and safe text are remembered during an answer-log
-export, so most rows skip the HMAC and the checks."""
-PSEUDONYM_CACHE = 65_536
-"""Respondents whose pseudonym is remembered during an assessments export."""
+"""Assessments whose cells are remembered during an answer-log export, so most rows skip the
+pseudonym's HMAC and the labels."""
 FORMULA_START = frozenset("=+-@\t\r\n")
 """First characters that make a spreadsheet read a text cell as a formula (OWASP)."""
 NOT_APPLICABLE_CELL = "n/a"
@@ -88,11 +85,7 @@ ANSWER_COLUMNS = (
     "revision",
 )
 """The answer log's columns in ``codes`` naming."""
-PROFILE_COLUMNS = (
-    *ASSESSMENT_KEY_COLUMNS,
-    "target_groups",
-    "themes",
-)
+PROFILE_COLUMNS = (*ASSESSMENT_KEY_COLUMNS, "target_groups", "themes")
 RESULT_COLUMNS = (
     "overall_percent",
     "band",
@@ -101,55 +94,53 @@ RESULT_COLUMNS = (
     "completed_at",
     "duration_seconds",
 )
-COLUMN_LABELS = {
-    "respondent": N_("Respondent"),
-    "assessment_id": N_("Assessment"),
-    "cohort": N_("Cohort"),
-    "country": N_("Country"),
-    "checklist_version": N_("Checklist version"),
-    "practice_name": N_("Practice"),
-    "organisation": N_("Organisation"),
-    "target_groups": N_("Target groups"),
-    "themes": N_("Themes"),
-    "criterion": N_("Criterion"),
-    "criterion_title": N_("Criterion title"),
-    "value": N_("Answer"),
-    "value_label": N_("Answer in words"),
-    "aspects": N_("Kinds of novelty"),
-    "comment": N_("Comment"),
-    "answered_at": N_("Answered (UTC)"),
-    "revision": N_("Revision"),
-    "overall_percent": N_("Overall %"),
-    "band": N_("Stage"),
-    "status": N_("Status"),
-    "started_at": N_("Started (UTC)"),
-    "completed_at": N_("Completed (UTC)"),
-    "duration_seconds": N_("Duration (seconds)"),
-    "platform": N_("Platform"),
-    "platform_user_id": N_("Platform user id"),
+COLUMNS = {
+    "respondent": (N_("Respondent"), 19),
+    "assessment_id": (N_("Assessment"), None),
+    "cohort": (N_("Cohort"), None),
+    "country": (N_("Country"), None),
+    "checklist_version": (N_("Checklist version"), None),
+    "practice_name": (N_("Practice"), 30),
+    "organisation": (N_("Organisation"), 24),
+    "target_groups": (N_("Target groups"), 30),
+    "themes": (N_("Themes"), 30),
+    "criterion": (N_("Criterion"), None),
+    "criterion_title": (N_("Criterion title"), 36),
+    "value": (N_("Answer"), None),
+    "value_label": (N_("Answer in words"), 24),
+    "aspects": (N_("Kinds of novelty"), 30),
+    "comment": (N_("Comment"), 60),
+    "answered_at": (N_("Answered (UTC)"), 20),
+    "revision": (N_("Revision"), None),
+    "overall_percent": (N_("Overall %"), None),
+    "band": (N_("Stage"), None),
+    "status": (N_("Status"), None),
+    "started_at": (N_("Started (UTC)"), 20),
+    "completed_at": (N_("Completed (UTC)"), 20),
+    "duration_seconds": (N_("Duration (seconds)"), None),
+    "platform": (N_("Platform"), None),
+    "platform_user_id": (N_("Platform user id"), 16),
 }
-"""Each column's name in ``labels`` naming, translated into the export's language."""
+"""Each column's name in ``labels`` naming (translated into the export's language) and its
+width on a sheet (``None``: the default)."""
+COLUMN_LABELS = {column: label for column, (label, _width) in COLUMNS.items()}
 STATUS_LABELS = {
     "active": N_("In progress"),
     "completed": N_("Completed"),
     "cancelled": N_("Cancelled"),
     "declined": N_("Declined"),
 }
-_COLUMN_WIDTHS = {
-    "respondent": 19,
-    "practice_name": 30,
-    "organisation": 24,
-    "target_groups": 30,
-    "themes": 30,
-    "criterion_title": 36,
-    "comment": 60,
-    "value_label": 24,
-    "aspects": 30,
-    "answered_at": 20,
-    "started_at": 20,
-    "completed_at": 20,
-    "platform_user_id": 16,
-}
+_KEY = (
+    Respondent.platform,
+    Respondent.external_id,
+    Assessment.id.label("assessment_id"),
+    Cohort.code.label("cohort"),
+    country_key().label("country"),
+    Assessment.checklist_version,
+    Assessment.practice_name,
+    Assessment.organisation,
+)
+"""What every row reads of its assessment, first and in this order."""
 
 
 @dataclass(frozen=True)
@@ -170,46 +161,30 @@ class ExportFilter:
 
 
 @dataclass(frozen=True)
+class Options:
+    """How one table is read and written."""
+
+    key: bytes
+    """The pseudonym key (see ``snapshot``)."""
+    export_filter: ExportFilter = ExportFilter()
+    language: str = "en"
+    names: Names = "labels"
+    dates: Dates = "text"
+    include_identities: bool = False
+    neutralised: bool = False
+    """Whether text is made spreadsheet-safe as the rows are made (CSV, XLSX)."""
+
+
+@dataclass(frozen=True)
 class Table:
     """A header and the rows under it, read lazily: the query runs when ``rows`` is iterated."""
 
     header: tuple[str, ...]
     rows: Iterator[Row]
-    text_columns: tuple[int, ...] | None = None
-    """The columns whose text may start like a formula: ``None`` for any column, ``()`` for
-    none (the text was neutralised as the rows were made)."""
-    float_columns: tuple[int, ...] | None = None
-    """The columns that may hold floats; ``None`` for any column."""
     columns: tuple[str, ...] = ()
     """The columns' codes (as in ``codes`` naming), whatever the header says."""
-
-
-@dataclass(frozen=True)
-class Wording:
-    """How one export names its columns and coded values, in one language."""
-
-    language: str = "en"
-    names: Names = "labels"
-
-    def header(self, columns: Sequence[str], content: Content) -> tuple[str, ...]:
-        """The header of ``columns``: their codes, or their translated names."""
-        if self.names == "codes":
-            return tuple(columns)
-        with use_language(self.language):
-            return tuple(self._label(column, content.latest) for column in columns)
-
-    def _label(self, column: str, checklist: Checklist) -> str:
-        code, _sep, part = column.partition("_")
-        if code in {criterion.code for criterion in checklist.criteria} or (
-            len(code) == 3 and code[0] == "C" and code[1:].isdigit()
-        ):
-            title = _criterion_title(checklist, code)
-            if part == "comment":
-                return _("%(code)s comment", code=code)
-            if part == "aspects":
-                return _("%(code)s kinds of novelty", code=code)
-            return f"{code} {title}"
-        return _(COLUMN_LABELS[column])
+    neutralised: bool = False
+    """Whether the rows' text is spreadsheet-safe already, so writers need not check it."""
 
 
 @dataclass(frozen=True)
@@ -225,64 +200,100 @@ class _Words:
     statuses: dict[str, str]
 
 
-def _criterion_title(checklist: Checklist, code: str) -> str:
-    try:
-        return _(checklist.criterion(code).title)
-    except KeyError:  # a criterion only an older checklist version had
-        return code
+def _same(text: Any) -> Any:
+    return text
 
 
-def _words(checklist: Checklist, wording: Wording, neutralised: bool) -> _Words:
-    codes = wording.names == "codes"
-    text = neutralise if neutralised else _same_text
-    with use_language(wording.language):
-        taxonomy = checklist.knowledge.taxonomy
-        return _Words(
-            titles={c.code: text(_(c.title)) for c in checklist.criteria},
-            values={
-                None: text(answer_label(checklist, None)),
-                **{
-                    level.value: text(answer_label(checklist, level.value))
-                    for level in checklist.scale
+class _Cells:
+    """What the rows of one table share, each worked out once: words and countries."""
+
+    def __init__(self, content: Content, options: Options) -> None:
+        self.content = content
+        self.options = options
+        self.text: Callable[[Any], Any] = _safe if options.neutralised else _same
+        self.versions: dict[int, _Words] = {}
+        self.countries: dict[str | None, str | None] = {}
+
+    def words(self, version: int) -> _Words:
+        """The coded values of a checklist version in the export's words."""
+        if version not in self.versions:
+            self.versions[version] = self._words(self.content.checklist(version))
+        return self.versions[version]
+
+    def _words(self, checklist: Checklist) -> _Words:
+        text, codes = self.text, self.options.names == "codes"
+
+        def named(items: Iterable[Any]) -> dict[str, str]:
+            return {item.code: item.code if codes else text(_(item.label)) for item in items}
+
+        with use_language(self.options.language):
+            taxonomy = checklist.knowledge.taxonomy
+            return _Words(
+                titles={c.code: text(_(c.title)) for c in checklist.criteria},
+                values={v: text(answer_label(checklist, v)) for v in (None, 0, 1, 2, 3)},
+                aspects=named(aspect for c in checklist.criteria for aspect in c.aspects),
+                groups=named(taxonomy.target_groups),
+                themes=named(taxonomy.themes),
+                bands=named(checklist.bands),
+                statuses={
+                    code: code if codes else text(_(label))
+                    for code, label in STATUS_LABELS.items()
                 },
-            },
-            aspects={
-                aspect.code: aspect.code if codes else text(_(aspect.label))
-                for criterion in checklist.criteria
-                for aspect in criterion.aspects
-            },
-            groups={g.code: g.code if codes else text(_(g.label)) for g in taxonomy.target_groups},
-            themes={t.code: t.code if codes else text(_(t.label)) for t in taxonomy.themes},
-            bands={b.code: b.code if codes else text(_(b.label)) for b in checklist.bands},
-            statuses={
-                code: code if codes else text(_(label)) for code, label in STATUS_LABELS.items()
-            },
+            )
+
+    def key(self, row: Any) -> tuple[Cell, ...]:
+        """The ``ASSESSMENT_KEY_COLUMNS`` of a row read with ``_KEY``."""
+        text, country = self.text, row.country
+        if country not in self.countries:
+            shown = country
+            if country is not None and self.options.names == "labels":
+                with use_language(self.options.language):
+                    shown = country_name(None if country == OTHER_COUNTRY else country)
+            self.countries[country] = text(shown)
+        return (
+            pseudonym(self.options.key, row.platform, row.external_id),
+            row.assessment_id,
+            text(row.cohort),
+            self.countries[country],
+            row.checklist_version,
+            text(row.practice_name),
+            text(row.organisation),
         )
 
+    def identity(self, row: Any) -> tuple[Cell, ...]:
+        """The ``IDENTITY_COLUMNS`` of a row read with ``_KEY``, if the export has them."""
+        if not self.options.include_identities:
+            return ()
+        return (self.text(row.platform), self.text(row.external_id))
 
-def _same_text(text: str) -> str:
-    return text
+    def table(self, columns: Sequence[str], rows: Iterator[Row]) -> Table:
+        """The table of ``rows`` under ``columns`` (and the identities, if asked for)."""
+        columns = (*columns, *(IDENTITY_COLUMNS if self.options.include_identities else ()))
+        header = columns
+        if self.options.names == "labels":
+            with use_language(self.options.language):
+                header = tuple(_label(column, self.content.latest) for column in columns)
+        return Table(header, rows, columns, self.options.neutralised)
+
+
+def _label(column: str, checklist: Checklist) -> str:
+    if column in COLUMN_LABELS:
+        return _(COLUMN_LABELS[column])
+    code, _sep, part = column.partition("_")
+    if part == "comment":
+        return _("%(code)s comment", code=code)
+    if part == "aspects":
+        return _("%(code)s kinds of novelty", code=code)
+    try:
+        return f"{code} {_(checklist.criterion(code).title)}"
+    except KeyError:  # a criterion only an older checklist version had
+        return f"{code} {code}"
 
 
 def _joined(codes: Sequence[str] | None, names: dict[str, str]) -> str | None:
     if not codes:
         return None
     return LIST_SEPARATOR.join(names.get(code, code) for code in codes)
-
-
-def _listed(stored: str | list[str]) -> list[str]:
-    """A JSON list as the database handed it: as text, or already decoded."""
-    if isinstance(stored, str):
-        return cast(list[str], json.loads(stored))
-    return stored
-
-
-def _country(country: str | None, wording: Wording) -> str | None:
-    """An assessment's country cell: its code or name, "other", or empty if none recorded."""
-    if country is None or wording.names == "codes":
-        return country
-    with use_language(wording.language):
-        return country_name(None if country == OTHER_COUNTRY else country)
 
 
 # Reading
@@ -293,17 +304,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC to the second; SQLite hands back naive UTC, PostgreSQL aware times."""
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="seconds") + "Z"
-
-
 def _naive(moment: datetime | None) -> datetime | None:
-    """Naive UTC to the second, as a workbook's date cell takes it."""
+    """Naive UTC to the second, as a workbook's date cell takes it (SQLite hands back naive
+    UTC, PostgreSQL aware times)."""
     if moment is None:
         return None
     if moment.tzinfo is not None:
@@ -311,28 +314,28 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment.replace(microsecond=0)
 
 
+def _iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC to the second."""
+    naive = _naive(moment)
+    return None if naive is None else naive.isoformat() + "Z"
+
+
 def _safe(text: str | None) -> str | None:
     return None if text is None else neutralise(text)
 
 
-def _same(text: str | None) -> str | None:
-    return text
-
-
 def _iso_text(connection: Connection, column: InstrumentedAttribute[datetime]) -> Any:
     """``column`` as the database writes it in ISO 8601 UTC, so rows skip the datetime."""
-    dialect = connection.dialect.name
-    if dialect == "sqlite":
+    if connection.dialect.name == "sqlite":
         # SQLAlchemy keeps UTC wall time as text; strftime reads it and drops the fraction.
         return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-    return column  # formatted row by row instead
+    return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 
 
-def _conditions(
-    export_filter: ExportFilter, moment: InstrumentedAttribute[datetime]
-) -> list[ColumnElement[bool]]:
+def _statement(
+    source: Any, columns: Sequence[Any], moment: Any, export_filter: ExportFilter
+) -> Any:
+    """``_KEY`` and ``columns`` of the rows of ``source`` that ``export_filter`` chooses."""
     conditions: list[ColumnElement[bool]] = []
     if export_filter.since is not None:
         conditions.append(moment >= _utc(export_filter.since))
@@ -346,123 +349,60 @@ def _conditions(
         conditions.append(Assessment.checklist_version == export_filter.checklist_version)
     if export_filter.completed_only:
         conditions.append(Assessment.status == "completed")
-    return conditions
+    return (
+        select(*_KEY, *columns)
+        .select_from(source)
+        .join(Respondent, Respondent.id == Assessment.respondent_id)
+        .outerjoin(Cohort, Cohort.id == Assessment.cohort_id)
+        .where(*conditions)
+        .execution_options(stream_results=True, yield_per=STREAM_BATCH)
+    )
 
 
-def _pseudonyms(key: bytes) -> Callable[[str, str], str]:
-    # Bounded, so a huge export stays in constant memory while most rows skip the HMAC.
-    return lru_cache(maxsize=PSEUDONYM_CACHE)(partial(pseudonym, key))
-
-
-def answers_table(
-    connection: Connection,
-    content: Content,
-    *,
-    key: bytes,
-    export_filter: ExportFilter = ExportFilter(),
-    language: str = "en",
-    names: Names = "labels",
-    dates: Dates = "text",
-    include_identities: bool = False,
-    neutralised: bool = False,
-) -> Table:
+def answers_table(connection: Connection, content: Content, options: Options) -> Table:
     """The answer log in long form: one row per answer given or changed, oldest first."""
-    # ``neutralised`` makes the rows spreadsheet-safe as they are made, which spares the CSV
-    # writer a second pass over every row.
-    wording = Wording(language, names)
-    columns = ANSWER_COLUMNS + (IDENTITY_COLUMNS if include_identities else ())
-    statement = (
-        select(
-            Respondent.platform,
-            Respondent.external_id,
-            AnswerLog.assessment_id,
-            Cohort.code,
-            country_key(),
-            Assessment.checklist_version,
-            Assessment.practice_name,
-            Assessment.organisation,
+    statement = _statement(
+        join(AnswerLog, Assessment, Assessment.id == AnswerLog.assessment_id),
+        (
             AnswerLog.criterion,
             AnswerLog.value,
             # As stored: most rows have none, and decoding "[]" a million times costs more
             # than the rest of the row (a driver that decodes JSON itself hands a list).
             type_coerce(AnswerLog.aspects, Text),
             AnswerLog.comment,
-            _iso_text(connection, AnswerLog.at) if dates == "text" else AnswerLog.at,
+            _iso_text(connection, AnswerLog.at) if options.dates == "text" else AnswerLog.at,
             AnswerLog.revision,
-        )
-        .select_from(AnswerLog)
-        .join(Assessment, Assessment.id == AnswerLog.assessment_id)
-        .join(Respondent, Respondent.id == Assessment.respondent_id)
-        .outerjoin(Cohort, Cohort.id == Assessment.cohort_id)
-        .where(*_conditions(export_filter, AnswerLog.at))
-        .order_by(AnswerLog.id)
-        .execution_options(stream_results=True, yield_per=STREAM_BATCH)
-    )
-    versions: dict[int, _Words] = {}
-    countries: dict[str | None, str | None] = {}
-    text = _safe if neutralised else _same
+        ),
+        AnswerLog.at,
+        options.export_filter,
+    ).order_by(AnswerLog.id)
+    cells = _Cells(content, options)
 
-    def assessment(first: Sequence[Any]) -> tuple[Any, ...]:
-        platform, external_id, _id, cohort, country, version, practice, organisation = first[:8]
-        words = versions.get(version)
-        if words is None:
-            words = versions[version] = _words(content.checklist(version), wording, neutralised)
-        identity = (text(platform), text(external_id)) if include_identities else ()
-        if country not in countries:
-            countries[country] = text(_country(country, wording))
-        return (
-            pseudonym(key, platform, external_id),
-            text(cohort),
-            countries[country],
-            version,
-            text(practice),
-            text(organisation),
-            words,
-            identity,
-        )
+    def assessment(row: Any) -> tuple[Any, ...]:
+        return cells.key(row), cells.words(row.checklist_version), cells.identity(row)
 
     def rows() -> Iterator[Row]:
         known: dict[int, tuple[Any, ...]] = {}
-        formula = FORMULA_START
-        as_text = dates == "text"
+        formula = FORMULA_START if options.neutralised else frozenset()
+        as_text = options.dates == "text"
         with connection.execute(statement) as result:
-            # The hot loop of a million-row export: a batch at a time, what belongs to the
-            # assessment worked out once per assessment, and no function call per cell.
+            # The hot loop of a million-row export: what belongs to the assessment is worked
+            # out once per assessment, and no function is called per cell.
             for batch in result.partitions():
-                for found_row in batch:
-                    (
-                        assessment_id,
-                        criterion,
-                        value,
-                        aspects,
-                        comment,
-                        at,
-                        revision,
-                    ) = found_row[2], *found_row[8:]
-                    found = known.get(assessment_id)
-                    if found is None:
+                for found in batch:
+                    criterion, value, aspects, comment, at, revision = found[8:]
+                    cached = known.get(found[2])
+                    if cached is None:
                         if len(known) >= ASSESSMENT_CACHE:  # bounded: constant memory
                             known.clear()
-                        found = known[assessment_id] = assessment(found_row)
-                    name, cohort, country, version, practice, organisation, words, identity = found
-                    if as_text:
-                        if at.__class__ is not str:
-                            at = _iso(at)
-                    else:
-                        at = _naive(at)
-                    if neutralised:
-                        if comment and comment[0] in formula:
-                            comment = "'" + comment
-                        if criterion[:1] in formula:
-                            criterion = "'" + criterion
-                    row: Row = (
-                        name,
-                        assessment_id,
-                        cohort,
-                        country,
-                        version,
-                        practice,
-                        organisation,
+                        cached = known[found[2]] = assessment(found)
+                    key, words, identity = cached
+                    if comment and comment[0] in formula:
+                        comment = "'" + comment
+                    if criterion[:1] in formula:
+                        criterion = "'" + criterion
+                    yield (
+                        *key,
                         criterion,
                         words.titles.get(criterion, criterion),
                         NOT_APPLICABLE_CELL if value is None else value,
@@ -471,201 +411,111 @@ def answers_table(
                         if aspects and aspects != "[]"
                         else None,
                         comment,
-                        at,
+                        at if as_text else _naive(at),
                         revision,
+                        *identity,
                     )
-                    yield (*row, *identity) if identity else row
 
-    header = wording.header(columns, content)
-    return Table(header, rows(), () if neutralised else None, (), columns)
+    return cells.table(ANSWER_COLUMNS, rows())
 
 
-def criterion_codes(content: Content) -> tuple[str, ...]:
-    """The criterion columns of the wide form: the latest checklist's, then older ones'."""
-    codes = [criterion.code for criterion in content.latest.criteria]
-    older = {
-        criterion.code
-        for checklist in content.checklists.values()
-        for criterion in checklist.criteria
-    }
-    return (*codes, *sorted(older - set(codes)))
+def _listed(stored: str | list[str]) -> list[str]:
+    """A JSON list as the database handed it: as text, or already decoded."""
+    if isinstance(stored, str):
+        return cast(list[str], json.loads(stored))
+    return stored
 
 
 def criterion_columns(content: Content) -> tuple[str, ...]:
-    """Each criterion's columns in the wide form: its answer, kinds of novelty, comment."""
-    with_aspects = {
-        criterion.code
-        for checklist in content.checklists.values()
-        for criterion in checklist.criteria
-        if criterion.aspects
-    }
+    """Each criterion's columns in the wide form, the latest checklist's criteria first, then
+    older ones': its answer, its kinds of novelty (if it has any), its comment."""
+    every = [c for checklist in content.checklists.values() for c in checklist.criteria]
+    latest = [criterion.code for criterion in content.latest.criteria]
+    with_aspects = {criterion.code for criterion in every if criterion.aspects}
     columns: list[str] = []
-    for code in criterion_codes(content):
-        columns.append(code)
-        if code in with_aspects:
-            columns.append(f"{code}_aspects")
-        columns.append(f"{code}_comment")
+    for code in (*latest, *sorted({c.code for c in every} - set(latest))):
+        aspects = (f"{code}_aspects",) if code in with_aspects else ()
+        columns += (code, *aspects, f"{code}_comment")
     return tuple(columns)
 
 
-def assessments_table(
-    connection: Connection,
-    content: Content,
-    *,
-    key: bytes,
-    export_filter: ExportFilter = ExportFilter(),
-    language: str = "en",
-    names: Names = "labels",
-    dates: Dates = "text",
-    include_identities: bool = False,
-    neutralised: bool = False,
-) -> Table:
+def assessments_table(connection: Connection, content: Content, options: Options) -> Table:
     """The assessments in wide form: one row each, with profile, answers, score and timing."""
-    wording = Wording(language, names)
-    codes = criterion_codes(content)
-    per_criterion = criterion_columns(content)
-    with_aspects = {column[:-8] for column in per_criterion if column.endswith("_aspects")}
-    columns = (
-        *PROFILE_COLUMNS,
-        *per_criterion,
-        *RESULT_COLUMNS,
-        *(IDENTITY_COLUMNS if include_identities else ()),
-    )
-    percent_column = len(PROFILE_COLUMNS) + len(per_criterion)
+    criteria = criterion_columns(content)
+    per_criterion = [column.partition("_")[::2] for column in criteria]
     # Assessments joined to their answers, each assessment's rows together: grouped as they
     # stream, so no assessment's answers are ever looked up one by one.
     statement = (
-        select(
-            Assessment.id,
-            Respondent.platform,
-            Respondent.external_id,
-            Cohort.code,
-            country_key().label("country"),
-            Assessment.checklist_version,
-            Assessment.practice_name,
-            Assessment.organisation,
-            Assessment.target_groups,
-            Assessment.themes,
-            Assessment.status,
+        _statement(
+            Assessment,
+            (
+                Assessment.target_groups,
+                Assessment.themes,
+                Assessment.status,
+                Assessment.started_at,
+                Assessment.completed_at,
+                Answer.criterion,
+                Answer.value,
+                Answer.aspects,
+                Answer.comment,
+            ),
             Assessment.started_at,
-            Assessment.completed_at,
-            Answer.criterion,
-            Answer.value,
-            Answer.aspects,
-            Answer.comment,
+            options.export_filter,
         )
-        .select_from(Assessment)
-        .join(Respondent, Respondent.id == Assessment.respondent_id)
-        .outerjoin(Cohort, Cohort.id == Assessment.cohort_id)
         .outerjoin(Answer, Answer.assessment_id == Assessment.id)
-        .where(*_conditions(export_filter, Assessment.started_at))
         .order_by(Assessment.id, Answer.criterion)
-        .execution_options(stream_results=True, yield_per=STREAM_BATCH)
     )
-    versions: dict[int, _Words] = {}
-    text = _safe if neutralised else _same
-    moment = _iso if dates == "text" else _naive
+    cells = _Cells(content, options)
+    text = cells.text
+    moment = _iso if options.dates == "text" else _naive
 
-    @cache  # a handful of countries
-    def country(code: str | None) -> str | None:
-        return text(_country(code, wording))
-
-    def wide(first: Any, answers: list[Any], name: Callable[[str, str], str]) -> Row:
-        version = first.checklist_version
-        words = versions.get(version)
-        if words is None:
-            words = versions[version] = _words(content.checklist(version), wording, neutralised)
-        by_code = {answer.criterion: answer for answer in answers}
-        result = score(content.checklist(version), {a.criterion: a.value for a in answers})
-        percent = result.percent
+    def wide(first: Any, answers: dict[str, Any]) -> Row:
+        words = cells.words(first.checklist_version)
+        checklist = content.checklist(first.checklist_version)
+        result = score(checklist, {code: answer.value for code, answer in answers.items()})
         started, completed = first.started_at, first.completed_at
-        duration = (
-            None
-            if started is None or completed is None
-            else round((completed - started).total_seconds())
-        )
-        cells: list[Cell] = []
-        for code in codes:
-            answer = by_code.get(code)
+        by_criterion: list[Cell] = []
+        for code, part in per_criterion:
+            answer = answers.get(code)
             if answer is None:
-                cells.append(None)
-                if code in with_aspects:
-                    cells.append(None)
-                cells.append(None)
-                continue
-            cells.append(NOT_APPLICABLE_CELL if answer.value is None else answer.value)
-            if code in with_aspects:
-                cells.append(_joined(answer.aspects, words.aspects))
-            cells.append(text(answer.comment))
-        row: Row = (
-            name(first.platform, first.external_id),
-            first.id,
-            text(first.code),
-            country(first.country),
-            version,
-            text(first.practice_name),
-            text(first.organisation),
+                by_criterion.append(None)
+            elif not part:
+                by_criterion.append(NOT_APPLICABLE_CELL if answer.value is None else answer.value)
+            elif part == "aspects":
+                by_criterion.append(_joined(answer.aspects, words.aspects))
+            else:
+                by_criterion.append(text(answer.comment))
+        return (
+            *cells.key(first),
             _joined(first.target_groups, words.groups),
             _joined(first.themes, words.themes),
-            *cells,
-            None if percent is None else round(percent, 1),
+            *by_criterion,
+            None if result.percent is None else round(result.percent, 1),
             None if result.band is None else words.bands.get(result.band.code),
             words.statuses.get(first.status, text(first.status)),
             moment(started),
             moment(completed),
-            duration,
+            None if completed is None else round((completed - started).total_seconds()),
+            *cells.identity(first),
         )
-        if include_identities:
-            return (*row, text(first.platform), text(first.external_id))
-        return row
 
     def rows() -> Iterator[Row]:
-        name = _pseudonyms(key)
-        first: Any = None
-        answers: list[Any] = []
         with connection.execute(statement) as result:
-            for row in result:
-                if first is None or row.id != first.id:
-                    if first is not None:
-                        yield wide(first, answers, name)
-                    first, answers = row, []
-                if row.criterion is not None:
-                    answers.append(row)
-        if first is not None:
-            yield wide(first, answers, name)
+            for _id, joined in itertools.groupby(result, key=itemgetter(2)):
+                found = list(joined)
+                answers = {row.criterion: row for row in found if row.criterion is not None}
+                yield wide(found[0], answers)
 
-    header = wording.header(columns, content)
-    return Table(header, rows(), () if neutralised else None, (percent_column,), columns)
+    return cells.table((*PROFILE_COLUMNS, *criteria, *RESULT_COLUMNS), rows())
 
 
-def table(
-    connection: Connection,
-    content: Content,
-    shape: Shape,
-    *,
-    key: bytes,
-    export_filter: ExportFilter = ExportFilter(),
-    language: str = "en",
-    names: Names = "labels",
-    dates: Dates = "text",
-    include_identities: bool = False,
-    neutralised: bool = False,
-) -> Table:
+def table(connection: Connection, content: Content, shape: Shape, options: Options) -> Table:
     """The table of one shape: ``answers`` (the log) or ``assessments``."""
-    if shape not in ("answers", "assessments"):
-        raise ValueError(f"unknown export shape {shape!r}")
-    make = answers_table if shape == "answers" else assessments_table
-    return make(
-        connection,
-        content,
-        key=key,
-        export_filter=export_filter,
-        language=language,
-        names=names,
-        dates=dates,
-        include_identities=include_identities,
-        neutralised=neutralised,
-    )
+    if shape == "answers":
+        return answers_table(connection, content, options)
+    if shape == "assessments":
+        return assessments_table(connection, content, options)
+    raise ValueError(f"unknown export shape {shape!r}")
 
 
 @contextmanager
@@ -679,24 +529,17 @@ def snapshot(connection: Connection, given: bytes | None = None) -> Iterator[byt
         # The caller's transaction is the snapshot (on PostgreSQL, begin it REPEATABLE READ).
         yield given or pseudonym_key(connection)
         return
-    sqlite = connection.dialect.name == "sqlite"
+    postgresql = connection.dialect.name == "postgresql"
     # The key may be made on first use: that write gets its own short transaction, so the
     # snapshot itself only reads (an SQLite reader that starts writing can fail to upgrade).
-    with connection.begin():
-        if sqlite:
-            _begin_sqlite(connection)
+    with _transaction(connection):
         key = given or pseudonym_key(connection)
-    postgresql = connection.dialect.name == "postgresql"
     if postgresql:
         # Read committed would let every statement (and so the two sheets) see a different
         # moment; repeatable read holds the first statement's snapshot to the end.
         connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     try:
-        with connection.begin():
-            if sqlite:
-                # In WAL mode one read transaction is one snapshot, so the transaction must
-                # really be open in SQLite, not just in SQLAlchemy.
-                _begin_sqlite(connection)
+        with _transaction(connection):
             yield key
     finally:
         if postgresql:
@@ -705,12 +548,16 @@ def snapshot(connection: Connection, given: bytes | None = None) -> Iterator[byt
             )
 
 
-def _begin_sqlite(connection: Connection) -> None:
-    # Python's sqlite3 only begins transactions before writes, so plain SELECTs would each
-    # read their own moment; ``export_engine`` connections have begun already.
-    dbapi = connection.connection.dbapi_connection
-    if dbapi is not None and not getattr(dbapi, "in_transaction", True):
-        connection.exec_driver_sql("BEGIN")
+@contextmanager
+def _transaction(connection: Connection) -> Iterator[None]:
+    """A transaction open in SQLite too, not just in SQLAlchemy, so in WAL mode it reads one
+    snapshot: Python's sqlite3 begins one only before a write (``export_engine``'s
+    connections have begun already)."""
+    with connection.begin():
+        dbapi = connection.connection.dbapi_connection
+        if connection.dialect.name == "sqlite" and not getattr(dbapi, "in_transaction", True):
+            connection.exec_driver_sql("BEGIN")
+        yield
 
 
 # Writing
@@ -719,6 +566,19 @@ def _begin_sqlite(connection: Connection) -> None:
 def neutralise(text: str) -> str:
     """``text`` as a spreadsheet shows it and never runs it: formula starts get a quote."""
     return "'" + text if text[:1] in FORMULA_START else text
+
+
+def _inert(row: Row) -> Row:
+    """``row`` with a quote before text a spreadsheet would run as a formula."""
+    for cell in row:
+        if isinstance(cell, str) and cell[:1] in FORMULA_START:
+            return tuple(neutralise(c) if isinstance(c, str) else c for c in row)
+    return row
+
+
+def _decimal_commas(row: Row) -> Row:
+    # Excel in a locale that separates with ";" reads "66.7" as a date or text.
+    return tuple(repr(c).replace(".", ",") if isinstance(c, float) else c for c in row)
 
 
 def _close(rows: Iterable[Row]) -> None:
@@ -743,69 +603,30 @@ def _text_stream(out: IO[bytes] | IO[str]) -> Iterator[TextIO]:
         wrapper.detach()
 
 
-def _csv_rows(
-    rows: Iterable[Row],
-    text_columns: Sequence[int],
-    float_columns: Sequence[int],
-    counted: list[int],
-) -> Iterator[Sequence[Cell]]:
-    decimal_comma = bool(float_columns)
-    number = 0
-    try:
-        for row in rows:
-            number += 1
-            for column in text_columns:
-                cell = row[column]
-                if isinstance(cell, str) and cell[:1] in FORMULA_START:
-                    break
-            else:
-                for column in float_columns:
-                    if isinstance(row[column], float):
-                        break
-                else:
-                    yield row
-                    continue
-            yield [_csv_cell(cell, decimal_comma) for cell in row]
-    finally:
-        counted.append(number)
-
-
-def _csv_cell(cell: Cell, decimal_comma: bool) -> Cell:
-    if isinstance(cell, str):
-        return neutralise(cell)
-    if decimal_comma and isinstance(cell, float):
-        # Excel in a locale that separates with ";" reads "66.7" as a date or text.
-        return repr(cell).replace(".", ",")
-    return cell
-
-
 def write_csv(
     header: Sequence[str],
     rows: Iterable[Row],
     out: IO[bytes] | IO[str],
     *,
     excel: bool = False,
-    text_columns: Sequence[int] | None = None,
-    float_columns: Sequence[int] | None = None,
+    neutralised: bool = False,
 ) -> int:
-    """Write a CSV file (UTF-8; for Excel: with a BOM, ``;`` and decimal commas); rows written."""
-    every = range(len(header))
-    checked = every if text_columns is None else text_columns
-    decimals = (every if float_columns is None else float_columns) if excel else ()
+    """Write a CSV file (UTF-8; for Excel: with a BOM, ``;`` and decimal commas); rows written.
+
+    Formula text is quoted unless the rows were ``neutralised`` as they were made.
+    """
+    cells = rows if neutralised else map(_inert, rows)
     try:
         with _text_stream(out) as text:
             if excel:
                 text.write("\ufeff")
+                cells = map(_decimal_commas, cells)
             writer = csv.writer(text, delimiter=";" if excel else ",", lineterminator="\r\n")
             writer.writerow([neutralise(name) for name in header])
-            if checked or decimals:
-                counted: list[int] = []
-                writer.writerows(_csv_rows(rows, checked, decimals, counted))
-                return counted[0]
-            # Nothing to change: the rows go to the C writer as they are. zip() takes a row
-            # before a number, so the counter stops at the number of rows written.
+            # The rows go to the C writer as they come. zip() takes a row before a number, so
+            # the counter stops at the number of rows written.
             count = itertools.count()
-            writer.writerows(map(itemgetter(0), zip(rows, count, strict=False)))
+            writer.writerows(map(itemgetter(0), zip(cells, count, strict=False)))
             return next(count)
     finally:
         _close(rows)
@@ -817,10 +638,8 @@ def write_jsonl(header: Sequence[str], rows: Iterable[Row], out: IO[bytes] | IO[
     number = 0
     try:
         with _text_stream(out) as text:
-            write = text.write
             for row in rows:
-                write(encode(dict(zip(header, row, strict=True))))
-                write("\n")
+                text.write(encode(dict(zip(header, row, strict=True))) + "\n")
                 number += 1
     finally:
         _close(rows)
@@ -873,39 +692,26 @@ def _new_sheet(workbook: Any, name: str, each: Table, bold: Any) -> Any:
     sheet = workbook.add_worksheet(name)
     sheet.write_row(0, 0, [neutralise(title) for title in each.header], bold)
     for column, code in enumerate(each.columns or each.header):
-        width = _COLUMN_WIDTHS.get(code)
-        if width is None and code[:1] == "C" and code[1:3].isdigit() and code != code[:3]:
-            width = 30  # a criterion's kinds of novelty or comment
+        width = COLUMNS[code][1] if code in COLUMNS else None
+        if code.endswith(("_aspects", "_comment")):  # a criterion's kinds of novelty or comment
+            width = 30
         if width is not None:
             sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)
     return sheet
 
 
-def _inert(row: Row) -> Row:
-    """``row`` with a quote before text a spreadsheet would run as a formula."""
-    formula = FORMULA_START
-    for cell in row:
-        if isinstance(cell, str) and cell[:1] in formula:
-            return tuple(neutralise(c) if isinstance(c, str) else c for c in row)
-    return row
-
-
 def _write_sheets(workbook: Any, name: str, each: Table, bold: Any, sheet_rows: int) -> int:
     sheet = _new_sheet(workbook, name, each, bold)
     sheets = 1
-    line = 0
-    number = 0
-    checked = each.text_columns != ()
-    for row in each.rows:
+    line = number = 0
+    rows = each.rows if each.neutralised else map(_inert, each.rows)
+    for number, row in enumerate(rows, start=1):  # noqa: B007 (the count is returned)
         line += 1
         if line == sheet_rows:
             sheets += 1
             sheet = _new_sheet(workbook, f"{name} ({sheets})", each, bold)
             line = 1
-        number += 1
-        if checked:
-            row = _inert(row)
         # write() (and so write_row) never parses a formula here (strings_to_formulas off);
         # the quote keeps formula text inert when the sheet is saved again as CSV.
         if sheet.write_row(line, 0, row):
@@ -942,27 +748,18 @@ def export(
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"unknown export format {fmt!r}")
     with snapshot(connection, key) as key:
-        chosen = table(
-            connection,
-            content,
-            shape,
-            key=key,
-            export_filter=filter,
-            language=language,
-            names=names or ("codes" if fmt == "jsonl" else "labels"),
+        options = Options(
+            key,
+            filter,
+            language,
+            names or ("codes" if fmt == "jsonl" else "labels"),
             include_identities=include_identities,
             neutralised=fmt == "csv",  # JSON Lines is data: its text stays as it was given
         )
+        made = table(connection, content, shape, options)
         if fmt == "jsonl":
-            return write_jsonl(chosen.header, chosen.rows, out)
-        return write_csv(
-            chosen.header,
-            chosen.rows,
-            out,
-            excel=excel,
-            text_columns=chosen.text_columns,
-            float_columns=chosen.float_columns,
-        )
+            return write_jsonl(made.header, made.rows, out)
+        return write_csv(made.header, made.rows, out, excel=excel, neutralised=True)
 
 
 def export_xlsx(
@@ -982,45 +779,12 @@ def export_xlsx(
     Times are date cells (UTC); the rows are made spreadsheet-safe as they are read.
     """
     with snapshot(connection, key) as key:
-        sheets = {
-            shape: table(
-                connection,
-                content,
-                shape,
-                key=key,
-                export_filter=filter,
-                language=language,
-                names=names,
-                dates="datetime",
-                include_identities=include_identities,
-                neutralised=True,
-            )
-            for shape in ("answers", "assessments")
-        }
-        return write_xlsx(path, sheets.items(), sheet_rows=sheet_rows)
+        options = Options(key, filter, language, names, "datetime", include_identities, True)
+        shapes: tuple[Shape, ...] = ("answers", "assessments")
+        tables = [(shape, table(connection, content, shape, options)) for shape in shapes]
+        return write_xlsx(path, tables, sheet_rows=sheet_rows)
 
 
 def export_engine(database_url: str) -> Engine:
-    """A synchronous engine for exports on the database of the app's (async) URL."""
-    url = make_url(database_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        engine = create_engine(url.set(drivername="sqlite"), hide_parameters=True)
-
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi_connection: Any, record: Any) -> None:
-            # SQLAlchemy then emits BEGIN itself (below), so reads run in a real transaction.
-            dbapi_connection.isolation_level = None
-            tune_sqlite(dbapi_connection, record)
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN")
-
-        return engine
-    if backend == "postgresql":
-        url = psycopg_url(url)
-        return create_engine(
-            url, pool_pre_ping=True, pool_size=2, max_overflow=2, hide_parameters=True
-        )
-    return create_engine(url, hide_parameters=True)
+    """A synchronous engine of an export's own on the database of ``database_url``."""
+    return create_engine(database_url)

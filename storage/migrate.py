@@ -1,21 +1,30 @@
-"""Apply and inspect Alembic migrations on the application's engine, off the event loop."""
+"""Apply and inspect Alembic migrations on the application's engine, off the event loop.
+
+Alembic is imported only where a migration is read or run: checking that a schema is current
+(every start) needs just the stored revision and ``HEAD``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+HEAD = "0005"
+"""The newest migration in ``migrations/versions``; a test holds it to Alembic's own head."""
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration pointing at ``storage/migrations``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -23,20 +32,35 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str | None:
-    """The newest migration shipped with this version of SI Check."""
+    """The newest migration shipped with this version of SI Check, as Alembic finds it."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def read_revision(engine: Engine) -> str | None:
     """The migration the database is at, ``None`` for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def apply_migrations(engine: Engine, revision: str = "head") -> None:
     """Bring the database's schema up to ``revision`` in one transaction."""
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """Whether the database is at ``HEAD``."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        stored = connection.execute(text("SELECT version_num FROM alembic_version"))
+        return list(stored.scalars()) == [HEAD]
 
 
 async def current_revision(engine: Engine) -> str | None:

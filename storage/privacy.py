@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, exists, func, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import String, and_, cast, delete, exists, select, update
+from sqlalchemy.engine import Connection, RowMapping
 
 from storage.dialogue import Who, find_respondent
 from storage.models import (
@@ -30,12 +30,8 @@ from storage.store import reclaim
 
 UPDATES_KEPT = timedelta(hours=72)
 """How long an applied update's id is kept: Telegram redelivers an update for up to 24 hours."""
-ERASED_TABLES = (
-    AnswerLog.__tablename__,
-    Answer.__tablename__,
-    Assessment.__tablename__,
-    Respondent.__tablename__,
-    Coordinator.__tablename__,
+ERASED_TABLES = tuple(
+    table.__tablename__ for table in (AnswerLog, Answer, Assessment, Respondent, Coordinator)
 )
 """The tables a respondent's erasure deletes from."""
 
@@ -63,10 +59,16 @@ class Reminder:
     practice: str | None
 
 
-def _count(connection: Connection, statement: Any) -> int:
-    return int(
-        connection.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    )
+def _delete(connection: Connection, assessments: Any) -> tuple[int, int, int]:
+    """Delete the assessments ``assessments`` selects with their answers and answer log;
+    how many assessments, answers and log entries went."""
+    # Deleted child first, so nothing depends on the cascade being switched on in SQLite.
+    counts = [
+        connection.execute(delete(table).where(table.assessment_id.in_(assessments))).rowcount
+        for table in (AnswerLog, Answer)
+    ]
+    gone = connection.execute(delete(Assessment).where(Assessment.id.in_(assessments))).rowcount
+    return gone, counts[1], counts[0]
 
 
 def erase(connection: Connection, platform: str, external_id: str) -> Erased:
@@ -81,120 +83,87 @@ def erase(connection: Connection, platform: str, external_id: str) -> Erased:
         reclaim(connection, ERASED_TABLES)
     if found is None:
         return Erased(0, 0, 0, 0)
-    respondent = found.id
-    theirs = select(Assessment.id).where(Assessment.respondent_id == respondent)
-    erased = Erased(
-        1,
-        _count(connection, theirs),
-        _count(connection, select(Answer.id).where(Answer.assessment_id.in_(theirs))),
-        _count(connection, select(AnswerLog.id).where(AnswerLog.assessment_id.in_(theirs))),
-    )
-    # Deleted child first, so nothing depends on the cascade being switched on in SQLite.
-    connection.execute(delete(AnswerLog).where(AnswerLog.assessment_id.in_(theirs)))
-    connection.execute(delete(Answer).where(Answer.assessment_id.in_(theirs)))
-    connection.execute(delete(Assessment).where(Assessment.respondent_id == respondent))
-    connection.execute(delete(Respondent).where(Respondent.id == respondent))
+    theirs = select(Assessment.id).where(Assessment.respondent_id == found.id)
+    erased = Erased(1, *_delete(connection, theirs))
+    connection.execute(delete(Respondent).where(Respondent.id == found.id))
     return erased
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _one(connection: Connection, statement: Any) -> dict[str, Any] | None:
-    """The first row of ``statement`` as JSON-ready data, ``None`` if there is none."""
-    row = connection.execute(statement).mappings().first()
+def _jsonable(row: RowMapping | None) -> dict[str, Any] | None:
+    """A row as JSON-ready data, times in ISO 8601."""
     if row is None:
         return None
     return {
-        key: _iso(value) if isinstance(value, datetime) else value for key, value in row.items()
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in row.items()
     }
+
+
+def _all(connection: Connection, statement: Any) -> list[Any]:
+    return [_jsonable(row) for row in connection.execute(statement).mappings()]
+
+
+_FIELDS = (Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision)
+_LOGGED = [getattr(AnswerLog, column.key) for column in _FIELDS]
+_ASSESSMENT = (
+    Assessment.id,
+    Assessment.checklist_version,
+    Assessment.status,
+    Assessment.state.label("step"),
+    Assessment.practice_name,
+    Assessment.country,
+    Assessment.organisation,
+    Assessment.target_groups,
+    Assessment.themes,
+    Assessment.context.label("unsaved_draft"),
+    Assessment.started_at,
+    Assessment.updated_at,
+    Assessment.completed_at,
+    Assessment.reminded_at,
+    Assessment.cohort_id,
+)
 
 
 def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     """Everything SI Check keeps about the respondent, as JSON-ready data."""
-    # Core rows, named by column: a Connection does not build ORM objects.
-    respondent = connection.execute(
-        select(Respondent).where(
-            Respondent.platform == who.platform, Respondent.external_id == who.external_id
+    respondent = _jsonable(
+        connection.execute(
+            select(
+                Respondent.id,
+                Respondent.platform,
+                Respondent.external_id.label("user_id"),
+                Respondent.language,
+                Respondent.consent_at,
+                Respondent.start_payload,
+                Respondent.reminders,
+                Respondent.created_at,
+            ).where(Respondent.platform == who.platform, Respondent.external_id == who.external_id)
         )
-    ).first()
+        .mappings()
+        .first()
+    )
     if respondent is None:
         return None
-    assessments = []
-    for assessment in connection.execute(
-        select(Assessment).where(Assessment.respondent_id == respondent.id).order_by(Assessment.id)
-    ):
-        answers = connection.execute(
-            select(Answer).where(Answer.assessment_id == assessment.id).order_by(Answer.criterion)
+    theirs = Assessment.respondent_id == respondent.pop("id")
+    assessments = _all(connection, select(*_ASSESSMENT).where(theirs).order_by(Assessment.id))
+    for assessment in assessments:
+        cohort = select(Cohort.code, Cohort.name).where(Cohort.id == assessment.pop("cohort_id"))
+        assessment["cohort"] = _jsonable(connection.execute(cohort).mappings().first())
+        answers = select(*_FIELDS, Answer.answered_at).where(
+            Answer.assessment_id == assessment["id"]
         )
-        log = connection.execute(
-            select(AnswerLog)
-            .where(AnswerLog.assessment_id == assessment.id)
-            .order_by(AnswerLog.id)
+        assessment["answers"] = _all(connection, answers.order_by(Answer.criterion))
+        log = select(*_LOGGED, AnswerLog.at, AnswerLog.source).where(
+            AnswerLog.assessment_id == assessment["id"]
         )
-        assessments.append(
-            {
-                "id": assessment.id,
-                "checklist_version": assessment.checklist_version,
-                "status": assessment.status,
-                "step": assessment.state,
-                "practice_name": assessment.practice_name,
-                "country": assessment.country,
-                "organisation": assessment.organisation,
-                "target_groups": assessment.target_groups,
-                "themes": assessment.themes,
-                "cohort": _one(
-                    connection,
-                    select(Cohort.code, Cohort.name).where(Cohort.id == assessment.cohort_id),
-                ),
-                "unsaved_draft": assessment.context,
-                "started_at": _iso(assessment.started_at),
-                "updated_at": _iso(assessment.updated_at),
-                "completed_at": _iso(assessment.completed_at),
-                "reminded_at": _iso(assessment.reminded_at),
-                "answers": [
-                    {
-                        "criterion": answer.criterion,
-                        "value": answer.value,
-                        "aspects": answer.aspects,
-                        "comment": answer.comment,
-                        "revision": answer.revision,
-                        "answered_at": _iso(answer.answered_at),
-                    }
-                    for answer in answers
-                ],
-                "answer_log": [
-                    {
-                        "criterion": entry.criterion,
-                        "value": entry.value,
-                        "aspects": entry.aspects,
-                        "comment": entry.comment,
-                        "revision": entry.revision,
-                        "at": _iso(entry.at),
-                        "source": entry.source,
-                    }
-                    for entry in log
-                ],
-            }
-        )
+        assessment["answer_log"] = _all(connection, log.order_by(AnswerLog.id))
+    coordinator = select(Coordinator.notify_completed, Coordinator.added_at).where(
+        Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
+    )
     return {
-        "respondent": {
-            "platform": respondent.platform,
-            "user_id": respondent.external_id,
-            "language": respondent.language,
-            "consent_at": _iso(respondent.consent_at),
-            "start_payload": respondent.start_payload,
-            "reminders": respondent.reminders,
-            "created_at": _iso(respondent.created_at),
-        },
+        "respondent": respondent,
         "assessments": assessments,
-        "coordinator": _one(
-            connection,
-            select(Coordinator.notify_completed, Coordinator.added_at).where(
-                Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
-            ),
-        ),
+        "coordinator": _jsonable(connection.execute(coordinator).mappings().first()),
     }
 
 
@@ -211,26 +180,11 @@ def purge(connection: Connection, retention: timedelta, now: datetime | None = N
     # The stale ones are chosen and locked once, and exactly those go with their answers: a
     # step that touched one since cannot lose answers to a second look at the dates, and
     # one a step is writing right now is left for the next purge.
-    stale = [
-        row.id
-        for row in connection.execute(
-            select(Assessment.id)
-            .where(Assessment.status != "completed", Assessment.updated_at < cutoff)
-            .with_for_update(skip_locked=True)
-        )
-    ]
-    if not stale:
-        answers = log_entries = assessments = 0
-    else:
-        answers = _count(connection, select(Answer.id).where(Answer.assessment_id.in_(stale)))
-        log_entries = _count(
-            connection, select(AnswerLog.id).where(AnswerLog.assessment_id.in_(stale))
-        )
-        connection.execute(delete(AnswerLog).where(AnswerLog.assessment_id.in_(stale)))
-        connection.execute(delete(Answer).where(Answer.assessment_id.in_(stale)))
-        assessments = connection.execute(
-            delete(Assessment).where(Assessment.id.in_(stale))
-        ).rowcount
+    stale = select(Assessment.id).where(
+        Assessment.status != "completed", Assessment.updated_at < cutoff
+    )
+    chosen = [row.id for row in connection.execute(stale.with_for_update(skip_locked=True))]
+    assessments, answers, log_entries = _delete(connection, chosen)
     idle = and_(
         Respondent.created_at < cutoff,
         ~exists().where(Assessment.respondent_id == Respondent.id),
@@ -288,23 +242,12 @@ def claim_reminders(
         .returning(Assessment.respondent_id, Assessment.practice_name)
     )
     claimed = connection.execute(due).all()
-    if not claimed:
-        return []
-    people = {
-        row.id: row
-        for row in connection.execute(
-            select(Respondent.id, Respondent.external_id, Respondent.language).where(
-                Respondent.id.in_([row.respondent_id for row in claimed])
-            )
-        )
-    }
+    ids = [respondent for respondent, _practice in claimed]
+    people = select(Respondent.id, Respondent.external_id, Respondent.language)
+    found = {row.id: row for row in connection.execute(people.where(Respondent.id.in_(ids)))}
     return [
-        Reminder(
-            people[row.respondent_id].external_id,
-            people[row.respondent_id].language,
-            row.practice_name,
-        )
-        for row in claimed
+        Reminder(found[respondent].external_id, found[respondent].language, practice)
+        for respondent, practice in claimed
     ]
 
 

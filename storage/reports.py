@@ -13,19 +13,13 @@ from dialogs.content import Content
 from dialogs.i18n import SOURCE_LANGUAGE
 from dialogs.report import History, PastAssessment, Report, build_report
 from dialogs.scoring import score
-from storage.dialogue import (
-    ASSESSMENT_FIELDS,
-    Who,
-    assessment_row,
-    find_respondent,
-    load_snapshot,
-)
+from storage.dialogue import ASSESSMENT_FIELDS, AssessmentRow, Who, find_respondent, load_snapshot
 from storage.models import Answer, Assessment
 
 HISTORY_MAX = 10
 
 _COMPLETED = (
-    select(Assessment.id, *ASSESSMENT_FIELDS, Assessment.completed_at)
+    select(Assessment.id, *ASSESSMENT_FIELDS)
     .where(Assessment.respondent_id == bindparam("respondent_id"))
     .where(Assessment.status == "completed")
     .order_by(Assessment.id.desc())
@@ -68,11 +62,11 @@ def report_of(
     respondent = find_respondent(connection, who)
     if respondent is None:
         return None
-    row = connection.execute(
-        _ONE_COMPLETED, {"respondent_id": respondent.id, "assessment_id": assessment_id}
-    ).first()
+    keys = {"respondent_id": respondent.id, "assessment_id": assessment_id}
+    row = connection.execute(_ONE_COMPLETED, keys).mappings().first()
     if row is None:
         return None
-    snapshot = load_snapshot(connection, assessment_row(row, row.id), respondent)
-    checklist = content.checklist(row.checklist_version)
-    return build_report(checklist, snapshot, completed_at=row.completed_at)
+    assessment = AssessmentRow(**row)
+    snapshot = load_snapshot(connection, assessment, respondent)
+    checklist = content.checklist(assessment.checklist_version)
+    return build_report(checklist, snapshot, completed_at=assessment.completed_at)

@@ -1,10 +1,10 @@
 """Aggregate figures for coordinators: who started and completed, and how criteria were answered.
 
 Plain read-only units of work over a ``Connection``, like ``storage.reports``, returning data
-only: how a chat or a terminal shows them is ``bot/``'s business. Everything is counted in SQL
-per cohort and country; only one duration per completed assessment reaches Python, for the
-median. A group with fewer respondents than the threshold keeps its figures to itself, so
-nobody in a small group can be recognised by their answers.
+only: how a chat or a terminal shows them is ``bot/``'s business. Answers are counted in SQL
+per cohort and country; assessments reach Python as one short row each. A group with fewer
+finishers than the threshold keeps its figures to itself, so nobody in a small group can be
+recognised by their answers.
 
 A country is an ISO code, ``OTHER_COUNTRY`` when the practitioner chose "another country", or
 ``None`` when none is recorded (the assessment stopped before the country question).
@@ -13,10 +13,9 @@ A country is an ISO code, ``OTHER_COUNTRY`` when the practitioner chose "another
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
@@ -24,7 +23,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    distinct,
     exists,
     func,
     literal_column,
@@ -87,21 +85,10 @@ class GroupStats:
     """From start to completion, over completed assessments."""
     criteria: tuple[CriterionStats, ...]
     suppressed: bool
-    """Whether the group has fewer respondents than ``threshold``; then every figure is empty."""
+    """Whether the group has fewer finishers than ``threshold``, or would give away one that
+    has: then every figure is empty."""
     threshold: int = SUPPRESS_BELOW
     overall: bool = False
-
-
-@dataclass
-class _Counts:
-    cohort: str | None
-    cohort_name: str | None
-    country: str | None
-    respondents: int
-    started: int
-    completed: int
-    finishers: int
-    """Distinct respondents with a completed assessment: whose answers the figures show."""
 
 
 def country_key() -> Any:
@@ -154,13 +141,18 @@ def _selected(
     return statement.outerjoin(Cohort, Cohort.id == Assessment.cohort_id).where(*conditions)
 
 
+# Labelled apart from the column: PostgreSQL would group by the column of a name they shared.
 _COUNTRY = country_key().label("country_key")
-_TALLIES = (
-    func.count(distinct(Assessment.respondent_id)),
-    func.count(),
-    func.count().filter(Assessment.status == "completed"),
-    func.count(distinct(Assessment.respondent_id)).filter(Assessment.status == "completed"),
-)
+_ASSESSMENTS = select(
+    Assessment.cohort_id,
+    Cohort.code,
+    Cohort.name,
+    _COUNTRY,
+    Assessment.respondent_id,
+    Assessment.status,
+    Assessment.started_at,
+    Assessment.completed_at,
+).select_from(Assessment)
 
 
 def stats(
@@ -172,33 +164,43 @@ def stats(
     threshold: int = SUPPRESS_BELOW,
 ) -> list[GroupStats]:
     """Figures of everything selected first, then of each cohort and country, small ones empty."""
-    groups = _group_counts(connection, cohort, country)
-    overall = _overall_counts(connection, cohort, country)
+    # Every group is read, chosen or not: whether one is hidden depends on the others.
+    groups: defaultdict[GroupKey, list[Any]] = defaultdict(list)
+    for row in connection.execute(_selected(_ASSESSMENTS, None, None)):
+        groups[(row.cohort_id, row.country_key)].append(row)
+    # The figures are those of the people who finished: so few of them is what gives one away.
+    hidden = hidden_groups({key: _finishers(rows) for key, rows in groups.items()}, threshold)
+    chosen = {
+        key: rows
+        for key, rows in groups.items()
+        if cohort in (None, rows[0].code) and country in (None, key[1])
+    }
     answers = _answer_counts(connection, cohort, country)
-    durations = _durations(connection, cohort, country)
     codes = _criterion_codes(content, (code for by_code in answers.values() for code in by_code))
     # Answers add up across groups (unlike respondents), so the overall ones are summed here.
-    every_answer: defaultdict[str, dict[int | None, int]] = defaultdict(dict)
+    every_answer: defaultdict[str, Counter[int | None]] = defaultdict(Counter)
     for by_code in answers.values():
         for code, counts in by_code.items():
-            for value, count in counts.items():
-                every_answer[code][value] = every_answer[code].get(value, 0) + count
-    every_duration = [seconds for found in durations.values() for seconds in found]
-    # The figures are those of the people who finished: so few of them is what gives one away.
-    every_group = _group_counts(connection, None, None)
-    hidden = hidden_groups(
-        {key: counts.finishers for key, counts in every_group.items()}, threshold
-    )
+            every_answer[code].update(counts)
+    name = None
+    if cohort is not None:
+        name = connection.execute(select(Cohort.name).where(Cohort.code == cohort)).scalar()
     # A selection of one cohort in one country is a single group: its total is that group.
-    single = cohort is not None and country is not None and any(key in hidden for key in groups)
+    single = cohort is not None and country is not None and any(key in hidden for key in chosen)
+    everyone = [row for rows in chosen.values() for row in rows]
     result = [
-        _group(overall, every_answer, every_duration, codes, threshold, single, overall=True)
+        _group((cohort, name, country), everyone, every_answer, codes, threshold, single, True)
     ]
-    for key in sorted(groups, key=lambda key: _order(groups[key])):
-        result.append(
-            _group(groups[key], answers[key], durations[key], codes, threshold, key in hidden)
-        )
+    for key in sorted(chosen, key=lambda key: _order(chosen[key][0])):
+        first = chosen[key][0]
+        group = (first.code, first.name, first.country_key)
+        result.append(_group(group, chosen[key], answers[key], codes, threshold, key in hidden))
     return result
+
+
+def _finishers(rows: Sequence[Any]) -> int:
+    """Distinct respondents with a completed assessment: whose answers the figures show."""
+    return len({row.respondent_id for row in rows if row.status == "completed"})
 
 
 def hidden_groups(respondents: dict[GroupKey, int], threshold: int) -> set[GroupKey]:
@@ -227,33 +229,6 @@ def hidden_groups(respondents: dict[GroupKey, int], threshold: int) -> set[Group
     return hidden
 
 
-def _group_counts(
-    connection: Connection, cohort: str | None, country: str | None
-) -> dict[GroupKey, _Counts]:
-    statement = (
-        select(Assessment.cohort_id, Cohort.code, Cohort.name, _COUNTRY, *_TALLIES)
-        .select_from(Assessment)
-        .group_by(Assessment.cohort_id, Cohort.code, Cohort.name, _COUNTRY)
-    )
-    return {
-        (cohort_id, found_country): _Counts(code, name, found_country, *tallies)
-        for cohort_id, code, name, found_country, *tallies in connection.execute(
-            _selected(statement, cohort, country)
-        )
-    }
-
-
-def _overall_counts(connection: Connection, cohort: str | None, country: str | None) -> _Counts:
-    # Respondents are counted again over the whole selection: one person may be in two groups.
-    respondents, started, completed, finishers = connection.execute(
-        _selected(select(*_TALLIES).select_from(Assessment), cohort, country)
-    ).one()
-    name = None
-    if cohort is not None:
-        name = connection.execute(select(Cohort.name).where(Cohort.code == cohort)).scalar()
-    return _Counts(cohort, name, country, respondents, started, completed, finishers)
-
-
 def _answer_counts(
     connection: Connection, cohort: str | None, country: str | None
 ) -> defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]]:
@@ -274,34 +249,14 @@ def _answer_counts(
     return answers
 
 
-def _durations(
-    connection: Connection, cohort: str | None, country: str | None
-) -> defaultdict[GroupKey, list[float]]:
-    """Seconds from start to completion of every completed assessment, per group."""
-    statement = select(
-        Assessment.cohort_id, _COUNTRY, Assessment.started_at, Assessment.completed_at
-    ).select_from(Assessment)
-    durations: defaultdict[GroupKey, list[float]] = defaultdict(list)
-    for cohort_id, found_country, started_at, completed_at in connection.execute(
-        _selected(statement, cohort, country, completed=True)
-    ):
-        if completed_at is not None:
-            durations[(cohort_id, found_country)].append(_seconds(started_at, completed_at))
-    return durations
-
-
-def _seconds(started: datetime, completed: datetime) -> float:
-    return (completed - started).total_seconds()
-
-
-def _order(counts: _Counts) -> tuple[bool, str, str, bool, str]:
+def _order(row: Any) -> tuple[bool, str, str, bool, str]:
     """Cohorts by name with the uninvited last, then countries by code with the unknown last."""
     return (
-        counts.cohort is None,
-        (counts.cohort_name or "").casefold(),
-        counts.cohort or "",
-        counts.country is None,
-        counts.country or "",
+        row.code is None,
+        (row.name or "").casefold(),
+        row.code or "",
+        row.country_key is None,
+        row.country_key or "",
     )
 
 
@@ -312,38 +267,29 @@ def _criterion_codes(content: Content, found: Iterable[str]) -> list[str]:
 
 
 def _group(
-    counts: _Counts,
-    answers: dict[str, dict[int | None, int]],
-    durations: Sequence[float],
+    group: tuple[str | None, str | None, str | None],
+    rows: Sequence[Any],
+    answers: Mapping[str, Mapping[int | None, int]],
     codes: Sequence[str],
     threshold: int,
-    hidden: bool = False,
-    *,
+    hidden: bool,
     overall: bool = False,
 ) -> GroupStats:
-    if hidden or counts.finishers < threshold:
-        return GroupStats(
-            counts.cohort,
-            counts.cohort_name,
-            counts.country,
-            respondents=0,
-            started=0,
-            completed=0,
-            completion_rate=None,
-            median_duration_seconds=None,
-            criteria=(),
-            suppressed=True,
-            threshold=threshold,
-            overall=overall,
-        )
+    """The figures of one group (its cohort's code and name, its country) from its rows."""
+    if hidden or _finishers(rows) < threshold:
+        return GroupStats(*group, 0, 0, 0, None, None, (), True, threshold, overall)
+    completed = [row for row in rows if row.status == "completed"]
+    durations = [
+        (row.completed_at - row.started_at).total_seconds()
+        for row in completed
+        if row.completed_at is not None
+    ]
     return GroupStats(
-        counts.cohort,
-        counts.cohort_name,
-        counts.country,
-        respondents=counts.respondents,
-        started=counts.started,
-        completed=counts.completed,
-        completion_rate=counts.completed / counts.started if counts.started else None,
+        *group,
+        respondents=len({row.respondent_id for row in rows}),
+        started=len(rows),
+        completed=len(completed),
+        completion_rate=len(completed) / len(rows) if rows else None,
         median_duration_seconds=statistics.median(durations) if durations else None,
         criteria=tuple(_criterion(code, answers.get(code, {})) for code in codes),
         suppressed=False,
@@ -352,7 +298,7 @@ def _group(
     )
 
 
-def _criterion(code: str, found: dict[int | None, int]) -> CriterionStats:
+def _criterion(code: str, found: Mapping[int | None, int]) -> CriterionStats:
     counts = {value: found.get(value, 0) for value in COUNTED}
     scored = sum(counts[value] for value in SCALE)
     total = sum(value * counts[value] for value in SCALE)

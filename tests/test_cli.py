@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot import cli, runtime
-from bot.runtime import at_head
 from dialogs.content import CONTENT_DIR, load_content
 from storage.database import create_engine
-from storage.migrate import apply_migrations, head_revision
+from storage.migrate import HEAD, apply_migrations, head_revision, schema_is_current
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,12 +54,13 @@ def test_db_upgrade_then_current(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_the_schema_check_finds_the_newest_migration(tmp_path: Path) -> None:
+    assert head_revision() == HEAD
     engine = create_engine(f"sqlite:///{tmp_path}/check.db")
-    assert not at_head(engine)
+    assert not schema_is_current(engine)
     apply_migrations(engine, "0004")
-    assert not at_head(engine)
+    assert not schema_is_current(engine)
     apply_migrations(engine)
-    assert at_head(engine)
+    assert schema_is_current(engine)
     engine.dispose()
 
 

@@ -7,6 +7,7 @@ console does not load them.
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -38,11 +39,14 @@ def report_filename(report: Report) -> str:
     return f"sicheck-{slug}.pdf" if slug else FALLBACK_FILENAME
 
 
-def chart_png(report: Report) -> bytes:
-    """The radar chart of ``report`` as a PNG."""
-    from bot.documents.chart import radar_chart
-
-    return radar_chart(report)
+def numbered_label(number: int, title: str, width: int, lines: int = 2) -> str:
+    """A criterion's label in a chart: its number and title, shortened and wrapped."""
+    # The no-break space keeps the number on the line of the title's first word.
+    numbered = f"{number}.\N{NO-BREAK SPACE}{title}"
+    wrap = textwrap.wrap(
+        numbered, width, max_lines=lines, placeholder=" …", break_long_words=False
+    )
+    return "\n".join(wrap)
 
 
 def chart_photo(report: Report) -> bytes:
@@ -53,19 +57,16 @@ def chart_photo(report: Report) -> bytes:
 
 
 def warm_up(content: Content) -> None:
-    """Make a summary in every language and one chart, before anyone finishes.
-
-    The first summary and chart of a process import matplotlib, load fonts and read Babel's data
-    of each language while holding the interpreter lock; done at start, no chat waits on it.
-    """
+    """Make a summary in every language and one chart, so that no chat waits for the first
+    import of matplotlib, its fonts and Babel's data of each language."""
     checklist = content.latest
     answers = MappingProxyType(
         {criterion.code: RecordedAnswer(checklist.max_value) for criterion in checklist.criteria}
     )
     groups = tuple(item.code for item in content.taxonomy.target_groups[:1])
     themes = tuple(item.code for item in content.taxonomy.themes[:1])
+    profile = Profile("SI Check", "LV", None, groups, themes)
     for language in SUPPORTED_LANGUAGES:
-        profile = Profile("SI Check", "LV", None, groups, themes)
         snapshot = Snapshot(checklist.version, SUMMARY, language, True, profile, answers)
         report = build_report(checklist, snapshot, datetime.now(UTC))
         with use_language(language):
@@ -76,13 +77,14 @@ def warm_up(content: Content) -> None:
 
 def report_pdf(report: Report) -> bytes:
     """The full PDF report of ``report``, its radar chart included."""
+    from bot.documents.chart import radar_chart
     from bot.documents.pdf import pdf_report
 
-    return pdf_report(report, chart_png(report))
+    return pdf_report(report, radar_chart(report))
 
 
 def stats_png(groups: Sequence[GroupStats], content: Content, language: str) -> bytes | None:
     """The distribution chart of aggregate figures, ``None`` when every group is hidden."""
-    from bot.documents.stats_chart import distribution_chart  # imported late: see above
+    from bot.documents.stats_chart import distribution_chart
 
     return distribution_chart(groups, content, language)

@@ -12,8 +12,7 @@ import functools
 import io
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
@@ -33,7 +32,7 @@ CHART_WIDTH = 145
 """Millimetres: wide enough to read the spoke labels, small enough to share the first page."""
 TEXT_COLOUR = (33, 33, 33)
 MUTED_COLOUR = (95, 95, 95)
-ACCENT_COLOUR = (31, 111, 139)
+ACCENT = (31, 111, 139)
 LINK_COLOUR = (20, 80, 160)
 
 
@@ -95,91 +94,53 @@ def pdf_report(report: Report, chart_png: bytes | None) -> bytes:
 
 
 def _write_report(pdf: _Document, report: Report, chart_png: bytes | None) -> None:
-    _title(pdf, report)
-    _score(pdf, report)
+    _paragraph(pdf, _("Summary: %(practice)s", practice=report.practice), "B", 17, ACCENT, 8)
+    details = [part for part in (report.organisation, report.country, report.date) if part]
+    if details:
+        _paragraph(pdf, " · ".join(details), colour=MUTED_COLOUR)
+    pdf.ln(2)
+    if report.percent_text is None or report.band is None:
+        _paragraph(pdf, _("No criterion was scored, so there is no overall score."))
+    else:
+        _paragraph(pdf, overall_text(report, report.percent_text), "B", 12)
+        _lead(pdf, report.band, report.band_meaning or "")
+    if report.has_earlier:
+        earlier = _(
+            "Earlier assessment of this practice (%(date)s): %(percent)s",
+            date=report.earlier_date or "–",
+            percent=report.earlier_percent_text or "–",
+        )
+        _paragraph(pdf, earlier, colour=MUTED_COLOUR)
     if chart_png is not None:
         pdf.ln(2)
         pdf.image(io.BytesIO(chart_png), x=Align.C, w=CHART_WIDTH)
     _heading(pdf, _("Criteria and answers"))
     _criteria(pdf, report)
-    if report.strengths:
-        _heading(pdf, _("Strongest criteria"))
-        for advice in report.strengths:
-            _item(pdf, advice.title, advice.text)
-    if report.weaknesses:
-        _heading(pdf, _("Criteria to work on"))
-        # Their advice follows in full under the recommendations, so titles suffice here.
-        for advice in report.weaknesses:
-            _item(pdf, advice.title)
-    if report.next_steps:
-        _heading(pdf, _("Next steps"))
-        for advice in report.next_steps:
-            _item(pdf, advice.title, advice.text)
-    if report.recommendations:
-        _heading(pdf, _("Recommendations"))
-        for advice in report.recommendations:
-            _item(pdf, advice.title, advice.text)
+    # Weaknesses' advice follows in full under the recommendations, so titles suffice there.
+    for heading, advices, full in (
+        (_("Strongest criteria"), report.strengths, True),
+        (_("Criteria to work on"), report.weaknesses, False),
+        (_("Next steps"), report.next_steps, True),
+        (_("Recommendations"), report.recommendations, True),
+    ):
+        if advices:
+            _heading(pdf, heading)
+        for advice in advices:
+            _item(pdf, advice.title, advice.text if full else "")
     if report.risks:
         _heading(pdf, _("Risks to watch"))
-        for flag in report.risks:
-            _item(pdf, flag.title, notes=(flag.why, flag.text))
+    for flag in report.risks:
+        _item(pdf, flag.title, notes=(flag.why, flag.text))
     _heading(pdf, _("Similar good practices"))
-    if report.practices:
-        for found in report.practices:
-            _item(
-                pdf,
-                f"{found.name} ({found.country})",
-                found.title,
-                notes=(found.reason,),
-                links=found.links,
-            )
-    else:
+    for found in report.practices:
+        name = f"{found.name} ({found.country})"
+        _item(pdf, name, found.title, notes=(found.reason,), links=found.links)
+    if not report.practices:
         _paragraph(pdf, _("None of the good practices SI Check knows is close to this one yet."))
     if report.help:
         _heading(pdf, _("Where to get help"))
-        for centre in report.help:
-            links = () if centre.url is None else (centre.url,)
-            _item(pdf, centre.name, centre.summary, links=links)
-
-
-def _title(pdf: _Document, report: Report) -> None:
-    pdf.set_font(FAMILY, "B", 17)
-    pdf.set_text_color(*ACCENT_COLOUR)
-    pdf.multi_cell(
-        0,
-        8,
-        pdf.fit(_("Summary: %(practice)s", practice=report.practice)),
-        align=Align.L,
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
-    )
-    details = [part for part in (report.organisation, report.country, report.date) if part]
-    if details:
-        _paragraph(pdf, " · ".join(details), colour=MUTED_COLOUR)
-    pdf.ln(2)
-
-
-def _score(pdf: _Document, report: Report) -> None:
-    if report.percent_text is None or report.band is None:
-        _paragraph(pdf, _("No criterion was scored, so there is no overall score."))
-    else:
-        _paragraph(
-            pdf,
-            overall_text(report, report.percent_text),
-            bold=True,
-            size=12,
-        )
-        _lead(pdf, report.band, report.band_meaning or "")
-    if report.has_earlier:
-        _paragraph(
-            pdf,
-            _(
-                "Earlier assessment of this practice (%(date)s): %(percent)s",
-                date=report.earlier_date or "–",
-                percent=report.earlier_percent_text or "–",
-            ),
-            colour=MUTED_COLOUR,
-        )
+    for centre in report.help:
+        _item(pdf, centre.name, centre.summary, links=() if centre.url is None else (centre.url,))
 
 
 def _criteria(pdf: _Document, report: Report) -> None:
@@ -195,56 +156,44 @@ def _criteria(pdf: _Document, report: Report) -> None:
         padding=1.2,
     ) as table:
         for line in report.criteria:
-            row = table.row()
-            row.cell(_bar(line, report.max_value))
-            row.cell(pdf.fit(_described(line)))
-            row.cell(pdf.fit(_answer(line)))
+            table.row([pdf.fit(text) for text in _row(line, report.max_value)])
     pdf.ln(1)
 
 
-def _bar(line: CriterionLine, max_value: int) -> str:
-    if line.value is None:
-        return "·" * max_value
-    return "■" * line.value + "□" * (max_value - line.value)
-
-
-def _described(line: CriterionLine) -> str:
-    """The criterion's title, then the novelty kinds ticked and the comment in full."""
-    parts = [f"{line.number}. {line.title}"]
+def _row(line: CriterionLine, max_value: int) -> tuple[str, str, str]:
+    """The criterion's score as a bar; its title, the novelty kinds ticked and the comment in
+    full; the answer, and the earlier one where it changed."""
+    bar = "·" * max_value
+    if line.value is not None:
+        bar = "■" * line.value + "□" * (max_value - line.value)
+    described = [f"{line.number}. {line.title}"]
     if line.aspects:
-        parts.append(_("Novelty: %(kinds)s", kinds=", ".join(line.aspects)))
+        described.append(_("Novelty: %(kinds)s", kinds=", ".join(line.aspects)))
     if line.comment:
-        parts.append(_("Your comment: %(comment)s", comment=line.comment))
-    return "\n".join(parts)
-
-
-def _answer(line: CriterionLine) -> str:
+        described.append(_("Your comment: %(comment)s", comment=line.comment))
+    answer = line.answer
     if line.changed and line.earlier_answer is not None:
-        return f"{line.answer} " + _("(was %(answer)s)", answer=line.earlier_answer)
-    return line.answer
+        answer += " " + _("(was %(answer)s)", answer=line.earlier_answer)
+    return bar, "\n".join(described), answer
 
 
 def _heading(pdf: _Document, text: str) -> None:
     pdf.ln(3)
-    pdf.set_font(FAMILY, "B", 13)
-    pdf.set_text_color(*ACCENT_COLOUR)
-    pdf.multi_cell(0, 7, pdf.fit(text), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _paragraph(pdf, text, "B", 13, ACCENT, 7)
     pdf.ln(1)
 
 
 def _paragraph(
     pdf: _Document,
     text: str,
-    *,
-    bold: bool = False,
+    style: str = "",
     size: float = BODY_SIZE,
     colour: tuple[int, int, int] = TEXT_COLOUR,
+    height: float = LINE_HEIGHT,
 ) -> None:
-    pdf.set_font(FAMILY, "B" if bold else "", size)
+    pdf.set_font(FAMILY, style, size)
     pdf.set_text_color(*colour)
-    pdf.multi_cell(
-        0, LINE_HEIGHT, pdf.fit(text), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT
-    )
+    pdf.multi_cell(0, height, pdf.fit(text), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _lead(pdf: _Document, title: str, text: str) -> None:
@@ -258,18 +207,6 @@ def _lead(pdf: _Document, title: str, text: str) -> None:
     pdf.ln(LINE_HEIGHT)
 
 
-@contextmanager
-def _indented(pdf: _Document, by: float) -> Iterator[None]:
-    left = pdf.l_margin
-    pdf.set_left_margin(left + by)
-    pdf.set_x(left + by)
-    try:
-        yield
-    finally:
-        pdf.set_left_margin(left)
-        pdf.set_x(left)
-
-
 def _item(
     pdf: _Document,
     title: str,
@@ -279,24 +216,20 @@ def _item(
     links: Sequence[str] = (),
 ) -> None:
     pdf.set_font(FAMILY, "", BODY_SIZE)
-    pdf.set_text_color(*ACCENT_COLOUR)
+    pdf.set_text_color(*ACCENT)
     pdf.cell(BULLET_WIDTH, LINE_HEIGHT, "•")
-    with _indented(pdf, BULLET_WIDTH):
-        _lead(pdf, title, text)
-        for note in notes:
-            _paragraph(pdf, note, colour=MUTED_COLOUR)
-        pdf.set_font(FAMILY, "", BODY_SIZE - 1)
-        pdf.set_text_color(*LINK_COLOUR)
-        for link in links:
-            pdf.multi_cell(
-                0,
-                LINE_HEIGHT,
-                link,
-                align=Align.L,
-                link=link,
-                new_x=XPos.LMARGIN,
-                new_y=YPos.NEXT,
-                # An address has no spaces to break at.
-                wrapmode=WrapMode.CHAR,
-            )
+    # The text hangs indented after the bullet, over every line of the item.
+    left = pdf.l_margin
+    pdf.set_left_margin(left + BULLET_WIDTH)
+    _lead(pdf, title, text)
+    for note in notes:
+        _paragraph(pdf, note, colour=MUTED_COLOUR)
+    pdf.set_font(FAMILY, "", BODY_SIZE - 1)
+    pdf.set_text_color(*LINK_COLOUR)
+    for link in links:
+        # An address has no spaces to break at.
+        pdf.multi_cell(0, LINE_HEIGHT, link, align=Align.L, link=link, wrapmode=WrapMode.CHAR)
+        pdf.set_x(pdf.l_margin)
+    pdf.set_left_margin(left)
+    pdf.set_x(left)
     pdf.ln(1.5)

@@ -7,7 +7,6 @@ rcParams, so charts can be drawn in worker threads side by side.
 from __future__ import annotations
 
 import io
-import textwrap
 from collections.abc import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -15,9 +14,10 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
+from bot.documents import numbered_label
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from bot.stats_text import criterion_title, group_heading, summary_line
-from dialogs.content import Checklist, Content
+from dialogs.content import Content
 from dialogs.i18n import _, use_language
 from storage.stats import NOT_APPLICABLE, GroupStats
 
@@ -33,7 +33,6 @@ BOTTOM_INCHES = 0.75
 TITLE_FROM_TOP = 0.2
 LABEL_WIDTH = 34
 """Characters per label line: the labels share the width with the bars."""
-LABEL_LINES = 2
 COLOURS: dict[int | None, str] = {
     # From red to the report's blue, with grey for "not applicable": readable without colour
     # vision too, as the legend and the counts inside the bars say the same.
@@ -51,42 +50,21 @@ def _font(size: float, *, bold: bool = False) -> FontProperties:
     return FontProperties(fname=FONT_BOLD if bold else FONT_REGULAR, size=size)
 
 
-def chart_group(groups: Sequence[GroupStats]) -> GroupStats | None:
-    """The group the chart shows: the overall one, or else the first with figures."""
-    return next((group for group in groups if not group.suppressed), None)
-
-
-def criterion_label(number: int, title: str) -> str:
-    """A bar's label: the criterion's number and title, shortened and wrapped."""
-    # The no-break space keeps the number on the line of the title's first word.
-    return "\n".join(
-        textwrap.wrap(
-            f"{number}.\N{NO-BREAK SPACE}{title}",
-            width=LABEL_WIDTH,
-            max_lines=LABEL_LINES,
-            placeholder=" …",
-            break_long_words=False,
-        )
-    )
-
-
 def distribution_figure(group: GroupStats, content: Content, language: str) -> Figure:
     """The stacked bars of ``group`` as a matplotlib figure in ``language``, not yet drawn."""
+    checklist, criteria = content.latest, group.criteria
     with use_language(language):
-        return _figure(group, content.latest)
-
-
-def _figure(group: GroupStats, checklist: Checklist) -> Figure:
-    criteria = group.criteria
+        segments: list[tuple[int | None, str]] = [
+            (level.value, f"{level.value}: {_(level.label)}") for level in checklist.scale
+        ]
+        segments.append((NOT_APPLICABLE, _(checklist.not_applicable.label)))
+        titles = [criterion_title(checklist, criterion.code) for criterion in criteria]
+        heading, summary = group_heading(group), summary_line(group)
     height = HEIGHT_EXTRA + HEIGHT_PER_CRITERION * max(len(criteria), 1)
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     positions = list(range(len(criteria)))
-    segments: list[tuple[int | None, str]] = [
-        (level.value, f"{level.value}: {_(level.label)}") for level in checklist.scale
-    ]
-    segments.append((NOT_APPLICABLE, _(checklist.not_applicable.label)))
     left = [0] * len(criteria)
     for value, label in segments:
         counts = [criterion.counts.get(value, 0) for criterion in criteria]
@@ -101,16 +79,11 @@ def _figure(group: GroupStats, checklist: Checklist) -> Figure:
             color="white" if value in DARK_SEGMENTS else "#222222",
         )
         left = [start + count for start, count in zip(left, counts, strict=True)]
-    axes.set_yticks(
-        positions,
-        [
-            criterion_label(criterion.number, criterion_title(checklist, criterion.code))
-            for criterion in criteria
-        ],
-        fontproperties=_font(8),
-    )
-    for tick in axes.get_yticklabels():
-        tick.set_parse_math(False)
+    labels = [
+        numbered_label(criterion.number, title, LABEL_WIDTH)
+        for criterion, title in zip(criteria, titles, strict=True)
+    ]
+    axes.set_yticks(positions, labels, fontproperties=_font(8), parse_math=False)
     # Criterion 1 on top, as in the checklist.
     axes.invert_yaxis()
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -120,14 +93,13 @@ def _figure(group: GroupStats, checklist: Checklist) -> Figure:
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     figure.suptitle(
-        group_heading(group),
+        heading,
         x=(LEFT + RIGHT) / 2,  # over the bars, like the line below it
         y=1 - TITLE_FROM_TOP / height,
         fontproperties=_font(12, bold=True),
-    ).set_parse_math(False)
-    axes.set_title(summary_line(group), fontproperties=_font(9), color="#555555").set_parse_math(
-        False
+        parse_math=False,
     )
+    axes.set_title(summary, fontproperties=_font(9), color="#555555", parse_math=False)
     legend = figure.legend(
         loc="lower center", ncols=len(segments), frameon=False, prop=_font(8), handlelength=1.2
     )
@@ -144,7 +116,7 @@ def distribution_chart(
     groups: Sequence[GroupStats], content: Content, language: str
 ) -> bytes | None:
     """The answers of the overall (or first shown) group as a PNG; ``None`` if all are hidden."""
-    group = chart_group(groups)
+    group = next((group for group in groups if not group.suppressed), None)
     if group is None:
         return None
     figure = distribution_figure(group, content, language)

@@ -1,22 +1,9 @@
 """The callback data of every inline button SI Check sends, as typed presses.
 
-Each kind of button is a frozen dataclass whose data starts with its tag:
-
-- ``StepPress``, ``v<checklist>:<assessment>:<version>:<token>``: a dialogue button; the token
-  is ``dialogs.events.encode``'s (``a:C03:2``). It names the view the button was shown on, so
-  a press on an older message, of another assessment or checklist, never changes an answer.
-- ``ReportPress``, ``v<checklist>:<assessment>:<version>:pdf``: the PDF of a finished
-  assessment, sent only to the respondent who owns it.
-- ``OpenPress``, ``o:<checklist>:<assessment>``: a ``/history`` button opening a summary.
-- ``LanguagePress``, ``L:<language>``: ``/language``'s buttons, whatever the step.
-- ``ErasePress``, ``D:<respondent>:<consented>:y`` or ``…:n``: the answer to ``/delete``'s
-  question, for the respondent it was asked of.
-- ``RemindersOffPress``, ``R:off``: a reminder's "no more reminders".
-- ``NoticesOffPress``, ``N:off``: a completion notice's "stop these notices", for the
-  coordinator who presses it.
-
-``encode`` refuses data over Telegram's 64 bytes; ``decode`` returns the press data stands for,
-or ``None`` for data garbled, over-long, of an unknown kind or of an older form.
+Each kind is a frozen dataclass whose docstring shows its form. A view's buttons name the view
+they were shown on, so a press on an older message never changes an answer. ``encode`` refuses
+data over Telegram's 64 bytes; ``decode`` gives ``None`` for data garbled, over-long, of an
+unknown kind or of an older form.
 """
 
 from __future__ import annotations
@@ -54,9 +41,7 @@ def pack(expected: Expected, action: str) -> str:
 
 def _view(data: str) -> tuple[Expected, str] | None:
     match = _VIEW.fullmatch(data)
-    if match is None:
-        return None
-    return Expected(int(match[1]), int(match[2]), int(match[3])), match[4]
+    return None if match is None else (Expected(*map(int, match.groups()[:3])), match[4])
 
 
 class Press(ABC):
@@ -74,47 +59,45 @@ class Press(ABC):
 
 @dataclass(frozen=True)
 class StepPress(Press):
-    """A dialogue event sent from the view ``expected`` names."""
+    """``v<checklist>:<assessment>:<version>:<token>``: a dialogue event (``a:C03:2``, from
+    ``dialogs.events.encode``) sent from the view ``expected`` names."""
 
     expected: Expected
     event: events.Event
 
     def data(self) -> str:
-        """``v<checklist>:<assessment>:<version>:<token>``."""
         return pack(self.expected, events.encode(self.event))
 
     @classmethod
     def parse(cls, data: str) -> Self | None:
-        """The step, unless the token is unknown or is a kind of its own (report, history)."""
+        # A report or history token is a kind of its own, not a step.
         view = _view(data)
-        if view is None:
-            return None
-        event = events.decode(view[1])
-        if event is None or isinstance(event, events.Report | events.Open):
+        event = None if view is None else events.decode(view[1])
+        if view is None or event is None or isinstance(event, events.Report | events.Open):
             return None
         return cls(view[0], event)
 
 
 @dataclass(frozen=True)
 class ReportPress(Press):
-    """The PDF report of the finished assessment ``expected`` names."""
+    """``v<checklist>:<assessment>:<version>:pdf``: the PDF report of the finished assessment
+    ``expected`` names, sent only to the respondent who owns it."""
 
     expected: Expected
 
     def data(self) -> str:
-        """``v<checklist>:<assessment>:<version>:pdf``."""
         return pack(self.expected, REPORT_TOKEN)
 
     @classmethod
     def parse(cls, data: str) -> Self | None:
-        """The report a summary's "📄 Report" button asks for."""
         view = _view(data)
         return cls(view[0]) if view is not None and view[1] == REPORT_TOKEN else None
 
 
 @dataclass(frozen=True)
 class OpenPress(Press):
-    """The summary of a finished assessment, listed by ``/history``."""
+    """``o:<checklist>:<assessment>``: a ``/history`` button opening a finished assessment's
+    summary (the bare ``o:<assessment>`` of older lists is none)."""
 
     checklist_version: int
     assessment_id: int
@@ -122,36 +105,34 @@ class OpenPress(Press):
     _FORM: ClassVar[re.Pattern[str]] = re.compile(r"o:(\d{1,4}):(\d{1,19})", re.ASCII)
 
     def data(self) -> str:
-        """``o:<checklist>:<assessment>``."""
         return f"{self.TAG}{self.checklist_version}:{self.assessment_id}"
 
     @classmethod
     def parse(cls, data: str) -> Self | None:
-        """The summary to open; the bare ``o:<assessment>`` of older lists is no longer one."""
         match = cls._FORM.fullmatch(data)
         return cls(int(match[1]), int(match[2])) if match else None
 
 
 @dataclass(frozen=True)
 class LanguagePress(Press):
-    """Speak ``language`` from now on, whatever the step."""
+    """``L:<language>``: speak ``language`` (one SI Check speaks) from now on, whatever the
+    step."""
 
     language: str
 
     def data(self) -> str:
-        """``L:<language>``."""
         return f"L:{self.language}"
 
     @classmethod
     def parse(cls, data: str) -> Self | None:
-        """The language, if SI Check speaks it."""
         language = data.removeprefix("L:")
         return cls(language) if data.startswith("L:") and language in SUPPORTED_LANGUAGES else None
 
 
 @dataclass(frozen=True)
 class ErasePress(Press):
-    """Erase everything about the respondent ``/delete`` asked, or (``erase`` false) keep it.
+    """``D:<respondent>:<consented>:y`` (or ``…:n``): erase everything about the respondent
+    ``/delete`` asked, or (``erase`` false) keep it; the ``D:yes`` of older questions is none.
 
     ``consented`` is when they consented, in microseconds since the epoch (0 if they did
     not): a respondent made anew after an erasure, even under the same id, differs in it.
@@ -163,59 +144,53 @@ class ErasePress(Press):
     _FORM: ClassVar[re.Pattern[str]] = re.compile(r"D:(\d{1,19}):(\d{1,17}):([yn])", re.ASCII)
 
     def data(self) -> str:
-        """``D:<respondent>:<consented>:y`` or ``…:n``."""
         return f"D:{self.respondent_id}:{self.consented}:{'y' if self.erase else 'n'}"
 
     @classmethod
     def parse(cls, data: str) -> Self | None:
-        """The answer; the ``D:yes`` of older questions, which named nobody, is none."""
         match = cls._FORM.fullmatch(data)
         return cls(int(match[1]), int(match[2]), match[3] == "y") if match else None
 
     @classmethod
     def of(cls, respondent: RespondentRow, erase: bool) -> Self:
         """The button asking ``respondent``."""
-        return cls(respondent.id, _microseconds(respondent.consent_at), erase)
+        moment = respondent.consent_at
+        if moment is None:
+            return cls(respondent.id, 0, erase)
+        # SQLite gives back the UTC time it stored without its zone.
+        since = moment.replace(tzinfo=moment.tzinfo or UTC) - EPOCH
+        return cls(respondent.id, since // timedelta(microseconds=1), erase)
 
     def names(self, respondent: RespondentRow | None) -> bool:
         """Whether the press was asked of ``respondent``, as they are now."""
         return respondent is not None and self == self.of(respondent, self.erase)
 
 
-def _microseconds(moment: datetime | None) -> int:
-    if moment is None:
-        return 0
-    # SQLite gives back the UTC time it stored without its zone.
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return (aware - EPOCH) // timedelta(microseconds=1)
+class _Fixed(Press):
+    """A press of one form only, ``DATA``."""
 
-
-@dataclass(frozen=True)
-class RemindersOffPress(Press):
-    """Send the presser no more reminders."""
+    DATA: ClassVar[str]
 
     def data(self) -> str:
-        """``R:off``."""
-        return "R:off"
+        return self.DATA
 
     @classmethod
     def parse(cls, data: str) -> Self | None:
-        """The one form this press has."""
-        return cls() if data == "R:off" else None
+        return cls() if data == cls.DATA else None
 
 
 @dataclass(frozen=True)
-class NoticesOffPress(Press):
-    """Send the coordinator who presses no more completion notices."""
+class RemindersOffPress(_Fixed):
+    """``R:off``: a reminder's "no more reminders"."""
 
-    def data(self) -> str:
-        """``N:off``."""
-        return "N:off"
+    DATA = "R:off"
 
-    @classmethod
-    def parse(cls, data: str) -> Self | None:
-        """The one form this press has."""
-        return cls() if data == "N:off" else None
+
+@dataclass(frozen=True)
+class NoticesOffPress(_Fixed):
+    """``N:off``: a completion notice's "stop these notices", for the coordinator pressing."""
+
+    DATA = "N:off"
 
 
 KINDS: tuple[type[Press], ...] = (
@@ -244,11 +219,7 @@ def decode_as(kind: type[P], data: object) -> P | None:
 
 def decode(data: object) -> Press | None:
     """The press ``data`` stands for, or ``None`` when it is not one SI Check sent."""
-    for kind in KINDS:
-        press = decode_as(kind, data)
-        if press is not None:
-            return press
-    return None
+    return next(filter(None, (decode_as(kind, data) for kind in KINDS)), None)
 
 
 def asks_for_a_report(data: object) -> bool:

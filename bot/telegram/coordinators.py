@@ -10,25 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
+from collections.abc import Callable, Coroutine
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from babel.units import format_unit
 from sqlalchemy.engine import Connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.error import BadRequest
 
+from bot import exporting
 from bot.admin import invitation_link
 from bot.documents import stats_png
-from bot.exporting import (
-    ExportRequest,
-    ExportRequestError,
-    UnknownCountryError,
-    country_code,
-    parse_words,
-    run_export,
-    within,
-)
 from bot.telegram.callback_data import NoticesOffPress, encode
 from bot.telegram.context import (
     PLATFORM,
@@ -40,15 +35,8 @@ from bot.telegram.context import (
 )
 from bot.telegram.replies import answer_press, send
 from bot.telegram.stats_text import stats_html
-from dialogs.i18n import N_, _, ngettext, use_language
-from storage.coordination import (
-    CohortSummary,
-    completion_notices,
-    coordinator_id,
-    list_cohorts,
-    new_cohort,
-    set_notify,
-)
+from dialogs.i18n import N_, _, current_language, ngettext, use_language
+from storage import coordination
 from storage.dialogue import Who, find_respondent
 from storage.stats import stats
 
@@ -59,63 +47,62 @@ COHORT_USAGE = N_(
     "or /cohort list to see the cohorts."
 )
 NOTICES_OFF = N_("You will no longer be told about completed assessments.")
+STOP_NOTICES = encode(NoticesOffPress())
 NAME_MAX = 200
 LIST_MAX = 3500
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+Command = Callable[[Update, BotContext, int], Coroutine[Any, Any, None]]
 
 
-def _coordinator(connection: Connection, who: Who, configured: frozenset[str]) -> int | None:
-    return coordinator_id(connection, PLATFORM, who.external_id, configured)
+def for_coordinators(command: Command) -> Handler:
+    """``command``, called with the sender's coordinator id in their language (``use_language``);
+    anyone else gets the one refusal."""
 
+    async def handle(update: Update, context: BotContext) -> None:
+        configured = context.services.settings.coordinators
+        default = context.language
 
-async def _as_coordinator(update: Update, context: BotContext) -> tuple[int, str] | None:
-    """The sender's coordinator id and language, or ``None`` after refusing them."""
-    configured = context.services.settings.coordinators
-    default = context.language
+        def work(connection: Connection, who: Who) -> tuple[int | None, str]:
+            found = coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)
+            respondent = find_respondent(connection, who)
+            return found, (respondent.language if respondent else None) or default
 
-    def work(connection: Connection, who: Who) -> tuple[int | None, str]:
-        found = _coordinator(connection, who, configured)
-        respondent = find_respondent(connection, who)
-        return found, (respondent.language if respondent else None) or default
-
-    result = await once(update, context, work)
-    if result is None:
-        return None
-    found, language = result
-    if found is None:
-        log.info("coordinator command refused (update %s)", update.update_id)
+        result = await once(update, context, work)
+        if result is None:
+            return
+        found, language = result
         with use_language(language):
+            if found is not None:
+                await command(update, context, found)
+                return
+            log.info("coordinator command refused (update %s)", update.update_id)
             await send(context.bot, chat_of(update), _(REFUSED), None)
-        return None
-    return found, language
+
+    return handle
 
 
-async def cohort_command(update: Update, context: BotContext) -> None:
+@for_coordinators
+async def cohort_command(update: Update, context: BotContext, coordinator: int) -> None:
     """Create a cohort with its invitation link, or list the cohorts with their counts."""
-    allowed = await _as_coordinator(update, context)
-    if allowed is None:
-        return
-    coordinator, language = allowed
     args = context.args or []
+    name = " ".join(args[1:]).strip()[:NAME_MAX]
     store = context.services.database.store
-    with use_language(language):
-        if args[:1] == ["new"] and " ".join(args[1:]).strip():
-            name = " ".join(args[1:]).strip()[:NAME_MAX]
-            code = await store.run(lambda c: new_cohort(c, name, coordinator))
-            link = invitation_link(context.bot.username, code)
-            text = _(
-                "Cohort %(name)s created. Practitioners who start SI Check through this link "
-                "belong to it:\n%(link)s",
-                name=f"<b>{escape(name)}</b>",
-                link=escape(link),
-            )
-        elif args[:1] == ["list"]:
-            text = _cohort_list(await store.run(list_cohorts))
-        else:
-            text = _(COHORT_USAGE)
-        await send(context.bot, chat_of(update), text, None)
+    if args[:1] == ["new"] and name:
+        code = await store.run(lambda c: coordination.new_cohort(c, name, coordinator))
+        text = _(
+            "Cohort %(name)s created. Practitioners who start SI Check through this link "
+            "belong to it:\n%(link)s",
+            name=f"<b>{escape(name)}</b>",
+            link=escape(invitation_link(context.bot.username, code)),
+        )
+    elif args[:1] == ["list"]:
+        text = _cohort_list(await store.run(coordination.list_cohorts))
+    else:
+        text = _(COHORT_USAGE)
+    await send(context.bot, chat_of(update), text, None)
 
 
-def _cohort_list(cohorts: list[CohortSummary]) -> str:
+def _cohort_list(cohorts: list[coordination.CohortSummary]) -> str:
     if not cohorts:
         return _("There are no cohorts yet.")
     lines = ["<b>" + _("Cohorts") + "</b>"]
@@ -124,52 +111,35 @@ def _cohort_list(cohorts: list[CohortSummary]) -> str:
             # The rest is one `sicheck cohort list` away; a message has 4096 characters.
             lines.append("…")
             break
-        lines.append(
-            _(
-                "%(name)s — joined: %(respondents)s, started: %(started)s, "
-                "completed: %(completed)s",
-                name=f"<b>{escape(cohort.name)}</b> (<code>{escape(cohort.code)}</code>)",
-                respondents=cohort.respondents,
-                started=cohort.started,
-                completed=cohort.completed,
-            )
+        line = _(
+            "%(name)s — joined: %(respondents)s, started: %(started)s, completed: %(completed)s",
+            name=f"<b>{escape(cohort.name)}</b> (<code>{escape(cohort.code)}</code>)",
+            respondents=cohort.respondents,
+            started=cohort.started,
+            completed=cohort.completed,
         )
+        lines.append(line)
     return "\n".join(lines)
 
 
-async def notify_command(update: Update, context: BotContext) -> None:
+@for_coordinators
+async def notify_command(update: Update, context: BotContext, coordinator: int) -> None:
     """Turn messages about completed assessments in one's cohorts on or off."""
-    allowed = await _as_coordinator(update, context)
-    if allowed is None:
-        return
-    coordinator, language = allowed
     choice = (context.args or [""])[0].lower()
-    with use_language(language):
-        if choice not in ("on", "off"):
-            await send(
-                context.bot,
-                chat_of(update),
-                _("Send /notify on or /notify off."),
-                None,
-            )
-            return
-        await context.services.database.store.run(
-            lambda c: set_notify(c, coordinator, choice == "on")
-        )
-        text = (
-            _("You will be told when an assessment in one of your cohorts is completed.")
-            if choice == "on"
-            else _(NOTICES_OFF)
-        )
-        await send(context.bot, chat_of(update), text, None)
+    if choice == "on":
+        text = _("You will be told when an assessment in one of your cohorts is completed.")
+    else:
+        text = _(NOTICES_OFF) if choice == "off" else _("Send /notify on or /notify off.")
+    if choice in ("on", "off"):
+        store = context.services.database.store
+        await store.run(lambda c: coordination.set_notify(c, coordinator, choice == "on"))
+    await send(context.bot, chat_of(update), text, None)
 
 
 async def notify_completion(context: BotContext, assessment_id: int) -> None:
     """Tell the coordinators who asked for it that an assessment in their cohort finished."""
-
-    notices = await context.services.database.store.run(
-        lambda connection: completion_notices(connection, assessment_id)
-    )
+    store = context.services.database.store
+    notices = await store.run(lambda c: coordination.completion_notices(c, assessment_id))
     default = context.services.settings.default_locale
     for notice in notices:
         with use_language(notice.language or default):
@@ -181,9 +151,7 @@ async def notify_completion(context: BotContext, assessment_id: int) -> None:
                 notice.completed,
                 name=f"<b>{escape(notice.cohort_name)}</b>",
             )
-            stop = InlineKeyboardButton(
-                _("🔕 Stop these notices"), callback_data=encode(NoticesOffPress())
-            )
+            stop = InlineKeyboardButton(_("🔕 Stop these notices"), callback_data=STOP_NOTICES)
         await send(context.bot, int(notice.external_id), text, InlineKeyboardMarkup([[stop]]))
 
 
@@ -194,9 +162,9 @@ async def notices_off(update: Update, context: BotContext, press: NoticesOffPres
     configured = context.services.settings.coordinators
 
     def work(connection: Connection, who: Who) -> bool:
-        found = _coordinator(connection, who, configured)
+        found = coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)
         if found is not None:
-            set_notify(connection, found, False)
+            coordination.set_notify(connection, found, False)
         return found is not None
 
     stopped = await once(update, context, work)
@@ -206,35 +174,23 @@ async def notices_off(update: Update, context: BotContext, press: NoticesOffPres
         await answer_press(query, _(NOTICES_OFF if stopped is not False else REFUSED))
 
 
-def _options(args: list[str]) -> dict[str, str]:
-    """``key=value`` words of a command, such as ``country=LV cohort=abc``."""
-    return dict(arg.split("=", 1) for arg in args if "=" in arg)
-
-
-async def stats_command(update: Update, context: BotContext) -> None:
+@for_coordinators
+async def stats_command(update: Update, context: BotContext, _coordinator: int) -> None:
     """Aggregate figures per cohort and country, small groups left out, with a chart."""
-    allowed = await _as_coordinator(update, context)
-    if allowed is None:
-        return
-    _coordinator_id, language = allowed
-    options = _options(context.args or [])
+    language = current_language()
+    # ``key=value`` words, such as ``country=LV cohort=abc``.
+    options = dict(arg.split("=", 1) for arg in context.args or [] if "=" in arg)
     services = context.services
-    content = services.content
-    cohort, country = options.get("cohort"), None
-    if options.get("country"):
-        try:
-            country = country_code(options["country"], language)
-        except UnknownCountryError as error:
-            await send(context.bot, chat_of(update), escape(str(error)), None)
-            return
+    content, cohort = services.content, options.get("cohort")
+    country = options.get("country") or None
+    try:
+        country = country and exporting.country_code(country, language)
+    except exporting.UnknownCountryError as error:
+        await send(context.bot, chat_of(update), escape(str(error)), None)
+        return
+    threshold = services.settings.stats_min_group
     groups = await services.database.store.run(
-        lambda c: stats(
-            c,
-            content,
-            cohort=cohort,
-            country=country,
-            threshold=services.settings.stats_min_group,
-        )
+        lambda c: stats(c, content, cohort=cohort, country=country, threshold=threshold)
     )
     await send(context.bot, chat_of(update), stats_html(groups, content, language), None)
     png = await services.draw(lambda: stats_png(groups, content, language) or b"")
@@ -253,71 +209,55 @@ EXPORT_USAGE = N_(
 )
 
 
-async def export_command(update: Update, context: BotContext) -> None:
+@for_coordinators
+async def export_command(update: Update, context: BotContext, _coordinator: int) -> None:
     """Send an export as files, editing a progress message while it is written."""
-    allowed = await _as_coordinator(update, context)
-    if allowed is None:
-        return
-    _coordinator_id, language = allowed
+    language = current_language()
     chat = chat_of(update)
     try:
-        request = parse_words(context.args or [], language)
-    except UnknownCountryError as error:
+        request = exporting.parse_words(context.args or [], language)
+    except exporting.UnknownCountryError as error:
         await send(context.bot, chat, escape(str(error)), None)
         return
-    except ExportRequestError as error:
-        with use_language(language):
-            option = escape(str(error)[:NAME_MAX])
-            await send(context.bot, chat, _(EXPORT_USAGE, option=option), None)
+    except exporting.ExportRequestError as error:
+        option = escape(str(error)[:NAME_MAX])
+        await send(context.bot, chat, _(EXPORT_USAGE, option=option), None)
         return
-    with use_language(language):
-        progress = await context.bot.send_message(chat, _("Preparing the export…"))
+    progress = await context.bot.send_message(chat, _("Preparing the export…"))
     # Written after this handler returns, so a long export holds up no other update.
     follow_up(update, context, _export(context, request, progress, language))
 
 
 async def _export(
-    context: BotContext, request: ExportRequest, progress: Message, language: str
+    context: BotContext, request: exporting.ExportRequest, progress: Message, language: str
 ) -> None:
     """Write the export, keeping the progress message current, then send its files."""
     services = context.services
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    with tempfile.TemporaryDirectory(prefix="sicheck-export-") as folder:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sicheck-export-") as folder, use_language(language):
         path = Path(folder) / request.filename
-        writing = asyncio.ensure_future(
-            asyncio.to_thread(
-                run_export,
-                services.settings.database_url,
-                services.content,
-                request,
-                path,
-                services.pseudonym_secret,
-            )
+        source = (services.settings.database_url, services.content, request, path)
+        writing = asyncio.create_task(
+            asyncio.to_thread(exporting.run_export, *source, services.pseudonym_secret)
         )
-        while not writing.done():
-            await asyncio.wait([writing], timeout=PROGRESS_EVERY)
-            if not writing.done() and path.exists():
-                with use_language(language):
-                    text = _(
-                        "Exporting: %(size)s written so far…",
-                        size=format_size(path.stat().st_size, language),
-                    )
-                await _edit(progress, text)
+        while not (await asyncio.wait([writing], timeout=PROGRESS_EVERY))[0]:
+            if path.exists():
+                megabytes = path.stat().st_size / 1_000_000
+                size = format_unit(megabytes, "digital-megabyte", length="short", locale=language)
+                await _edit(progress, _("Exporting: %(size)s written so far…", size=size))
         rows = writing.result()
         services.metrics.exports += 1
-        services.metrics.export_seconds += loop.time() - started
-        files = await asyncio.to_thread(within, path, request.filename, UPLOAD_MAX)
-        with use_language(language):
-            text = ngettext("Export ready: %(count)s row.", "Export ready: %(count)s rows.", rows)
-            if len(files) > 1:
-                text += "\n" + ngettext(
-                    "The file is larger than Telegram allows, so it comes zipped in %(count)s "
-                    "part: 7-Zip opens it as one archive.",
-                    "The file is larger than Telegram allows, so it comes zipped in %(count)s "
-                    "parts: 7-Zip opens them as one archive.",
-                    len(files),
-                )
+        services.metrics.export_seconds += time.monotonic() - started
+        files = await asyncio.to_thread(exporting.within, path, request.filename, UPLOAD_MAX)
+        text = ngettext("Export ready: %(count)s row.", "Export ready: %(count)s rows.", rows)
+        if len(files) > 1:
+            text += "\n" + ngettext(
+                "The file is larger than Telegram allows, so it comes zipped in %(count)s "
+                "part: 7-Zip opens it as one archive.",
+                "The file is larger than Telegram allows, so it comes zipped in %(count)s "
+                "parts: 7-Zip opens them as one archive.",
+                len(files),
+            )
         await _edit(progress, text)
         for part, name in files:
             with part.open("rb") as handle:
@@ -330,8 +270,3 @@ async def _edit(message: Message, text: str) -> None:
     except BadRequest as error:
         # The same text again is no change, and an export must not fail over its progress.
         log.info("progress not edited: %s", error.message)
-
-
-def format_size(size: int, language: str) -> str:
-    """A file size in megabytes the way ``language`` writes numbers."""
-    return format_unit(size / 1_000_000, "digital-megabyte", length="short", locale=language)

@@ -1,8 +1,7 @@
 """Data rights on Telegram (``/privacy``, ``/mydata``, ``/delete``), reminders and retention.
 
-Reminders and purging run as python-telegram-bot jobs in every replica, but what is due is
-decided by the database: each run claims it with one statement, so a restart loses nothing
-and two replicas never both send one reminder.
+Reminders and purging are jobs in every replica; each run claims what is due in the database
+with one statement, so a restart loses nothing and no reminder is sent twice.
 """
 
 from __future__ import annotations
@@ -14,18 +13,11 @@ from html import escape
 
 from sqlalchemy.engine import Connection
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import JobQueue
 
 from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
-from bot.telegram.context import (
-    BotContext,
-    Services,
-    chat_of,
-    once,
-    respondent_language,
-    who_sent,
-)
+from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language, who_sent
 from bot.telegram.replies import answer_press, send
 from dialogs.i18n import N_, _, negotiate, use_language
 from dialogs.views import erased_text
@@ -68,8 +60,7 @@ async def privacy_command(update: Update, context: BotContext) -> None:
 async def mydata_command(update: Update, context: BotContext) -> None:
     """Send everything SI Check keeps about the sender, as a JSON document."""
     data = await once(update, context, my_data)
-    language = await respondent_language(update, context)
-    with use_language(language):
+    with use_language(await respondent_language(update, context)):
         if data is None:
             await send(context.bot, chat_of(update), _(NOTHING), None)
             return
@@ -82,27 +73,18 @@ async def mydata_command(update: Update, context: BotContext) -> None:
 async def delete_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before erasing everything about the sender."""
     who = who_sent(update, context)
-    found = await context.services.database.store.run(
-        lambda connection: find_respondent(connection, who)
-    )
+    found = await context.services.database.store.run(lambda c: find_respondent(c, who))
     with use_language(await respondent_language(update, context)):
         if found is None:
             await send(context.bot, chat_of(update), _(NOTHING), None)
             return
         # The buttons name the respondent asked: once erased, a new one is not erased by them.
-        buttons = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("🗑 Erase everything"), callback_data=encode(ErasePress.of(found, True))
-                    ),
-                    InlineKeyboardButton(
-                        _("Keep my data"), callback_data=encode(ErasePress.of(found, False))
-                    ),
-                ]
-            ]
-        )
-        await send(context.bot, chat_of(update), _(DELETE_ASK), buttons)
+        choices = ((_("🗑 Erase everything"), True), (_("Keep my data"), False))
+        buttons = [
+            InlineKeyboardButton(label, callback_data=encode(ErasePress.of(found, erase)))
+            for label, erase in choices
+        ]
+        await send(context.bot, chat_of(update), _(DELETE_ASK), InlineKeyboardMarkup([buttons]))
 
 
 async def delete_answer(update: Update, context: BotContext, press: ErasePress) -> None:
@@ -116,23 +98,19 @@ async def delete_answer(update: Update, context: BotContext, press: ErasePress) 
             await send(context.bot, chat_of(update), _(KEPT), None)
         return
 
-    def work(connection: Connection, who: Who) -> Erased | None:
+    def work(connection: Connection, who: Who) -> list[Erased | None]:
+        # Someone else's question, or one asked before an earlier erasure, erases nothing.
         if not press.names(find_respondent(connection, who)):
-            return None  # someone else's question, or one asked before an earlier erasure
-        return erase(connection, who.platform, who.external_id)
+            return [None]
+        return [erase(connection, who.platform, who.external_id)]
 
-    claimed = await once(update, context, lambda connection, who: [work(connection, who)])
+    claimed = await once(update, context, work)  # None for a repeat: answered the first time
+    erased = claimed[0] if claimed else None
     with use_language(language):
-        if claimed is None:  # a repeat: it was answered the first time
-            await answer_press(query)
-            return
-        [erased] = claimed
-        if erased is None:
-            await answer_press(query, _(KEPT))
-            return
-        await answer_press(query)
-        text = erased_text(erased.assessments, erased.answers, erased.log_entries)
-        await send(context.bot, chat_of(update), text, None)
+        await answer_press(query, _(KEPT) if claimed and erased is None else None)
+        if erased is not None:
+            text = erased_text(erased.assessments, erased.answers, erased.log_entries)
+            await send(context.bot, chat_of(update), text, None)
 
 
 async def reminders_off(update: Update, context: BotContext, press: RemindersOffPress) -> None:
@@ -162,7 +140,7 @@ async def send_reminders(bot: Bot, services: Services) -> int:
         try:
             await bot.send_message(int(reminder.chat_id), text, reply_markup=markup)
             sent += 1
-        except (Forbidden, TelegramError) as error:
+        except TelegramError as error:
             log.info("a reminder was not delivered: %s", type(error).__name__)
     return sent
 
@@ -176,19 +154,12 @@ async def purge_expired(context: BotContext) -> None:
     """The job queue's daily job: erase what is past the retention period."""
     retention = timedelta(days=context.services.settings.retention_days)
     erased = await context.services.database.store.run(lambda c: purge(c, retention))
-    log.info(
-        "purged %s assessments and %s identities past the retention period",
-        erased.assessments,
-        erased.respondents,
-    )
+    message = "purged %s assessments and %s identities past the retention period"
+    log.info(message, erased.assessments, erased.respondents)
 
 
 def schedule_upkeep(jobs: JobQueue[BotContext]) -> None:
-    """Purge now and then daily, and look for due reminders every minute, in this replica.
-
-    What is due is claimed in the database, so replicas never both send one reminder, and a
-    failed run (the database briefly down) goes to the error handlers and is tried again at
-    the next interval.
-    """
+    """Purge now and then daily, and look for due reminders every minute, in this replica; a
+    failed run (the database briefly down) goes to the error handlers and runs again later."""
     jobs.run_repeating(purge_expired, PURGE_EVERY, first=0, name="purge")
     jobs.run_repeating(remind, SCHEDULE_EVERY, first=0, name="reminders")

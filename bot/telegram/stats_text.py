@@ -13,7 +13,7 @@ from bot.stats_text import (
     summary_line,
     suppressed_line,
 )
-from dialogs.content import Checklist, Content
+from dialogs.content import Content
 from dialogs.i18n import use_language
 from storage.stats import GroupStats
 
@@ -21,22 +21,12 @@ TEXT_LIMIT = 4096
 """Telegram's longest message, counted in UTF-16 code units like Telegram counts it."""
 
 
-def _block(group: GroupStats, checklist: Checklist) -> str:
-    lines = [f"<b>{escape(group_heading(group))}</b>"]
-    if group.suppressed:
-        lines.append(f"<i>{escape(suppressed_line(group))}</i>")
-        return "\n".join(lines)
-    lines.append(escape(summary_line(group)))
-    lines.extend(escape(criterion_line(criterion, checklist)) for criterion in group.criteria)
-    return "\n".join(lines)
-
-
 def _length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
 def _more(count: int) -> str:
-    return f"{GROUP_SEPARATOR}<i>{escape(more_line(count))}</i>"
+    return f"{GROUP_SEPARATOR}<i>{escape(more_line(count))}</i>" if count else ""
 
 
 def stats_html(
@@ -44,13 +34,17 @@ def stats_html(
 ) -> str:
     """The groups' figures as one message in ``language``, in ``<b>``/``<i>``, within ``limit``."""
     with use_language(language):
-        blocks = [_block(group, content.latest) for group in groups]
         text = ""
-        for index, block in enumerate(blocks):
-            longer = f"{text}{GROUP_SEPARATOR}{block}" if text else block
-            rest = len(blocks) - index - 1
+        for index, group in enumerate(groups):
+            lines = [f"<b>{escape(group_heading(group))}</b>"]
+            if group.suppressed:
+                lines.append(f"<i>{escape(suppressed_line(group))}</i>")
+            else:
+                lines.append(escape(summary_line(group)))
+                lines += [escape(criterion_line(line, content.latest)) for line in group.criteria]
+            longer = GROUP_SEPARATOR.join(filter(None, [text, "\n".join(lines)]))
             # Room is kept for the closing line, so stopping later never overruns the limit.
-            if _length(longer) + (_length(_more(rest)) if rest else 0) > limit:
-                return (text + _more(len(blocks) - index)).lstrip()
+            if _length(longer) + _length(_more(len(groups) - index - 1)) > limit:
+                return (text + _more(len(groups) - index)).lstrip()
             text = longer
         return text

@@ -1,15 +1,13 @@
 """The finished assessment on Telegram: the chart, the PDF report and ``/history``.
 
 Reports are read only through the respondent who owns them, after the commit that finished
-the assessment; charts and PDFs are drawn in a worker thread so other chats are served
-meanwhile.
+the assessment; charts and PDFs are drawn in a worker thread while other chats are served.
 """
 
 from __future__ import annotations
 
 import logging
 from html import escape
-from typing import TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
@@ -20,13 +18,12 @@ from bot.telegram.context import BotContext, chat_of, once, who_sent
 from bot.telegram.replies import answer_press, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
-from dialogs.report import History, Report
-from dialogs.views import history_view, summary_view
+from dialogs.report import History, Report, overall_text
+from dialogs.views import Button, history_view, summary_view
 from storage.dialogue import Expected
 from storage.reports import history, report_of
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 CAPTION_MAX = 1024
 NOT_AVAILABLE = N_("That report is not available.")
 PREPARING = N_("Preparing your report…")
@@ -36,15 +33,7 @@ def caption(report: Report) -> str:
     """The practice and its overall score, for a chart or a report, within Telegram's limit."""
     lines = ["<b>" + escape(report.practice) + "</b>"]
     if report.percent_text is not None and report.band is not None:
-        lines.append(
-            _(
-                "Overall score: %(percent)s (%(scored)s of %(total)s criteria scored)",
-                percent=report.percent_text,
-                scored=report.scored,
-                total=report.total,
-            )
-        )
-        lines.append(escape(report.band))
+        lines += [overall_text(report, report.percent_text), escape(report.band)]
     text = "\n".join(lines)
     return text if len(text) <= CAPTION_MAX else escape(report.practice[: CAPTION_MAX // 8])
 
@@ -54,11 +43,7 @@ async def _owned_report(
 ) -> Report | None:
     """The report a button asks for, if the sender owns it; else the press is told no."""
     content = context.services.content
-    report = await once(
-        update,
-        context,
-        lambda connection, who: report_of(connection, content, who, assessment_id),
-    )
+    report = await once(update, context, lambda c, who: report_of(c, content, who, assessment_id))
     if report is None or report.checklist_version != checklist_version:
         await refuse_report(update, context)
         return None
@@ -73,19 +58,6 @@ async def refuse_report(update: Update, context: BotContext) -> None:
         await answer_press(query, _(NOT_AVAILABLE))
 
 
-async def _send_file(
-    update: Update, context: BotContext, method: str, data: bytes, filename: str, text: str
-) -> None:
-    chat_id = chat_of(update)
-    try:
-        if method == "photo":
-            await context.bot.send_photo(chat_id, InputFile(data, filename=filename), text)
-        else:
-            await context.bot.send_document(chat_id, InputFile(data, filename=filename), text)
-    except Forbidden:
-        log.info("chat %s blocked the bot; no %s sent", chat_id, method)
-
-
 async def send_chart(update: Update, context: BotContext, assessment_id: int) -> None:
     """Send the radar chart of an assessment the sender has just finished."""
     content = context.services.content
@@ -93,55 +65,55 @@ async def send_chart(update: Update, context: BotContext, assessment_id: int) ->
     report = await context.services.database.store.run(
         lambda connection: report_of(connection, content, who, assessment_id)
     )
-    if report is None:
-        return
-    photo = await context.services.draw(lambda: chart_photo(report))
-    with use_language(report.language):
-        text = caption(report)
-    await _send_file(update, context, "photo", photo, "sicheck-chart.jpg", text)
+    if report is not None:
+        photo = await context.services.draw(lambda: chart_photo(report))
+        await _send(update, context, report, InputFile(photo, filename="sicheck-chart.jpg"))
 
 
 async def send_report(update: Update, context: BotContext, press: ReportPress) -> None:
     """Send the PDF report of the assessment a "📄 Report" button belongs to."""
-    query = update.callback_query
-    assert query is not None
-    expected = press.expected
+    assert update.callback_query is not None
     report = await _owned_report(
-        update, context, expected.checklist_version, expected.assessment_id
+        update, context, press.expected.checklist_version, press.expected.assessment_id
     )
     if report is None:
         return
     with use_language(report.language):
-        await answer_press(query, _(PREPARING))
-        text = caption(report)
+        await answer_press(update.callback_query, _(PREPARING))
     pdf = await context.services.draw(lambda: report_pdf(report))
-    await _send_file(update, context, "document", pdf, report_filename(report), text)
+    await _send(update, context, report, InputFile(pdf, filename=report_filename(report)))
+
+
+async def _send(update: Update, context: BotContext, report: Report, file: InputFile) -> None:
+    """Send ``file`` (the chart as a photo, else a document) with the report's caption."""
+    with use_language(report.language):
+        text = caption(report)
+    try:
+        if file.mimetype.startswith("image/"):
+            await context.bot.send_photo(chat_of(update), file, text)
+        else:
+            await context.bot.send_document(chat_of(update), file, text)
+    except Forbidden:
+        log.info("chat %s blocked the bot; %s not sent", chat_of(update), file.filename)
 
 
 async def history_command(update: Update, context: BotContext) -> None:
     """List the sender's finished assessments, each opening its summary."""
     content = context.services.content
-    found: History | None = await once(
-        update, context, lambda connection, who: history(connection, content, who)
-    )
+    found: History | None = await once(update, context, lambda c, who: history(c, content, who))
     if found is None:
         return
     with use_language(found.language):
         view = history_view(found)
     versions = {past.assessment_id: past.checklist_version for past in found.assessments}
 
-    def opening(action: str) -> str:
-        event = events.decode(action)
+    def opening(button: Button) -> InlineKeyboardButton:
+        event = events.decode(button.action)
         assert isinstance(event, events.Open), "a history view's buttons open summaries"
-        return encode(OpenPress(versions[event.assessment_id], event.assessment_id))
+        press = OpenPress(versions[event.assessment_id], event.assessment_id)
+        return InlineKeyboardButton(button.label, callback_data=encode(press))
 
-    rows = [
-        [
-            InlineKeyboardButton(button.label, callback_data=opening(button.action))
-            for button in row
-        ]
-        for row in view.buttons
-    ]
+    rows = [[opening(button) for button in row] for row in view.buttons]
     await send(
         context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows) if rows else None
     )

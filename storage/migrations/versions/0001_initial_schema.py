@@ -5,6 +5,7 @@ Revises:
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,6 +14,19 @@ revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+def _answer_columns() -> list[sa.Column[Any]]:
+    """The columns an answer and a line of the answer log share, new for each table."""
+    return [
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('assessment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('criterion', sa.String(length=8), nullable=False),
+        sa.Column('value', sa.SmallInteger(), nullable=True),
+        sa.Column('aspects', sa.JSON(), nullable=False),
+        sa.Column('comment', sa.Text(), nullable=True),
+        sa.Column('revision', sa.Integer(), nullable=False),
+    ]
 
 
 def upgrade() -> None:
@@ -56,26 +70,14 @@ def upgrade() -> None:
         batch_op.create_index('ix_assessment_respondent_status', ['respondent_id', 'status'], unique=False)
 
     op.create_table('answer',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('assessment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('criterion', sa.String(length=8), nullable=False),
-    sa.Column('value', sa.SmallInteger(), nullable=True),
-    sa.Column('aspects', sa.JSON(), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('revision', sa.Integer(), nullable=False),
+    *_answer_columns(),
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_answer_assessment_id_assessment'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_answer')),
     sa.UniqueConstraint('assessment_id', 'criterion', name=op.f('uq_answer_assessment_id'))
     )
     op.create_table('answer_log',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('assessment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('criterion', sa.String(length=8), nullable=False),
-    sa.Column('value', sa.SmallInteger(), nullable=True),
-    sa.Column('aspects', sa.JSON(), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('revision', sa.Integer(), nullable=False),
+    *_answer_columns(),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['assessment_id'], ['assessment.id'], name=op.f('fk_answer_log_assessment_id_assessment'), ondelete='CASCADE'),
