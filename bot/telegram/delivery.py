@@ -47,6 +47,9 @@ POLL_BACKOFF_MAX = 30.0
 BUSY_POLL_PAUSE = 0.25
 """While an update is being applied, ``getUpdates`` returns it and every later one again (each
 parsed anew): fetch once more when every update taken is applied, or after this long."""
+POLL_GAP = 0.15
+"""Seconds between a fetch that brought updates and the next: at a workshop's pace a call then
+brings several updates instead of one, for a delay no practitioner notices."""
 
 
 def _chat_key(update: Update) -> Hashable:
@@ -164,9 +167,11 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
         failures = 0
         _metrics(application).heartbeat = time.monotonic()
         chats.take(updates)
+        if updates:
+            await asyncio.wait({stopping}, timeout=POLL_GAP)
         if chats.unapplied:
             with suppress(TimeoutError):
-                await asyncio.wait_for(chats.drained.wait(), BUSY_POLL_PAUSE)
+                await asyncio.wait_for(chats.drained.wait(), BUSY_POLL_PAUSE - POLL_GAP)
     stopping.cancel()
     await chats.finished()
     offset = chats.offset()
