@@ -137,11 +137,9 @@ async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator
 async def _erase(args: argparse.Namespace, settings: Settings) -> int:
     from storage.privacy import erase
 
-    platform, external_id = (PLATFORM, args.telegram_id)
-    if args.telegram_id is None:
-        platform, external_id = ("console", args.console_user)
+    whom = (PLATFORM, args.telegram_id) if args.telegram_id else ("console", args.console_user)
     async with _opened(args, settings) as database:
-        erased = await database.store.run(lambda c: erase(c, platform, external_id))
+        erased = await database.store.run(lambda c: erase(c, *whom))
     print(erased_line(erased))
     return 0 if erased.anything else 1
 

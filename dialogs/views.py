@@ -35,7 +35,6 @@ from dialogs.snapshot import Snapshot
 
 COUNTRIES = ("LV", "ES", "FR", "SE", "BE", "FI", "HU", "PT")
 """The BuiCaSuS partner countries, then those of the seed's good practices."""
-BAR_WIDTH = 3
 MESSAGE_MAX = 4096
 """Characters a chat message may hold (Telegram's limit, counted without markup)."""
 COMMENT_SHOWN = 100
@@ -275,7 +274,7 @@ def _review(checklist: Checklist, snapshot: Snapshot) -> View:
 
 
 def _bar(value: int | None, max_value: int) -> str:
-    return "·" * BAR_WIDTH if value is None else "■" * value + "□" * (max_value - value)
+    return "·" * max_value if value is None else "■" * value + "□" * (max_value - value)
 
 
 def summary(checklist: Checklist, snapshot: Snapshot) -> View:
