@@ -123,7 +123,7 @@ def _render_state(checklist: Checklist, snapshot: Snapshot, info: bool) -> View:
     if state == machine.REVIEW:
         return _review(checklist, snapshot)
     if state == machine.SUMMARY:
-        return summary(checklist, snapshot)
+        return summary_view(build_report(checklist, snapshot))
     if state == machine.CANCELLED:
         return View(
             _("This assessment was cancelled. The answers given so far are kept."),
@@ -275,11 +275,6 @@ def _review(checklist: Checklist, snapshot: Snapshot) -> View:
 
 def _bar(value: int | None, max_value: int) -> str:
     return "·" * max_value if value is None else "■" * value + "□" * (max_value - value)
-
-
-def summary(checklist: Checklist, snapshot: Snapshot) -> View:
-    """The scored summary of a finished assessment, as the chat shows it."""
-    return summary_view(build_report(checklist, snapshot))
 
 
 def summary_view(report: Report) -> View:
