@@ -363,28 +363,22 @@ def open_dialogue(
     ``start_payload`` is a deep link's payload (``/start <payload>``), kept on the respondent.
     """
     loaded = _loaded(connection, who)
-    respondent, assessment = loaded.respondent, loaded.assessment
+    respondent, active = loaded.respondent, loaded.assessment
+    if active is not None and active.status != "active":
+        active = None
     if start_payload:
         joined = cohort_id(connection, start_payload)
-        if joined is None:
-            _update_respondent(connection, respondent.id, start_payload=start_payload)
-        else:
-            respondent.cohort_id = joined
-            _update_respondent(
-                connection, respondent.id, start_payload=start_payload, cohort_id=joined
-            )
-            if assessment is not None and assessment.status == "active" and not fresh:
-                # The invitation also counts for the assessment the practitioner goes on with.
-                connection.execute(_JOIN, {"assessment_id": assessment.id, "joined": joined})
-    if assessment is not None and assessment.status == "active" and fresh:
-        write_snapshot(
-            connection,
-            assessment,
-            replace(load_snapshot(connection, assessment, respondent), state=machine.CANCELLED),
-            utcnow(),
+        respondent.cohort_id = joined or respondent.cohort_id
+        _update_respondent(
+            connection, respondent.id, start_payload=start_payload, cohort_id=respondent.cohort_id
         )
-    if assessment is None or fresh or assessment.status != "active":
-        assessment = _start(connection, content, respondent)
+        if joined and active is not None and not fresh:
+            # The invitation also counts for the assessment the practitioner goes on with.
+            connection.execute(_JOIN, {"assessment_id": active.id, "joined": joined})
+    if active is not None and fresh:
+        cancelled = replace(load_snapshot(connection, active, respondent), state=machine.CANCELLED)
+        write_snapshot(connection, active, cancelled, utcnow())
+    assessment = _start(connection, content, respondent) if active is None or fresh else active
     return _show(connection, content, respondent, assessment)
 
 

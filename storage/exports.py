@@ -13,6 +13,7 @@ XLSX (OWASP "CSV injection", CWE-1236); JSON Lines carries the data as it is.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import json
@@ -199,16 +200,11 @@ class _Cells:
     def __init__(self, content: Content, options: Options) -> None:
         self.content = content
         self.options = options
-        self.versions: dict[int, _Words] = {}
+        self.words = functools.cache(self._words)
 
-    def words(self, version: int) -> _Words:
+    def _words(self, version: int) -> _Words:
         """The coded values of a checklist version in the export's words."""
-        if version not in self.versions:
-            self.versions[version] = self._words(self.content.checklist(version))
-        return self.versions[version]
-
-    def _words(self, checklist: Checklist) -> _Words:
-        codes = self.options.names == "codes"
+        checklist, codes = self.content.checklist(version), self.options.names == "codes"
 
         def named(items: Iterable[Any]) -> dict[str, str]:
             return {item.code: item.code if codes else _(item.label) for item in items}
