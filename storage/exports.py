@@ -626,9 +626,8 @@ def _new_sheet(workbook: Any, name: str, each: Table, bold: Any) -> Any:
     sheet = workbook.add_worksheet(name)
     sheet.write_row(0, 0, [neutralise(title) for title in each.header], bold)
     for column, code in enumerate(each.columns or each.header):
-        width = COLUMNS[code][1] if code in COLUMNS else None
-        if code.endswith(("_aspects", "_comment")):  # a criterion's kinds of novelty or comment
-            width = 30
+        # A criterion's kinds of novelty or comment, or a column of its own.
+        width = 30 if code.endswith(("_aspects", "_comment")) else COLUMNS.get(code, ("", None))[1]
         if width is not None:
             sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)
@@ -636,23 +635,18 @@ def _new_sheet(workbook: Any, name: str, each: Table, bold: Any) -> Any:
 
 
 def _write_sheets(workbook: Any, name: str, each: Table, bold: Any, sheet_rows: int) -> int:
-    sheet = _new_sheet(workbook, name, each, bold)
-    sheets = 1
-    line = number = 0
-    rows = map(_inert, each.rows)
-    for number, row in enumerate(rows, start=1):  # noqa: B007 (the count is returned)
-        line += 1
-        if line == sheet_rows:
-            sheets += 1
-            sheet = _new_sheet(workbook, f"{name} ({sheets})", each, bold)
-            line = 1
+    sheet, number = _new_sheet(workbook, name, each, bold), 0
+    for number, row in enumerate(map(_inert, each.rows), start=1):
+        sheets, line = divmod(number - 1, sheet_rows - 1)
+        if sheets and not line:
+            sheet = _new_sheet(workbook, f"{name} ({sheets + 1})", each, bold)
         # write() (and so write_row) never parses a formula here (strings_to_formulas off);
         # the quote keeps formula text inert when the sheet is saved again as CSV.
-        if sheet.write_row(line, 0, row):
+        if sheet.write_row(line + 1, 0, row):
             # write_row stops at a cell it could not write whole (text over Excel's 32,767
             # characters is cut): the rest of the row still goes in.
             for column, cell in enumerate(row):
-                sheet.write(line, column, cell)
+                sheet.write(line + 1, column, cell)
     return number
 
 
