@@ -104,8 +104,7 @@ def coordinator_id(
 
 def add_coordinator(connection: Connection, platform: str, external_id: str) -> int:
     """Make someone a coordinator (no change if they are one); return their id."""
-    existing = connection.execute(select(Coordinator.id).where(_is(platform, external_id)))
-    found = existing.scalar()
+    found = connection.execute(select(Coordinator.id).where(_is(platform, external_id))).scalar()
     if found is None:
         return _record(connection, platform, external_id, from_settings=False)
     connection.execute(

@@ -95,11 +95,6 @@ STATUS_OF_STATE = {
 }
 
 
-def status_of(state: str) -> str:
-    """The assessment status a state stands for."""
-    return STATUS_OF_STATE.get(state, "active")
-
-
 # The statements of a step are built once; SQLAlchemy caches their compiled form.
 # The row count tells whether the update was new; without preserve_rowcount, drivers need
 # not report it for an INSERT (psycopg's does not).
@@ -253,7 +248,7 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
         language_known=respondent.language is not None,
         consented=respondent.consent_at is not None,
     )
-    version, status, now = content.latest.version, status_of(state), utcnow()
+    version, status, now = content.latest.version, STATUS_OF_STATE.get(state, "active"), utcnow()
     values = {"checklist_version": version, "state": state, "status": status}
     created = connection.execute(
         _NEW_ASSESSMENT,
@@ -504,7 +499,7 @@ def write_snapshot(
     now: datetime,
 ) -> None:
     """Store ``after`` over the assessment as it was read and bump its version."""
-    status = status_of(after.state)
+    status = STATUS_OF_STATE.get(after.state, "active")
     values: dict[str, Any] = {
         "assessment_id": assessment.id,
         "seen": assessment.version,

@@ -27,7 +27,7 @@ from os import PathLike
 from typing import IO, Any, Literal, TextIO, cast
 
 from sqlalchemy import ColumnElement, join, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from dialogs.content import Checklist, Content
 from dialogs.i18n import N_, _, use_language
@@ -467,10 +467,6 @@ def snapshot(connection: Connection, given: bytes | None = None) -> Iterator[byt
     ``given`` is the key from ``SICHECK_PSEUDONYM_KEY``; without it (tests, a console-only
     installation) the database's own key is used, made on first use.
     """
-    if connection.in_transaction():
-        # The caller's transaction is the snapshot (on PostgreSQL, begin it REPEATABLE READ).
-        yield given or pseudonym_key(connection)
-        return
     postgresql = connection.dialect.name == "postgresql"
     # The key may be made on first use: that write gets its own short transaction, so the
     # snapshot itself only reads (an SQLite reader that starts writing can fail to upgrade).
@@ -709,6 +705,5 @@ def export_xlsx(
         return write_xlsx(path, tables, sheet_rows=sheet_rows)
 
 
-def export_engine(database_url: str) -> Engine:
-    """A synchronous engine of an export's own on the database of ``database_url``."""
-    return create_engine(database_url)
+# An export's own synchronous engine, tuned like the application's.
+export_engine = create_engine
