@@ -282,8 +282,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _naive(moment: datetime | None) -> datetime | None:
-    """Naive UTC to the second, as a workbook's date cell takes it (SQLite hands back naive
-    UTC, PostgreSQL aware times)."""
+    """Naive UTC to the second, as a workbook's date cell takes it, from naive UTC or aware."""
     if moment is None:
         return None
     if moment.tzinfo is not None:
@@ -467,6 +466,10 @@ def snapshot(connection: Connection, given: bytes | None = None) -> Iterator[byt
     ``given`` is the key from ``SICHECK_PSEUDONYM_KEY``; without it (tests, a console-only
     installation) the database's own key is used, made on first use.
     """
+    if connection.in_transaction():
+        # The caller's transaction is the snapshot (on PostgreSQL, begin it REPEATABLE READ).
+        yield given or pseudonym_key(connection)
+        return
     postgresql = connection.dialect.name == "postgresql"
     # The key may be made on first use: that write gets its own short transaction, so the
     # snapshot itself only reads (an SQLite reader that starts writing can fail to upgrade).
