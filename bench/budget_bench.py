@@ -11,10 +11,10 @@ after the call was applied). Practitioners start together and each answers about
 ``TELEGRAM_RATE_LIMIT``/``TELEGRAM_CHAT_RATE_LIMIT`` and the pauses are all scaled, and times
 are reported in Telegram's seconds (measured times multiplied by k). Prints one JSON object.
 
-    uv run python -m bench.budget_bench workshop --time-scale 2
-    uv run python -m bench.budget_bench rush --time-scale 2
-    uv run python -m bench.budget_bench faults --time-scale 2
-    uv run python -m bench.budget_bench workshop --time-scale 2 --bot-root /tmp/base  # before
+    uv run python -m bench.budget_bench workshop
+    uv run python -m bench.budget_bench rush
+    uv run python -m bench.budget_bench faults
+    uv run python -m bench.budget_bench workshop --bot-root /tmp/base  # another checkout
 """
 
 from __future__ import annotations
@@ -60,16 +60,16 @@ def uniform_think(mean: float, rng: random.Random) -> Callable[[], float]:
 
 
 async def start_scaled_bot(
-    api_url: str, database_url: str, log_dir: Path, scale: float, bot_root: Path
+    api_url: str, database_url: str, log_dir: Path, scale: float, bot_root: Path, webhook: bool
 ) -> BotProcess:
-    """One polling ``sicheck run`` whose budget runs on the scaled clock."""
+    """One ``sicheck run`` whose budget runs on the scaled clock."""
     scaled = {
         "TELEGRAM_RATE_LIMIT": str(30 * scale),
         "TELEGRAM_CHAT_RATE_LIMIT": str(1 * scale),
         "TELEGRAM_RETRY_BACKOFF": str(0.5 / scale),
     }
     return await start_bot(
-        api_url, database_url, log_dir, webhook=False, settings=scaled, root=bot_root
+        api_url, database_url, log_dir, webhook=webhook, settings=scaled, root=bot_root
     )
 
 
@@ -94,19 +94,23 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
     telegram = LoopbackTelegram(api)
     await telegram.start()
     watch = ReplyWatch(api)
-    bot = await start_scaled_bot(telegram.url, database_url, log_dir, scale, args.bot_root)
+    bot = await start_scaled_bot(
+        telegram.url, database_url, log_dir, scale, args.bot_root, args.webhook
+    )
     faults = Faults(scenario["faults"], seed=args.seed) if scenario["faults"] else None
     try:
         await ready(api, bot)
         rng = random.Random(args.seed)  # noqa: S311 - pauses, not secrets
         latencies: list[float] = []
+        # One delivery for all: Telegram opens at most 40 webhook connections per bot.
+        delivery = Delivery(api, webhooks=[bot.webhook] if bot.webhook else ())
         practitioners = [
             Practitioner(
                 FIRST_USER + n,
-                Delivery(api),
-                watch,
-                latencies,
-                uniform_think(scenario["think"] / scale, rng),
+                delivery=delivery,
+                watch=watch,
+                latencies=latencies,
+                think=uniform_think(scenario["think"] / scale, rng),
                 patience=600 / scale,
                 silence=args.silence / scale,
             )
@@ -114,10 +118,16 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
         ]
         telegram.fault = faults
         cpu_before = bot.cpu_seconds()
+        loop_before = bot.cpu_seconds(main_thread=True)
+        kernel_before = bot.cpu_seconds(kernel_only=True)
+        polls_before = api.polls
         started = time.perf_counter()
         await asyncio.gather(*(p.complete() for p in practitioners))
         elapsed = time.perf_counter() - started
         cpu = bot.cpu_seconds() - cpu_before
+        loop_cpu = bot.cpu_seconds(main_thread=True) - loop_before
+        kernel_cpu = bot.cpu_seconds(kernel_only=True) - kernel_before
+        polls = api.polls - polls_before
         telegram.fault = None
         # Answers still on their way may land; then whatever is unanswered stays so.
         await asyncio.sleep(1)
@@ -161,9 +171,13 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
         "apologies": watch.failures,
         "bot_cpu_seconds": round(cpu, 2),
         "cpu_ms_per_update": round(1000 * cpu / updates, 2) if updates else None,
+        "event_loop_cpu_ms_per_update": round(1000 * loop_cpu / max(1, updates), 2),
+        "kernel_cpu_ms_per_update": round(1000 * kernel_cpu / max(1, updates), 2),
+        "get_updates_calls": polls,
         "steps_per_assessment": len(ASSESSMENT),
         "error_log_lines": len(bot.errors()),
         "database": database_url.split(":", 1)[0],
+        "updates_by": "webhook" if args.webhook else "polling",
         "cores": os.cpu_count(),
     }
 
@@ -181,6 +195,7 @@ def main() -> None:
         "--bot-root", type=lambda text: Path(text).resolve(), default=ROOT, help="source tree"
     )
     parser.add_argument("--database-url", help="default: a new SQLite file in a temp dir")
+    parser.add_argument("--webhook", action="store_true", help="updates by webhook, not polling")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"

@@ -135,6 +135,7 @@ class Delivery:
         if not self.webhooks:
             self.api.queue(update)
             return
+        self.api.delivered(update)  # the callback query's clock runs from here
         if self._posting is None:
             self._posting = asyncio.Semaphore(self.connections)
         body = json.dumps(update).encode()

@@ -137,12 +137,9 @@ async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator
 async def _erase(args: argparse.Namespace, settings: Settings) -> int:
     from storage.privacy import erase
 
-    platform, external_id = (PLATFORM, args.telegram_id)
-    if args.telegram_id is None:
-        platform, external_id = ("console", args.console_user)
+    whom = (PLATFORM, args.telegram_id) if args.telegram_id else ("console", args.console_user)
     async with _opened(args, settings) as database:
-        store = database.store
-        erased = await store.run(lambda c: erase(c, platform, external_id))
+        erased = await database.store.run(lambda c: erase(c, *whom))
     print(erased_line(erased))
     return 0 if erased.anything else 1
 
@@ -154,8 +151,7 @@ async def _purge(args: argparse.Namespace, settings: Settings) -> int:
 
     retention = timedelta(days=settings.retention_days)
     async with _opened(args, settings) as database:
-        store = database.store
-        erased = await store.run(lambda c: purge(c, retention))
+        erased = await database.store.run(lambda c: purge(c, retention))
     print(purged_line(settings.retention_days, erased))
     return 0
 
@@ -167,16 +163,17 @@ async def _coordinator(args: argparse.Namespace, settings: Settings) -> int:
     if args.action != "list" and not args.user_id:
         raise StartupError(f"coordinator {args.action} needs a Telegram user id")
     async with _opened(args, settings) as database:
-        store = database.store
         if args.action == "add":
-            await store.run(lambda c: add_coordinator(c, PLATFORM, args.user_id))
+            await database.store.run(lambda c: add_coordinator(c, PLATFORM, args.user_id))
             print(f"{args.user_id} is a coordinator")
             return 0
         if args.action == "remove":
-            removed = await store.run(lambda c: remove_coordinator(c, PLATFORM, args.user_id))
+            removed = await database.store.run(
+                lambda c: remove_coordinator(c, PLATFORM, args.user_id)
+            )
             print(f"{args.user_id} is no longer a coordinator" if removed else "not a coordinator")
             return 0 if removed else 1
-        for platform, external_id, notify in await store.run(list_coordinators):
+        for platform, external_id, notify in await database.store.run(list_coordinators):
             print(f"{platform}\t{external_id}\t{'notified' if notify else '-'}")
     return 0
 
@@ -189,12 +186,11 @@ async def _cohort(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "new" and not name:
         raise StartupError("cohort new needs a name, such as: sicheck cohort new 'Riga 2026'")
     async with _opened(args, settings) as database:
-        store = database.store
         if args.action == "new":
-            code = await store.run(lambda c: new_cohort(c, name))
+            code = await database.store.run(lambda c: new_cohort(c, name))
             print(f"cohort {name!r}: {invitation_link(settings.telegram_bot_username, code)}")
             return 0
-        cohorts = await store.run(list_cohorts)
+        cohorts = await database.store.run(list_cohorts)
     print("code\tname\trespondents\tstarted\tcompleted\tcreated")
     for cohort in cohorts:
         print(
@@ -218,8 +214,7 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
         raise StartupError(str(error)) from None
     threshold = settings.stats_min_group
     async with _opened(args, settings) as database:
-        store = database.store
-        groups = await store.run(
+        groups = await database.store.run(
             lambda c: stats(c, content, cohort=args.cohort, country=country, threshold=threshold)
         )
     print(stats_plain(groups, content, args.lang))

@@ -58,22 +58,20 @@ def _mappings() -> list[tuple[str, str]]:
 def extract() -> Catalog:
     """Collect every translatable message of the source and the content files."""
     template = Catalog(project="sicheck", charset="utf-8", fuzzy=False)
-    mappings = _mappings()
-    for directory in SOURCE_DIRS:
-        for filename, line, message, comments, context in extract_from_dir(
-            ROOT / directory,
-            method_map=[(pattern.removeprefix(f"{directory}/"), m) for pattern, m in mappings],
-            keywords=DEFAULT_KEYWORDS,
-            comment_tags=("TRANSLATORS:",),
-            strip_comment_tags=True,
-        ):
-            template.add(
-                message,
-                None,
-                [(f"{directory}/{filename}", line)],
-                auto_comments=comments,
-                context=context,
-            )
+    # The mappings' "**.py" is read in the source directories only, never in tests or bench.
+    method_map = [
+        (f"{directory}/{pattern}" if pattern.startswith("**") else pattern, method)
+        for pattern, method in _mappings()
+        for directory in SOURCE_DIRS
+    ]
+    for filename, line, message, comments, context in extract_from_dir(
+        ROOT,
+        method_map=method_map,
+        keywords=DEFAULT_KEYWORDS,
+        comment_tags=("TRANSLATORS:",),
+        strip_comment_tags=True,
+    ):
+        template.add(message, None, [(filename, line)], auto_comments=comments, context=context)
     return template
 
 
@@ -179,10 +177,9 @@ def check_catalog(catalog: Catalog, expected: Iterable[Message], language: str) 
     return problems
 
 
-def check(root_template: Catalog | None = None) -> list[str]:
+def check() -> list[str]:
     """Every problem of the committed catalogs; an empty list means they are complete."""
-    template = root_template or extract()
-    expected = [message for message in template if message.id]
+    expected = [message for message in extract() if message.id]
     problems = []
     if TEMPLATE.exists():
         committed = {_forms(m.id) for m in _read(TEMPLATE) if m.id}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from html import escape
 from itertools import count
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,13 +29,13 @@ from dialogs import events, machine
 from dialogs.content import Content
 from dialogs.engine import NOT_HERE
 from dialogs.i18n import N_, _, ngettext, use_language
-from dialogs.report import Report
 from dialogs.views import Button, View, erased_text, history_view, plain, summary_view
 from storage.dialogue import Outcome, Who, apply, current_view, load, open_dialogue, set_language
 from storage.privacy import erase, my_data
 from storage.reports import history, report_of
 from storage.store import Database
 
+T = TypeVar("T")
 PLATFORM = "console"
 REPORTS_DIR = Path("data", "reports")
 """Where the console writes PDF reports and data copies, beside the default database."""
@@ -122,16 +122,6 @@ END_SAVED = N_("End of input. Your answers are saved: run sicheck console to con
 END_NOTHING = N_("End of input. Nothing was recorded.")
 NAME_HINT = N_("<i>Type the name and press Enter.</i>")
 COMMENT_HINT = N_("<i>You may add a comment: type it and press Enter.</i>")
-CONSOLE_WORDING = {
-    N_("Which organisation runs the practice? Write its name, or skip this question."): N_(
-        "Which organisation runs the practice? Type its name, or skip this question."
-    ),
-    N_("Please write the name."): N_("Please type the name of the practice."),
-    N_("You have no finished assessments yet. Use /new to begin one."): N_(
-        "You have no finished assessments yet. Type /new to begin one."
-    ),
-}
-"""Telegram's wording of a view, and how the terminal says it instead (both translated)."""
 CONSENT = N_(
     "To do this, SI Check records your answers and comments, the practice's name, "
     "country, organisation, target groups and themes, your language and the user name "
@@ -146,13 +136,6 @@ CONSENT = N_(
 
 class InputError(Exception):
     """A line that means nothing on the screen; its argument is the (untranslated) reason."""
-
-
-def console_wording(text: str) -> str:
-    """``text`` (translated, with markup) with Telegram's "send a message" said as "type"."""
-    for telegram, console in CONSOLE_WORDING.items():
-        text = text.replace(_(telegram), _(console))
-    return text
 
 
 def keyed(view: View) -> list[list[tuple[str, Button]]]:
@@ -233,7 +216,7 @@ def wrap(text: str, width: int, *, hang: str | None = None) -> str:
 def render(view: View, width: int, notice: str | None = None, *, short: bool = False) -> str:
     """``view`` as printed; after a ``notice``, or when ``short``, a summary (a view offering
     its report) shows only its first lines."""
-    text = plain(console_wording(view.text))
+    text = plain(view.text)
     lines = [wrap(f"! {notice}", width)] if notice else []
     if (notice or short) and REPORT in view.actions:
         text = "\n\n".join(text.split("\n\n")[:2])
@@ -317,7 +300,7 @@ class Console:
     def show(self, notice: str | None = None, *, short: bool = False) -> bool:
         """Print the current screen, after ``notice`` (an untranslated message id) if any."""
         with use_language(self.language):
-            text = plain(console_wording(_(notice))) if notice else None
+            text = plain(_(notice)) if notice else None
             self.out(render(self.screen(), self.columns, text, short=short))
         return True
 
@@ -410,15 +393,16 @@ class Console:
             return await self.write_report(self.past)
         return self.show(NOT_HERE)
 
+    async def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``work(connection, *args, **kwargs)`` in one committed transaction."""
+        return await self.database.store.run(lambda connection: work(connection, *args, **kwargs))
+
     async def step(self, event: events.Event) -> None:
         """Apply an engine event to the current assessment, committed before it is shown."""
         assert self.outcome is not None
         expected = self.outcome.expected
-        content, who = self.content, self.who
-        self.outcome = await self.database.store.run(
-            lambda connection: apply(
-                connection, content, who, event, source=PLATFORM, expected=expected
-            )
+        self.outcome = await self.run(
+            apply, self.content, self.who, event, source=PLATFORM, expected=expected
         )
         self.show(self.outcome.problem)
 
@@ -440,8 +424,7 @@ class Console:
 
     async def show_history(self) -> bool:
         """List the finished assessments, each opening its summary."""
-        content, who = self.content, self.who
-        found = await self.database.store.run(lambda connection: history(connection, content, who))
+        found = await self.run(history, self.content, self.who)
         with use_language(self.language):
             view = history_view(found)
             back = (Button(_(BACK_LABEL), BACK),)
@@ -450,7 +433,7 @@ class Console:
 
     async def open_past(self, assessment_id: int) -> bool:
         """Show the summary of one finished assessment, with its report."""
-        report = await self._report(assessment_id)
+        report = await self.run(report_of, self.content, self.who, assessment_id)
         if report is None:
             return self.show(NOT_AVAILABLE)
         self.past = assessment_id
@@ -459,17 +442,11 @@ class Console:
             self.menus.append(View(summary_view(report).text, buttons))
         return self.show()
 
-    async def _report(self, assessment_id: int) -> Report | None:
-        content, who = self.content, self.who
-        return await self.database.store.run(
-            lambda connection: report_of(connection, content, who, assessment_id)
-        )
-
     async def write_report(self, assessment_id: int) -> bool:
         """Write a finished assessment's PDF report into the report folder."""
         from bot.documents import report_filename, report_pdf
 
-        report = await self._report(assessment_id)
+        report = await self.run(report_of, self.content, self.who, assessment_id)
         if report is None:
             return self.show(NOT_AVAILABLE)
         pdf = await asyncio.to_thread(report_pdf, report)
@@ -479,8 +456,7 @@ class Console:
 
     async def write_my_data(self) -> bool:
         """Write everything kept about the user to a JSON file and say where."""
-        who = self.who
-        data = await self.database.store.run(lambda connection: my_data(connection, who))
+        data = await self.run(my_data, self.who)
         if data is None:
             return self.tell(NOTHING)
         path = self.reports / MY_DATA_FILE
@@ -490,10 +466,7 @@ class Console:
 
     async def erase(self) -> bool:
         """Erase everything about the user; the session ends, as nothing is left to show."""
-        who = self.who
-        erased = await self.database.store.run(
-            lambda connection: erase(connection, who.platform, who.external_id)
-        )
+        erased = await self.run(erase, self.who.platform, self.who.external_id)
         self.erased = True
         self.menus = []
         with use_language(self.language):

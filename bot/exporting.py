@@ -29,7 +29,6 @@ Kind = Literal["csv", "excel", "xlsx", "jsonl"]
 KINDS: tuple[Kind, ...] = ("xlsx", "csv", "excel", "jsonl")
 SHAPES: tuple[Shape, ...] = ("answers", "assessments")
 NAMES: tuple[Names, ...] = ("labels", "codes")
-COPY_BLOCK = 1 << 20
 SUFFIX = {"csv": ".csv", "excel": ".csv", "xlsx": ".xlsx", "jsonl": ".jsonl"}
 
 
@@ -201,15 +200,10 @@ def within(path: Path, filename: str, limit: int) -> list[tuple[Path, str]]:
     if zipped.stat().st_size <= limit:
         return [(zipped, filename + ".zip")]
     parts = []
-    size = zipped.stat().st_size
     with zipped.open("rb") as whole:
-        for number, start in enumerate(range(0, size, limit), start=1):
+        # A part (Telegram's 50 MB at most) is read whole: the rows were never all in memory.
+        for number, block in enumerate(iter(lambda: whole.read(limit), b""), start=1):
             part = zipped.with_name(f"{zipped.name}.{number:03d}")
-            with part.open("wb") as out:
-                left = min(limit, size - start)
-                while left:
-                    block = whole.read(min(COPY_BLOCK, left))
-                    out.write(block)
-                    left -= len(block)
+            part.write_bytes(block)
             parts.append((part, f"{filename}.zip.{number:03d}"))
     return parts

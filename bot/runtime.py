@@ -85,11 +85,10 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
                     "the database schema is not current: run `sicheck db upgrade` first"
                 )
             await upgrade(database.engine)
-    except (DBAPIError, OSError) as error:
+    except BaseException as error:
         await database.close()
-        raise _unreachable(url, error) from None
-    except StartupError:
-        await database.close()
+        if isinstance(error, DBAPIError | OSError):
+            raise _unreachable(url, error) from None
         raise
     return database
 

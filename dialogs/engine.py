@@ -52,13 +52,13 @@ def show(
 
 def step(checklist: Checklist, snapshot: Snapshot, event: events.Event) -> Step:
     """Apply ``event`` to ``snapshot``; a refused event changes nothing and says why."""
-    if isinstance(event, events.Show | events.Report | events.Info):
+    if isinstance(event, events.Report | events.Info):
         # Events that only show something, each where it means something.
+        info = isinstance(event, events.Info)
         questions = {criterion.code for criterion in checklist.criteria}
-        where = {events.Report: {machine.SUMMARY}, events.Info: questions}.get(type(event))
-        if where is not None and snapshot.state not in where:
+        if snapshot.state not in (questions if info else {machine.SUMMARY}):
             return _refused(checklist, snapshot, NOT_HERE)
-        return Step(snapshot, (), show(checklist, snapshot, info=isinstance(event, events.Info)))
+        return Step(snapshot, (), show(checklist, snapshot, info=info))
     trigger = machine.trigger_for(event)
     if trigger is None:
         return _refused(checklist, snapshot, NOT_HERE)

@@ -112,11 +112,6 @@ class Open:
     assessment_id: int
 
 
-@dataclass(frozen=True)
-class Show:
-    """Show the current step again, changing nothing."""
-
-
 Event = (
     ChooseLanguage
     | Consent
@@ -134,7 +129,6 @@ Event = (
     | Restart
     | Report
     | Open
-    | Show
 )
 
 _CRITERION = r"C\d\d"

@@ -43,8 +43,6 @@ def negotiate(language_code: str | None, default: str = SOURCE_LANGUAGE) -> str:
 @cache
 def translations(language: str) -> stdlib_gettext.NullTranslations:
     """Load the compiled catalog of ``language``, compiling it first when missing or stale."""
-    if language not in SUPPORTED_LANGUAGES:
-        raise LookupError(f"unsupported language {language!r}")
     source = catalog_path(language)
     compiled = catalog_path(language, ".mo")
     with _compile_lock:

@@ -82,10 +82,8 @@ def states(checklist: Checklist) -> list[str]:
 
 
 def declared_states(checklist: Checklist) -> list[str | dict[str, str]]:
-    """The states, each question declared with the callback that opens it.
-
-    ``Dialog.on_enter_review`` is bound to the review by its name, as ``transitions`` does.
-    """
+    """The states, each question declared with the callback that opens it (the review's,
+    ``Dialog.on_enter_review``, is bound by its name)."""
     questions = {criterion.code for criterion in checklist.criteria}
     return [
         {"name": name, "on_enter": "open_question"} if name in questions else name
@@ -325,12 +323,8 @@ _machines: dict[tuple[int, int], tuple[Checklist, Machine, Dialog]] = {}
 
 
 def machine_for(checklist: Checklist, snapshot: Snapshot) -> Dialog:
-    """The shared machine of ``checklist``, its model primed with ``snapshot``.
-
-    Steps are synchronous, so one model per machine and thread serves every assessment in
-    turn: it is re-primed for each step instead of being added to and removed from the
-    machine, which costs more than the step itself.
-    """
+    """The machine of ``checklist`` shared in this thread, its one model primed with ``snapshot``
+    (building a machine costs more than a step)."""
     key = (id(checklist), threading.get_ident())
     cached = _machines.get(key)
     if cached is None or cached[0] is not checklist:

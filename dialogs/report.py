@@ -185,55 +185,56 @@ def build_report(
 ) -> Report:
     """The summary of ``snapshot`` in its own language."""
     with use_language(snapshot.language):
-        return _build(checklist, snapshot, completed_at)
-
-
-def _build(checklist: Checklist, snapshot: Snapshot, completed_at: datetime | None) -> Report:
-    values = {code: answer.value for code, answer in snapshot.answers.items()}
-    result = score(checklist, values)
-    earlier = snapshot.earlier
-    earlier_result = None if earlier is None else score(checklist, earlier.answers)
-    lines = [
-        _line(checklist, number, criterion, snapshot, values)
-        for number, criterion in enumerate(checklist.criteria, start=1)
-    ]
-    below = [line for line in lines if line.value is not None and line.value < checklist.max_value]
-    weak = [code for code, value in values.items() if _weak(value)]
-    profile = snapshot.profile
-    matches = similar_practices(
-        checklist.knowledge.practices,
-        target_groups=profile.target_groups,
-        themes=profile.themes,
-        country=profile.country,
-        weak_criteria=weak,
-    )
-    return Report(
-        language=snapshot.language,
-        checklist_version=checklist.version,
-        practice=profile.practice_name or "",
-        country=country_name(profile.country) if profile.country else None,
-        organisation=profile.organisation,
-        date=format_day(completed_at),
-        percent=result.percent,
-        percent_text=None if result.percent is None else percent_text(result.percent),
-        scored=result.scored,
-        total=len(checklist.criteria),
-        band=None if result.band is None else _(result.band.label),
-        band_meaning=None if result.band is None else _(result.band.meaning),
-        max_value=checklist.max_value,
-        criteria=tuple(lines),
-        strengths=tuple(_strength(checklist, code, values) for code in result.strongest),
-        weaknesses=tuple(_recommendation(checklist, code) for code in result.weakest),
-        next_steps=() if result.weakest else _next_steps(checklist, below, result.scored > 0),
-        recommendations=tuple(_recommendation(checklist, line.code) for line in below),
-        risks=_risks(checklist, values),
-        practices=tuple(_suggestion(checklist, found) for found in matches),
-        help=_help(checklist, profile.country),
-        earlier_percent_text=None
-        if earlier_result is None or earlier_result.percent is None
-        else percent_text(earlier_result.percent),
-        earlier_date=None if earlier is None else format_day(earlier.completed_at),
-    )
+        values = {code: answer.value for code, answer in snapshot.answers.items()}
+        result = score(checklist, values)
+        earlier = snapshot.earlier
+        earlier_result = None if earlier is None else score(checklist, earlier.answers)
+        lines = [
+            _line(checklist, number, criterion, snapshot, values)
+            for number, criterion in enumerate(checklist.criteria, start=1)
+        ]
+        below = [
+            line for line in lines if line.value is not None and line.value < checklist.max_value
+        ]
+        weak = [code for code, value in values.items() if _weak(value)]
+        profile = snapshot.profile
+        matches = similar_practices(
+            checklist.knowledge.practices,
+            target_groups=profile.target_groups,
+            themes=profile.themes,
+            country=profile.country,
+            weak_criteria=weak,
+        )
+        return Report(
+            language=snapshot.language,
+            checklist_version=checklist.version,
+            practice=profile.practice_name or "",
+            country=country_name(profile.country) if profile.country else None,
+            organisation=profile.organisation,
+            date=format_day(completed_at),
+            percent=result.percent,
+            percent_text=None if result.percent is None else percent_text(result.percent),
+            scored=result.scored,
+            total=len(checklist.criteria),
+            band=None if result.band is None else _(result.band.label),
+            band_meaning=None if result.band is None else _(result.band.meaning),
+            max_value=checklist.max_value,
+            criteria=tuple(lines),
+            strengths=tuple(
+                Advice(_(checklist.criterion(code).title), answer_label(checklist, values[code]))
+                for code in result.strongest
+            ),
+            weaknesses=tuple(_recommendation(checklist, code) for code in result.weakest),
+            next_steps=() if result.weakest else _next_steps(checklist, below, result.scored > 0),
+            recommendations=tuple(_recommendation(checklist, line.code) for line in below),
+            risks=_risks(checklist, values),
+            practices=tuple(_suggestion(checklist, found) for found in matches),
+            help=_help(checklist, profile.country),
+            earlier_percent_text=None
+            if earlier_result is None or earlier_result.percent is None
+            else percent_text(earlier_result.percent),
+            earlier_date=None if earlier is None else format_day(earlier.completed_at),
+        )
 
 
 def _line(
@@ -274,10 +275,6 @@ def _weak(value: int | None) -> bool:
 def format_day(moment: datetime | None) -> str | None:
     """A date the way the current language writes it in full."""
     return None if moment is None else format_date(moment, "long", locale=current_language())
-
-
-def _strength(checklist: Checklist, code: str, values: Mapping[str, int | None]) -> Advice:
-    return Advice(_(checklist.criterion(code).title), answer_label(checklist, values[code]))
 
 
 def _recommendation(checklist: Checklist, code: str) -> Advice:

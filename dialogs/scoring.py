@@ -17,41 +17,16 @@ LISTED_AT_MOST = 3
 
 
 @dataclass(frozen=True)
-class CriterionScore:
-    code: str
-    answered: bool
-    value: int | None
-    """0..max on the scale, ``None`` when not applicable or unanswered."""
-
-    @property
-    def scored(self) -> bool:
-        """Whether this criterion counts in the overall score."""
-        return self.value is not None
-
-
-@dataclass(frozen=True)
 class Score:
-    criteria: tuple[CriterionScore, ...]
     overall: Fraction | None
     """The share of the possible points reached over scored criteria, ``None`` if none."""
     band: Band | None
     strongest: tuple[str, ...]
     weakest: tuple[str, ...]
-
-    @property
-    def scored(self) -> int:
-        """How many criteria count in the overall score."""
-        return sum(1 for criterion in self.criteria if criterion.scored)
-
-    @property
-    def not_applicable(self) -> int:
-        """How many criteria were answered "not applicable / don't know"."""
-        return sum(1 for c in self.criteria if c.answered and not c.scored)
-
-    @property
-    def unanswered(self) -> int:
-        """How many criteria have no answer at all."""
-        return sum(1 for criterion in self.criteria if not criterion.answered)
+    scored: int
+    """How many criteria count in the overall score."""
+    not_applicable: int
+    unanswered: int
 
     @property
     def percent(self) -> float | None:
@@ -68,10 +43,11 @@ def band_for(checklist: Checklist, overall: Fraction) -> Band:
 def score(checklist: Checklist, answers: Mapping[str, int | None]) -> Score:
     """Score ``answers`` (criterion code to value, ``None`` for N/A) against ``checklist``."""
     codes = [criterion.code for criterion in checklist.criteria]
-    criteria = tuple(CriterionScore(code, code in answers, answers.get(code)) for code in codes)
-    values = {c.code: c.value for c in criteria if c.value is not None}
+    values = {code: value for code in codes if (value := answers.get(code)) is not None}
+    not_applicable = sum(1 for code in codes if code in answers) - len(values)
+    unanswered = sum(1 for code in codes if code not in answers)
     if not values:
-        return Score(criteria, None, None, (), ())
+        return Score(None, None, (), (), 0, not_applicable, unanswered)
     overall = Fraction(sum(values.values()), checklist.max_value * len(values))
     highest, lowest = max(values.values()), min(values.values())
     # A criterion stands out only against the others: where all are equal, the band says it.
@@ -81,4 +57,6 @@ def score(checklist: Checklist, answers: Mapping[str, int | None]) -> Score:
     by_weakness = sorted(values, key=lambda code: values[code])
     weakest = tuple(c for c in by_weakness if values[c] < highest and c not in strongest)
     band = band_for(checklist, overall)
-    return Score(criteria, overall, band, strongest, weakest[:LISTED_AT_MOST])
+    return Score(
+        overall, band, strongest, weakest[:LISTED_AT_MOST], len(values), not_applicable, unanswered
+    )

@@ -35,7 +35,6 @@ from dialogs.snapshot import Snapshot
 
 COUNTRIES = ("LV", "ES", "FR", "SE", "BE", "FI", "HU", "PT")
 """The BuiCaSuS partner countries, then those of the seed's good practices."""
-BAR_WIDTH = 3
 MESSAGE_MAX = 4096
 """Characters a chat message may hold (Telegram's limit, counted without markup)."""
 COMMENT_SHOWN = 100
@@ -124,7 +123,7 @@ def _render_state(checklist: Checklist, snapshot: Snapshot, info: bool) -> View:
     if state == machine.REVIEW:
         return _review(checklist, snapshot)
     if state == machine.SUMMARY:
-        return summary(checklist, snapshot)
+        return summary_view(build_report(checklist, snapshot))
     if state == machine.CANCELLED:
         return View(
             _("This assessment was cancelled. The answers given so far are kept."),
@@ -275,12 +274,7 @@ def _review(checklist: Checklist, snapshot: Snapshot) -> View:
 
 
 def _bar(value: int | None, max_value: int) -> str:
-    return "·" * BAR_WIDTH if value is None else "■" * value + "□" * (max_value - value)
-
-
-def summary(checklist: Checklist, snapshot: Snapshot) -> View:
-    """The scored summary of a finished assessment, as the chat shows it."""
-    return summary_view(build_report(checklist, snapshot))
+    return "·" * max_value if value is None else "■" * value + "□" * (max_value - value)
 
 
 def summary_view(report: Report) -> View:

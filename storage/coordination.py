@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -103,8 +104,7 @@ def coordinator_id(
 
 def add_coordinator(connection: Connection, platform: str, external_id: str) -> int:
     """Make someone a coordinator (no change if they are one); return their id."""
-    existing = connection.execute(select(Coordinator.id).where(_is(platform, external_id)))
-    found = existing.scalar()
+    found = connection.execute(select(Coordinator.id).where(_is(platform, external_id))).scalar()
     if found is None:
         return _record(connection, platform, external_id, from_settings=False)
     connection.execute(
@@ -158,32 +158,20 @@ def cohort_id(connection: Connection, code: str) -> int | None:
 
 def list_cohorts(connection: Connection) -> list[CohortSummary]:
     """Every cohort with how many joined it, started and completed an assessment in it."""
-    members = (
-        select(Respondent.cohort_id, func.count().label("respondents"))
-        .group_by(Respondent.cohort_id)
-        .subquery()
-    )
-    assessments = (
-        select(
-            Assessment.cohort_id,
-            func.count().label("started"),
-            func.count().filter(Assessment.status == "completed").label("completed"),
-        )
-        .group_by(Assessment.cohort_id)
-        .subquery()
-    )
+
+    def count(*conditions: ColumnElement[bool]) -> Any:
+        return select(func.count()).where(*conditions).scalar_subquery()
+
+    of_cohort = Assessment.cohort_id == Cohort.id
     rows = connection.execute(
         select(
             Cohort.code,
             Cohort.name,
             Cohort.created_at,
-            func.coalesce(members.c.respondents, 0),
-            func.coalesce(assessments.c.started, 0),
-            func.coalesce(assessments.c.completed, 0),
-        )
-        .outerjoin(members, members.c.cohort_id == Cohort.id)
-        .outerjoin(assessments, assessments.c.cohort_id == Cohort.id)
-        .order_by(Cohort.id)
+            count(Respondent.cohort_id == Cohort.id),
+            count(of_cohort),
+            count(of_cohort, Assessment.status == "completed"),
+        ).order_by(Cohort.id)
     )
     return [CohortSummary(*row) for row in rows]
 

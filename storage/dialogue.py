@@ -95,11 +95,6 @@ STATUS_OF_STATE = {
 }
 
 
-def status_of(state: str) -> str:
-    """The assessment status a state stands for."""
-    return STATUS_OF_STATE.get(state, "active")
-
-
 # The statements of a step are built once; SQLAlchemy caches their compiled form.
 # The row count tells whether the update was new; without preserve_rowcount, drivers need
 # not report it for an INSERT (psycopg's does not).
@@ -253,7 +248,7 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
         language_known=respondent.language is not None,
         consented=respondent.consent_at is not None,
     )
-    version, status, now = content.latest.version, status_of(state), utcnow()
+    version, status, now = content.latest.version, STATUS_OF_STATE.get(state, "active"), utcnow()
     values = {"checklist_version": version, "state": state, "status": status}
     created = connection.execute(
         _NEW_ASSESSMENT,
@@ -363,28 +358,22 @@ def open_dialogue(
     ``start_payload`` is a deep link's payload (``/start <payload>``), kept on the respondent.
     """
     loaded = _loaded(connection, who)
-    respondent, assessment = loaded.respondent, loaded.assessment
+    respondent, active = loaded.respondent, loaded.assessment
+    if active is not None and active.status != "active":
+        active = None
     if start_payload:
         joined = cohort_id(connection, start_payload)
-        if joined is None:
-            _update_respondent(connection, respondent.id, start_payload=start_payload)
-        else:
-            respondent.cohort_id = joined
-            _update_respondent(
-                connection, respondent.id, start_payload=start_payload, cohort_id=joined
-            )
-            if assessment is not None and assessment.status == "active" and not fresh:
-                # The invitation also counts for the assessment the practitioner goes on with.
-                connection.execute(_JOIN, {"assessment_id": assessment.id, "joined": joined})
-    if assessment is not None and assessment.status == "active" and fresh:
-        write_snapshot(
-            connection,
-            assessment,
-            replace(load_snapshot(connection, assessment, respondent), state=machine.CANCELLED),
-            utcnow(),
+        respondent.cohort_id = joined or respondent.cohort_id
+        _update_respondent(
+            connection, respondent.id, start_payload=start_payload, cohort_id=respondent.cohort_id
         )
-    if assessment is None or fresh or assessment.status != "active":
-        assessment = _start(connection, content, respondent)
+        if joined and active is not None and not fresh:
+            # The invitation also counts for the assessment the practitioner goes on with.
+            connection.execute(_JOIN, {"assessment_id": active.id, "joined": joined})
+    if active is not None and fresh:
+        cancelled = replace(load_snapshot(connection, active, respondent), state=machine.CANCELLED)
+        write_snapshot(connection, active, cancelled, utcnow())
+    assessment = _start(connection, content, respondent) if active is None or fresh else active
     return _show(connection, content, respondent, assessment)
 
 
@@ -510,7 +499,7 @@ def write_snapshot(
     now: datetime,
 ) -> None:
     """Store ``after`` over the assessment as it was read and bump its version."""
-    status = status_of(after.state)
+    status = STATUS_OF_STATE.get(after.state, "active")
     values: dict[str, Any] = {
         "assessment_id": assessment.id,
         "seen": assessment.version,

@@ -60,8 +60,7 @@ class Reminder:
 
 
 def _delete(connection: Connection, assessments: Any) -> tuple[int, int, int]:
-    """Delete the assessments ``assessments`` selects with their answers and answer log;
-    how many assessments, answers and log entries went."""
+    """Delete the assessments chosen with their answers and log; how many of each went."""
     # Deleted child first, so nothing depends on the cascade being switched on in SQLite.
     counts = [
         connection.execute(delete(table).where(table.assessment_id.in_(assessments))).rowcount

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVarTuple
 
@@ -176,15 +176,15 @@ def stats(
         if cohort in (None, rows[0].code) and country in (None, key[1])
     }
     answers = _answer_counts(connection, cohort, country)
-    codes = _criterion_codes(content, (code for by_code in answers.values() for code in by_code))
+    # The latest checklist's criteria in order, then any others that older answers used.
+    codes = [criterion.code for criterion in content.latest.criteria]
+    codes += sorted({code for by_code in answers.values() for code in by_code} - set(codes))
     # Answers add up across groups (unlike respondents), so the overall ones are summed here.
     every_answer: defaultdict[str, Counter[int | None]] = defaultdict(Counter)
     for by_code in answers.values():
         for code, counts in by_code.items():
             every_answer[code].update(counts)
-    name = None
-    if cohort is not None:
-        name = connection.execute(select(Cohort.name).where(Cohort.code == cohort)).scalar()
+    name = connection.execute(select(Cohort.name).where(Cohort.code == cohort)).scalar()
     # A selection of one cohort in one country is a single group: its total is that group.
     single = cohort is not None and country is not None and any(key in hidden for key in chosen)
     everyone = [row for rows in chosen.values() for row in rows]
@@ -258,12 +258,6 @@ def _order(row: Any) -> tuple[bool, str, str, bool, str]:
         row.country_key is None,
         row.country_key or "",
     )
-
-
-def _criterion_codes(content: Content, found: Iterable[str]) -> list[str]:
-    """The latest checklist's criteria in order, then any others that older answers used."""
-    codes = [criterion.code for criterion in content.latest.criteria]
-    return codes + sorted(set(found) - set(codes))
 
 
 def _group(

@@ -93,13 +93,13 @@ class Store:
 
     def run_now(self, work: Work[T]) -> T:
         """Run ``work`` in a transaction on this thread and return its result once committed."""
-        for attempt in range(1, ATTEMPTS + 1):
+        for _attempt in range(1, ATTEMPTS):
             try:
                 return self._once(work)
             except Exception as error:
-                if attempt == ATTEMPTS or not transient(error):
+                if not transient(error):
                     raise
-        raise AssertionError("unreachable")
+        return self._once(work)
 
     def _once(self, work: Work[T]) -> T:
         with self.engine.connect() as connection:

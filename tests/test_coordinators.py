@@ -12,12 +12,20 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
 from bot import cli
 from bot.exporting import ExportRequestError, UnknownCountryError, parse_words
 from bot.telegram import coordinators
-from storage.coordination import derived_key, pseudonym
+from storage.coordination import (
+    CohortSummary,
+    cohort_id,
+    derived_key,
+    list_cohorts,
+    new_cohort,
+    pseudonym,
+)
 from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent
 from storage.store import Database
 from tests.fake_bot_api import buttons
@@ -322,3 +330,32 @@ async def test_a_spreadsheet_export_is_in_the_coordinators_words(staffed: Harnes
         "Latvia",
         "Completed",
     )
+
+
+async def test_a_cohorts_summary_counts_its_members_and_their_assessments(
+    database: Database,
+) -> None:
+    def work(connection: Connection) -> list[CohortSummary]:
+        empty, busy = new_cohort(connection, "Empty"), new_cohort(connection, "Busy")
+        joined = cohort_id(connection, busy)
+        for person, statuses in (("1", ("completed", "active")), ("2", ("completed",))):
+            made = insert(Respondent).values(platform="telegram", external_id=person)
+            respondent = connection.execute(
+                made.values(cohort_id=joined).returning(Respondent.id)
+            ).scalar_one()
+            for status in statuses:
+                connection.execute(
+                    insert(Assessment).values(
+                        respondent_id=respondent,
+                        checklist_version=1,
+                        state="q",
+                        status=status,
+                        cohort_id=joined,
+                    )
+                )
+        assert [summary.code for summary in list_cohorts(connection)] == [empty, busy]
+        return list_cohorts(connection)
+
+    empty, busy = database.store.run_now(work)
+    assert (empty.respondents, empty.started, empty.completed) == (0, 0, 0)
+    assert (busy.name, busy.respondents, busy.started, busy.completed) == ("Busy", 2, 3, 2)

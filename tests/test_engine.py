@@ -7,7 +7,7 @@ import pytest
 from dialogs import events, machine
 from dialogs.content import Content
 from dialogs.effects import GiveConsent, RecordAnswer, SetLanguage, StartNew
-from dialogs.engine import Step, initial_state, step
+from dialogs.engine import Step, initial_state, show, step
 from dialogs.i18n import SUPPORTED_LANGUAGES
 from dialogs.snapshot import Snapshot
 from dialogs.views import render
@@ -232,7 +232,7 @@ def test_views_speak_the_snapshot_language(content: Content) -> None:
 def test_every_button_token_decodes_to_an_event(content: Content) -> None:
     snapshot = through_profile(content)
     for state in machine.states(content.latest):
-        view = step(content.latest, Snapshot(1, state, "en"), events.Show()).view
+        view = show(content.latest, Snapshot(1, state, "en"))
         for action in view.actions:
             decoded = events.decode(action)
             assert decoded is not None

@@ -126,6 +126,12 @@ def trusted(authority: trustme.CA, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def trusting(monkeypatch: pytest.MonkeyPatch, trusted: Path) -> None:
+    """TLS clients in the test trust the test authority, and it alone."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
+
+
+@pytest.fixture
 async def tls_telegram(authority: trustme.CA) -> AsyncIterator[TLSTelegram]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1").configure_cert(context)
@@ -240,15 +246,10 @@ async def test_a_keep_alive_connection_the_server_closed_is_not_a_failure(
     assert len(plain_telegram.api.calls_to("sendMessage")) == 2  # nothing sent twice
 
 
-@pytest.mark.usefixtures("no_proxy_variables")
+@pytest.mark.usefixtures("no_proxy_variables", "trusting")
 async def test_the_bot_api_through_telegram_proxy_tunnels_tls(
-    no_proxy_variables: None,
-    monkeypatch: pytest.MonkeyPatch,
-    tls_telegram: TLSTelegram,
-    proxy: ConnectProxy,
-    trusted: Path,
+    tls_telegram: TLSTelegram, proxy: ConnectProxy
 ) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
     async with bot_on(tls_telegram.url, telegram_proxy=proxy.url) as bot:
         assert (await bot.get_me()).username == "sicheck_test_bot"
         await bot.send_message(USER, "Through the proxy", reply_markup=markup())
@@ -257,14 +258,10 @@ async def test_the_bot_api_through_telegram_proxy_tunnels_tls(
     assert proxy.tunnels == [address]  # one kept-alive tunnel for both calls
 
 
+@pytest.mark.usefixtures("no_proxy_variables", "trusting")
 async def test_https_proxy_from_the_environment_is_used(
-    no_proxy_variables: None,
-    monkeypatch: pytest.MonkeyPatch,
-    tls_telegram: TLSTelegram,
-    proxy: ConnectProxy,
-    trusted: Path,
+    monkeypatch: pytest.MonkeyPatch, tls_telegram: TLSTelegram, proxy: ConnectProxy
 ) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
     monkeypatch.setenv("HTTPS_PROXY", proxy.url)
     async with bot_on(tls_telegram.url) as bot:
         await bot.get_me()

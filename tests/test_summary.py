@@ -17,7 +17,7 @@ from dialogs.matching import similar_practices
 from dialogs.report import Report, build_report, typeset
 from dialogs.scoring import score
 from dialogs.snapshot import Earlier, Profile, RecordedAnswer, Snapshot
-from dialogs.views import MESSAGE_MAX, plain, render, summary, summary_view
+from dialogs.views import MESSAGE_MAX, plain, render, summary_view
 
 ALL_LARGELY: dict[str, int | None] = {f"C{n:02d}": 2 for n in range(1, 11)}
 
@@ -67,7 +67,7 @@ def test_a_practice_that_shares_nothing_is_told_so_instead_of_offered_noise(
     weak_everywhere = dict.fromkeys(ALL_LARGELY, 0)
     snapshot = finished(content, weak_everywhere, groups=("older_people",), country="HU")
     assert suggested(content, snapshot) == []
-    text = summary(content.latest, snapshot).text
+    text = summary_view(build_report(content.latest, snapshot)).text
     assert "None of the good practices SI Check knows is close to this one yet." in text
 
 

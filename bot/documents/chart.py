@@ -1,9 +1,13 @@
 """The radar chart of a report: one spoke per criterion, on matplotlib's polar axes.
 
-Drawn with matplotlib's object API on the Agg canvas, one ``Figure`` per chart and fonts passed
-per text, never pyplot or rcParams, so charts can be drawn in worker threads side by side.
-A criterion answered "not applicable" or not answered has no vertex: the line has a gap there
-and a cross off the scale marks it, as the legend says.
+Drawn with matplotlib's object API on the Agg canvas, fonts passed per text, never pyplot or
+rcParams, so charts can be drawn in worker threads side by side. A criterion answered "not
+applicable" or not answered has no vertex: the line has a gap there and a cross off the scale
+marks it, as the legend says.
+
+The circle, its labels and the legend are the same for every chart of one language and
+legend: they are drawn once and kept (matplotlib's blitting, ``copy_from_bbox`` and
+``restore_region``), and each chart draws only its lines on a copy of them.
 """
 
 from __future__ import annotations
@@ -11,11 +15,17 @@ from __future__ import annotations
 import io
 import math
 import textwrap
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.patches import Polygon
 from matplotlib.projections.polar import PolarAxes
+from PIL import Image
 
 from bot.documents.fonts import FONT_REGULAR
 from dialogs.i18n import N_, _, use_language
@@ -41,6 +51,8 @@ UNSCORED = N_("Not applicable or not answered: left out of the score")
 AXES_BOX = (0.24, 0.22, 0.52, 0.52)
 """The circle's box in figure fractions: room around it for the labels, below for the legend."""
 LABEL_PAD = 14
+BACKGROUNDS_KEPT = 8
+"""Backgrounds drawn and kept (7 MB each): a language's four legends, two languages at once."""
 
 
 def _font(size: float) -> FontProperties:
@@ -71,52 +83,110 @@ def _closed(values: list[float]) -> list[float]:
     return [*values, values[0]]
 
 
-def _values(values: list[int | None]) -> list[float]:
-    """Scores as the line's radii; a criterion without a score is NaN, a gap in the line."""
-    return [math.nan if value is None else float(value) for value in values]
+def _radii(values: list[int | None]) -> list[float]:
+    """Scores as a closed line's radii; no score is NaN, a gap in the line."""
+    return _closed([math.nan if value is None else float(value) for value in values])
+
+
+@dataclass
+class _Chart:
+    """A figure with its circle, labels and legend, and the artists of its scores."""
+
+    figure: Figure
+    axes: PolarAxes
+    series: dict[str, Line2D]
+    fill: Polygon
+    background: object = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _look(report: Report) -> tuple[tuple[str, ...], int, bool, bool]:
+    """What a chart's look depends on beyond its scores: labels, scale, which series."""
+    unscored = any(line.value is None for line in report.criteria)
+    labels = tuple(criterion_label(line) for line in report.criteria)
+    return labels, report.max_value, report.has_earlier, unscored
 
 
 def radar_figure(report: Report) -> Figure:
     """The radar chart of ``report`` as a matplotlib figure in the report's language."""
     with use_language(report.language):
-        return _figure(report)
+        chart = _chart(*_look(report))
+    _show(chart, report)
+    return chart.figure
 
 
-def _figure(report: Report) -> Figure:
+def _chart(labels: tuple[str, ...], top: int, earlier: bool, unscored: bool) -> _Chart:
+    """A figure with its score artists empty, in the current language."""
     figure = Figure(figsize=(SIZE_INCHES, SIZE_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_axes(AXES_BOX, projection="polar")
     assert isinstance(axes, PolarAxes)
-    angles = [spoke_angle(index, len(report.criteria)) for index in range(len(report.criteria))]
-    _grid(axes, report, angles)
-    _series(axes, report, angles)
+    _grid(axes, labels, top)
+    fill = axes.fill([], [], color=CURRENT_COLOUR, alpha=FILL_OPACITY, linewidth=0)[0]
+    (current,) = axes.plot(
+        [],
+        [],
+        color=CURRENT_COLOUR,
+        linewidth=2,
+        marker="o",
+        markersize=6,
+        label=_("This assessment"),
+        gid="current",
+        zorder=3,
+    )
+    series = {"current": current}
+    if earlier:
+        (series["earlier"],) = axes.plot(
+            [],
+            [],
+            color=EARLIER_COLOUR,
+            linestyle="--",
+            linewidth=1.8,
+            marker="s",
+            markersize=5,
+            label=_("Earlier assessment"),
+            gid="earlier",
+        )
+    if unscored:
+        (series["unscored"],) = axes.plot(
+            [],
+            [],
+            color=NOT_SCORED_COLOUR,
+            linestyle="none",
+            marker="x",
+            markersize=7,
+            markeredgewidth=2,
+            clip_on=False,
+            label=_(UNSCORED),
+            gid="unscored",
+        )
     legend = figure.legend(
         loc="lower center",
         # The explanation of the marks is long: it gets a line of its own.
-        ncols=1 if any(line.value is None for line in report.criteria) else 2,
+        ncols=1 if unscored else 2,
         frameon=False,
         prop=_font(LEGEND_SIZE),
         bbox_to_anchor=(0.5, 0.01),
     )
     for text in legend.get_texts():
         text.set_parse_math(False)
-    return figure
+    return _Chart(figure, axes, series, fill)
 
 
-def _grid(axes: PolarAxes, report: Report, angles: list[float]) -> None:
+def _grid(axes: PolarAxes, labels: tuple[str, ...], top: int) -> None:
     """The circle, its rings with the scale, and a label at each spoke."""
     # Criterion 1 sits at the top and the others follow clockwise, as a reader expects.
     axes.set_theta_zero_location("N")
     axes.set_theta_direction(-1)
-    top = report.max_value
     axes.set_ylim(0, top)
     axes.set_yticks(range(1, top + 1), [str(value) for value in range(1, top + 1)])
+    angles = [spoke_angle(index, len(labels)) for index in range(len(labels))]
     # The scale runs along the middle of the first sector, clear of every spoke.
     axes.set_rlabel_position(180 / len(angles))
     for tick in axes.get_yticklabels():
         tick.set_fontproperties(_font(TICK_SIZE))
         tick.set_color("#555555")
-    axes.set_xticks(angles, [criterion_label(line) for line in report.criteria])
+    axes.set_xticks(angles, labels)
     for angle, tick in zip(angles, axes.get_xticklabels(), strict=True):
         tick.set_fontproperties(_font(LABEL_SIZE))
         tick.set_parse_math(False)
@@ -130,61 +200,50 @@ def _grid(axes: PolarAxes, report: Report, angles: list[float]) -> None:
     axes.spines["polar"].set_color("#000000")
 
 
-def _series(axes: PolarAxes, report: Report, angles: list[float]) -> None:
-    """This assessment's line and fill, the earlier one's line, and the unscored marks."""
+def _show(chart: _Chart, report: Report) -> None:
+    """Give the score artists of ``chart`` the scores of ``report``."""
+    angles = [spoke_angle(index, len(report.criteria)) for index in range(len(report.criteria))]
     current = [line.value for line in report.criteria]
-    axes.plot(
-        _closed(angles),
-        _closed(_values(current)),
-        color=CURRENT_COLOUR,
-        linewidth=2,
-        marker="o",
-        markersize=6,
-        label=_("This assessment"),
-        gid="current",
-        zorder=3,
-    )
-    if report.has_earlier:
-        axes.plot(
-            _closed(angles),
-            _closed(_values([line.earlier_value for line in report.criteria])),
-            color=EARLIER_COLOUR,
-            linestyle="--",
-            linewidth=1.8,
-            marker="s",
-            markersize=5,
-            label=_("Earlier assessment"),
-            gid="earlier",
-        )
+    chart.series["current"].set_data(_closed(angles), _radii(current))
+    if "earlier" in chart.series:
+        earlier = [line.earlier_value for line in report.criteria]
+        chart.series["earlier"].set_data(_closed(angles), _radii(earlier))
+    if "unscored" in chart.series:
+        unscored = [a for a, value in zip(angles, current, strict=True) if value is None]
+        chart.series["unscored"].set_data(unscored, [report.max_value * OFF_SCALE] * len(unscored))
     scored = [(a, value) for a, value in zip(angles, current, strict=True) if value is not None]
-    if len(scored) > 2:
-        axes.fill(
-            [angle for angle, _value in scored],
-            [value for _angle, value in scored],
-            color=CURRENT_COLOUR,
-            alpha=FILL_OPACITY,
-            linewidth=0,
-        )
-    unscored = [angle for angle, value in zip(angles, current, strict=True) if value is None]
-    if unscored:
-        axes.plot(
-            unscored,
-            [report.max_value * OFF_SCALE] * len(unscored),
-            color=NOT_SCORED_COLOUR,
-            linestyle="none",
-            marker="x",
-            markersize=7,
-            markeredgewidth=2,
-            clip_on=False,
-            label=_(UNSCORED),
-            gid="unscored",
-        )
+    chart.fill.set_xy(scored or [(0.0, 0.0)])
+    chart.fill.set_visible(len(scored) > 2)
+
+
+@lru_cache(maxsize=BACKGROUNDS_KEPT)
+def _background(language: str, look: tuple[tuple[str, ...], int, bool, bool]) -> _Chart:
+    """The chart of ``look`` drawn once without scores, kept to draw scores over."""
+    with use_language(language):
+        chart = _chart(*look)
+    chart.figure.canvas.draw()
+    chart.background = chart.figure.canvas.copy_from_bbox(chart.figure.bbox)  # type: ignore[attr-defined]
+    return chart
+
+
+def _image(report: Report) -> Image.Image:
+    """The radar chart of ``report`` as an RGB image."""
+    chart = _background(report.language, _look(report))
+    canvas = chart.figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    with chart.lock:
+        canvas.restore_region(chart.background)  # type: ignore[no-untyped-call]
+        _show(chart, report)
+        for artist in (chart.fill, *chart.series.values()):
+            chart.axes.draw_artist(artist)
+        pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+        return Image.frombuffer("RGBA", canvas.get_width_height(), pixels).convert("RGB")
 
 
 def radar_chart(report: Report) -> bytes:
     """The radar chart of ``report`` as a PNG, its labels in the report's language."""
     buffer = io.BytesIO()
-    radar_figure(report).savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    _image(report).save(buffer, format="png")
     return buffer.getvalue()
 
 
@@ -192,7 +251,5 @@ def radar_photo(report: Report) -> bytes:
     """The radar chart of ``report`` as a JPEG, for a Telegram photo (Telegram re-encodes
     every photo as a JPEG, so a PNG would buy no sharpness)."""
     buffer = io.BytesIO()
-    radar_figure(report).savefig(
-        buffer, format="jpeg", dpi=DPI, pil_kwargs={"quality": JPEG_QUALITY}
-    )
+    _image(report).save(buffer, format="jpeg", quality=JPEG_QUALITY)
     return buffer.getvalue()

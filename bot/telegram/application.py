@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from telegram import BotCommand
@@ -17,7 +17,7 @@ from bot.documents import warm_up
 from bot.runtime import StartupError, load_checked_content, open_database, require_pseudonym_key
 from bot.settings import Settings
 from bot.telegram import handlers
-from bot.telegram.budget import budget_for
+from bot.telegram.budget import TelegramBudget, causes
 from bot.telegram.context import SERVICES, BotContext, Services
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, use_language
 
@@ -41,22 +41,14 @@ COMMANDS = (
 
 def certificate_problem(error: BaseException) -> ssl.SSLCertVerificationError | None:
     """The failed certificate check behind ``error``, if that is what it is."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return cause
-        cause = cause.__cause__ or cause.__context__
-    return None
+    found = (cause for cause in causes(error) if isinstance(cause, ssl.SSLCertVerificationError))
+    return next(found, None)
 
 
 def bot_api_request(settings: Settings, *, connections: int) -> HTTPXRequest:
-    """python-telegram-bot's httpx transport, through ``TELEGRAM_PROXY`` if set.
-
-    Without it httpx takes ``HTTPS_PROXY``/``ALL_PROXY`` (and ``NO_PROXY``) and the trusted
-    certificates (``SSL_CERT_FILE``/``SSL_CERT_DIR``) from the environment; it drops
-    keep-alive connections the server closed while idle and tries IPv6 and IPv4 addresses
-    side by side.
-    """
+    """python-telegram-bot's httpx transport, through ``TELEGRAM_PROXY`` if set, else the
+    environment's proxies (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``); the trusted
+    certificates come from ``SSL_CERT_FILE``/``SSL_CERT_DIR``."""
     return HTTPXRequest(
         connection_pool_size=connections,
         proxy=settings.telegram_proxy or None,
@@ -92,8 +84,15 @@ def build_application(
         .updater(None)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .context_types(ContextTypes(context=BotContext))
-        .rate_limiter(budget_for(settings))
-        .post_init(_post_init(settings))
+        .rate_limiter(
+            TelegramBudget(
+                rate=settings.telegram_rate_limit,
+                chat_rate=settings.telegram_chat_rate_limit,
+                retries=settings.telegram_retries,
+                backoff=settings.telegram_retry_backoff,
+            )
+        )
+        .post_init(partial(_post_init, settings))
         .post_shutdown(_post_shutdown)
     )
     builder = builder.request(
@@ -107,25 +106,20 @@ def build_application(
     return application
 
 
-def _post_init(
-    settings: Settings,
-) -> Callable[[SICheckApplication], Coroutine[Any, Any, None]]:
-    async def post_init(application: SICheckApplication) -> None:
-        """Load the content, open the database and publish the commands."""
-        content = load_checked_content()
-        database = await open_database(settings.database_url)
-        try:
-            key = settings.sicheck_pseudonym_key
-            await require_pseudonym_key(database, key.get_secret_value() if key else None)
-        except StartupError:
-            await database.close()
-            raise
-        services = Services(settings, content, database)
-        application.bot_data[SERVICES] = services
-        await asyncio.get_running_loop().run_in_executor(services.drawing, warm_up, content)
-        await register_commands(application)
-
-    return post_init
+async def _post_init(settings: Settings, application: SICheckApplication) -> None:
+    """Load the content, open the database and publish the commands."""
+    content = load_checked_content()
+    database = await open_database(settings.database_url)
+    try:
+        key = settings.sicheck_pseudonym_key
+        await require_pseudonym_key(database, key.get_secret_value() if key else None)
+    except StartupError:
+        await database.close()
+        raise
+    services = Services(settings, content, database)
+    application.bot_data[SERVICES] = services
+    await asyncio.get_running_loop().run_in_executor(services.drawing, warm_up, content)
+    await register_commands(application)
 
 
 async def _post_shutdown(application: SICheckApplication) -> None:

@@ -1,25 +1,19 @@
 """Telegram's message budget, kept by python-telegram-bot's ``BaseRateLimiter`` extension point.
 
-What it guarantees for every Bot API call the bot makes:
+- ``answerCallbackQuery`` never waits for budget.
+- Message calls (sends, uploads, edits) wait their turn in their chat (``chat_rate`` a second
+  after a burst of ``CHAT_BURST``), then in the bot's budget (``rate`` a second), first come
+  first served: a chat with a backlog holds one place at a time in the bot's queue.
+- An edit still waiting when a newer edit of the same message arrives is dropped, and returns
+  ``True`` as if it had been applied.
+- A 429 pauses the chat (or the bot, for a call without a chat) for ``retry_after``, and the
+  call is made again.
+- A call is repeated only if it cannot have reached Telegram (never connected, or a 429) or if
+  repeating it is harmless (edits, settings, reads): a send or callback answer whose outcome is
+  unknown fails with ``UnknownOutcomeError``. Certificate failures are never retried.
 
-- ``answerCallbackQuery`` never waits for budget: it goes out at once, never behind a send.
-- Message calls (sends, uploads, edits) are paced to ``rate`` a second for the bot and
-  ``chat_rate`` a second per chat after a burst of ``CHAT_BURST``. A chat's calls first wait
-  their turn in their own chat, and only then queue for the bot's budget, first come first
-  served: a chat with a backlog (a summary, a chart, a report) holds at most its burst in that
-  queue, so it never delays another chat's next question by more than that.
-- An edit still waiting for budget when a newer edit of the same message arrives is dropped:
-  only the newer one is sent, and the older call returns ``True`` as if it had been applied.
-- A 429 is honoured: the chat (or, for a call without one, the bot) pauses for Telegram's
-  ``retry_after`` and the call is made again.
-- A call is made again only if it cannot have reached Telegram (the connection was never
-  made, or Telegram refused it with a 429) or if repeating it is harmless (edits, settings,
-  reads). A send or callback answer whose outcome is unknown (connection lost after it was
-  written, a 5xx, a timeout while reading) is not repeated: it fails with ``UnknownOutcomeError``.
-  Certificate failures are never retried.
-
-Hand-written around aiolimiter's buckets because no library schedules per-chat queues into a
-shared budget with superseded edits and outcome-aware retries.
+Hand-written around aiolimiter's buckets: no library schedules per-chat queues into a shared
+budget with superseded edits and outcome-aware retries.
 """
 
 from __future__ import annotations
@@ -29,7 +23,7 @@ import logging
 import ssl
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -38,8 +32,6 @@ import httpx
 from aiolimiter import AsyncLimiter
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
-
-from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +60,35 @@ NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, Conne
 """Failures that happen before a request is written: the call cannot have reached Telegram."""
 
 
+Result = bool | dict[str, Any] | list[dict[str, Any]]
+Call = Callable[..., Coroutine[Any, Any, Result]]
+
+
 class UnknownOutcomeError(NetworkError):
     """A call that may or may not have been applied by Telegram, and is not repeated."""
 
 
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the exceptions that caused it, outermost first."""
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def certificate_failure(error: BaseException) -> bool:
+    """Whether ``error`` comes from a TLS failure (an untrusted certificate, for one)."""
+    return any(
+        isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen)
+        for seen in causes(error)
+    )
+
+
 def never_sent(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it) shows the request was never written."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError):
-            return False  # a certificate failure is reported, not retried
-        if isinstance(seen, NEVER_SENT):
-            return not _certificate_failure(seen)
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _certificate_failure(error: BaseException) -> bool:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return not certificate_failure(error) and any(
+        isinstance(seen, NEVER_SENT) for seen in causes(error)
+    )
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -103,15 +101,13 @@ def retry_after_seconds(error: RetryAfter) -> float:
 
 @dataclass
 class _Chat:
-    """One chat's own pacing, and its newest waiting edit of each message."""
+    """One chat's own pacing, its newest waiting edit of each message, its calls in progress."""
 
     limiter: AsyncLimiter
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)
-    """Held while one call of the chat waits for budget: its calls go out in order."""
     waiting_edits: dict[Any, asyncio.Future[None]] = field(default_factory=dict)
     paused_until: float = 0.0
     calls: int = 0
-    """Calls of this chat in progress; an idle chat is forgotten."""
 
 
 class TelegramBudget(BaseRateLimiter[None]):
@@ -133,11 +129,12 @@ class TelegramBudget(BaseRateLimiter[None]):
         self._sleep = sleep
         self._bot: AsyncLimiter | None = None
         self._chats: dict[Hashable, _Chat] = {}
-        self._paused_until = 0.0
+        self.paused_until = 0.0
+        """Until when a 429 of a call without a chat pauses every call."""
         self.superseded = 0
-        """Edits dropped because a newer edit of the same message came while they waited."""
+        """Edits dropped for a newer edit of the same message."""
         self.refused = 0
-        """429 answers met (each honoured)."""
+        """429 answers met."""
 
     async def initialize(self) -> None:
         """Create the bot's bucket on the running loop."""
@@ -151,13 +148,13 @@ class TelegramBudget(BaseRateLimiter[None]):
 
     async def process_request(
         self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        callback: Call,
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+    ) -> Result:
         """Make the call within the budget, retrying only what may safely be retried."""
         if endpoint not in MESSAGE_METHODS or self.rate <= 0:
             return await self._attempts(callback, args, kwargs, endpoint, None)
@@ -182,8 +179,11 @@ class TelegramBudget(BaseRateLimiter[None]):
 
     async def _turn(self, chat: _Chat, endpoint: str, data: dict[str, Any]) -> bool:
         """Wait for the chat's turn, then the bot's; ``False`` if a newer edit took over."""
-        if endpoint not in EDITS:
-            await self._both_turns(chat)
+        bot_free = self._bot is None or self._bot.has_capacity()
+        if endpoint not in EDITS or (
+            not chat.turn.locked() and chat.limiter.has_capacity() and bot_free
+        ):
+            await self._both_turns(chat)  # an edit that need not wait cannot be superseded
             return True
         message = data.get("message_id", data.get("inline_message_id"))
         superseded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -205,44 +205,32 @@ class TelegramBudget(BaseRateLimiter[None]):
     async def _both_turns(self, chat: _Chat) -> None:
         async with chat.turn:  # asyncio's lock is fair: the chat's calls keep their order
             await chat.limiter.acquire()
-            await self._bot_turn()
-
-    async def _bot_turn(self) -> None:
-        if self._bot is not None:
-            await self._bot.acquire()
-
-    async def _paused(self, chat: _Chat | None) -> None:
-        """Wait out a 429 pause of the chat, or of the whole bot."""
-        until = max(self._paused_until, chat.paused_until if chat else 0.0)
-        remaining = until - time.monotonic()
-        if remaining > 0:
-            await self._sleep(remaining)
+            if self._bot is not None:
+                await self._bot.acquire()
 
     async def _attempts(
         self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        callback: Call,
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         chat: _Chat | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+    ) -> Result:
         attempt = 0
         while True:
             if attempt and chat is not None:
                 await self._both_turns(chat)  # a retry spends budget like any other call
-            await self._paused(chat)
+            paused = max(self.paused_until, chat.paused_until if chat else 0.0) - time.monotonic()
+            if paused > 0:
+                await self._sleep(paused)
             try:
-                result: bool | dict[str, Any] | list[dict[str, Any]]
-                result = await callback(*args, **kwargs)
+                result: Result = await callback(*args, **kwargs)
                 return result
             except RetryAfter as error:
                 # Refused, not applied: wait as asked, then the same call again.
                 self.refused += 1
                 pause = retry_after_seconds(error)
-                if chat is not None:
-                    chat.paused_until = time.monotonic() + pause
-                else:
-                    self._paused_until = time.monotonic() + pause
+                (chat or self).paused_until = time.monotonic() + pause
                 if attempt >= self.retries:
                     raise
                 log.info("%s refused for flood control; again in %.1f s", endpoint, pause)
@@ -251,7 +239,7 @@ class TelegramBudget(BaseRateLimiter[None]):
                     return True  # the earlier attempt was applied after all
                 raise
             except NetworkError as error:
-                if _certificate_failure(error):
+                if certificate_failure(error):
                     raise
                 if not never_sent(error) and endpoint not in REPEATABLE:
                     if endpoint == ANSWER or endpoint in SENDS:
@@ -262,13 +250,3 @@ class TelegramBudget(BaseRateLimiter[None]):
                 log.info("%s failed (%s); trying again", endpoint, error.message)
                 await self._sleep(self.backoff * 2**attempt)
             attempt += 1
-
-
-def budget_for(settings: Settings) -> TelegramBudget:
-    """The budget the settings ask for (``TELEGRAM_RATE_LIMIT`` 0: no pacing)."""
-    return TelegramBudget(
-        rate=settings.telegram_rate_limit,
-        chat_rate=settings.telegram_chat_rate_limit,
-        retries=settings.telegram_retries,
-        backoff=settings.telegram_retry_backoff,
-    )

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 SERVICES = "services"
 PLATFORM = "telegram"
 T = TypeVar("T")
-DRAWN_AT_ONCE = 1
 FOLLOW_UP = "sicheck-follow-up"
 """The name prefix of follow-up tasks (``follow_up``), by which ``Services.settle`` finds them."""
 COMMITTED: ContextVar[int | None] = ContextVar("committed_update", default=None)
@@ -43,10 +42,9 @@ class Services:
     database: Database
     chat_locks: KeyedLocks = field(default_factory=KeyedLocks)
     drawing: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(DRAWN_AT_ONCE, thread_name_prefix="draw")
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="draw")
     )
-    """Charts and PDFs are CPU-bound: one thread of their own keeps memory flat when many
-    practitioners finish at once and leaves the other core to the answers."""
+    """Charts and PDFs, one at a time: memory stays flat when many finish at once."""
     metrics: Metrics = field(default_factory=Metrics)
 
     @property
@@ -72,15 +70,8 @@ class Services:
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """The handlers' context: ``services`` (content, store, settings) and the sender's language."""
 
-    def __init__(
-        self,
-        application: Application[Any, Any, Any, Any, Any, Any],
-        chat_id: int | None = None,
-        user_id: int | None = None,
-    ) -> None:
-        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
-        self.client_language: str | None = None
-        """The ``language_code`` the sender's Telegram client reports, if any."""
+    client_language: str | None = None
+    """The ``language_code`` the sender's Telegram client reports, if any."""
 
     @classmethod
     def from_update(

@@ -18,10 +18,8 @@ import hmac
 import logging
 import socket
 import time
-import warnings
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import timedelta
 from functools import partial
 from json import JSONDecodeError
 from typing import Any
@@ -37,17 +35,21 @@ from telegram.error import NetworkError, RetryAfter, TelegramError
 
 from bot.runtime import StartupError
 from bot.settings import Settings
+from bot.telegram.budget import retry_after_seconds
 from bot.telegram.context import FOLLOW_UP, SERVICES, Services
 from bot.telegram.health import routes
-from bot.telegram.metrics import update_kind
+from bot.telegram.metrics import Metrics, update_kind
 from bot.telegram.replies import APPLIED, WEBHOOK_REPLY, WebhookReply
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 POLL_BACKOFF_MAX = 30.0
 BUSY_POLL_PAUSE = 0.25
-"""While an update is still being applied, ``getUpdates`` returns it again at once: wait this
-long for it (or any other) to be applied before fetching once more."""
+"""While an update is being applied, ``getUpdates`` returns it and every later one again (each
+parsed anew): fetch once more when every update taken is applied, or after this long."""
+POLL_GAP = 0.15
+"""Seconds between a fetch that brought updates and the next: at a workshop's pace a call then
+brings several updates instead of one, for a delay no practitioner notices."""
 
 
 def _chat_key(update: Update) -> Hashable:
@@ -55,20 +57,16 @@ def _chat_key(update: Update) -> Hashable:
     return chat.id if chat is not None else ("update", update.update_id)
 
 
+def _metrics(application: Any) -> Metrics:
+    services = application.bot_data.get(SERVICES)
+    return services.metrics if isinstance(services, Services) else Metrics()
+
+
 async def processed(application: Any, update: Update) -> None:
     """Process one update, counting it and its time for ``/metrics``."""
     started = time.perf_counter()
     await application.process_update(update)
-    services = application.bot_data.get(SERVICES)
-    if isinstance(services, Services):
-        services.metrics.observe(update_kind(update), time.perf_counter() - started)
-
-
-async def process_batch(application: Any, updates: Sequence[Update]) -> None:
-    """Process a batch: each chat's updates in order, different chats concurrently."""
-    chats = Chats(application)
-    chats.take(updates)
-    await chats.finished()
+    _metrics(application).observe(update_kind(update), time.perf_counter() - started)
 
 
 class Chats:
@@ -78,7 +76,8 @@ class Chats:
         self.application = application
         self.unapplied: set[int] = set()
         self.newest: int | None = None
-        self.progress = asyncio.Event()
+        self.drained = asyncio.Event()
+        """Set when every update taken is applied."""
         self._queues: dict[Hashable, list[Update]] = {}
         self._workers: set[asyncio.Task[None]] = set()
 
@@ -88,17 +87,15 @@ class Chats:
             return min(self.unapplied)
         return None if self.newest is None else self.newest + 1
 
-    def take(self, updates: Sequence[Update]) -> int:
-        """Start handling the updates not taken before; how many were new."""
+    def take(self, updates: Sequence[Update]) -> None:
+        """Start handling the updates not taken before."""
         floor = self.offset() or 0
-        new = 0
         for update in updates:
             update_id = update.update_id
             if update_id < floor or update_id in self.unapplied:
                 continue
             if self.newest is not None and update_id <= self.newest:
                 continue  # applied already; only an earlier one holds the offset back
-            new += 1
             self.newest = update_id
             self.unapplied.add(update_id)
             key = _chat_key(update)
@@ -110,12 +107,11 @@ class Chats:
             worker = asyncio.create_task(self._work(key))
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
-        return new
 
     def _applied(self, update_id: int) -> None:
-        if update_id in self.unapplied:
-            self.unapplied.discard(update_id)
-            self.progress.set()
+        self.unapplied.discard(update_id)
+        if not self.unapplied:
+            self.drained.set()
 
     async def _work(self, key: Hashable) -> None:
         queue = self._queues[key]
@@ -137,34 +133,22 @@ class Chats:
         while self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
 
-    async def some_progress(self, stop: asyncio.Event, seconds: float) -> None:
-        """Wait until an update is applied, ``stop`` is set or ``seconds`` passed."""
-        self.progress.clear()
-        waiting = asyncio.ensure_future(self.progress.wait())
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait(
-            {waiting, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
-        )
-        waiting.cancel()
-        stopping.cancel()
-
 
 async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> None:
     """Long-poll ``getUpdates`` until ``stop`` is set, confirming each update once applied."""
     chats = Chats(application)
     failures = 0
+    stopping = asyncio.ensure_future(stop.wait())
     while not stop.is_set():
-        busy = bool(chats.unapplied)
+        chats.drained.clear()
         fetch = asyncio.ensure_future(
             application.bot.get_updates(
                 offset=chats.offset(),
-                timeout=0 if busy else wait_seconds,
+                timeout=0 if chats.unapplied else wait_seconds,
                 allowed_updates=Update.ALL_TYPES,
             )
         )
-        stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
         if not fetch.done():
             fetch.cancel()
             break
@@ -176,15 +160,19 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             failures += 1
             delay = min(POLL_BACKOFF_MAX, 0.5 * 2**failures)
             if isinstance(error, RetryAfter):
-                delay = max(delay, _seconds(error))
+                delay = max(delay, retry_after_seconds(error))
             log.warning("getUpdates failed (%s); again in %.1f s", error, delay)
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await asyncio.wait({stopping}, timeout=delay)
             continue
         failures = 0
-        _heartbeat(application)
-        if not chats.take(updates) and chats.unapplied:
-            await chats.some_progress(stop, BUSY_POLL_PAUSE)
+        _metrics(application).heartbeat = time.monotonic()
+        chats.take(updates)
+        if updates:
+            await asyncio.wait({stopping}, timeout=POLL_GAP)
+        if chats.unapplied:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(chats.drained.wait(), BUSY_POLL_PAUSE - POLL_GAP)
+    stopping.cancel()
     await chats.finished()
     offset = chats.offset()
     if offset is not None:
@@ -193,20 +181,6 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
             await application.bot.get_updates(offset=offset, timeout=0)
         except NetworkError:
             log.info("could not confirm the last updates; they will be redelivered and skipped")
-
-
-def _seconds(error: RetryAfter) -> float:
-    """The pause Telegram asked for, whichever type this python-telegram-bot reports it in."""
-    with warnings.catch_warnings():  # it warns that it will become a timedelta
-        warnings.simplefilter("ignore")
-        wait = error.retry_after
-    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-
-
-def _heartbeat(application: Any) -> None:
-    services = application.bot_data.get(SERVICES)
-    if isinstance(services, Services):
-        services.metrics.heartbeat = time.monotonic()
 
 
 class _Server(uvicorn.Server):
@@ -266,29 +240,6 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
     )
 
 
-async def serve_webhook(application: Any, settings: Settings, stop: asyncio.Event) -> None:
-    """Register the webhook with Telegram and serve it until ``stop`` is set."""
-    assert settings.webhook_url is not None
-    assert settings.webhook_secret_token is not None
-    config = uvicorn.Config(
-        webhook_app(application, settings), log_level="warning", lifespan="off"
-    )
-    server = _Server(config)
-    # Listening before Telegram learns the URL: its first POST waits in the backlog.
-    listening = _listening(settings)
-    serving = asyncio.ensure_future(server.serve(sockets=[listening]))
-    await application.bot.set_webhook(
-        settings.webhook_url,
-        secret_token=settings.webhook_secret_token.get_secret_value(),
-        allowed_updates=Update.ALL_TYPES,
-    )
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    server.should_exit = True  # finish requests in flight; Telegram redelivers the rest
-    stopping.cancel()
-    await serving
-
-
 def _listening(settings: Settings) -> socket.socket:
     try:
         listening = socket.create_server((settings.listen_host, settings.listen_port))
@@ -303,11 +254,26 @@ def _listening(settings: Settings) -> socket.socket:
     return listening
 
 
-async def serve_health(application: Any, settings: Settings, stop: asyncio.Event) -> None:
-    """In polling mode, serve ``/healthz`` and ``/metrics`` until ``stop`` is set."""
-    app = Starlette(routes=routes(application, settings, polling=True))
+async def serve(application: Any, settings: Settings, stop: asyncio.Event) -> None:
+    """Serve ``/healthz`` and ``/metrics``, and the webhook registered with Telegram if
+    ``WEBHOOK_URL`` is set, until ``stop`` is set."""
+    webhook = settings.webhook_url
+    app = (
+        webhook_app(application, settings)
+        if webhook
+        else Starlette(routes=routes(application, settings, polling=True))
+    )
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # Listening before Telegram learns the URL: its first POST waits in the backlog.
     serving = asyncio.ensure_future(server.serve(sockets=[_listening(settings)]))
-    await stop.wait()
-    server.should_exit = True
+    if webhook and settings.webhook_secret_token:
+        await application.bot.set_webhook(
+            webhook,
+            secret_token=settings.webhook_secret_token.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True  # finish requests in flight; Telegram redelivers the rest
+    stopping.cancel()
     await serving

@@ -1,14 +1,12 @@
 """Views into Bot API calls: edit the question message in place, or send a new one.
 
-A button press is answered as soon as its step is committed, before its view is edited, so the
-practitioner's tap stops spinning while the edit waits for Telegram's budget. The first reply
-of an update also tells delivery that the update is applied (``APPLIED``), so that polling can
-confirm it without waiting for the view to go out.
+A press is answered as soon as its step is committed, before its view is edited, so the tap
+stops spinning while the edit waits for budget. The first reply of an update tells delivery
+that the update is applied (``APPLIED``), so polling confirms it without waiting for the view.
 
-A view whose ``sendMessage`` may or may not have reached Telegram (``UnknownOutcomeError``) is
-not sent again, which could show it twice: the practitioner's next action shows the current
-view (a typed message or command is answered with a new message, a press on an older message
-edits that message into the current view).
+A view whose ``sendMessage`` may not have reached Telegram (``UnknownOutcomeError``) is not
+sent again: the practitioner's next action (a message, or a press on any message) shows the
+current view.
 """
 
 from __future__ import annotations
@@ -22,23 +20,18 @@ from typing import Any
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError
 
-from bot.telegram.budget import UnknownOutcomeError
+from bot.telegram.budget import NOT_MODIFIED, UnknownOutcomeError
 from bot.telegram.callback_data import pack
 from storage.dialogue import Outcome
 
 log = logging.getLogger(__name__)
-NOT_MODIFIED = "message is not modified"
 QUERY_EXPIRED = ("query is too old", "query id is invalid")
 
 
 class ViewKeyboard(InlineKeyboardMarkup):
-    """A view's inline keyboard kept as the JSON Telegram reads, for the bot's hottest path.
-
-    python-telegram-bot would build a frozen object for every button and turn each back into
-    a dict to send it: a sixth of the bot's CPU under load, for keyboards only ever sent. This
-    one holds the JSON alone, so its ``inline_keyboard`` is empty: read the buttons from
-    ``to_dict()``.
-    """
+    """A view's inline keyboard kept as the JSON Telegram reads: python-telegram-bot would build
+    an object per button and turn each back into a dict to send it, a sixth of the bot's CPU.
+    Its ``inline_keyboard`` is empty: read the buttons from ``to_dict()``."""
 
     __slots__ = ("_json",)
 
@@ -52,13 +45,9 @@ class ViewKeyboard(InlineKeyboardMarkup):
 
 
 class WebhookReply:
-    """The one Bot API call the response to a webhook POST may carry, while it is open.
-
-    Telegram applies a method call given as the answer to its webhook request, so a press
-    answered there costs the bot no call of its own (nor a round trip to Telegram). Telegram
-    reports nothing back about such a call, which suits ``answerCallbackQuery``: its result is
-    never read.
-    """
+    """The one Bot API call the response to a webhook POST may carry, while it is open: Telegram
+    applies it without a call of the bot's own, and reports nothing back, which suits
+    ``answerCallbackQuery``."""
 
     __slots__ = ("call", "open")
 
@@ -76,8 +65,6 @@ class WebhookReply:
 
 WEBHOOK_REPLY: ContextVar[WebhookReply | None] = ContextVar("webhook_reply", default=None)
 """Set by the webhook endpoint around the handling of its update."""
-
-
 APPLIED: ContextVar[Callable[[], None] | None] = ContextVar("applied", default=None)
 """Set by delivery around an update: called once the update's step is committed."""
 
@@ -90,11 +77,8 @@ def applied() -> None:
 
 
 async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
-    """Answer a button press, with ``toast`` shown to the user if given.
-
-    An answer that fails (the query is too old, the connection was lost) is logged: the tap
-    was applied all the same, and an answer is never sent twice.
-    """
+    """Answer a button press, with ``toast`` shown if given; a failed answer is only logged (the
+    tap was applied all the same) and never sent twice."""
     applied()
     reply = WEBHOOK_REPLY.get()
     if reply is not None:

@@ -17,7 +17,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot.runtime import PSEUDONYM_KEY_MIN, StartupError
 from bot.settings import Settings
 from bot.telegram.application import SICheckApplication, build_application, certificate_problem
-from bot.telegram.delivery import poll, serve_health, serve_webhook
+from bot.telegram.delivery import poll, serve
 from bot.telegram.privacy import schedule_upkeep
 
 
@@ -80,14 +80,12 @@ async def run_bot(settings: Settings) -> int:
         schedule_upkeep(application.job_queue)
         await application.start()
         started = True
-        if settings.webhook_url:
-            await serve_webhook(application, settings, stop)
-        else:
-            health = asyncio.ensure_future(serve_health(application, settings, stop))
+        serving = asyncio.ensure_future(serve(application, settings, stop))
+        if not settings.webhook_url:
             await application.bot.delete_webhook()
             await poll(application, stop, wait_seconds=settings.polling_timeout)
             stop.set()
-            await health
+        await serving
     finally:
         stop.set()
         for signum in (signal.SIGINT, signal.SIGTERM):
