@@ -78,6 +78,16 @@ DECLINED = Who("telegram", "p8", "en")
 """Someone who refused consent: nothing of theirs may be counted."""
 
 
+async def step(
+    database: Database, content: Content, who: Who, event: events.Event, after: Outcome
+) -> Outcome:
+    """Apply ``event`` to the view ``after`` showed, as a press or message would."""
+    expected = after.expected
+    return await database.store.run(
+        partial(apply, content=content, who=who, event=event, source="test", expected=expected)
+    )
+
+
 async def run_dialogue(
     database: Database, content: Content, person: Person, cohort: str | None
 ) -> None:
@@ -102,16 +112,7 @@ async def run_dialogue(
     if person.completed:
         steps.append(events.Confirm())
     for event in steps:
-        outcome = await database.store.run(
-            partial(
-                apply,
-                content=content,
-                who=who,
-                event=event,
-                source="test",
-                expected=outcome.expected,
-            )
-        )
+        outcome = await step(database, content, who, event, outcome)
         assert outcome.accepted, outcome.view.text
     assert (outcome.state == "summary") == person.completed
     if person.completed:
@@ -482,16 +483,7 @@ async def test_unknown_country_is_kept_apart_from_another_country(
         who = Who("telegram", name, "en")
         opened = await database.store.run(partial(open_dialogue, content=content, who=who))
         for event in (events.Consent(True), events.Text(f"Practice of {name}")):
-            opened = await database.store.run(
-                partial(
-                    apply,
-                    content=content,
-                    who=who,
-                    event=event,
-                    source="test",
-                    expected=opened.expected,
-                )
-            )
+            opened = await step(database, content, who, event, opened)
     groups = await figures(database, content, threshold=1)
     by_country = {group.country: group for group in groups if not group.overall}
     assert set(by_country) == {OTHER_COUNTRY, None}
