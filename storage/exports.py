@@ -13,12 +13,11 @@ XLSX (OWASP "CSV injection", CWE-1236); JSON Lines carries the data as it is.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import itertools
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +25,9 @@ from operator import itemgetter
 from os import PathLike
 from typing import IO, Any, Literal, TextIO, cast
 
-from sqlalchemy import ColumnElement, join, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import ColumnElement, Text, func, join, select, type_coerce
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import InstrumentedAttribute
 
 from dialogs.content import Checklist, Content
 from dialogs.i18n import N_, _, use_language
@@ -50,8 +50,10 @@ Row = tuple[Cell, ...]
 EXCEL_MAX_ROWS = 1_048_576
 """Rows on one Excel sheet, the header included; longer tables go on to further sheets."""
 STREAM_BATCH = 2_000
+"""Rows fetched from the server-side cursor at a time."""
 ASSESSMENT_CACHE = 65_536
-"""Assessments whose cells an answer-log export remembers at a time."""
+"""Assessments whose cells are remembered during an answer-log export, so most rows skip the
+pseudonym's HMAC and the labels."""
 FORMULA_START = frozenset("=+-@\t\r\n")
 """First characters that make a spreadsheet read a text cell as a formula (OWASP)."""
 NOT_APPLICABLE_CELL = "n/a"
@@ -59,6 +61,7 @@ NOT_APPLICABLE_CELL = "n/a"
 LIST_SEPARATOR = "; "
 """Between the target groups, themes or kinds of novelty of one cell."""
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+"""How a workbook shows its date cells (UTC)."""
 IDENTITY_COLUMNS = ("platform", "platform_user_id")
 ASSESSMENT_KEY_COLUMNS = (
     "respondent",
@@ -69,6 +72,7 @@ ASSESSMENT_KEY_COLUMNS = (
     "practice_name",
     "organisation",
 )
+"""The columns that say whose assessment of which practice a row belongs to."""
 ANSWER_COLUMNS = (
     *ASSESSMENT_KEY_COLUMNS,
     "criterion",
@@ -80,6 +84,7 @@ ANSWER_COLUMNS = (
     "answered_at",
     "revision",
 )
+"""The answer log's columns in ``codes`` naming."""
 PROFILE_COLUMNS = (*ASSESSMENT_KEY_COLUMNS, "target_groups", "themes")
 RESULT_COLUMNS = (
     "overall_percent",
@@ -157,7 +162,7 @@ class ExportFilter:
 
 @dataclass(frozen=True)
 class Options:
-    """How one table is read."""
+    """How one table is read and written."""
 
     key: bytes
     """The pseudonym key (see ``snapshot``)."""
@@ -166,19 +171,20 @@ class Options:
     names: Names = "labels"
     dates: Dates = "text"
     include_identities: bool = False
+    neutralised: bool = False
+    """Whether text is made spreadsheet-safe as the rows are made (CSV, XLSX)."""
 
 
 @dataclass(frozen=True)
 class Table:
-    """A header and the rows under it, read lazily: the query runs when ``rows`` is iterated.
-
-    Text is as stored: the CSV and XLSX writers make it spreadsheet-safe.
-    """
+    """A header and the rows under it, read lazily: the query runs when ``rows`` is iterated."""
 
     header: tuple[str, ...]
     rows: Iterator[Row]
     columns: tuple[str, ...] = ()
     """The columns' codes (as in ``codes`` naming), whatever the header says."""
+    neutralised: bool = False
+    """Whether the rows' text is spreadsheet-safe already, so writers need not check it."""
 
 
 @dataclass(frozen=True)
@@ -194,54 +200,71 @@ class _Words:
     statuses: dict[str, str]
 
 
+def _same(text: Any) -> Any:
+    return text
+
+
 class _Cells:
-    """What the rows of one table share: the options, and each checklist version's words."""
+    """What the rows of one table share, each worked out once: words and countries."""
 
     def __init__(self, content: Content, options: Options) -> None:
         self.content = content
         self.options = options
-        self.words = functools.cache(self._words)
+        self.text: Callable[[Any], Any] = _safe if options.neutralised else _same
+        self.versions: dict[int, _Words] = {}
+        self.countries: dict[str | None, str | None] = {}
 
-    def _words(self, version: int) -> _Words:
+    def words(self, version: int) -> _Words:
         """The coded values of a checklist version in the export's words."""
-        checklist, codes = self.content.checklist(version), self.options.names == "codes"
+        if version not in self.versions:
+            self.versions[version] = self._words(self.content.checklist(version))
+        return self.versions[version]
+
+    def _words(self, checklist: Checklist) -> _Words:
+        text, codes = self.text, self.options.names == "codes"
 
         def named(items: Iterable[Any]) -> dict[str, str]:
-            return {item.code: item.code if codes else _(item.label) for item in items}
+            return {item.code: item.code if codes else text(_(item.label)) for item in items}
 
         with use_language(self.options.language):
             taxonomy = checklist.knowledge.taxonomy
             return _Words(
-                titles={c.code: _(c.title) for c in checklist.criteria},
-                values={v: answer_label(checklist, v) for v in (None, 0, 1, 2, 3)},
+                titles={c.code: text(_(c.title)) for c in checklist.criteria},
+                values={v: text(answer_label(checklist, v)) for v in (None, 0, 1, 2, 3)},
                 aspects=named(aspect for c in checklist.criteria for aspect in c.aspects),
                 groups=named(taxonomy.target_groups),
                 themes=named(taxonomy.themes),
                 bands=named(checklist.bands),
                 statuses={
-                    code: code if codes else _(label) for code, label in STATUS_LABELS.items()
+                    code: code if codes else text(_(label))
+                    for code, label in STATUS_LABELS.items()
                 },
             )
 
     def key(self, row: Any) -> tuple[Cell, ...]:
         """The ``ASSESSMENT_KEY_COLUMNS`` of a row read with ``_KEY``."""
-        country = row.country
-        if country is not None and self.options.names == "labels":
-            with use_language(self.options.language):
-                country = country_name(None if country == OTHER_COUNTRY else country)
+        text, country = self.text, row.country
+        if country not in self.countries:
+            shown = country
+            if country is not None and self.options.names == "labels":
+                with use_language(self.options.language):
+                    shown = country_name(None if country == OTHER_COUNTRY else country)
+            self.countries[country] = text(shown)
         return (
             pseudonym(self.options.key, row.platform, row.external_id),
             row.assessment_id,
-            row.cohort,
-            country,
+            text(row.cohort),
+            self.countries[country],
             row.checklist_version,
-            row.practice_name,
-            row.organisation,
+            text(row.practice_name),
+            text(row.organisation),
         )
 
     def identity(self, row: Any) -> tuple[Cell, ...]:
         """The ``IDENTITY_COLUMNS`` of a row read with ``_KEY``, if the export has them."""
-        return (row.platform, row.external_id) if self.options.include_identities else ()
+        if not self.options.include_identities:
+            return ()
+        return (self.text(row.platform), self.text(row.external_id))
 
     def table(self, columns: Sequence[str], rows: Iterator[Row]) -> Table:
         """The table of ``rows`` under ``columns`` (and the identities, if asked for)."""
@@ -250,7 +273,7 @@ class _Cells:
         if self.options.names == "labels":
             with use_language(self.options.language):
                 header = tuple(_label(column, self.content.latest) for column in columns)
-        return Table(header, rows, columns)
+        return Table(header, rows, columns, self.options.neutralised)
 
 
 def _label(column: str, checklist: Checklist) -> str:
@@ -282,7 +305,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _naive(moment: datetime | None) -> datetime | None:
-    """Naive UTC to the second, as a workbook's date cell takes it, from naive UTC or aware."""
+    """Naive UTC to the second, as a workbook's date cell takes it (SQLite hands back naive
+    UTC, PostgreSQL aware times)."""
     if moment is None:
         return None
     if moment.tzinfo is not None:
@@ -294,6 +318,18 @@ def _iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC to the second."""
     naive = _naive(moment)
     return None if naive is None else naive.isoformat() + "Z"
+
+
+def _safe(text: str | None) -> str | None:
+    return None if text is None else neutralise(text)
+
+
+def _iso_text(connection: Connection, column: InstrumentedAttribute[datetime]) -> Any:
+    """``column`` as the database writes it in ISO 8601 UTC, so rows skip the datetime."""
+    if connection.dialect.name == "sqlite":
+        # SQLAlchemy keeps UTC wall time as text; strftime reads it and drops the fraction.
+        return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
+    return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 
 
 def _statement(
@@ -330,42 +366,64 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
         (
             AnswerLog.criterion,
             AnswerLog.value,
-            AnswerLog.aspects,
+            # As stored: most rows have none, and decoding "[]" a million times costs more
+            # than the rest of the row (a driver that decodes JSON itself hands a list).
+            type_coerce(AnswerLog.aspects, Text),
             AnswerLog.comment,
-            AnswerLog.at,
+            _iso_text(connection, AnswerLog.at) if options.dates == "text" else AnswerLog.at,
             AnswerLog.revision,
         ),
         AnswerLog.at,
         options.export_filter,
     ).order_by(AnswerLog.id)
     cells = _Cells(content, options)
-    moment = _iso if options.dates == "text" else _naive
+
+    def assessment(row: Any) -> tuple[Any, ...]:
+        return cells.key(row), cells.words(row.checklist_version), cells.identity(row)
 
     def rows() -> Iterator[Row]:
-        # What belongs to an assessment is worked out once for all of its answers.
         known: dict[int, tuple[Any, ...]] = {}
+        formula = FORMULA_START if options.neutralised else frozenset()
+        as_text = options.dates == "text"
         with connection.execute(statement) as result:
-            for found in result:
-                if found.assessment_id not in known:
-                    if len(known) >= ASSESSMENT_CACHE:  # bounded: constant memory
-                        known.clear()
-                    words = cells.words(found.checklist_version)
-                    known[found.assessment_id] = cells.key(found), words, cells.identity(found)
-                key, words, identity = known[found.assessment_id]
-                yield (
-                    *key,
-                    found.criterion,
-                    words.titles.get(found.criterion, found.criterion),
-                    NOT_APPLICABLE_CELL if found.value is None else found.value,
-                    words.values.get(found.value),
-                    _joined(found.aspects, words.aspects),
-                    found.comment,
-                    moment(found.at),
-                    found.revision,
-                    *identity,
-                )
+            # The hot loop of a million-row export: what belongs to the assessment is worked
+            # out once per assessment, and no function is called per cell.
+            for batch in result.partitions():
+                for found in batch:
+                    criterion, value, aspects, comment, at, revision = found[8:]
+                    cached = known.get(found[2])
+                    if cached is None:
+                        if len(known) >= ASSESSMENT_CACHE:  # bounded: constant memory
+                            known.clear()
+                        cached = known[found[2]] = assessment(found)
+                    key, words, identity = cached
+                    if comment and comment[0] in formula:
+                        comment = "'" + comment
+                    if criterion[:1] in formula:
+                        criterion = "'" + criterion
+                    yield (
+                        *key,
+                        criterion,
+                        words.titles.get(criterion, criterion),
+                        NOT_APPLICABLE_CELL if value is None else value,
+                        words.values.get(value),
+                        _joined(_listed(aspects), words.aspects)
+                        if aspects and aspects != "[]"
+                        else None,
+                        comment,
+                        at if as_text else _naive(at),
+                        revision,
+                        *identity,
+                    )
 
     return cells.table(ANSWER_COLUMNS, rows())
+
+
+def _listed(stored: str | list[str]) -> list[str]:
+    """A JSON list as the database handed it: as text, or already decoded."""
+    if isinstance(stored, str):
+        return cast(list[str], json.loads(stored))
+    return stored
 
 
 def criterion_columns(content: Content) -> tuple[str, ...]:
@@ -408,6 +466,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
         .order_by(Assessment.id, Answer.criterion)
     )
     cells = _Cells(content, options)
+    text = cells.text
     moment = _iso if options.dates == "text" else _naive
 
     def wide(first: Any, answers: dict[str, Any]) -> Row:
@@ -425,7 +484,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
             elif part == "aspects":
                 by_criterion.append(_joined(answer.aspects, words.aspects))
             else:
-                by_criterion.append(answer.comment)
+                by_criterion.append(text(answer.comment))
         return (
             *cells.key(first),
             _joined(first.target_groups, words.groups),
@@ -433,7 +492,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
             *by_criterion,
             None if result.percent is None else round(result.percent, 1),
             None if result.band is None else words.bands.get(result.band.code),
-            words.statuses.get(first.status, first.status),
+            words.statuses.get(first.status, text(first.status)),
             moment(started),
             moment(completed),
             None if completed is None else round((completed - started).total_seconds()),
@@ -511,7 +570,10 @@ def neutralise(text: str) -> str:
 
 def _inert(row: Row) -> Row:
     """``row`` with a quote before text a spreadsheet would run as a formula."""
-    return tuple(neutralise(cell) if isinstance(cell, str) else cell for cell in row)
+    for cell in row:
+        if isinstance(cell, str) and cell[:1] in FORMULA_START:
+            return tuple(neutralise(c) if isinstance(c, str) else c for c in row)
+    return row
 
 
 def _decimal_commas(row: Row) -> Row:
@@ -547,9 +609,13 @@ def write_csv(
     out: IO[bytes] | IO[str],
     *,
     excel: bool = False,
+    neutralised: bool = False,
 ) -> int:
-    """Write a CSV file (UTF-8; for Excel: with a BOM, ``;`` and decimal commas); rows written."""
-    cells = map(_inert, rows)
+    """Write a CSV file (UTF-8; for Excel: with a BOM, ``;`` and decimal commas); rows written.
+
+    Formula text is quoted unless the rows were ``neutralised`` as they were made.
+    """
+    cells = rows if neutralised else map(_inert, rows)
     try:
         with _text_stream(out) as text:
             if excel:
@@ -557,10 +623,11 @@ def write_csv(
                 cells = map(_decimal_commas, cells)
             writer = csv.writer(text, delimiter=";" if excel else ",", lineterminator="\r\n")
             writer.writerow([neutralise(name) for name in header])
-            number = 0
-            for number, row in enumerate(cells, start=1):  # noqa: B007 (the count is returned)
-                writer.writerow(row)
-            return number
+            # The rows go to the C writer as they come. zip() takes a row before a number, so
+            # the counter stops at the number of rows written.
+            count = itertools.count()
+            writer.writerows(map(itemgetter(0), zip(cells, count, strict=False)))
+            return next(count)
     finally:
         _close(rows)
 
@@ -625,8 +692,9 @@ def _new_sheet(workbook: Any, name: str, each: Table, bold: Any) -> Any:
     sheet = workbook.add_worksheet(name)
     sheet.write_row(0, 0, [neutralise(title) for title in each.header], bold)
     for column, code in enumerate(each.columns or each.header):
-        # A criterion's kinds of novelty or comment, or a column of its own.
-        width = 30 if code.endswith(("_aspects", "_comment")) else COLUMNS.get(code, ("", None))[1]
+        width = COLUMNS[code][1] if code in COLUMNS else None
+        if code.endswith(("_aspects", "_comment")):  # a criterion's kinds of novelty or comment
+            width = 30
         if width is not None:
             sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)
@@ -634,18 +702,23 @@ def _new_sheet(workbook: Any, name: str, each: Table, bold: Any) -> Any:
 
 
 def _write_sheets(workbook: Any, name: str, each: Table, bold: Any, sheet_rows: int) -> int:
-    sheet, number = _new_sheet(workbook, name, each, bold), 0
-    for number, row in enumerate(map(_inert, each.rows), start=1):
-        sheets, line = divmod(number - 1, sheet_rows - 1)
-        if sheets and not line:
-            sheet = _new_sheet(workbook, f"{name} ({sheets + 1})", each, bold)
+    sheet = _new_sheet(workbook, name, each, bold)
+    sheets = 1
+    line = number = 0
+    rows = each.rows if each.neutralised else map(_inert, each.rows)
+    for number, row in enumerate(rows, start=1):  # noqa: B007 (the count is returned)
+        line += 1
+        if line == sheet_rows:
+            sheets += 1
+            sheet = _new_sheet(workbook, f"{name} ({sheets})", each, bold)
+            line = 1
         # write() (and so write_row) never parses a formula here (strings_to_formulas off);
         # the quote keeps formula text inert when the sheet is saved again as CSV.
-        if sheet.write_row(line + 1, 0, row):
+        if sheet.write_row(line, 0, row):
             # write_row stops at a cell it could not write whole (text over Excel's 32,767
             # characters is cut): the rest of the row still goes in.
             for column, cell in enumerate(row):
-                sheet.write(line + 1, column, cell)
+                sheet.write(line, column, cell)
     return number
 
 
@@ -670,6 +743,8 @@ def export(
 
     ``names`` defaults to ``labels`` for CSV and ``codes`` for JSON Lines, whose keys are data.
     """
+    if shape not in ("answers", "assessments"):
+        raise ValueError(f"unknown export shape {shape!r}")
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"unknown export format {fmt!r}")
     with snapshot(connection, key) as key:
@@ -679,11 +754,12 @@ def export(
             language,
             names or ("codes" if fmt == "jsonl" else "labels"),
             include_identities=include_identities,
+            neutralised=fmt == "csv",  # JSON Lines is data: its text stays as it was given
         )
         made = table(connection, content, shape, options)
         if fmt == "jsonl":
             return write_jsonl(made.header, made.rows, out)
-        return write_csv(made.header, made.rows, out, excel=excel)
+        return write_csv(made.header, made.rows, out, excel=excel, neutralised=True)
 
 
 def export_xlsx(
@@ -699,14 +775,16 @@ def export_xlsx(
     key: bytes | None = None,
 ) -> dict[str, int]:
     """Write both shapes to one workbook at ``path`` from one snapshot; rows per shape.
-    Times are date cells (UTC).
+
+    Times are date cells (UTC); the rows are made spreadsheet-safe as they are read.
     """
     with snapshot(connection, key) as key:
-        options = Options(key, filter, language, names, "datetime", include_identities)
+        options = Options(key, filter, language, names, "datetime", include_identities, True)
         shapes: tuple[Shape, ...] = ("answers", "assessments")
         tables = [(shape, table(connection, content, shape, options)) for shape in shapes]
         return write_xlsx(path, tables, sheet_rows=sheet_rows)
 
 
-# An export's own synchronous engine, tuned like the application's.
-export_engine = create_engine
+def export_engine(database_url: str) -> Engine:
+    """A synchronous engine of an export's own on the database of ``database_url``."""
+    return create_engine(database_url)
