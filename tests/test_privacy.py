@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import Column, Connection, event, func, make_url, select, update
 
 from bot import cli
-from bot.telegram.privacy import REMINDERS_OFF, send_reminders
+from bot.telegram.privacy import REMINDERS_OFF, notice_text, send_reminders
 from dialogs.content import default_content
+from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
 from storage.database import is_sqlite
 from storage.dialogue import Claim, Who, claim_update, open_dialogue
 from storage.models import (
@@ -32,6 +33,7 @@ from storage.store import Database
 from tests.conftest import SERVER_URL
 from tests.fake_bot_api import buttons, callback_update
 from tests.telegram_harness import Harness, running_bot
+from tests.test_console import COUNTS, DAY_FORMS
 
 ANA = 801
 BEN = 802
@@ -352,3 +354,12 @@ async def test_the_erase_button_of_someone_else_erases_only_the_presser(
 async def session_count(database: Database, model: type[Base]) -> int:
     with database.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_the_privacy_notice_counts_days_right_in_every_language(language: str) -> None:
+    for count, day in zip(COUNTS, DAY_FORMS[language], strict=True):
+        with use_language(language):
+            notice = notice_text(count)
+        assert f"{count} {day} " in notice, notice
+        assert "%(" not in notice

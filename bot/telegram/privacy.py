@@ -19,7 +19,7 @@ from telegram.ext import JobQueue
 from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
 from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language
 from bot.telegram.replies import answer_press, send
-from dialogs.i18n import N_, _, negotiate, use_language
+from dialogs.i18n import N_, _, negotiate, ngettext, use_language
 from dialogs.views import erased_text
 from storage.dialogue import Who, find_respondent
 from storage.privacy import Erased, claim_reminders, erase, my_data, purge, set_reminders
@@ -37,8 +37,7 @@ NOTICE = N_(
     "programme see how practices measure up against the EAPN checklist.\n"
     "<b>Who sees it:</b> you; the coordinators see answers under a pseudonym, never your "
     "name or user id, and figures only for groups of several respondents.\n"
-    "<b>How long:</b> unfinished assessments are deleted after %(days)s days without "
-    "activity, and so is your user id once you have not been seen for that long.\n"
+    "%(how_long)s\n"
     "<b>Your rights:</b> /mydata sends you everything recorded about you, /delete erases it "
     "all. Declining consent records nothing."
 )
@@ -50,13 +49,25 @@ DELETE_ASK = N_(
 )
 
 
+def notice_text(days: int) -> str:
+    """The privacy notice in the current language, for data kept ``days`` days unused."""
+    how_long = ngettext(
+        "<b>How long:</b> unfinished assessments are deleted after %(count)s day without "
+        "activity, and so is your user id once you have not been seen for that long.",
+        "<b>How long:</b> unfinished assessments are deleted after %(count)s days without "
+        "activity, and so is your user id once you have not been seen for that long.",
+        days,
+    )
+    return _(NOTICE, how_long=how_long)
+
+
 async def privacy_command(update: Update, context: BotContext) -> None:
     """Show the privacy notice, once per update."""
     if await once(update, context, lambda c, who: True) is None:
         return
     days = context.services.settings.retention_days
     with use_language(await respondent_language(update, context)):
-        await send(context.bot, chat_of(update), _(NOTICE, days=days), None)
+        await send(context.bot, chat_of(update), notice_text(days), None)
 
 
 async def mydata_command(update: Update, context: BotContext) -> None:
