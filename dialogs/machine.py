@@ -1,9 +1,5 @@
 """The dialogue as a ``transitions`` state machine: states, transitions and what each trigger
-records are declared as data; ``Dialog`` holds the conditions and actions they name.
-
-One machine is built per checklist version and thread, with one ``Dialog`` model that each step
-primes with the assessment's snapshot before firing one trigger (``machine_for``).
-"""
+records are declared as data; ``Dialog`` holds the conditions and actions they name."""
 
 from __future__ import annotations
 
@@ -167,9 +163,9 @@ class Dialog:
     problem: str | None
     """Why the event was refused, as an untranslated message id."""
 
-    def __init__(self, checklist: Checklist) -> None:
+    def __init__(self, checklist: Checklist, snapshot: Snapshot) -> None:
         self.checklist = checklist
-        self.reset(Snapshot(checklist.version, LANGUAGE, "en"))
+        self.reset(snapshot)
 
     def reset(self, snapshot: Snapshot) -> None:
         """Take up ``snapshot`` for the next step, forgetting the previous one."""
@@ -328,17 +324,15 @@ def machine_for(checklist: Checklist, snapshot: Snapshot) -> Dialog:
     key = (id(checklist), threading.get_ident())
     cached = _machines.get(key)
     if cached is None or cached[0] is not checklist:
+        dialog = Dialog(checklist, snapshot)
         shared = Machine(
-            model=None,
+            model=dialog,
             states=declared_states(checklist),
             transitions=transitions(checklist),
-            initial=None,
+            initial=snapshot.state,
             auto_transitions=False,
             send_event=True,
-            ignore_invalid_triggers=False,
         )
-        dialog = Dialog(checklist)
-        shared.add_model(dialog, initial=snapshot.state)
         cached = _machines[key] = (checklist, shared, dialog)
     _, shared, dialog = cached
     dialog.reset(snapshot)
