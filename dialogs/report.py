@@ -15,7 +15,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_percent
 
-from dialogs.content import Checklist, Criterion, Practice
+from dialogs.content import Checklist, Criterion
 from dialogs.i18n import _, current_language, ngettext, use_language
 from dialogs.matching import Match, similar_practices
 from dialogs.scoring import score
@@ -53,12 +53,10 @@ class Advice:
 
 
 @dataclass(frozen=True)
-class Flag:
-    title: str
+class Flag(Advice):
+    """A risk or threat weak answers point to: the seed's description, and ``why`` it is shown."""
+
     why: str
-    """Which answers point to it, as a sentence."""
-    text: str
-    """The seed's description of the risk or threat."""
 
 
 @dataclass(frozen=True)
@@ -285,11 +283,7 @@ def _recommendation(checklist: Checklist, code: str) -> Advice:
 def _next_steps(
     checklist: Checklist, below: list[CriterionLine], scored: bool
 ) -> tuple[Advice, ...]:
-    """What to do next when no criterion stands out as weaker than the others.
-
-    The lowest criteria ``below`` the top of the scale, in the checklist's order, with their
-    recommendation; a practice at the top everywhere gets the checklist's own next step.
-    """
+    """What to do next when no criterion stands out as weaker than the others."""
     if below:
         lowest = sorted(below, key=lambda line: line.value or 0)[:FLAGGED_AT_MOST]
         return tuple(_recommendation(checklist, line.code) for line in lowest)
@@ -323,7 +317,7 @@ def _risks(checklist: Checklist, values: Mapping[str, int | None]) -> tuple[Flag
             )
             for code in weak
         )
-        flags.append(Flag(_(note.title), _("Why: %(reasons)s.", reasons=because), _(note.text)))
+        flags.append(Flag(_(note.title), _(note.text), _("Why: %(reasons)s.", reasons=because)))
     return tuple(flags)
 
 
@@ -349,7 +343,7 @@ def _suggestion(checklist: Checklist, found: Match) -> Suggestion:
         )
     if found.same_country:
         reasons.append(_("the same country"))
-    practice: Practice = found.practice
+    practice = found.practice
     return Suggestion(
         name=practice.name,
         country=country_name(practice.country),
