@@ -2,9 +2,8 @@
 
 A token is what a button sends back: ``a:C03:2`` answers criterion 3 with 2, ``a:C03:-`` says
 "not applicable". Tokens name the criterion they belong to, so a press on an old question can
-be told apart from a press on the current one. This is the one place where a view's button
-action becomes an engine event; adapters wrap tokens in their own data (the console in option
-numbers, Telegram in ``bot.telegram.callback_data``).
+be told apart from a press on the current one. Adapters wrap tokens in their own data (the
+console in option numbers, Telegram in ``bot.telegram.callback_data``).
 """
 
 from __future__ import annotations

@@ -246,10 +246,12 @@ def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, in
 
 def _review(checklist: Checklist, snapshot: Snapshot) -> View:
     lines = ["<b>" + _("Review your answers") + "</b>"]
+    edits = []
     for number, criterion in enumerate(checklist.criteria, start=1):
         recorded = snapshot.answers.get(criterion.code)
         answer = _("not answered") if recorded is None else answer_label(checklist, recorded.value)
         lines.append(f"{number}. {escape(_(criterion.title))}: <b>{escape(answer)}</b>")
+        edits.append(_button(f"✏️ {number}", events.Edit(criterion.code)))
     unanswered = sum(1 for c in checklist.criteria if c.code not in snapshot.answers)
     if unanswered:
         lines.append(
@@ -260,10 +262,6 @@ def _review(checklist: Checklist, snapshot: Snapshot) -> View:
             )
         )
     lines.append(_("Choose a number to change that answer, or confirm to see the summary."))
-    edits = [
-        _button(f"✏️ {number}", events.Edit(criterion.code))
-        for number, criterion in enumerate(checklist.criteria, start=1)
-    ]
     rows = (
         *_rows(edits, 5),
         (_button(_("✅ Confirm"), events.Confirm()),),
@@ -281,9 +279,8 @@ def summary_view(report: Report) -> View:
     """The chat text of ``report`` in its language; the PDF holds the full texts of risks,
     recommendations and comments."""
     with use_language(report.language):
-        # Long comments and content that grows (a longer title, a new centre): rather than a
-        # message Telegram refuses, the chat leaves the advice and reasons to the PDF first,
-        # then the comments.
+        # Rather than a message Telegram refuses (long comments, content that grows), the chat
+        # leaves the advice and reasons to the PDF first, then the comments.
         for detailed, comments in ((True, True), (False, True), (False, False)):
             view = _summary_view(report, detailed=detailed, comments=comments)
             if len(plain(view.text)) <= MESSAGE_MAX:
