@@ -125,9 +125,7 @@ class Report:
     @property
     def has_earlier(self) -> bool:
         """Whether an earlier assessment of the same practice is compared."""
-        return self.earlier_date is not None or any(
-            line.earlier_answer is not None for line in self.criteria
-        )
+        return any(line.earlier_answer is not None for line in self.criteria)
 
 
 _FRENCH_PUNCTUATION = re.compile(
@@ -194,14 +192,13 @@ def build_report(
         below = [
             line for line in lines if line.value is not None and line.value < checklist.max_value
         ]
-        weak = [code for code, value in values.items() if _weak(value)]
         profile = snapshot.profile
         matches = similar_practices(
             checklist.knowledge.practices,
             target_groups=profile.target_groups,
             themes=profile.themes,
             country=profile.country,
-            weak_criteria=weak,
+            weak_criteria=[code for code, value in values.items() if _weak(value)],
         )
         return Report(
             language=snapshot.language,

@@ -210,11 +210,10 @@ def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, in
     if criterion.aspects:
         lines.append(_("Tick every kind of novelty the practice brings, then choose a level."))
         for aspect in criterion.aspects:
-            mark = _tick(aspect.code in snapshot.draft.aspects)
             if info:
                 lines.append(f"• <b>{escape(_(aspect.label))}</b>: {escape(_(aspect.text))}")
-            toggle = events.ToggleAspect(criterion.code, aspect.code)
-            buttons.append((_button(f"{mark} {_(aspect.label)}", toggle),))
+            label = f"{_tick(aspect.code in snapshot.draft.aspects)} {_(aspect.label)}"
+            buttons.append((_button(label, events.ToggleAspect(criterion.code, aspect.code)),))
     recorded = snapshot.answers.get(criterion.code)
     if recorded is not None:
         label = escape(answer_label(checklist, recorded.value))
