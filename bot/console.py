@@ -199,18 +199,12 @@ def interpret(line: str, view: View) -> str | events.Text:
 
 def wrap(text: str, width: int, *, hang: str | None = None) -> str:
     """``text`` wrapped to ``width`` columns, never cutting a word; bullets hang."""
+    wrapper = textwrap.TextWrapper(width, break_long_words=False, break_on_hyphens=False)
     lines = []
     for line in text.split("\n"):
-        indent = hang or ("  " if line.startswith(("• ", "■", "□", "·")) else "")
-        lines.append(
-            textwrap.fill(
-                line,
-                width,
-                subsequent_indent=indent,
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
-        )
+        bullet = line.startswith(("• ", "■", "□", "·"))
+        wrapper.subsequent_indent = hang or ("  " if bullet else "")
+        lines.append(wrapper.fill(line))
     return "\n".join(lines)
 
 
