@@ -219,14 +219,12 @@ def render(view: View, width: int, notice: str | None = None, *, short: bool = F
         lines.append(f"── {view.progress} ──")
     lines.append(wrap(text, width))
     for row in keyed(view):
-        cells = [f"[{key}] {button.label}" for key, button in row]
-        if len("   ".join(cells)) <= width:
-            lines.append("   ".join(cells))
+        cells = [(f"[{key}] ", button.label) for key, button in row]
+        joined = "   ".join(key + label for key, label in cells)
+        if len(joined) <= width:
+            lines.append(joined)
         else:
-            lines += [
-                wrap(cell, width, hang=" " * (len(key) + 3))
-                for cell, (key, _b) in zip(cells, row, strict=True)
-            ]
+            lines += [wrap(key + label, width, hang=" " * len(key)) for key, label in cells]
     return "\n".join(lines) + "\n"
 
 
@@ -436,7 +434,7 @@ class Console:
         if report is None:
             return self.show(NOT_AVAILABLE)
         pdf = await asyncio.to_thread(report_pdf, report)
-        return await self.save(f"{assessment_id}-{report_filename(report)}", pdf, REPORT_WRITTEN)
+        return await self.write(f"{assessment_id}-{report_filename(report)}", pdf, REPORT_WRITTEN)
 
     async def write_my_data(self) -> bool:
         """Write everything kept about the user to a JSON file and say where."""
@@ -444,9 +442,9 @@ class Console:
         if data is None:
             return self.tell(NOTHING)
         text = json.dumps(data, ensure_ascii=False, indent=2)
-        return await self.save(MY_DATA_FILE, text.encode(), DATA_WRITTEN)
+        return await self.write(MY_DATA_FILE, text.encode(), DATA_WRITTEN)
 
-    async def save(self, name: str, data: bytes, written: str) -> bool:
+    async def write(self, name: str, data: bytes, written: str) -> bool:
         """Write ``data`` into the report folder and say where, in the words of ``written``."""
         path = self.reports / name
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
