@@ -16,6 +16,7 @@ import textwrap
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from html import escape
 from itertools import count
 from pathlib import Path
@@ -198,18 +199,12 @@ def interpret(line: str, view: View) -> str | events.Text:
 
 def wrap(text: str, width: int, *, hang: str | None = None) -> str:
     """``text`` wrapped to ``width`` columns, never cutting a word; bullets hang."""
+    wrapper = textwrap.TextWrapper(width, break_long_words=False, break_on_hyphens=False)
     lines = []
     for line in text.split("\n"):
-        indent = hang or ("  " if line.startswith(("• ", "■", "□", "·")) else "")
-        lines.append(
-            textwrap.fill(
-                line,
-                width,
-                subsequent_indent=indent,
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
-        )
+        bullet = line.startswith(("• ", "■", "□", "·"))
+        wrapper.subsequent_indent = hang or ("  " if bullet else "")
+        lines.append(wrapper.fill(line))
     return "\n".join(lines)
 
 
@@ -224,14 +219,12 @@ def render(view: View, width: int, notice: str | None = None, *, short: bool = F
         lines.append(f"── {view.progress} ──")
     lines.append(wrap(text, width))
     for row in keyed(view):
-        cells = [f"[{key}] {button.label}" for key, button in row]
-        if len("   ".join(cells)) <= width:
-            lines.append("   ".join(cells))
+        cells = [(f"[{key}] ", button.label) for key, button in row]
+        joined = "   ".join(key + label for key, label in cells)
+        if len(joined) <= width:
+            lines.append(joined)
         else:
-            lines += [
-                wrap(cell, width, hang=" " * (len(key) + 3))
-                for cell, (key, _b) in zip(cells, row, strict=True)
-            ]
+            lines += [wrap(key + label, width, hang=" " * len(key)) for key, label in cells]
     return "\n".join(lines) + "\n"
 
 
@@ -273,29 +266,22 @@ class Console:
         if self.menus:
             return self.menus[-1]
         assert self.outcome is not None
-        view = self.outcome.view
+        view, text = self.outcome.view, self.outcome.view.text
         if self.outcome.problem:
             # The notice is printed on its own line: strip it from the view's text.
-            prefix = f"<i>{escape(_(self.outcome.problem))}</i>\n\n"
-            view = replace(view, text=view.text.removeprefix(prefix))
-        paragraphs = view.text.split("\n\n")
-        last = paragraphs[-1]
-        if (
-            view.accepts_text
-            and len(paragraphs) > 1
-            and last.startswith("<i>")
-            and last.endswith("</i>")
-        ):
+            text = text.removeprefix(f"<i>{escape(_(self.outcome.problem))}</i>\n\n")
+        *paragraphs, last = text.split("\n\n")
+        if view.accepts_text and paragraphs and last.startswith("<i>") and last.endswith("</i>"):
             # The closing hint said for the terminal: a question of the checklist takes a
             # comment; the other text question is the name.
-            paragraphs[-1] = _(COMMENT_HINT if view.progress else NAME_HINT)
+            last = _(COMMENT_HINT if view.progress else NAME_HINT)
+        paragraphs.append(last)
         if self.outcome.state == machine.CONSENT:
             paragraphs[1] = _(CONSENT)
-        view = replace(view, text="\n\n".join(paragraphs))
+        buttons = view.buttons
         if self.outcome.state == machine.SUMMARY:
-            extra = (Button(_(HISTORY_LABEL), HISTORY),)
-            view = replace(view, buttons=(*view.buttons, extra))
-        return view
+            buttons = (*buttons, (Button(_(HISTORY_LABEL), HISTORY),))
+        return replace(view, text="\n\n".join(paragraphs), buttons=buttons)
 
     def show(self, notice: str | None = None, *, short: bool = False) -> bool:
         """Print the current screen, after ``notice`` (an untranslated message id) if any."""
@@ -320,11 +306,9 @@ class Console:
             shown = None
             if who.language is not None:
                 shown = set_language(connection, content, loaded, who.language)
-            if latest is None or latest.status in ("active", "completed"):
-                start = current_view if latest else open_dialogue
-                outcome = shown or start(connection, content, loaded)
-            else:
-                outcome = open_dialogue(connection, content, loaded)
+            if latest is not None and latest.status not in ("active", "completed"):
+                return open_dialogue(connection, content, loaded), False, None
+            outcome = shown or current_view(connection, content, loaded)
             if latest is None or latest.status != "active" or latest.state in STARTED:
                 return outcome, False, None
             return outcome, True, latest.practice_name
@@ -450,19 +434,22 @@ class Console:
         if report is None:
             return self.show(NOT_AVAILABLE)
         pdf = await asyncio.to_thread(report_pdf, report)
-        path = self.reports / f"{assessment_id}-{report_filename(report)}"
-        await asyncio.to_thread(_write, path, pdf)
-        return self.tell(REPORT_WRITTEN, path=str(path))
+        return await self.write(f"{assessment_id}-{report_filename(report)}", pdf, REPORT_WRITTEN)
 
     async def write_my_data(self) -> bool:
         """Write everything kept about the user to a JSON file and say where."""
         data = await self.run(my_data, self.who)
         if data is None:
             return self.tell(NOTHING)
-        path = self.reports / MY_DATA_FILE
         text = json.dumps(data, ensure_ascii=False, indent=2)
-        await asyncio.to_thread(_write, path, text.encode())
-        return self.tell(DATA_WRITTEN, path=str(path))
+        return await self.write(MY_DATA_FILE, text.encode(), DATA_WRITTEN)
+
+    async def write(self, name: str, data: bytes, written: str) -> bool:
+        """Write ``data`` into the report folder and say where, in the words of ``written``."""
+        path = self.reports / name
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, data)
+        return self.tell(written, path=str(path))
 
     async def erase(self) -> bool:
         """Erase everything about the user; the session ends, as nothing is left to show."""
@@ -491,11 +478,6 @@ def retention_text(days: int) -> str:
     )
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
 async def run_console(
     content: Content,
     database: Database,
@@ -510,10 +492,7 @@ async def run_console(
 ) -> int:
     """Run the dialogue until end of input or ``/quit``; return the process exit code."""
 
-    def out(text: str) -> None:
-        stdout.write(text + "\n")
-        stdout.flush()
-
+    out = partial(print, file=stdout, flush=True)
     who = Who(PLATFORM, user, language)
     console = Console(content, database, who, out, reports, width, retention_days)
     await console.open()

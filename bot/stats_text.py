@@ -113,17 +113,16 @@ def more_line(count: int) -> str:
     )
 
 
+def group_lines(group: GroupStats, checklist: Checklist) -> list[str]:
+    """The group's heading, then its summary and criterion lines, or why they are not shown."""
+    if group.suppressed:
+        return [group_heading(group), suppressed_line(group)]
+    criteria = [criterion_line(criterion, checklist) for criterion in group.criteria]
+    return [group_heading(group), summary_line(group), *criteria]
+
+
 def stats_plain(groups: Sequence[GroupStats], content: Content, language: str) -> str:
     """Every group's figures as plain text in ``language``, for the terminal."""
-    checklist = content.latest
     with use_language(language):
-        blocks = []
-        for group in groups:
-            lines = [group_heading(group)]
-            if group.suppressed:
-                lines.append(suppressed_line(group))
-            else:
-                lines.append(summary_line(group))
-                lines += [criterion_line(criterion, checklist) for criterion in group.criteria]
-            blocks.append("\n".join(lines))
-        return GROUP_SEPARATOR.join(blocks)
+        blocks = ["\n".join(group_lines(group, content.latest)) for group in groups]
+    return GROUP_SEPARATOR.join(blocks)
