@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
 from telegram import Update
@@ -109,31 +109,33 @@ def chat_of(update: Update) -> int:
     return chat.id
 
 
+@dataclass(frozen=True)
+class Once(Generic[T]):
+    """What ``once`` found: ``read``'s result (``fresh`` unless the update was handled before)
+    and the language the sender chose in SI Check, else their client's, as it was before."""
+
+    fresh: bool
+    language: str
+    result: T | None = None
+
+
 async def once(
     update: Update, context: BotContext, read: Callable[[Connection, Who], T]
-) -> T | None:
-    """Run ``read`` for the sender unless this update was handled before (then ``None``)."""
+) -> Once[T]:
+    """Run ``read`` for the sender unless this update was handled before."""
     who = who_sent(update, context)
     claim = Claim(context.bot.id, update.update_id)
 
-    def work(connection: Connection) -> T | None:
+    def work(connection: Connection) -> Once[T]:
+        found = find_respondent(connection, who)
+        language = (found.language if found else None) or context.language
         if not claim_update(connection, claim):
-            return None
-        return read(connection, who)
+            return Once(False, language)
+        return Once(True, language, read(connection, who))
 
     result = await context.services.database.store.run(work)
     committed(update)
     return result
-
-
-async def respondent_language(update: Update, context: BotContext) -> str:
-    """The language the sender chose in SI Check, else their client's."""
-    who = who_sent(update, context)
-    found = await context.services.database.store.run(
-        lambda connection: find_respondent(connection, who)
-    )
-    chosen = found.language if found is not None else None
-    return str(chosen or who.language or context.language)
 
 
 def committed(update: Update) -> None:

@@ -25,14 +25,7 @@ from bot import exporting
 from bot.admin import invitation_link
 from bot.documents import stats_png
 from bot.telegram.callback_data import NoticesOffPress, encode
-from bot.telegram.context import (
-    PLATFORM,
-    BotContext,
-    chat_of,
-    follow_up,
-    once,
-    respondent_language,
-)
+from bot.telegram.context import PLATFORM, BotContext, chat_of, follow_up, once
 from bot.telegram.replies import answer_press, send
 from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, current_language, ngettext, use_language
@@ -56,25 +49,26 @@ Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 Command = Callable[[Update, BotContext, int], Coroutine[Any, Any, None]]
 
 
+def _coordinator(context: BotContext) -> Callable[[Connection, Who], int | None]:
+    """A read of the sender's coordinator id, ``None`` for anyone else."""
+    configured = context.services.settings.coordinators
+    return lambda c, who: coordination.coordinator_id(c, PLATFORM, who.external_id, configured)
+
+
 def for_coordinators(command: Command) -> Handler:
     """``command``, called with the sender's coordinator id in their language (``use_language``);
     anyone else gets the one refusal."""
 
     async def handle(update: Update, context: BotContext) -> None:
-        configured = context.services.settings.coordinators
-
-        def work(connection: Connection, who: Who) -> list[int | None]:
-            return [coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)]
-
-        claimed = await once(update, context, work)
-        if claimed is None:
+        claimed = await once(update, context, _coordinator(context))
+        if not claimed.fresh:
             return
-        with use_language(await respondent_language(update, context)):
-            if claimed[0] is not None:
-                await command(update, context, claimed[0])
+        with use_language(claimed.language):
+            if claimed.result is None:
+                log.info("coordinator command refused (update %s)", update.update_id)
+                await send(context.bot, chat_of(update), _(REFUSED), None)
                 return
-            log.info("coordinator command refused (update %s)", update.update_id)
-            await send(context.bot, chat_of(update), _(REFUSED), None)
+            await command(update, context, claimed.result)
 
     return handle
 
@@ -152,21 +146,21 @@ async def notify_completion(context: BotContext, assessment_id: int) -> None:
 
 async def notices_off(update: Update, context: BotContext, press: NoticesOffPress) -> None:
     """Stop completion notices for the coordinator who pressed; anyone else is refused."""
-    query = update.callback_query
-    assert query is not None
-    configured = context.services.settings.coordinators
+    assert update.callback_query is not None
+    read = _coordinator(context)
 
-    def work(connection: Connection, who: Who) -> bool:
-        found = coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)
+    def work(connection: Connection, who: Who) -> int | None:
+        found = read(connection, who)
         if found is not None:
             coordination.set_notify(connection, found, False)
-        return found is not None
+        return found
 
-    stopped = await once(update, context, work)
-    with use_language(await respondent_language(update, context)):
-        if stopped is False:
-            log.info("coordinator button refused (update %s)", update.update_id)
-        await answer_press(query, _(NOTICES_OFF if stopped is not False else REFUSED))
+    claimed = await once(update, context, work)
+    refused = claimed.fresh and claimed.result is None
+    if refused:
+        log.info("coordinator button refused (update %s)", update.update_id)
+    with use_language(claimed.language):
+        await answer_press(update.callback_query, _(REFUSED if refused else NOTICES_OFF))
 
 
 @for_coordinators

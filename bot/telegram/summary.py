@@ -18,7 +18,7 @@ from bot.telegram.context import BotContext, chat_of, once, who_sent
 from bot.telegram.replies import answer_press, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
-from dialogs.report import History, Report, overall_text
+from dialogs.report import Report, overall_text
 from dialogs.views import Button, history_view, summary_view
 from storage.dialogue import Expected
 from storage.reports import history, report_of
@@ -43,7 +43,9 @@ async def _owned_report(
 ) -> Report | None:
     """The report a button asks for, if the sender owns it; else the press is told no."""
     content, wanted = context.services.content, asked.assessment_id
-    report = await once(update, context, lambda c, who: report_of(c, content, who, wanted))
+    report = (
+        await once(update, context, lambda c, who: report_of(c, content, who, wanted))
+    ).result
     if report is None or report.checklist_version != asked.checklist_version:
         await refuse_report(update, context)
         return None
@@ -98,7 +100,7 @@ async def _send(update: Update, context: BotContext, report: Report, file: Input
 async def history_command(update: Update, context: BotContext) -> None:
     """List the sender's finished assessments, each opening its summary."""
     content = context.services.content
-    found: History | None = await once(update, context, lambda c, who: history(c, content, who))
+    found = (await once(update, context, lambda c, who: history(c, content, who))).result
     if found is None:
         return
     with use_language(found.language):
