@@ -18,6 +18,7 @@ import textwrap
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -53,6 +54,24 @@ AXES_BOX = (0.24, 0.22, 0.52, 0.52)
 LABEL_PAD = 14
 BACKGROUNDS_KEPT = 8
 """Backgrounds drawn and kept (7 MB each): a language's four legends, two languages at once."""
+LEGENDS = {
+    "current": N_("This assessment"),
+    "earlier": N_("Earlier assessment"),
+    "unscored": UNSCORED,
+}
+"""Each line's legend by its id, in the legend's order."""
+SERIES: dict[str, dict[str, Any]] = {
+    "current": dict(color=CURRENT_COLOUR, linewidth=2, marker="o", markersize=6, zorder=3),
+    "earlier": dict(color=EARLIER_COLOUR, linestyle="--", linewidth=1.8, marker="s", markersize=5),
+    "unscored": dict(
+        color=NOT_SCORED_COLOUR,
+        linestyle="none",
+        marker="x",
+        markersize=7,
+        markeredgewidth=2,
+        clip_on=False,
+    ),
+}
 
 
 def _font(size: float) -> FontProperties:
@@ -123,43 +142,12 @@ def _chart(labels: tuple[str, ...], top: int, earlier: bool, unscored: bool) -> 
     assert isinstance(axes, PolarAxes)
     _grid(axes, labels, top)
     fill = axes.fill([], [], color=CURRENT_COLOUR, alpha=FILL_OPACITY, linewidth=0)[0]
-    (current,) = axes.plot(
-        [],
-        [],
-        color=CURRENT_COLOUR,
-        linewidth=2,
-        marker="o",
-        markersize=6,
-        label=_("This assessment"),
-        gid="current",
-        zorder=3,
-    )
-    series = {"current": current}
-    if earlier:
-        (series["earlier"],) = axes.plot(
-            [],
-            [],
-            color=EARLIER_COLOUR,
-            linestyle="--",
-            linewidth=1.8,
-            marker="s",
-            markersize=5,
-            label=_("Earlier assessment"),
-            gid="earlier",
-        )
-    if unscored:
-        (series["unscored"],) = axes.plot(
-            [],
-            [],
-            color=NOT_SCORED_COLOUR,
-            linestyle="none",
-            marker="x",
-            markersize=7,
-            markeredgewidth=2,
-            clip_on=False,
-            label=_(UNSCORED),
-            gid="unscored",
-        )
+    shown = {"current": True, "earlier": earlier, "unscored": unscored}
+    series = {
+        gid: axes.plot([], [], label=_(LEGENDS[gid]), gid=gid, **style)[0]
+        for gid, style in SERIES.items()
+        if shown[gid]
+    }
     legend = figure.legend(
         loc="lower center",
         # The explanation of the marks is long: it gets a line of its own.
@@ -242,14 +230,16 @@ def _image(report: Report) -> Image.Image:
 
 def radar_chart(report: Report) -> bytes:
     """The radar chart of ``report`` as a PNG, its labels in the report's language."""
-    buffer = io.BytesIO()
-    _image(report).save(buffer, format="png")
-    return buffer.getvalue()
+    return _encoded(report, format="png")
 
 
 def radar_photo(report: Report) -> bytes:
     """The radar chart of ``report`` as a JPEG, for a Telegram photo (Telegram re-encodes
     every photo as a JPEG, so a PNG would buy no sharpness)."""
+    return _encoded(report, format="jpeg", quality=JPEG_QUALITY)
+
+
+def _encoded(report: Report, **options: Any) -> bytes:
     buffer = io.BytesIO()
-    _image(report).save(buffer, format="jpeg", quality=JPEG_QUALITY)
+    _image(report).save(buffer, **options)
     return buffer.getvalue()
