@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.engine import Connection
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import CallbackContext, ExtBot
 
 from bot.locks import KeyedLocks
 from bot.settings import Settings
@@ -68,25 +68,7 @@ class Services:
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """The handlers' context: ``services`` (content, store, settings) and the sender's language."""
-
-    client_language: str | None = None
-    """The ``language_code`` the sender's Telegram client reports, if any."""
-
-    @classmethod
-    def from_update(
-        cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]
-    ) -> BotContext:
-        """Build the context of ``update``, keeping its sender's client language."""
-        context = super().from_update(update, application)
-        user = update.effective_user if isinstance(update, Update) else None
-        context.client_language = user.language_code if user else None
-        return context
-
-    @property
-    def language(self) -> str:
-        """The supported language closest to the sender's client, for first contact."""
-        return negotiate(self.client_language, self.services.settings.default_locale)
+    """The handlers' context: ``services`` (content, store, settings)."""
 
     @property
     def services(self) -> Services:
@@ -95,11 +77,19 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return services
 
 
+def client_language(update: Update, context: BotContext) -> str:
+    """The supported language closest to the sender's Telegram client, for first contact."""
+    user = update.effective_user
+    return negotiate(
+        user.language_code if user else None, context.services.settings.default_locale
+    )
+
+
 def who_sent(update: Update, context: BotContext) -> Who:
     """The respondent behind an update, with the language their Telegram client uses."""
     user = update.effective_user
     assert user is not None
-    return Who(PLATFORM, str(user.id), context.language)
+    return Who(PLATFORM, str(user.id), client_language(update, context))
 
 
 def chat_of(update: Update) -> int:
@@ -128,7 +118,7 @@ async def once(
 
     def work(connection: Connection) -> Once[T]:
         found = find_respondent(connection, who)
-        language = (found.language if found else None) or context.language
+        language = (found.language if found else None) or client_language(update, context)
         if not claim_update(connection, claim):
             return Once(False, language)
         return Once(True, language, read(connection, who))

@@ -14,7 +14,7 @@ from telegram.error import Forbidden
 
 from bot.documents import chart_photo, report_filename, report_pdf
 from bot.telegram.callback_data import REPORT_TOKEN, OpenPress, ReportPress, encode
-from bot.telegram.context import BotContext, chat_of, once, who_sent
+from bot.telegram.context import BotContext, chat_of, client_language, once, who_sent
 from bot.telegram.replies import answer_press, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
@@ -56,7 +56,7 @@ async def refuse_report(update: Update, context: BotContext) -> None:
     """Tell the presser that the report or summary a button names is not available."""
     query = update.callback_query
     assert query is not None
-    with use_language(context.language):
+    with use_language(client_language(update, context)):
         await answer_press(query, _(NOT_AVAILABLE))
 
 
