@@ -18,15 +18,15 @@ from typing import Any
 
 from babel.units import format_unit
 from sqlalchemy.engine import Connection
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import InputFile, Message, Update
 from telegram.error import BadRequest
 
 from bot import exporting
 from bot.admin import invitation_link
 from bot.documents import stats_png
-from bot.telegram.callback_data import NoticesOffPress, encode
+from bot.telegram.callback_data import NoticesOffPress
 from bot.telegram.context import PLATFORM, BotContext, chat_of, follow_up, once
-from bot.telegram.replies import answer_press, send
+from bot.telegram.replies import answer_press, buttons, send
 from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, current_language, ngettext, use_language
 from storage import coordination
@@ -42,7 +42,6 @@ COHORT_USAGE = N_(
 NOTICES_ON = N_("You will be told when an assessment in one of your cohorts is completed.")
 NOTICES_OFF = N_("You will no longer be told about completed assessments.")
 NOTIFY_USAGE = N_("Send /notify on or /notify off.")
-STOP_NOTICES = encode(NoticesOffPress())
 NAME_MAX = 200
 LIST_MAX = 3500
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
@@ -66,7 +65,7 @@ def for_coordinators(command: Command) -> Handler:
         with use_language(claimed.language):
             if claimed.result is None:
                 log.info("coordinator command refused (update %s)", update.update_id)
-                await send(context.bot, chat_of(update), _(REFUSED), None)
+                await send(context.bot, chat_of(update), _(REFUSED))
                 return
             await command(update, context, claimed.result)
 
@@ -91,7 +90,7 @@ async def cohort_command(update: Update, context: BotContext, coordinator: int) 
         text = _cohort_list(await store.run(coordination.list_cohorts))
     else:
         text = _(COHORT_USAGE)
-    await send(context.bot, chat_of(update), text, None)
+    await send(context.bot, chat_of(update), text)
 
 
 def _cohort_list(cohorts: list[coordination.CohortSummary]) -> str:
@@ -122,7 +121,7 @@ async def notify_command(update: Update, context: BotContext, coordinator: int) 
     if choice in told:
         store = context.services.database.store
         await store.run(lambda c: coordination.set_notify(c, coordinator, choice == "on"))
-    await send(context.bot, chat_of(update), _(told.get(choice, NOTIFY_USAGE)), None)
+    await send(context.bot, chat_of(update), _(told.get(choice, NOTIFY_USAGE)))
 
 
 async def notify_completion(context: BotContext, assessment_id: int) -> None:
@@ -140,8 +139,8 @@ async def notify_completion(context: BotContext, assessment_id: int) -> None:
                 notice.completed,
                 name=f"<b>{escape(notice.cohort_name)}</b>",
             )
-            stop = InlineKeyboardButton(_("🔕 Stop these notices"), callback_data=STOP_NOTICES)
-        await send(context.bot, int(notice.external_id), text, InlineKeyboardMarkup([[stop]]))
+            stop = buttons([[(_("🔕 Stop these notices"), NoticesOffPress())]])
+        await send(context.bot, int(notice.external_id), text, stop)
 
 
 async def notices_off(update: Update, context: BotContext, press: NoticesOffPress) -> None:
@@ -175,13 +174,13 @@ async def stats_command(update: Update, context: BotContext, _coordinator: int) 
     try:
         country = country and exporting.country_code(country, language)
     except exporting.UnknownCountryError as error:
-        await send(context.bot, chat_of(update), escape(str(error)), None)
+        await send(context.bot, chat_of(update), escape(str(error)))
         return
     threshold = services.settings.stats_min_group
     groups = await services.database.store.run(
         lambda c: stats(c, content, cohort=cohort, country=country, threshold=threshold)
     )
-    await send(context.bot, chat_of(update), stats_html(groups, content, language), None)
+    await send(context.bot, chat_of(update), stats_html(groups, content, language))
     png = await services.draw(lambda: stats_png(groups, content, language) or b"")
     if png:
         await context.bot.send_photo(chat_of(update), InputFile(png, filename="sicheck-stats.png"))
@@ -206,11 +205,11 @@ async def export_command(update: Update, context: BotContext, _coordinator: int)
     try:
         request = exporting.parse_words(context.args or [], language)
     except exporting.UnknownCountryError as error:
-        await send(context.bot, chat, escape(str(error)), None)
+        await send(context.bot, chat, escape(str(error)))
         return
     except exporting.ExportRequestError as error:
         option = escape(str(error)[:NAME_MAX])
-        await send(context.bot, chat, _(EXPORT_USAGE, option=option), None)
+        await send(context.bot, chat, _(EXPORT_USAGE, option=option))
         return
     progress = await context.bot.send_message(chat, _("Preparing the export…"))
     # Written after this handler returns, so a long export holds up no other update.

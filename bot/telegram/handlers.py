@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -31,7 +31,7 @@ from bot.telegram.context import (
     is_committed,
     who_sent,
 )
-from bot.telegram.replies import answer_press, keyboard, send, show
+from bot.telegram.replies import answer_press, buttons, keyboard, send, show
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
@@ -231,13 +231,8 @@ def on_press(
 
 def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register every handler of SI Check, in the order they are tried."""
-    languages = [
-        InlineKeyboardButton(
-            language_name(code), callback_data=presses.encode(LanguagePress(code))
-        )
-        for code in SUPPORTED_LANGUAGES
-    ]
-    choose = InlineKeyboardMarkup([languages[at : at + 2] for at in range(0, len(languages), 2)])
+    languages = [(language_name(code), LanguagePress(code)) for code in SUPPORTED_LANGUAGES]
+    choose = buttons(languages[at : at + 2] for at in range(0, len(languages), 2))
     commands: dict[str, Handler] = {
         "start": start,
         "new": replying(partial(open_dialogue, fresh=True)),

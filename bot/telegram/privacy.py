@@ -12,20 +12,19 @@ from datetime import timedelta
 from html import escape
 
 from sqlalchemy.engine import Connection
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import Bot, InputFile, Update
 from telegram.error import TelegramError
 from telegram.ext import JobQueue
 
-from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
+from bot.telegram.callback_data import ErasePress, RemindersOffPress
 from bot.telegram.context import BotContext, Services, chat_of, once
-from bot.telegram.replies import answer_press, send
+from bot.telegram.replies import answer_press, buttons, send
 from dialogs.i18n import N_, _, negotiate, ngettext, use_language
 from dialogs.views import erased_text
 from storage.dialogue import Who, find_respondent
 from storage.privacy import Erased, claim_reminders, erase, my_data, purge, set_reminders
 
 log = logging.getLogger(__name__)
-REMINDERS_OFF = encode(RemindersOffPress())
 SCHEDULE_EVERY = timedelta(minutes=1)
 PURGE_EVERY = timedelta(days=1)
 NOTICE = N_(
@@ -67,7 +66,7 @@ async def privacy_command(update: Update, context: BotContext) -> None:
     if claimed.fresh:
         with use_language(claimed.language):
             text = notice_text(context.services.settings.retention_days)
-        await send(context.bot, chat_of(update), text, None)
+        await send(context.bot, chat_of(update), text)
 
 
 async def mydata_command(update: Update, context: BotContext) -> None:
@@ -90,18 +89,14 @@ async def delete_command(update: Update, context: BotContext) -> None:
     elif found is not None:
         with use_language(claimed.language):
             # The buttons name the respondent asked: once erased, a new one is not erased by them.
-            choices = ((_("🗑 Erase everything"), True), (_("Keep my data"), False))
-            text = _(DELETE_ASK)
-        buttons = [
-            InlineKeyboardButton(label, callback_data=encode(ErasePress.of(found, erase)))
-            for label, erase in choices
-        ]
-        await send(context.bot, chat_of(update), text, InlineKeyboardMarkup([buttons]))
+            erase, keep = ErasePress.of(found, True), ErasePress.of(found, False)
+            choices = buttons([[(_("🗑 Erase everything"), erase), (_("Keep my data"), keep)]])
+            await send(context.bot, chat_of(update), _(DELETE_ASK), choices)
 
 
 async def _nothing(update: Update, context: BotContext, language: str) -> None:
     with use_language(language):
-        await send(context.bot, chat_of(update), _(NOTHING), None)
+        await send(context.bot, chat_of(update), _(NOTHING))
 
 
 async def delete_answer(update: Update, context: BotContext, press: ErasePress) -> None:
@@ -122,9 +117,9 @@ async def delete_answer(update: Update, context: BotContext, press: ErasePress) 
         await answer_press(query, _(KEPT) if refused else None)
         if erased is not None:
             text = erased_text(erased.assessments, erased.answers, erased.log_entries)
-            await send(context.bot, chat_of(update), text, None)
+            await send(context.bot, chat_of(update), text)
         elif claimed.fresh and not press.erase:
-            await send(context.bot, chat_of(update), _(KEPT), None)
+            await send(context.bot, chat_of(update), _(KEPT))
 
 
 async def reminders_off(update: Update, context: BotContext, press: RemindersOffPress) -> None:
@@ -147,9 +142,7 @@ async def send_reminders(bot: Bot, services: Services) -> int:
                 "Send /resume to go on.",
                 practice=f"<b>{escape(reminder.practice or '…')}</b>",
             )
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(_("🔕 No more reminders"), callback_data=REMINDERS_OFF)]]
-            )
+            markup = buttons([[(_("🔕 No more reminders"), RemindersOffPress())]])
         try:
             await bot.send_message(int(reminder.chat_id), text, reply_markup=markup)
             sent += 1

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.error import Forbidden
 
 from bot.documents import chart_photo, report_filename, report_pdf
-from bot.telegram.callback_data import REPORT_TOKEN, OpenPress, ReportPress, encode
+from bot.telegram.callback_data import REPORT_TOKEN, OpenPress, ReportPress
 from bot.telegram.context import BotContext, chat_of, client_language, once, who_sent
-from bot.telegram.replies import answer_press, send
+from bot.telegram.replies import answer_press, buttons, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
 from dialogs.report import Report, overall_text
@@ -107,16 +107,13 @@ async def history_command(update: Update, context: BotContext) -> None:
         view = history_view(found)
     versions = {past.assessment_id: past.checklist_version for past in found.assessments}
 
-    def opening(button: Button) -> InlineKeyboardButton:
+    def opening(button: Button) -> tuple[str, OpenPress]:
         event = events.decode(button.action)
         assert isinstance(event, events.Open), "a history view's buttons open summaries"
-        press = OpenPress(versions[event.assessment_id], event.assessment_id)
-        return InlineKeyboardButton(button.label, callback_data=encode(press))
+        return button.label, OpenPress(versions[event.assessment_id], event.assessment_id)
 
     rows = [[opening(button) for button in row] for row in view.buttons]
-    await send(
-        context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows) if rows else None
-    )
+    await send(context.bot, chat_of(update), view.text, buttons(rows))
 
 
 async def open_summary(update: Update, context: BotContext, press: OpenPress) -> None:
@@ -130,11 +127,6 @@ async def open_summary(update: Update, context: BotContext, press: OpenPress) ->
     with use_language(report.language):
         view = summary_view(report)
     # Only the report button: the rest of the summary's buttons act on the current assessment.
-    report_data = encode(ReportPress(Expected(press.checklist_version, press.assessment_id, 0)))
-    rows = [
-        [InlineKeyboardButton(button.label, callback_data=report_data)]
-        for row in view.buttons
-        for button in row
-        if button.action == REPORT_TOKEN
-    ]
-    await send(context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows))
+    asked = ReportPress(Expected(press.checklist_version, press.assessment_id, 0))
+    rows = [[(b.label, asked)] for row in view.buttons for b in row if b.action == REPORT_TOKEN]
+    await send(context.bot, chat_of(update), view.text, buttons(rows))
