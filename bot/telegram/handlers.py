@@ -40,6 +40,7 @@ from dialogs.views import language_name
 from storage.dialogue import (
     MOVED_ON,
     Claim,
+    Expected,
     Loaded,
     Outcome,
     apply,
@@ -115,9 +116,9 @@ async def reply(
     return outcome
 
 
-def applying(event: events.Event) -> Work:
-    """Work that applies ``event`` to the sender's current assessment."""
-    return partial(apply, event=event, source=PLATFORM)
+def applying(event: events.Event, expected: Expected | None = None) -> Work:
+    """Work that applies ``event`` to the sender's current assessment (at view ``expected``)."""
+    return partial(apply, event=event, source=PLATFORM, expected=expected)
 
 
 def replying(work: Work, notice: str | None = None) -> Handler:
@@ -145,8 +146,7 @@ async def text(update: Update, context: BotContext) -> None:
 
 async def step_press(update: Update, context: BotContext, press: StepPress) -> None:
     """Apply a dialogue button to the view it was shown on; a stale press changes nothing."""
-    work = partial(apply, event=press.event, source=PLATFORM, expected=press.expected)
-    outcome = await reply(update, context, work)
+    outcome = await reply(update, context, applying(press.event, press.expected))
     finished = isinstance(press.event, events.Confirm) and outcome.state == SUMMARY
     if finished and outcome.accepted and not outcome.repeated:
         # The chart follows the committed summary without holding up this update's handler.
