@@ -230,16 +230,14 @@ def _image(report: Report) -> Image.Image:
 
 def radar_chart(report: Report) -> bytes:
     """The radar chart of ``report`` as a PNG, its labels in the report's language."""
-    return _encoded(report, format="png")
+    buffer = io.BytesIO()
+    _image(report).save(buffer, format="png")
+    return buffer.getvalue()
 
 
 def radar_photo(report: Report) -> bytes:
     """The radar chart of ``report`` as a JPEG, for a Telegram photo (Telegram re-encodes
     every photo as a JPEG, so a PNG would buy no sharpness)."""
-    return _encoded(report, format="jpeg", quality=JPEG_QUALITY)
-
-
-def _encoded(report: Report, **options: Any) -> bytes:
     buffer = io.BytesIO()
-    _image(report).save(buffer, **options)
+    _image(report).save(buffer, format="jpeg", quality=JPEG_QUALITY)
     return buffer.getvalue()

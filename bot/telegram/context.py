@@ -30,7 +30,8 @@ T = TypeVar("T")
 FOLLOW_UP = "sicheck-follow-up"
 """The name prefix of follow-up tasks (``follow_up``), by which ``Services.settle`` finds them."""
 COMMITTED: ContextVar[int | None] = ContextVar("committed_update", default=None)
-"""The id of the update whose work the current task has committed, if any."""
+"""The id of the update whose work the current task (or the task that started it) committed:
+a later failure must not say that it was lost."""
 
 
 @dataclass
@@ -124,18 +125,8 @@ async def once(
         return Once(True, language, read(connection, who))
 
     result = await context.services.database.store.run(work)
-    committed(update)
-    return result
-
-
-def committed(update: Update) -> None:
-    """Note that ``update``'s work is committed: a later failure must not say it was lost."""
     COMMITTED.set(update.update_id)
-
-
-def is_committed(update: Update) -> bool:
-    """Whether ``update``'s work was committed by the task (or the task that started it)."""
-    return COMMITTED.get() == update.update_id
+    return result
 
 
 def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:

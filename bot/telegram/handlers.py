@@ -21,14 +21,13 @@ from bot.telegram import callback_data as presses
 from bot.telegram import coordinators, privacy, summary
 from bot.telegram.callback_data import LanguagePress, P, StepPress
 from bot.telegram.context import (
+    COMMITTED,
     PLATFORM,
     SERVICES,
     BotContext,
     Services,
     chat_of,
-    committed,
     follow_up,
-    is_committed,
     who_sent,
 )
 from bot.telegram.replies import answer_press, buttons, keyboard, send, show
@@ -85,7 +84,7 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
 
     async with context.services.chat_locks.hold(chat_of(update)):
         outcome = await context.services.database.store.run(once)
-    committed(update)
+    COMMITTED.set(update.update_id)
     return outcome
 
 
@@ -191,7 +190,7 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     chat_id = update.effective_chat.id if update.effective_chat else None
     error, name = context.error, type(context.error).__name__
-    if is_committed(update):
+    if COMMITTED.get() == update.update_id:
         # The action is saved; only what followed (a reply, a file) failed.
         message = "update %s in chat %s was applied, but what followed failed: %s"
         log.warning(message, update.update_id, chat_id, name, exc_info=error)

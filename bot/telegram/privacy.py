@@ -73,7 +73,8 @@ async def mydata_command(update: Update, context: BotContext) -> None:
     """Send everything SI Check keeps about the sender, as a JSON document, once per update."""
     claimed = await once(update, context, my_data)
     if claimed.fresh and claimed.result is None:
-        await _nothing(update, context, claimed.language)
+        with use_language(claimed.language):
+            await send(context.bot, chat_of(update), _(NOTHING))
     elif claimed.fresh:
         document = json.dumps(claimed.result, ensure_ascii=False, indent=2).encode()
         file = InputFile(document, filename="sicheck-my-data.json")
@@ -85,18 +86,14 @@ async def delete_command(update: Update, context: BotContext) -> None:
     claimed = await once(update, context, find_respondent)
     found = claimed.result
     if claimed.fresh and found is None:
-        await _nothing(update, context, claimed.language)
+        with use_language(claimed.language):
+            await send(context.bot, chat_of(update), _(NOTHING))
     elif found is not None:
         with use_language(claimed.language):
             # The buttons name the respondent asked: once erased, a new one is not erased by them.
             erase, keep = ErasePress.of(found, True), ErasePress.of(found, False)
             choices = buttons([[(_("🗑 Erase everything"), erase), (_("Keep my data"), keep)]])
             await send(context.bot, chat_of(update), _(DELETE_ASK), choices)
-
-
-async def _nothing(update: Update, context: BotContext, language: str) -> None:
-    with use_language(language):
-        await send(context.bot, chat_of(update), _(NOTHING))
 
 
 async def delete_answer(update: Update, context: BotContext, press: ErasePress) -> None:
