@@ -28,7 +28,7 @@ from matplotlib.patches import Polygon
 from matplotlib.projections.polar import PolarAxes
 from PIL import Image
 
-from bot.documents.fonts import FONT_REGULAR
+from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from dialogs.i18n import N_, _, use_language
 from dialogs.report import CriterionLine, Report
 
@@ -74,22 +74,28 @@ SERIES: dict[str, dict[str, Any]] = {
 }
 
 
-def _font(size: float) -> FontProperties:
-    return FontProperties(fname=FONT_REGULAR, size=size)
+def font(size: float, *, bold: bool = False) -> FontProperties:
+    """The charts' font at ``size`` points, given to each text (never through rcParams)."""
+    return FontProperties(fname=FONT_BOLD if bold else FONT_REGULAR, size=size)
 
 
-def criterion_label(line: CriterionLine) -> str:
-    """The spoke label of ``line``: its number and its title, shortened and wrapped."""
+def numbered(number: int, title: str, width: int, lines: int) -> str:
+    """``title`` after its ``number``, wrapped at ``width`` characters, in at most ``lines``."""
     # The no-break space keeps the number on the line of the title's first word.
     return "\n".join(
         textwrap.wrap(
-            f"{line.number}.\N{NO-BREAK SPACE}{line.title}",
-            width=LABEL_WIDTH,
-            max_lines=LABEL_LINES,
+            f"{number}.\N{NO-BREAK SPACE}{title}",
+            width=width,
+            max_lines=lines,
             placeholder=" …",
             break_long_words=False,
         )
     )
+
+
+def criterion_label(line: CriterionLine) -> str:
+    """The spoke label of ``line``: its number and its title, shortened and wrapped."""
+    return numbered(line.number, line.title, LABEL_WIDTH, LABEL_LINES)
 
 
 def spoke_angle(index: int, count: int) -> float:
@@ -153,7 +159,7 @@ def _chart(labels: tuple[str, ...], top: int, earlier: bool, unscored: bool) -> 
         # The explanation of the marks is long: it gets a line of its own.
         ncols=1 if unscored else 2,
         frameon=False,
-        prop=_font(LEGEND_SIZE),
+        prop=font(LEGEND_SIZE),
         bbox_to_anchor=(0.5, 0.01),
     )
     for text in legend.get_texts():
@@ -172,11 +178,11 @@ def _grid(axes: PolarAxes, labels: tuple[str, ...], top: int) -> None:
     # The scale runs along the middle of the first sector, clear of every spoke.
     axes.set_rlabel_position(180 / len(angles))
     for tick in axes.get_yticklabels():
-        tick.set_fontproperties(_font(TICK_SIZE))
+        tick.set_fontproperties(font(TICK_SIZE))
         tick.set_color("#555555")
     axes.set_xticks(angles, labels)
     for angle, tick in zip(angles, axes.get_xticklabels(), strict=True):
-        tick.set_fontproperties(_font(LABEL_SIZE))
+        tick.set_fontproperties(font(LABEL_SIZE))
         tick.set_parse_math(False)
         across = math.sin(angle)
         # Labels on the sides lean away from the circle instead of across it.
