@@ -78,6 +78,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return services
 
 
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+
+
 def client_language(update: Update, context: BotContext) -> str:
     """The supported language closest to the sender's Telegram client, for first contact."""
     user = update.effective_user

@@ -25,7 +25,7 @@ from bot import exporting
 from bot.admin import invitation_link
 from bot.documents import stats_png
 from bot.telegram.callback_data import NoticesOffPress
-from bot.telegram.context import PLATFORM, BotContext, chat_of, follow_up, once
+from bot.telegram.context import PLATFORM, BotContext, Handler, chat_of, follow_up, once
 from bot.telegram.replies import answer_press, buttons, send
 from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, current_language, ngettext, use_language
@@ -44,7 +44,6 @@ NOTICES_OFF = N_("You will no longer be told about completed assessments.")
 NOTIFY_USAGE = N_("Send /notify on or /notify off.")
 NAME_MAX = 200
 LIST_MAX = 3500
-Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 Command = Callable[[Update, BotContext, int], Coroutine[Any, Any, None]]
 
 
@@ -166,7 +165,6 @@ async def notices_off(update: Update, context: BotContext, press: NoticesOffPres
 async def stats_command(update: Update, context: BotContext, _coordinator: int) -> None:
     """Aggregate figures per cohort and country, small groups left out, with a chart."""
     language = current_language()
-    # ``key=value`` words, such as ``country=LV cohort=abc``.
     options = dict(arg.split("=", 1) for arg in context.args or [] if "=" in arg)
     services = context.services
     content, cohort = services.content, options.get("cohort")

@@ -7,7 +7,7 @@ is applied only once, and the reply goes out only after that commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -25,6 +25,7 @@ from bot.telegram.context import (
     PLATFORM,
     SERVICES,
     BotContext,
+    Handler,
     Services,
     chat_of,
     follow_up,
@@ -51,7 +52,6 @@ from storage.dialogue import (
 
 log = logging.getLogger(__name__)
 Work = Callable[[Connection, Content, Loaded], Outcome]
-Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 HELP = N_(
     "<b>SI Check</b> checks a social-innovation practice against the 10 criteria of the EAPN "

@@ -39,16 +39,19 @@ def caption(report: Report) -> str:
 
 
 async def _owned_report(
-    update: Update, context: BotContext, asked: Expected | OpenPress
+    update: Update, context: BotContext, asked: Expected | OpenPress, toast: str | None = None
 ) -> Report | None:
-    """The report a button asks for, if the sender owns it; else the press is told no."""
+    """The report a button asks for, if the sender owns it, the press answered with ``toast``;
+    else the press is told no."""
+    assert update.callback_query is not None
     content, wanted = context.services.content, asked.assessment_id
-    report = (
-        await once(update, context, lambda c, who: report_of(c, content, who, wanted))
-    ).result
+    claimed = await once(update, context, lambda c, who: report_of(c, content, who, wanted))
+    report = claimed.result
     if report is None or report.checklist_version != asked.checklist_version:
         await refuse_report(update, context)
         return None
+    with use_language(report.language):
+        await answer_press(update.callback_query, _(toast) if toast else None)
     return report
 
 
@@ -74,14 +77,10 @@ async def send_chart(update: Update, context: BotContext, assessment_id: int) ->
 
 async def send_report(update: Update, context: BotContext, press: ReportPress) -> None:
     """Send the PDF report of the assessment a "📄 Report" button belongs to."""
-    assert update.callback_query is not None
-    report = await _owned_report(update, context, press.expected)
-    if report is None:
-        return
-    with use_language(report.language):
-        await answer_press(update.callback_query, _(PREPARING))
-    pdf = await context.services.draw(lambda: report_pdf(report))
-    await _send(update, context, report, InputFile(pdf, filename=report_filename(report)))
+    report = await _owned_report(update, context, press.expected, PREPARING)
+    if report is not None:
+        pdf = await context.services.draw(lambda: report_pdf(report))
+        await _send(update, context, report, InputFile(pdf, filename=report_filename(report)))
 
 
 async def _send(update: Update, context: BotContext, report: Report, file: InputFile) -> None:
@@ -118,12 +117,9 @@ async def history_command(update: Update, context: BotContext) -> None:
 
 async def open_summary(update: Update, context: BotContext, press: OpenPress) -> None:
     """Show the summary of one of the sender's finished assessments, from ``/history``."""
-    query = update.callback_query
-    assert query is not None
     report = await _owned_report(update, context, press)
     if report is None:
         return
-    await answer_press(query)
     with use_language(report.language):
         view = summary_view(report)
     # Only the report button: the rest of the summary's buttons act on the current assessment.
