@@ -100,16 +100,11 @@ async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
 
 def keyboard(outcome: Outcome) -> ViewKeyboard | None:
     """The view's buttons, each carrying the version of the view it belongs to."""
-    if not outcome.view.buttons:
+    rows, expected = outcome.view.buttons, outcome.expected
+    if not rows:
         return None
     return ViewKeyboard(
-        [
-            [
-                {"text": button.label, "callback_data": pack(outcome.expected, button.action)}
-                for button in row
-            ]
-            for row in outcome.view.buttons
-        ]
+        [[{"text": b.label, "callback_data": pack(expected, b.action)} for b in r] for r in rows]
     )
 
 
