@@ -133,10 +133,8 @@ async def once(
 
 
 def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` after this update's handler, as a task the Application awaits on stop.
-
-    Its errors go to the error handlers, with the update they followed.
-    """
+    """Run ``work`` after this update's handler, as a task the Application awaits on stop; its
+    errors go to the error handlers, with the update they followed."""
 
     async def guarded() -> None:
         try:
