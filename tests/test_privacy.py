@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import Column, Connection, event, func, make_url, select, update
 
 from bot import cli
-from bot.telegram.privacy import REMINDERS_OFF, notice_text, send_reminders
+from bot.telegram.callback_data import RemindersOffPress, encode
+from bot.telegram.privacy import notice_text, send_reminders
 from dialogs.content import default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
 from storage.database import is_sqlite
@@ -35,6 +36,7 @@ from tests.fake_bot_api import buttons, callback_update
 from tests.telegram_harness import Harness, running_bot
 from tests.test_console import COUNTS, DAY_FORMS
 
+REMINDERS_OFF = encode(RemindersOffPress())
 ANA = 801
 BEN = 802
 LONG_AGO = timedelta(days=400)

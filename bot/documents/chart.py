@@ -18,6 +18,7 @@ import textwrap
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -27,7 +28,7 @@ from matplotlib.patches import Polygon
 from matplotlib.projections.polar import PolarAxes
 from PIL import Image
 
-from bot.documents.fonts import FONT_REGULAR
+from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from dialogs.i18n import N_, _, use_language
 from dialogs.report import CriterionLine, Report
 
@@ -53,24 +54,48 @@ AXES_BOX = (0.24, 0.22, 0.52, 0.52)
 LABEL_PAD = 14
 BACKGROUNDS_KEPT = 8
 """Backgrounds drawn and kept (7 MB each): a language's four legends, two languages at once."""
+LEGENDS = {
+    "current": N_("This assessment"),
+    "earlier": N_("Earlier assessment"),
+    "unscored": UNSCORED,
+}
+"""Each line's legend by its id, in the legend's order."""
+SERIES: dict[str, dict[str, Any]] = {
+    "current": dict(color=CURRENT_COLOUR, linewidth=2, marker="o", markersize=6, zorder=3),
+    "earlier": dict(color=EARLIER_COLOUR, linestyle="--", linewidth=1.8, marker="s", markersize=5),
+    "unscored": dict(
+        color=NOT_SCORED_COLOUR,
+        linestyle="none",
+        marker="x",
+        markersize=7,
+        markeredgewidth=2,
+        clip_on=False,
+    ),
+}
 
 
-def _font(size: float) -> FontProperties:
-    return FontProperties(fname=FONT_REGULAR, size=size)
+def font(size: float, *, bold: bool = False) -> FontProperties:
+    """The charts' font at ``size`` points, given to each text (never through rcParams)."""
+    return FontProperties(fname=FONT_BOLD if bold else FONT_REGULAR, size=size)
 
 
-def criterion_label(line: CriterionLine) -> str:
-    """The spoke label of ``line``: its number and its title, shortened and wrapped."""
+def numbered(number: int, title: str, width: int, lines: int) -> str:
+    """``title`` after its ``number``, wrapped at ``width`` characters, in at most ``lines``."""
     # The no-break space keeps the number on the line of the title's first word.
     return "\n".join(
         textwrap.wrap(
-            f"{line.number}.\N{NO-BREAK SPACE}{line.title}",
-            width=LABEL_WIDTH,
-            max_lines=LABEL_LINES,
+            f"{number}.\N{NO-BREAK SPACE}{title}",
+            width=width,
+            max_lines=lines,
             placeholder=" …",
             break_long_words=False,
         )
     )
+
+
+def criterion_label(line: CriterionLine) -> str:
+    """The spoke label of ``line``: its number and its title, shortened and wrapped."""
+    return numbered(line.number, line.title, LABEL_WIDTH, LABEL_LINES)
 
 
 def spoke_angle(index: int, count: int) -> float:
@@ -123,49 +148,18 @@ def _chart(labels: tuple[str, ...], top: int, earlier: bool, unscored: bool) -> 
     assert isinstance(axes, PolarAxes)
     _grid(axes, labels, top)
     fill = axes.fill([], [], color=CURRENT_COLOUR, alpha=FILL_OPACITY, linewidth=0)[0]
-    (current,) = axes.plot(
-        [],
-        [],
-        color=CURRENT_COLOUR,
-        linewidth=2,
-        marker="o",
-        markersize=6,
-        label=_("This assessment"),
-        gid="current",
-        zorder=3,
-    )
-    series = {"current": current}
-    if earlier:
-        (series["earlier"],) = axes.plot(
-            [],
-            [],
-            color=EARLIER_COLOUR,
-            linestyle="--",
-            linewidth=1.8,
-            marker="s",
-            markersize=5,
-            label=_("Earlier assessment"),
-            gid="earlier",
-        )
-    if unscored:
-        (series["unscored"],) = axes.plot(
-            [],
-            [],
-            color=NOT_SCORED_COLOUR,
-            linestyle="none",
-            marker="x",
-            markersize=7,
-            markeredgewidth=2,
-            clip_on=False,
-            label=_(UNSCORED),
-            gid="unscored",
-        )
+    shown = {"current": True, "earlier": earlier, "unscored": unscored}
+    series = {
+        gid: axes.plot([], [], label=_(LEGENDS[gid]), gid=gid, **style)[0]
+        for gid, style in SERIES.items()
+        if shown[gid]
+    }
     legend = figure.legend(
         loc="lower center",
         # The explanation of the marks is long: it gets a line of its own.
         ncols=1 if unscored else 2,
         frameon=False,
-        prop=_font(LEGEND_SIZE),
+        prop=font(LEGEND_SIZE),
         bbox_to_anchor=(0.5, 0.01),
     )
     for text in legend.get_texts():
@@ -184,11 +178,11 @@ def _grid(axes: PolarAxes, labels: tuple[str, ...], top: int) -> None:
     # The scale runs along the middle of the first sector, clear of every spoke.
     axes.set_rlabel_position(180 / len(angles))
     for tick in axes.get_yticklabels():
-        tick.set_fontproperties(_font(TICK_SIZE))
+        tick.set_fontproperties(font(TICK_SIZE))
         tick.set_color("#555555")
     axes.set_xticks(angles, labels)
     for angle, tick in zip(angles, axes.get_xticklabels(), strict=True):
-        tick.set_fontproperties(_font(LABEL_SIZE))
+        tick.set_fontproperties(font(LABEL_SIZE))
         tick.set_parse_math(False)
         across = math.sin(angle)
         # Labels on the sides lean away from the circle instead of across it.

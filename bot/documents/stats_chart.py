@@ -7,15 +7,13 @@ rcParams, so charts can be drawn in worker threads side by side.
 from __future__ import annotations
 
 import io
-import textwrap
 from collections.abc import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
-from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
+from bot.documents.chart import font, numbered
 from bot.stats_text import criterion_title, group_heading, summary_line
 from dialogs.content import Content
 from dialogs.i18n import _, use_language
@@ -35,18 +33,6 @@ COLOURS: dict[int | None, str] = {
 }
 
 
-def _label(number: int, title: str) -> str:
-    # The no-break space keeps the number on the line of the title's first word; 34 characters
-    # a line, as the labels share the width with the bars.
-    numbered = f"{number}.\N{NO-BREAK SPACE}{title}"
-    lines = textwrap.wrap(numbered, 34, max_lines=2, placeholder=" …", break_long_words=False)
-    return "\n".join(lines)
-
-
-def _font(size: float, *, bold: bool = False) -> FontProperties:
-    return FontProperties(fname=FONT_BOLD if bold else FONT_REGULAR, size=size)
-
-
 def distribution_figure(group: GroupStats, content: Content, language: str) -> Figure:
     """The stacked bars of ``group`` as a matplotlib figure in ``language``, not yet drawn."""
     checklist, criteria = content.latest, group.criteria
@@ -55,8 +41,9 @@ def distribution_figure(group: GroupStats, content: Content, language: str) -> F
             (level.value, f"{level.value}: {_(level.label)}") for level in checklist.scale
         ]
         segments.append((NOT_APPLICABLE, _(checklist.not_applicable.label)))
+        # 34 characters a line, as the labels share the width with the bars.
         labels = [
-            _label(criterion.number, criterion_title(checklist, criterion.code))
+            numbered(criterion.number, criterion_title(checklist, criterion.code), 34, 2)
             for criterion in criteria
         ]
         heading, summary = group_heading(group), summary_line(group)
@@ -76,28 +63,28 @@ def distribution_figure(group: GroupStats, content: Content, language: str) -> F
             bars,
             labels=[str(count) if count else "" for count in counts],
             label_type="center",
-            fontproperties=_font(8),
+            fontproperties=font(8),
             color="white" if value in (0, 3) else "#222222",  # on the darkest segments
         )
         left = [start + count for start, count in zip(left, counts, strict=True)]
-    axes.set_yticks(positions, labels, fontproperties=_font(8), parse_math=False)
+    axes.set_yticks(positions, labels, fontproperties=font(8), parse_math=False)
     # Criterion 1 on top, as in the checklist.
     axes.invert_yaxis()
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     for tick in axes.get_xticklabels():
-        tick.set_fontproperties(_font(8))
+        tick.set_fontproperties(font(8))
     axes.set_xlim(0, max([*left, 1]))
     axes.spines[["top", "right"]].set_visible(False)
     figure.suptitle(
         heading,
         x=(LEFT + RIGHT) / 2,  # over the bars, like the line below it
         y=1 - 0.2 / height,
-        fontproperties=_font(12, bold=True),
+        fontproperties=font(12, bold=True),
         parse_math=False,
     )
-    axes.set_title(summary, fontproperties=_font(9), color="#555555", parse_math=False)
+    axes.set_title(summary, fontproperties=font(9), color="#555555", parse_math=False)
     legend = figure.legend(
-        loc="lower center", ncols=len(segments), frameon=False, prop=_font(8), handlelength=1.2
+        loc="lower center", ncols=len(segments), frameon=False, prop=font(8), handlelength=1.2
     )
     for text in legend.get_texts():
         text.set_parse_math(False)

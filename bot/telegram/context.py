@@ -8,12 +8,12 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import CallbackContext, ExtBot
 
 from bot.locks import KeyedLocks
 from bot.settings import Settings
@@ -30,7 +30,8 @@ T = TypeVar("T")
 FOLLOW_UP = "sicheck-follow-up"
 """The name prefix of follow-up tasks (``follow_up``), by which ``Services.settle`` finds them."""
 COMMITTED: ContextVar[int | None] = ContextVar("committed_update", default=None)
-"""The id of the update whose work the current task has committed, if any."""
+"""The id of the update whose work the current task (or the task that started it) committed:
+a later failure must not say that it was lost."""
 
 
 @dataclass
@@ -68,25 +69,7 @@ class Services:
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """The handlers' context: ``services`` (content, store, settings) and the sender's language."""
-
-    client_language: str | None = None
-    """The ``language_code`` the sender's Telegram client reports, if any."""
-
-    @classmethod
-    def from_update(
-        cls, update: object, application: Application[Any, Any, Any, Any, Any, Any]
-    ) -> BotContext:
-        """Build the context of ``update``, keeping its sender's client language."""
-        context = super().from_update(update, application)
-        user = update.effective_user if isinstance(update, Update) else None
-        context.client_language = user.language_code if user else None
-        return context
-
-    @property
-    def language(self) -> str:
-        """The supported language closest to the sender's client, for first contact."""
-        return negotiate(self.client_language, self.services.settings.default_locale)
+    """The handlers' context: ``services`` (content, store, settings)."""
 
     @property
     def services(self) -> Services:
@@ -95,11 +78,22 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return services
 
 
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
+
+
+def client_language(update: Update, context: BotContext) -> str:
+    """The supported language closest to the sender's Telegram client, for first contact."""
+    user = update.effective_user
+    return negotiate(
+        user.language_code if user else None, context.services.settings.default_locale
+    )
+
+
 def who_sent(update: Update, context: BotContext) -> Who:
     """The respondent behind an update, with the language their Telegram client uses."""
     user = update.effective_user
     assert user is not None
-    return Who(PLATFORM, str(user.id), context.language)
+    return Who(PLATFORM, str(user.id), client_language(update, context))
 
 
 def chat_of(update: Update) -> int:
@@ -109,48 +103,38 @@ def chat_of(update: Update) -> int:
     return chat.id
 
 
+@dataclass(frozen=True)
+class Once(Generic[T]):
+    """What ``once`` found: ``read``'s result (``fresh`` unless the update was handled before)
+    and the language the sender chose in SI Check, else their client's, as it was before."""
+
+    fresh: bool
+    language: str
+    result: T | None = None
+
+
 async def once(
     update: Update, context: BotContext, read: Callable[[Connection, Who], T]
-) -> T | None:
-    """Run ``read`` for the sender unless this update was handled before (then ``None``)."""
+) -> Once[T]:
+    """Run ``read`` for the sender unless this update was handled before."""
     who = who_sent(update, context)
     claim = Claim(context.bot.id, update.update_id)
 
-    def work(connection: Connection) -> T | None:
+    def work(connection: Connection) -> Once[T]:
+        found = find_respondent(connection, who)
+        language = (found.language if found else None) or client_language(update, context)
         if not claim_update(connection, claim):
-            return None
-        return read(connection, who)
+            return Once(False, language)
+        return Once(True, language, read(connection, who))
 
     result = await context.services.database.store.run(work)
-    committed(update)
+    COMMITTED.set(update.update_id)
     return result
 
 
-async def respondent_language(update: Update, context: BotContext) -> str:
-    """The language the sender chose in SI Check, else their client's."""
-    who = who_sent(update, context)
-    found = await context.services.database.store.run(
-        lambda connection: find_respondent(connection, who)
-    )
-    chosen = found.language if found is not None else None
-    return str(chosen or who.language or context.language)
-
-
-def committed(update: Update) -> None:
-    """Note that ``update``'s work is committed: a later failure must not say it was lost."""
-    COMMITTED.set(update.update_id)
-
-
-def is_committed(update: Update) -> bool:
-    """Whether ``update``'s work was committed by the task (or the task that started it)."""
-    return COMMITTED.get() == update.update_id
-
-
 def follow_up(update: Update, context: BotContext, work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` after this update's handler, as a task the Application awaits on stop.
-
-    Its errors go to the error handlers, with the update they followed.
-    """
+    """Run ``work`` after this update's handler, as a task the Application awaits on stop; its
+    errors go to the error handlers, with the update they followed."""
 
     async def guarded() -> None:
         try:

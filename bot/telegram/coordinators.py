@@ -18,22 +18,15 @@ from typing import Any
 
 from babel.units import format_unit
 from sqlalchemy.engine import Connection
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import InputFile, Message, Update
 from telegram.error import BadRequest
 
 from bot import exporting
 from bot.admin import invitation_link
 from bot.documents import stats_png
-from bot.telegram.callback_data import NoticesOffPress, encode
-from bot.telegram.context import (
-    PLATFORM,
-    BotContext,
-    chat_of,
-    follow_up,
-    once,
-    respondent_language,
-)
-from bot.telegram.replies import answer_press, send
+from bot.telegram.callback_data import NoticesOffPress
+from bot.telegram.context import PLATFORM, BotContext, Handler, chat_of, follow_up, once
+from bot.telegram.replies import answer_press, buttons, send
 from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, current_language, ngettext, use_language
 from storage import coordination
@@ -49,11 +42,15 @@ COHORT_USAGE = N_(
 NOTICES_ON = N_("You will be told when an assessment in one of your cohorts is completed.")
 NOTICES_OFF = N_("You will no longer be told about completed assessments.")
 NOTIFY_USAGE = N_("Send /notify on or /notify off.")
-STOP_NOTICES = encode(NoticesOffPress())
 NAME_MAX = 200
 LIST_MAX = 3500
-Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 Command = Callable[[Update, BotContext, int], Coroutine[Any, Any, None]]
+
+
+def _coordinator(context: BotContext) -> Callable[[Connection, Who], int | None]:
+    """A read of the sender's coordinator id, ``None`` for anyone else."""
+    configured = context.services.settings.coordinators
+    return lambda c, who: coordination.coordinator_id(c, PLATFORM, who.external_id, configured)
 
 
 def for_coordinators(command: Command) -> Handler:
@@ -61,20 +58,15 @@ def for_coordinators(command: Command) -> Handler:
     anyone else gets the one refusal."""
 
     async def handle(update: Update, context: BotContext) -> None:
-        configured = context.services.settings.coordinators
-
-        def work(connection: Connection, who: Who) -> list[int | None]:
-            return [coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)]
-
-        claimed = await once(update, context, work)
-        if claimed is None:
+        claimed = await once(update, context, _coordinator(context))
+        if not claimed.fresh:
             return
-        with use_language(await respondent_language(update, context)):
-            if claimed[0] is not None:
-                await command(update, context, claimed[0])
+        with use_language(claimed.language):
+            if claimed.result is None:
+                log.info("coordinator command refused (update %s)", update.update_id)
+                await send(context.bot, chat_of(update), _(REFUSED))
                 return
-            log.info("coordinator command refused (update %s)", update.update_id)
-            await send(context.bot, chat_of(update), _(REFUSED), None)
+            await command(update, context, claimed.result)
 
     return handle
 
@@ -97,7 +89,7 @@ async def cohort_command(update: Update, context: BotContext, coordinator: int) 
         text = _cohort_list(await store.run(coordination.list_cohorts))
     else:
         text = _(COHORT_USAGE)
-    await send(context.bot, chat_of(update), text, None)
+    await send(context.bot, chat_of(update), text)
 
 
 def _cohort_list(cohorts: list[coordination.CohortSummary]) -> str:
@@ -128,7 +120,7 @@ async def notify_command(update: Update, context: BotContext, coordinator: int) 
     if choice in told:
         store = context.services.database.store
         await store.run(lambda c: coordination.set_notify(c, coordinator, choice == "on"))
-    await send(context.bot, chat_of(update), _(told.get(choice, NOTIFY_USAGE)), None)
+    await send(context.bot, chat_of(update), _(told.get(choice, NOTIFY_USAGE)))
 
 
 async def notify_completion(context: BotContext, assessment_id: int) -> None:
@@ -146,34 +138,33 @@ async def notify_completion(context: BotContext, assessment_id: int) -> None:
                 notice.completed,
                 name=f"<b>{escape(notice.cohort_name)}</b>",
             )
-            stop = InlineKeyboardButton(_("🔕 Stop these notices"), callback_data=STOP_NOTICES)
-        await send(context.bot, int(notice.external_id), text, InlineKeyboardMarkup([[stop]]))
+            stop = buttons([[(_("🔕 Stop these notices"), NoticesOffPress())]])
+        await send(context.bot, int(notice.external_id), text, stop)
 
 
 async def notices_off(update: Update, context: BotContext, press: NoticesOffPress) -> None:
     """Stop completion notices for the coordinator who pressed; anyone else is refused."""
-    query = update.callback_query
-    assert query is not None
-    configured = context.services.settings.coordinators
+    assert update.callback_query is not None
+    read = _coordinator(context)
 
-    def work(connection: Connection, who: Who) -> bool:
-        found = coordination.coordinator_id(connection, PLATFORM, who.external_id, configured)
+    def work(connection: Connection, who: Who) -> int | None:
+        found = read(connection, who)
         if found is not None:
             coordination.set_notify(connection, found, False)
-        return found is not None
+        return found
 
-    stopped = await once(update, context, work)
-    with use_language(await respondent_language(update, context)):
-        if stopped is False:
-            log.info("coordinator button refused (update %s)", update.update_id)
-        await answer_press(query, _(NOTICES_OFF if stopped is not False else REFUSED))
+    claimed = await once(update, context, work)
+    refused = claimed.fresh and claimed.result is None
+    if refused:
+        log.info("coordinator button refused (update %s)", update.update_id)
+    with use_language(claimed.language):
+        await answer_press(update.callback_query, _(REFUSED if refused else NOTICES_OFF))
 
 
 @for_coordinators
 async def stats_command(update: Update, context: BotContext, _coordinator: int) -> None:
     """Aggregate figures per cohort and country, small groups left out, with a chart."""
     language = current_language()
-    # ``key=value`` words, such as ``country=LV cohort=abc``.
     options = dict(arg.split("=", 1) for arg in context.args or [] if "=" in arg)
     services = context.services
     content, cohort = services.content, options.get("cohort")
@@ -181,13 +172,13 @@ async def stats_command(update: Update, context: BotContext, _coordinator: int) 
     try:
         country = country and exporting.country_code(country, language)
     except exporting.UnknownCountryError as error:
-        await send(context.bot, chat_of(update), escape(str(error)), None)
+        await send(context.bot, chat_of(update), escape(str(error)))
         return
     threshold = services.settings.stats_min_group
     groups = await services.database.store.run(
         lambda c: stats(c, content, cohort=cohort, country=country, threshold=threshold)
     )
-    await send(context.bot, chat_of(update), stats_html(groups, content, language), None)
+    await send(context.bot, chat_of(update), stats_html(groups, content, language))
     png = await services.draw(lambda: stats_png(groups, content, language) or b"")
     if png:
         await context.bot.send_photo(chat_of(update), InputFile(png, filename="sicheck-stats.png"))
@@ -212,11 +203,11 @@ async def export_command(update: Update, context: BotContext, _coordinator: int)
     try:
         request = exporting.parse_words(context.args or [], language)
     except exporting.UnknownCountryError as error:
-        await send(context.bot, chat, escape(str(error)), None)
+        await send(context.bot, chat, escape(str(error)))
         return
     except exporting.ExportRequestError as error:
         option = escape(str(error)[:NAME_MAX])
-        await send(context.bot, chat, _(EXPORT_USAGE, option=option), None)
+        await send(context.bot, chat, _(EXPORT_USAGE, option=option))
         return
     progress = await context.bot.send_message(chat, _("Preparing the export…"))
     # Written after this handler returns, so a long export holds up no other update.

@@ -7,13 +7,13 @@ is applied only once, and the reply goes out only after that commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -21,17 +21,17 @@ from bot.telegram import callback_data as presses
 from bot.telegram import coordinators, privacy, summary
 from bot.telegram.callback_data import LanguagePress, P, StepPress
 from bot.telegram.context import (
+    COMMITTED,
     PLATFORM,
     SERVICES,
     BotContext,
+    Handler,
     Services,
     chat_of,
-    committed,
     follow_up,
-    is_committed,
     who_sent,
 )
-from bot.telegram.replies import answer_press, keyboard, send, show
+from bot.telegram.replies import answer_press, buttons, keyboard, send, show
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
@@ -40,6 +40,7 @@ from dialogs.views import language_name
 from storage.dialogue import (
     MOVED_ON,
     Claim,
+    Expected,
     Loaded,
     Outcome,
     apply,
@@ -51,7 +52,6 @@ from storage.dialogue import (
 
 log = logging.getLogger(__name__)
 Work = Callable[[Connection, Content, Loaded], Outcome]
-Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 HELP = N_(
     "<b>SI Check</b> checks a social-innovation practice against the 10 criteria of the EAPN "
@@ -84,7 +84,7 @@ async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
 
     async with context.services.chat_locks.hold(chat_of(update)):
         outcome = await context.services.database.store.run(once)
-    committed(update)
+    COMMITTED.set(update.update_id)
     return outcome
 
 
@@ -115,9 +115,9 @@ async def reply(
     return outcome
 
 
-def applying(event: events.Event) -> Work:
-    """Work that applies ``event`` to the sender's current assessment."""
-    return partial(apply, event=event, source=PLATFORM)
+def applying(event: events.Event, expected: Expected | None = None) -> Work:
+    """Work that applies ``event`` to the sender's current assessment (at view ``expected``)."""
+    return partial(apply, event=event, source=PLATFORM, expected=expected)
 
 
 def replying(work: Work, notice: str | None = None) -> Handler:
@@ -145,8 +145,7 @@ async def text(update: Update, context: BotContext) -> None:
 
 async def step_press(update: Update, context: BotContext, press: StepPress) -> None:
     """Apply a dialogue button to the view it was shown on; a stale press changes nothing."""
-    work = partial(apply, event=press.event, source=PLATFORM, expected=press.expected)
-    outcome = await reply(update, context, work)
+    outcome = await reply(update, context, applying(press.event, press.expected))
     finished = isinstance(press.event, events.Confirm) and outcome.state == SUMMARY
     if finished and outcome.accepted and not outcome.repeated:
         # The chart follows the committed summary without holding up this update's handler.
@@ -191,7 +190,7 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     chat_id = update.effective_chat.id if update.effective_chat else None
     error, name = context.error, type(context.error).__name__
-    if is_committed(update):
+    if COMMITTED.get() == update.update_id:
         # The action is saved; only what followed (a reply, a file) failed.
         message = "update %s in chat %s was applied, but what followed failed: %s"
         log.warning(message, update.update_id, chat_id, name, exc_info=error)
@@ -231,13 +230,8 @@ def on_press(
 
 def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     """Register every handler of SI Check, in the order they are tried."""
-    languages = [
-        InlineKeyboardButton(
-            language_name(code), callback_data=presses.encode(LanguagePress(code))
-        )
-        for code in SUPPORTED_LANGUAGES
-    ]
-    choose = InlineKeyboardMarkup([languages[at : at + 2] for at in range(0, len(languages), 2)])
+    languages = [(language_name(code), LanguagePress(code)) for code in SUPPORTED_LANGUAGES]
+    choose = buttons(languages[at : at + 2] for at in range(0, len(languages), 2))
     commands: dict[str, Handler] = {
         "start": start,
         "new": replying(partial(open_dialogue, fresh=True)),

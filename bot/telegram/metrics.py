@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -33,18 +34,14 @@ class Metrics:
 
     def render(self, assessments: dict[str, int]) -> str:
         """The metrics in Prometheus' text exposition format."""
+        buckets = zip(LATENCY_BUCKETS, accumulate(self.latency_buckets), strict=True)
         lines = [
             "# HELP sicheck_updates_total Updates processed, by kind.",
             "# TYPE sicheck_updates_total counter",
             *(f'sicheck_updates_total{{kind="{k}"}} {n}' for k, n in sorted(self.updates.items())),
             "# HELP sicheck_update_seconds Time from receiving an update to its reply.",
             "# TYPE sicheck_update_seconds histogram",
-        ]
-        running = 0
-        for bound, count in zip(LATENCY_BUCKETS, self.latency_buckets, strict=True):
-            running += count
-            lines.append(f'sicheck_update_seconds_bucket{{le="{bound}"}} {running}')
-        lines += [
+            *(f'sicheck_update_seconds_bucket{{le="{le}"}} {n}' for le, n in buckets),
             f'sicheck_update_seconds_bucket{{le="+Inf"}} {self.latency_count}',
             f"sicheck_update_seconds_sum {self.latency_sum:.6f}",
             f"sicheck_update_seconds_count {self.latency_count}",

@@ -12,20 +12,19 @@ from datetime import timedelta
 from html import escape
 
 from sqlalchemy.engine import Connection
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import Bot, InputFile, Update
 from telegram.error import TelegramError
 from telegram.ext import JobQueue
 
-from bot.telegram.callback_data import ErasePress, RemindersOffPress, encode
-from bot.telegram.context import BotContext, Services, chat_of, once, respondent_language
-from bot.telegram.replies import answer_press, send
+from bot.telegram.callback_data import ErasePress, RemindersOffPress
+from bot.telegram.context import BotContext, Services, chat_of, once
+from bot.telegram.replies import answer_press, buttons, send
 from dialogs.i18n import N_, _, negotiate, ngettext, use_language
 from dialogs.views import erased_text
 from storage.dialogue import Who, find_respondent
 from storage.privacy import Erased, claim_reminders, erase, my_data, purge, set_reminders
 
 log = logging.getLogger(__name__)
-REMINDERS_OFF = encode(RemindersOffPress())
 SCHEDULE_EVERY = timedelta(minutes=1)
 PURGE_EVERY = timedelta(days=1)
 NOTICE = N_(
@@ -63,80 +62,69 @@ def notice_text(days: int) -> str:
 
 async def privacy_command(update: Update, context: BotContext) -> None:
     """Show the privacy notice, once per update."""
-    if await once(update, context, lambda c, who: True) is None:
-        return
-    days = context.services.settings.retention_days
-    with use_language(await respondent_language(update, context)):
-        await send(context.bot, chat_of(update), notice_text(days), None)
+    claimed = await once(update, context, lambda c, who: None)
+    if claimed.fresh:
+        with use_language(claimed.language):
+            text = notice_text(context.services.settings.retention_days)
+        await send(context.bot, chat_of(update), text)
 
 
 async def mydata_command(update: Update, context: BotContext) -> None:
     """Send everything SI Check keeps about the sender, as a JSON document, once per update."""
-    claimed = await once(update, context, lambda c, who: [my_data(c, who)])
-    if claimed is None:
-        return
-    data = claimed[0]
-    with use_language(await respondent_language(update, context)):
-        if data is None:
-            await send(context.bot, chat_of(update), _(NOTHING), None)
-            return
-        document = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    claimed = await once(update, context, my_data)
+    if claimed.fresh and claimed.result is None:
+        with use_language(claimed.language):
+            await send(context.bot, chat_of(update), _(NOTHING))
+    elif claimed.fresh:
+        document = json.dumps(claimed.result, ensure_ascii=False, indent=2).encode()
         file = InputFile(document, filename="sicheck-my-data.json")
         await context.bot.send_document(chat_of(update), file)
 
 
 async def delete_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before erasing everything about the sender, once per update."""
-    claimed = await once(update, context, lambda c, who: [find_respondent(c, who)])
-    if claimed is None:
-        return
-    found = claimed[0]
-    with use_language(await respondent_language(update, context)):
-        if found is None:
-            await send(context.bot, chat_of(update), _(NOTHING), None)
-            return
-        # The buttons name the respondent asked: once erased, a new one is not erased by them.
-        choices = ((_("🗑 Erase everything"), True), (_("Keep my data"), False))
-        buttons = [
-            InlineKeyboardButton(label, callback_data=encode(ErasePress.of(found, erase)))
-            for label, erase in choices
-        ]
-        await send(context.bot, chat_of(update), _(DELETE_ASK), InlineKeyboardMarkup([buttons]))
+    claimed = await once(update, context, find_respondent)
+    found = claimed.result
+    if claimed.fresh and found is None:
+        with use_language(claimed.language):
+            await send(context.bot, chat_of(update), _(NOTHING))
+    elif found is not None:
+        with use_language(claimed.language):
+            # The buttons name the respondent asked: once erased, a new one is not erased by them.
+            erase, keep = ErasePress.of(found, True), ErasePress.of(found, False)
+            choices = buttons([[(_("🗑 Erase everything"), erase), (_("Keep my data"), keep)]])
+            await send(context.bot, chat_of(update), _(DELETE_ASK), choices)
 
 
 async def delete_answer(update: Update, context: BotContext, press: ErasePress) -> None:
     """Erase, or not, as the confirmation's button says, if it was asked of the presser."""
     query = update.callback_query
     assert query is not None
-    language = await respondent_language(update, context)
-    if not press.erase:
-        await answer_press(query)
-        with use_language(language):
-            await send(context.bot, chat_of(update), _(KEPT), None)
-        return
 
-    def work(connection: Connection, who: Who) -> list[Erased | None]:
+    def work(connection: Connection, who: Who) -> Erased | None:
         # Someone else's question, or one asked before an earlier erasure, erases nothing.
-        if not press.names(find_respondent(connection, who)):
-            return [None]
-        return [erase(connection, who.platform, who.external_id)]
+        if not press.erase or not press.names(find_respondent(connection, who)):
+            return None
+        return erase(connection, who.platform, who.external_id)
 
-    claimed = await once(update, context, work)  # None for a repeat: answered the first time
-    erased = claimed[0] if claimed else None
-    with use_language(language):
-        await answer_press(query, _(KEPT) if claimed and erased is None else None)
+    claimed = await once(update, context, work)
+    erased = claimed.result
+    refused = claimed.fresh and erased is None and press.erase
+    with use_language(claimed.language):
+        await answer_press(query, _(KEPT) if refused else None)
         if erased is not None:
             text = erased_text(erased.assessments, erased.answers, erased.log_entries)
-            await send(context.bot, chat_of(update), text, None)
+            await send(context.bot, chat_of(update), text)
+        elif claimed.fresh and not press.erase:
+            await send(context.bot, chat_of(update), _(KEPT))
 
 
 async def reminders_off(update: Update, context: BotContext, press: RemindersOffPress) -> None:
     """Stop reminders for the sender."""
-    query = update.callback_query
-    assert query is not None
-    await once(update, context, lambda c, who: set_reminders(c, who, False))
-    with use_language(await respondent_language(update, context)):
-        await answer_press(query, _("No more reminders."))
+    assert update.callback_query is not None
+    claimed = await once(update, context, lambda c, who: set_reminders(c, who, False))
+    with use_language(claimed.language):
+        await answer_press(update.callback_query, _("No more reminders."))
 
 
 async def send_reminders(bot: Bot, services: Services) -> int:
@@ -151,9 +139,7 @@ async def send_reminders(bot: Bot, services: Services) -> int:
                 "Send /resume to go on.",
                 practice=f"<b>{escape(reminder.practice or '…')}</b>",
             )
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(_("🔕 No more reminders"), callback_data=REMINDERS_OFF)]]
-            )
+            markup = buttons([[(_("🔕 No more reminders"), RemindersOffPress())]])
         try:
             await bot.send_message(int(reminder.chat_id), text, reply_markup=markup)
             sent += 1

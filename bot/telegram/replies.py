@@ -12,16 +12,16 @@ current view.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from html import escape
 from typing import Any
 
-from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError
 
 from bot.telegram.budget import NOT_MODIFIED, UnknownOutcomeError
-from bot.telegram.callback_data import pack
+from bot.telegram.callback_data import Press, encode, pack
 from storage.dialogue import Outcome
 
 log = logging.getLogger(__name__)
@@ -100,20 +100,26 @@ async def answer_press(query: CallbackQuery, toast: str | None = None) -> None:
 
 def keyboard(outcome: Outcome) -> ViewKeyboard | None:
     """The view's buttons, each carrying the version of the view it belongs to."""
-    if not outcome.view.buttons:
+    rows, expected = outcome.view.buttons, outcome.expected
+    if not rows:
         return None
     return ViewKeyboard(
-        [
-            [
-                {"text": button.label, "callback_data": pack(outcome.expected, button.action)}
-                for button in row
-            ]
-            for row in outcome.view.buttons
-        ]
+        [[{"text": b.label, "callback_data": pack(expected, b.action)} for b in r] for r in rows]
     )
 
 
-async def send(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
+def buttons(rows: Iterable[Iterable[tuple[str, Press]]]) -> InlineKeyboardMarkup | None:
+    """Inline buttons, each its label and the press it sends; ``None`` for none."""
+    keyboard = [
+        [InlineKeyboardButton(label, callback_data=encode(press)) for label, press in row]
+        for row in rows
+    ]
+    return InlineKeyboardMarkup(keyboard) if keyboard else None
+
+
+async def send(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
     """Send a message, ignoring a chat that has blocked the bot; never sent twice."""
     try:
         await bot.send_message(chat_id, text, reply_markup=markup)

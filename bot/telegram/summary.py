@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.error import Forbidden
 
 from bot.documents import chart_photo, report_filename, report_pdf
-from bot.telegram.callback_data import REPORT_TOKEN, OpenPress, ReportPress, encode
-from bot.telegram.context import BotContext, chat_of, once, who_sent
-from bot.telegram.replies import answer_press, send
+from bot.telegram.callback_data import REPORT_TOKEN, OpenPress, ReportPress
+from bot.telegram.context import BotContext, chat_of, client_language, once, who_sent
+from bot.telegram.replies import answer_press, buttons, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
-from dialogs.report import History, Report, overall_text
+from dialogs.report import Report, overall_text
 from dialogs.views import Button, history_view, summary_view
 from storage.dialogue import Expected
 from storage.reports import history, report_of
@@ -39,14 +39,19 @@ def caption(report: Report) -> str:
 
 
 async def _owned_report(
-    update: Update, context: BotContext, asked: Expected | OpenPress
+    update: Update, context: BotContext, asked: Expected | OpenPress, toast: str | None = None
 ) -> Report | None:
-    """The report a button asks for, if the sender owns it; else the press is told no."""
+    """The report a button asks for, if the sender owns it, the press answered with ``toast``;
+    else the press is told no."""
+    assert update.callback_query is not None
     content, wanted = context.services.content, asked.assessment_id
-    report = await once(update, context, lambda c, who: report_of(c, content, who, wanted))
+    claimed = await once(update, context, lambda c, who: report_of(c, content, who, wanted))
+    report = claimed.result
     if report is None or report.checklist_version != asked.checklist_version:
         await refuse_report(update, context)
         return None
+    with use_language(report.language):
+        await answer_press(update.callback_query, _(toast) if toast else None)
     return report
 
 
@@ -54,7 +59,7 @@ async def refuse_report(update: Update, context: BotContext) -> None:
     """Tell the presser that the report or summary a button names is not available."""
     query = update.callback_query
     assert query is not None
-    with use_language(context.language):
+    with use_language(client_language(update, context)):
         await answer_press(query, _(NOT_AVAILABLE))
 
 
@@ -72,14 +77,10 @@ async def send_chart(update: Update, context: BotContext, assessment_id: int) ->
 
 async def send_report(update: Update, context: BotContext, press: ReportPress) -> None:
     """Send the PDF report of the assessment a "📄 Report" button belongs to."""
-    assert update.callback_query is not None
-    report = await _owned_report(update, context, press.expected)
-    if report is None:
-        return
-    with use_language(report.language):
-        await answer_press(update.callback_query, _(PREPARING))
-    pdf = await context.services.draw(lambda: report_pdf(report))
-    await _send(update, context, report, InputFile(pdf, filename=report_filename(report)))
+    report = await _owned_report(update, context, press.expected, PREPARING)
+    if report is not None:
+        pdf = await context.services.draw(lambda: report_pdf(report))
+        await _send(update, context, report, InputFile(pdf, filename=report_filename(report)))
 
 
 async def _send(update: Update, context: BotContext, report: Report, file: InputFile) -> None:
@@ -98,41 +99,30 @@ async def _send(update: Update, context: BotContext, report: Report, file: Input
 async def history_command(update: Update, context: BotContext) -> None:
     """List the sender's finished assessments, each opening its summary."""
     content = context.services.content
-    found: History | None = await once(update, context, lambda c, who: history(c, content, who))
+    found = (await once(update, context, lambda c, who: history(c, content, who))).result
     if found is None:
         return
     with use_language(found.language):
         view = history_view(found)
     versions = {past.assessment_id: past.checklist_version for past in found.assessments}
 
-    def opening(button: Button) -> InlineKeyboardButton:
+    def opening(button: Button) -> tuple[str, OpenPress]:
         event = events.decode(button.action)
         assert isinstance(event, events.Open), "a history view's buttons open summaries"
-        press = OpenPress(versions[event.assessment_id], event.assessment_id)
-        return InlineKeyboardButton(button.label, callback_data=encode(press))
+        return button.label, OpenPress(versions[event.assessment_id], event.assessment_id)
 
     rows = [[opening(button) for button in row] for row in view.buttons]
-    await send(
-        context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows) if rows else None
-    )
+    await send(context.bot, chat_of(update), view.text, buttons(rows))
 
 
 async def open_summary(update: Update, context: BotContext, press: OpenPress) -> None:
     """Show the summary of one of the sender's finished assessments, from ``/history``."""
-    query = update.callback_query
-    assert query is not None
     report = await _owned_report(update, context, press)
     if report is None:
         return
-    await answer_press(query)
     with use_language(report.language):
         view = summary_view(report)
     # Only the report button: the rest of the summary's buttons act on the current assessment.
-    report_data = encode(ReportPress(Expected(press.checklist_version, press.assessment_id, 0)))
-    rows = [
-        [InlineKeyboardButton(button.label, callback_data=report_data)]
-        for row in view.buttons
-        for button in row
-        if button.action == REPORT_TOKEN
-    ]
-    await send(context.bot, chat_of(update), view.text, InlineKeyboardMarkup(rows))
+    asked = ReportPress(Expected(press.checklist_version, press.assessment_id, 0))
+    rows = [[(b.label, asked)] for row in view.buttons for b in row if b.action == REPORT_TOKEN]
+    await send(context.bot, chat_of(update), view.text, buttons(rows))
