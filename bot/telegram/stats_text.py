@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from bot.stats_text import (
-    GROUP_SEPARATOR,
-    criterion_line,
-    group_heading,
-    more_line,
-    summary_line,
-    suppressed_line,
-)
+from bot.stats_text import GROUP_SEPARATOR, group_lines, more_line
 from dialogs.content import Content
 from dialogs.i18n import use_language
 from storage.stats import GroupStats
@@ -36,12 +29,9 @@ def stats_html(
     with use_language(language):
         text = ""
         for index, group in enumerate(groups):
-            lines = [f"<b>{escape(group_heading(group))}</b>"]
-            if group.suppressed:
-                lines.append(f"<i>{escape(suppressed_line(group))}</i>")
-            else:
-                lines.append(escape(summary_line(group)))
-                lines += [escape(criterion_line(line, content.latest)) for line in group.criteria]
+            heading, *rest = group_lines(group, content.latest)
+            style = "<i>{}</i>" if group.suppressed else "{}"
+            lines = [f"<b>{escape(heading)}</b>", *(style.format(escape(line)) for line in rest)]
             longer = GROUP_SEPARATOR.join(filter(None, [text, "\n".join(lines)]))
             # Room is kept for the closing line, so stopping later never overruns the limit.
             if _length(longer) + _length(_more(len(groups) - index - 1)) > limit:
