@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import ssl
+from functools import partial
 from typing import Any
 
 import httpx
@@ -288,3 +290,26 @@ async def test_a_press_is_answered_before_its_view_is_edited(bot: Harness) -> No
     ]
     assert replies == ["answerCallbackQuery", "editMessageText"] * 2
     assert len(bot.api.calls_to("answerCallbackQuery")) == bot.presses  # each once
+
+
+async def test_chats_get_the_bots_budget_in_the_order_they_asked() -> None:
+    budget = TelegramBudget(rate=200, chat_rate=1000)
+    await budget.initialize()
+    rng = random.Random(1)
+    asked: list[int] = []
+    made: list[int] = []
+
+    async def call(chat: int) -> bool:
+        made.append(chat)
+        return True
+
+    async def ask(chat: int, delay: float) -> None:
+        # Chats ask at random moments, while earlier ones still wait for the bucket.
+        await asyncio.sleep(delay)
+        asked.append(chat)
+        request = partial(call, chat)
+        await budget.process_request(request, (), {}, "sendMessage", {"chat_id": chat}, None)
+
+    await asyncio.gather(*(ask(chat, rng.uniform(0, 1)) for chat in range(400)))
+    assert len(made) == 400
+    assert made == asked

@@ -128,6 +128,9 @@ class TelegramBudget(BaseRateLimiter[None]):
         self.backoff = backoff
         self._sleep = sleep
         self._bot: AsyncLimiter | None = None
+        self._bot_turn = asyncio.Lock()
+        """Chats wait for the bot's bucket in this fair lock, one inside at a time: a chat woken
+        by the bucket could otherwise lose its place to a newcomer and queue again at the end."""
         self._chats: dict[Hashable, _Chat] = {}
         self.paused_until = 0.0
         """Until when a 429 of a call without a chat pauses every call."""
@@ -179,7 +182,7 @@ class TelegramBudget(BaseRateLimiter[None]):
 
     async def _turn(self, chat: _Chat, endpoint: str, data: dict[str, Any]) -> bool:
         """Wait for the chat's turn, then the bot's; ``False`` if a newer edit took over."""
-        bot_free = self._bot is None or self._bot.has_capacity()
+        bot_free = self._bot is None or (not self._bot_turn.locked() and self._bot.has_capacity())
         if endpoint not in EDITS or (
             not chat.turn.locked() and chat.limiter.has_capacity() and bot_free
         ):
@@ -206,7 +209,8 @@ class TelegramBudget(BaseRateLimiter[None]):
         async with chat.turn:  # asyncio's lock is fair: the chat's calls keep their order
             await chat.limiter.acquire()
             if self._bot is not None:
-                await self._bot.acquire()
+                async with self._bot_turn:
+                    await self._bot.acquire()
 
     async def _attempts(
         self,
