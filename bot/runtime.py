@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 from typing import TypeVar
 
-from babel.messages.pofile import read_po
+from babel.messages.mofile import read_mo
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from dialogs.content import Content, ContentError, check_translations, default_content
-from dialogs.i18n import SUPPORTED_LANGUAGES
-from locales import catalog_path
+from dialogs.i18n import SUPPORTED_LANGUAGES, compiled_catalog
 from storage.coordination import adopt_pseudonym_key
 from storage.database import create_engine, is_sqlite
 from storage.migrate import current_revision, schema_is_current, upgrade
@@ -27,10 +27,12 @@ class StartupError(Exception):
 
 
 def catalog_texts(language: str) -> dict[str, str]:
-    """The ``msgid -> msgstr`` pairs of a language's catalog, fuzzy entries left out."""
-    with catalog_path(language).open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    return {str(m.id): str(m.string) for m in catalog if m.id and not m.fuzzy}
+    """The ``msgid -> msgstr`` pairs a language's compiled catalog translates.
+
+    The compiled catalog holds no fuzzy or empty entry, and is the one the dialogue speaks.
+    """
+    catalog = read_mo(io.BytesIO(compiled_catalog(language)))
+    return {str(m.id): str(m.string) for m in catalog if m.id}
 
 
 def load_checked_content() -> Content:

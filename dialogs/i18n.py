@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gettext as stdlib_gettext
 import io
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -42,14 +43,18 @@ def negotiate(language_code: str | None, default: str = SOURCE_LANGUAGE) -> str:
 
 @cache
 def translations(language: str) -> stdlib_gettext.NullTranslations:
-    """Load the compiled catalog of ``language``, compiling it first when missing or stale."""
+    """The gettext catalog of ``language``."""
+    return stdlib_gettext.GNUTranslations(io.BytesIO(compiled_catalog(language)))
+
+
+def compiled_catalog(language: str) -> bytes:
+    """The compiled catalog (``.mo``) of ``language``, compiled first when missing or stale."""
     source = catalog_path(language)
     compiled = catalog_path(language, ".mo")
     with _compile_lock:
-        if not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime:
-            return stdlib_gettext.GNUTranslations(io.BytesIO(compile_catalog(language)))
-    with compiled.open("rb") as handle:
-        return stdlib_gettext.GNUTranslations(handle)
+        if compiled.exists() and compiled.stat().st_mtime >= source.stat().st_mtime:
+            return compiled.read_bytes()
+        return compile_catalog(language)
 
 
 def compile_catalog(language: str) -> bytes:
@@ -59,9 +64,13 @@ def compile_catalog(language: str) -> bytes:
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     data = buffer.getvalue()
-    # A read-only install still works: the catalog was compiled in memory.
+    # A read-only install still works: the catalog was compiled in memory. The file is
+    # replaced whole, so another process starting at the same time never reads half of it.
+    target = catalog_path(language, ".mo")
+    partial = target.with_name(f"{target.name}.{os.getpid()}")
     with suppress(OSError):
-        catalog_path(language, ".mo").write_bytes(data)
+        partial.write_bytes(data)
+        partial.replace(target)
     return data
 
 
