@@ -79,11 +79,10 @@ async def delete_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before erasing everything about the sender, once per update."""
     claimed = await once(update, context, find_respondent)
     found = claimed.result
-    if claimed.fresh and found is None:
-        with use_language(claimed.language):
+    with use_language(claimed.language):
+        if claimed.fresh and found is None:
             await send(context.bot, chat_of(update), _(NOTHING))
-    elif found is not None:
-        with use_language(claimed.language):
+        elif found is not None:
             # The buttons name the respondent asked: once erased, a new one is not erased by them.
             erase, keep = ErasePress.of(found, True), ErasePress.of(found, False)
             choices = buttons([[(_(ERASE_LABEL), erase), (_(KEEP_LABEL), keep)]])
