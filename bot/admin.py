@@ -33,15 +33,12 @@ def invitation_link(username: str | None, code: str) -> str:
 def erased_line(erased: Erased) -> str:
     """What ``sicheck erase`` erased, in the current language."""
     from dialogs.i18n import _, ngettext
+    from dialogs.views import erased_counts
 
     return _(
         "erased %(respondents)s, %(assessments)s, %(answers)s and %(entries)s",
         respondents=ngettext("%(count)s respondent", "%(count)s respondents", erased.respondents),
-        assessments=ngettext("%(count)s assessment", "%(count)s assessments", erased.assessments),
-        answers=ngettext("%(count)s answer", "%(count)s answers", erased.answers),
-        entries=ngettext(
-            "%(count)s answer-log entry", "%(count)s answer-log entries", erased.log_entries
-        ),
+        **erased_counts(erased.assessments, erased.answers, erased.log_entries),
     )
 
 

@@ -26,11 +26,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.arguments import is_number
-from dialogs import events, machine
+from dialogs import events, machine, views
 from dialogs.content import Content
 from dialogs.engine import NOT_HERE
 from dialogs.i18n import N_, _, ngettext, use_language
-from dialogs.views import Button, View, erased_text, history_view, plain, summary_view
+from dialogs.views import Button, View, back_button, erased_text, history_view, plain, summary_view
 from storage.dialogue import Outcome, Who, apply, current_view, load, open_dialogue, set_language
 from storage.privacy import erase, my_data
 from storage.reports import history, report_of
@@ -91,10 +91,6 @@ ASK_NEW = N_(
     "Your assessment is not finished. Start a new one? The answers given so far are kept."
 )
 KEEP_GOING = N_("Go on with this one")
-NEW_ASSESSMENT = N_("🔄 New assessment")
-HISTORY_LABEL = N_("Your finished assessments")
-BACK_LABEL = N_("⬅️ Back")
-REPORT_LABEL = N_("📄 Report")
 PRIVACY = N_(
     "<b>Privacy in SI Check</b>\n\n"
     "<b>What is recorded:</b> the user name you run the console under, your language, the "
@@ -107,17 +103,8 @@ PRIVACY = N_(
     "<b>Your rights:</b> /mydata writes everything recorded about you to a file, /delete "
     "erases it all. Declining consent records nothing."
 )
-NOTHING = N_("SI Check has no data about you.")
 DATA_WRITTEN = N_("Your data was written to %(path)s")
-DELETE_ASK = N_(
-    "This erases your assessments, answers and comments for good, and they leave every "
-    "export and figure. Erase everything?"
-)
-ERASE_LABEL = N_("🗑 Erase everything")
-KEEP_LABEL = N_("Keep my data")
-NOT_ERASED = N_("Nothing was erased.")
 REPORT_WRITTEN = N_("Report written to %(path)s")
-NOT_AVAILABLE = N_("That report is not available.")
 NOT_SAVED = N_("Your last answer could not be saved. Please try again in a moment.")
 END_SAVED = N_("End of input. Your answers are saved: run sicheck console to continue.")
 END_NOTHING = N_("End of input. Nothing was recorded.")
@@ -280,7 +267,7 @@ class Console:
             paragraphs[1] = _(CONSENT)
         buttons = view.buttons
         if self.outcome.state == machine.SUMMARY:
-            buttons = (*buttons, (Button(_(HISTORY_LABEL), HISTORY),))
+            buttons = (*buttons, (Button(_(views.HISTORY_TITLE), HISTORY),))
         return replace(view, text="\n\n".join(paragraphs), buttons=buttons)
 
     def show(self, notice: str | None = None, *, short: bool = False) -> bool:
@@ -350,7 +337,7 @@ class Console:
         if action == HISTORY:
             return await self.show_history()
         if action == "/delete":
-            return self.ask(DELETE_ASK, (ERASE_LABEL, ERASE), (KEEP_LABEL, KEEP))
+            return self.ask(views.DELETE_ASK, (views.ERASE_LABEL, ERASE), (views.KEEP_LABEL, KEEP))
         if action == "/new":
             return await self.start_new()
         if action == ERASE:
@@ -358,7 +345,7 @@ class Console:
         if action in (KEEP, RESTART):
             self.menus = []
             if action == KEEP:
-                return self.tell(NOT_ERASED)
+                return self.tell(views.NOT_ERASED)
             action = events.encode(events.Restart())
         event = events.decode(action)
         if not self.menus:
@@ -404,26 +391,28 @@ class Console:
         state = self.outcome.state
         if state in machine.FINAL_STATES or state in STARTED:
             return await self.act(RESTART)
-        return self.ask(ASK_NEW, (NEW_ASSESSMENT, RESTART), (KEEP_GOING, STAY))
+        return self.ask(ASK_NEW, (views.NEW_ASSESSMENT, RESTART), (KEEP_GOING, STAY))
 
     async def show_history(self) -> bool:
         """List the finished assessments, each opening its summary."""
         found = await self.run(history, self.content, self.who)
         with use_language(self.language):
             view = history_view(found)
-            back = (Button(_(BACK_LABEL), BACK),)
-            self.menus = [replace(view, buttons=(*view.buttons, back))]
-        return self.show()
+        self.menus = []
+        return self.open_menu(view)
 
     async def open_past(self, assessment_id: int) -> bool:
         """Show the summary of one finished assessment, with its report."""
         report = await self.run(report_of, self.content, self.who, assessment_id)
         if report is None:
-            return self.show(NOT_AVAILABLE)
+            return self.show(views.NOT_AVAILABLE)
         self.past = assessment_id
+        return self.open_menu(summary_view(report, past=True))
+
+    def open_menu(self, view: View) -> bool:
+        """Open ``view`` over whatever is shown, with a button back."""
         with use_language(self.language):
-            buttons = ((Button(_(REPORT_LABEL), REPORT),), (Button(_(BACK_LABEL), BACK),))
-            self.menus.append(View(summary_view(report).text, buttons))
+            self.menus.append(replace(view, buttons=(*view.buttons, (back_button(),))))
         return self.show()
 
     async def write_report(self, assessment_id: int) -> bool:
@@ -432,7 +421,7 @@ class Console:
 
         report = await self.run(report_of, self.content, self.who, assessment_id)
         if report is None:
-            return self.show(NOT_AVAILABLE)
+            return self.show(views.NOT_AVAILABLE)
         pdf = await asyncio.to_thread(report_pdf, report)
         return await self.write(f"{assessment_id}-{report_filename(report)}", pdf, REPORT_WRITTEN)
 
@@ -440,7 +429,7 @@ class Console:
         """Write everything kept about the user to a JSON file and say where."""
         data = await self.run(my_data, self.who)
         if data is None:
-            return self.tell(NOTHING)
+            return self.tell(views.NOTHING)
         text = json.dumps(data, ensure_ascii=False, indent=2)
         return await self.write(MY_DATA_FILE, text.encode(), DATA_WRITTEN)
 

@@ -16,7 +16,7 @@ from babel import Locale
 
 from dialogs import events, machine
 from dialogs.content import Checklist, Criterion
-from dialogs.i18n import SUPPORTED_LANGUAGES, _, current_language, ngettext, use_language
+from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, current_language, ngettext, use_language
 from dialogs.report import (
     Advice,
     CriterionLine,
@@ -40,6 +40,20 @@ MESSAGE_MAX = 4096
 COMMENT_SHOWN = 100
 """Characters of a comment the chat summary shows; the PDF holds it in full."""
 _MARKUP = re.compile(r"</?(?:b|i|code)>")
+
+# Texts both adapters show, beside the views.
+NEW_ASSESSMENT = N_("🔄 New assessment")
+HISTORY_TITLE = N_("Your finished assessments")
+CHOOSE_LANGUAGE = N_("Choose your language.")
+NOT_AVAILABLE = N_("That report is not available.")
+NOTHING = N_("SI Check has no data about you.")
+DELETE_ASK = N_(
+    "This erases your assessments, answers and comments for good, and they leave every "
+    "export and figure. Erase everything?"
+)
+ERASE_LABEL = N_("🗑 Erase everything")
+KEEP_LABEL = N_("Keep my data")
+NOT_ERASED = N_("Nothing was erased.")
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,11 @@ def plain(text: str) -> str:
 
 def _button(label: str, event: events.Event) -> Button:
     return Button(label, events.encode(event))
+
+
+def back_button() -> Button:
+    """The button that goes back a step, in the current language."""
+    return _button(_("⬅️ Back"), events.Back())
 
 
 def _rows(buttons: list[Button], width: int) -> tuple[tuple[Button, ...], ...]:
@@ -115,7 +134,7 @@ def _render_state(checklist: Checklist, snapshot: Snapshot, info: bool) -> View:
     if state == machine.PROFILE_ORGANISATION:
         return View(
             _("Which organisation runs the practice? Write its name, or skip this question."),
-            ((_button(_("Skip"), events.Skip()), _button(_("⬅️ Back"), events.Back())),),
+            ((_button(_("Skip"), events.Skip()), back_button()),),
             accepts_text=True,
         )
     if state in machine.TAG_STATES:
@@ -127,7 +146,7 @@ def _render_state(checklist: Checklist, snapshot: Snapshot, info: bool) -> View:
     if state == machine.CANCELLED:
         return View(
             _("This assessment was cancelled. The answers given so far are kept."),
-            ((_button(_("🔄 New assessment"), events.Restart()),),),
+            ((_button(_(NEW_ASSESSMENT), events.Restart()),),),
         )
     if state == machine.DECLINED:
         return View(
@@ -141,7 +160,7 @@ def _language() -> View:
     buttons = [
         _button(language_name(code), events.ChooseLanguage(code)) for code in SUPPORTED_LANGUAGES
     ]
-    return View(_("<b>SI Check</b>\n\nChoose your language."), _rows(buttons, 2))
+    return View("<b>SI Check</b>\n\n" + _(CHOOSE_LANGUAGE), _rows(buttons, 2))
 
 
 def _consent() -> View:
@@ -171,7 +190,7 @@ def _consent() -> View:
 def _country() -> View:
     buttons = [_button(country_name(code), events.ChooseCountry(code)) for code in COUNTRIES]
     buttons.append(_button(country_name(None), events.ChooseCountry(None)))
-    rows = (*_rows(buttons, 3), (_button(_("⬅️ Back"), events.Back()),))
+    rows = (*_rows(buttons, 3), (back_button(),))
     return View(_("In which country does the practice work?"), rows)
 
 
@@ -194,7 +213,7 @@ def _tags(checklist: Checklist, snapshot: Snapshot) -> View:
     hint = _("<i>These help to find similar good practices. Tick none to skip.</i>")
     rows = (
         *_rows(toggles, 1),
-        (_button(_("⬅️ Back"), events.Back()), _button(_("✅ Done"), events.Confirm())),
+        (back_button(), _button(_("✅ Done"), events.Confirm())),
     )
     return View(f"{question}\n\n{hint}", rows)
 
@@ -234,7 +253,7 @@ def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, in
         skip = _button(_("Skip, without the comment ➡️"), events.Confirm())
     else:
         skip = _button(_("Skip ➡️"), events.Skip())
-    navigation = [_button(_("⬅️ Back"), events.Back()), skip]
+    navigation = [back_button(), skip]
     if not info:
         navigation.insert(0, _button(_("ℹ️ Guidance"), events.Info()))
     buttons.append(tuple(navigation))
@@ -264,7 +283,7 @@ def _review(checklist: Checklist, snapshot: Snapshot) -> View:
     rows = (
         *_rows(edits, 5),
         (_button(_("✅ Confirm"), events.Confirm()),),
-        (_button(_("⬅️ Back"), events.Back()),),
+        (back_button(),),
     )
     total = len(checklist.criteria)
     return View("\n".join(lines), rows, progress=f"{total}/{total}")
@@ -274,9 +293,10 @@ def _bar(value: int | None, max_value: int) -> str:
     return "·" * max_value if value is None else "■" * value + "□" * (max_value - value)
 
 
-def summary_view(report: Report) -> View:
+def summary_view(report: Report, *, past: bool = False) -> View:
     """The chat text of ``report`` in its language; the PDF holds the full texts of risks,
-    recommendations and comments."""
+    recommendations and comments. A ``past`` one, opened from the history, offers only its
+    report: the other button acts on the current assessment."""
     with use_language(report.language):
         # Rather than a message Telegram refuses (long comments, content that grows), the chat
         # leaves the advice and reasons to the PDF first, then the comments.
@@ -284,7 +304,7 @@ def summary_view(report: Report) -> View:
             view = _summary_view(report, detailed=detailed, comments=comments)
             if len(plain(view.text)) <= MESSAGE_MAX:
                 break
-        return _typeset(view)
+        return _typeset(replace(view, buttons=view.buttons[:1]) if past else view)
 
 
 def _summary_view(report: Report, *, detailed: bool, comments: bool) -> View:
@@ -323,7 +343,7 @@ def _summary_view(report: Report, *, detailed: bool, comments: bool) -> View:
             lines += ["", f"<b>{heading}</b>", *items]
     buttons = (
         (_button(_("📄 Report"), events.Report()),),
-        (_button(_("🔄 New assessment"), events.Restart()),),
+        (_button(_(NEW_ASSESSMENT), events.Restart()),),
     )
     return View("\n".join(lines), buttons)
 
@@ -366,7 +386,7 @@ def history_view(found: History) -> View:
     """The practitioner's finished assessments, each a button that opens its summary."""
     if not found.assessments:
         return View(_("You have no finished assessments yet. Use /new to begin one."))
-    lines = ["<b>" + _("Your finished assessments") + "</b>", ""]
+    lines = ["<b>" + _(HISTORY_TITLE) + "</b>", ""]
     buttons = []
     for number, past in enumerate(found.assessments, start=1):
         score_text = "–" if past.percent is None else percent_text(past.percent)
@@ -377,12 +397,19 @@ def history_view(found: History) -> View:
     return _typeset(View("\n".join(lines), _rows(buttons, 5)))
 
 
+def erased_counts(assessments: int, answers: int, entries: int) -> dict[str, str]:
+    """What an erasure removed, counted in the current language's plural forms."""
+    return {
+        "assessments": ngettext("%(count)s assessment", "%(count)s assessments", assessments),
+        "answers": ngettext("%(count)s answer", "%(count)s answers", answers),
+        "entries": ngettext("%(count)s answer-log entry", "%(count)s answer-log entries", entries),
+    }
+
+
 def erased_text(assessments: int, answers: int, entries: int) -> str:
-    """What an erasure on request removed, in the current language's plural forms."""
+    """What an erasure on request removed, in the current language."""
     return _(
         "Erased: %(assessments)s, %(answers)s and %(entries)s. SI Check keeps nothing more "
         "about you.",
-        assessments=ngettext("%(count)s assessment", "%(count)s assessments", assessments),
-        answers=ngettext("%(count)s answer", "%(count)s answers", answers),
-        entries=ngettext("%(count)s answer-log entry", "%(count)s answer-log entries", entries),
+        **erased_counts(assessments, answers, entries),
     )

@@ -36,7 +36,7 @@ from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
 from dialogs.machine import SUMMARY
-from dialogs.views import language_name
+from dialogs.views import CHOOSE_LANGUAGE, language_name
 from storage.dialogue import (
     MOVED_ON,
     Claim,
@@ -67,7 +67,6 @@ UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
 NOT_READABLE = N_("SI Check reads text messages and button presses only.")
 EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
 FAILED = N_("Something went wrong and your last action was not saved. Please try again.")
-CHOOSE_LANGUAGE = N_("Choose your language.")
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:

@@ -20,7 +20,7 @@ from bot.telegram.callback_data import ErasePress, RemindersOffPress
 from bot.telegram.context import BotContext, Services, chat_of, once
 from bot.telegram.replies import answer_press, buttons, send
 from dialogs.i18n import N_, _, negotiate, ngettext, use_language
-from dialogs.views import erased_text
+from dialogs.views import DELETE_ASK, ERASE_LABEL, KEEP_LABEL, NOT_ERASED, NOTHING, erased_text
 from storage.dialogue import Who, find_respondent
 from storage.privacy import Erased, claim_reminders, erase, my_data, purge, set_reminders
 
@@ -39,12 +39,6 @@ NOTICE = N_(
     "%(how_long)s\n"
     "<b>Your rights:</b> /mydata sends you everything recorded about you, /delete erases it "
     "all. Declining consent records nothing."
-)
-NOTHING = N_("SI Check has no data about you.")
-KEPT = N_("Nothing was erased.")
-DELETE_ASK = N_(
-    "This erases your assessments, answers and comments for good, and they leave every "
-    "export and figure. Erase everything?"
 )
 
 
@@ -85,14 +79,13 @@ async def delete_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before erasing everything about the sender, once per update."""
     claimed = await once(update, context, find_respondent)
     found = claimed.result
-    if claimed.fresh and found is None:
-        with use_language(claimed.language):
+    with use_language(claimed.language):
+        if claimed.fresh and found is None:
             await send(context.bot, chat_of(update), _(NOTHING))
-    elif found is not None:
-        with use_language(claimed.language):
+        elif found is not None:
             # The buttons name the respondent asked: once erased, a new one is not erased by them.
             erase, keep = ErasePress.of(found, True), ErasePress.of(found, False)
-            choices = buttons([[(_("🗑 Erase everything"), erase), (_("Keep my data"), keep)]])
+            choices = buttons([[(_(ERASE_LABEL), erase), (_(KEEP_LABEL), keep)]])
             await send(context.bot, chat_of(update), _(DELETE_ASK), choices)
 
 
@@ -111,12 +104,12 @@ async def delete_answer(update: Update, context: BotContext, press: ErasePress) 
     erased = claimed.result
     refused = claimed.fresh and erased is None and press.erase
     with use_language(claimed.language):
-        await answer_press(query, _(KEPT) if refused else None)
+        await answer_press(query, _(NOT_ERASED) if refused else None)
         if erased is not None:
             text = erased_text(erased.assessments, erased.answers, erased.log_entries)
             await send(context.bot, chat_of(update), text)
         elif claimed.fresh and not press.erase:
-            await send(context.bot, chat_of(update), _(KEPT))
+            await send(context.bot, chat_of(update), _(NOT_ERASED))
 
 
 async def reminders_off(update: Update, context: BotContext, press: RemindersOffPress) -> None:

@@ -13,19 +13,18 @@ from telegram import InputFile, Update
 from telegram.error import Forbidden
 
 from bot.documents import chart_photo, report_filename, report_pdf
-from bot.telegram.callback_data import REPORT_TOKEN, OpenPress, ReportPress
+from bot.telegram.callback_data import OpenPress, ReportPress
 from bot.telegram.context import BotContext, chat_of, client_language, once, who_sent
 from bot.telegram.replies import answer_press, buttons, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
 from dialogs.report import Report, overall_text
-from dialogs.views import Button, history_view, summary_view
+from dialogs.views import NOT_AVAILABLE, Button, history_view, summary_view
 from storage.dialogue import Expected
 from storage.reports import history, report_of
 
 log = logging.getLogger(__name__)
 CAPTION_MAX = 1024
-NOT_AVAILABLE = N_("That report is not available.")
 PREPARING = N_("Preparing your report…")
 
 
@@ -120,9 +119,7 @@ async def open_summary(update: Update, context: BotContext, press: OpenPress) ->
     report = await _owned_report(update, context, press)
     if report is None:
         return
-    with use_language(report.language):
-        view = summary_view(report)
-    # Only the report button: the rest of the summary's buttons act on the current assessment.
+    view = summary_view(report, past=True)
     asked = ReportPress(Expected(press.checklist_version, press.assessment_id, 0))
-    rows = [[(b.label, asked)] for row in view.buttons for b in row if b.action == REPORT_TOKEN]
+    rows = [[(button.label, asked) for button in row] for row in view.buttons]
     await send(context.bot, chat_of(update), view.text, buttons(rows))
