@@ -25,7 +25,7 @@ from operator import itemgetter
 from os import PathLike
 from typing import IO, Any, Literal, TextIO, cast
 
-from sqlalchemy import ColumnElement, Text, func, join, select, type_coerce
+from sqlalchemy import ColumnElement, Text, func, join, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -211,14 +211,9 @@ class _Cells:
         self.content = content
         self.options = options
         self.text: Callable[[Any], Any] = _safe if options.neutralised else _same
-        self.versions: dict[int, _Words] = {}
+        with use_language(options.language):
+            self.words = {v: self._words(c) for v, c in content.checklists.items()}
         self.countries: dict[str | None, str | None] = {}
-
-    def words(self, version: int) -> _Words:
-        """The coded values of a checklist version in the export's words."""
-        if version not in self.versions:
-            self.versions[version] = self._words(self.content.checklist(version))
-        return self.versions[version]
 
     def _words(self, checklist: Checklist) -> _Words:
         text, codes = self.text, self.options.names == "codes"
@@ -226,23 +221,22 @@ class _Cells:
         def named(items: Iterable[Any]) -> dict[str, str]:
             return {item.code: item.code if codes else text(_(item.label)) for item in items}
 
-        with use_language(self.options.language):
-            taxonomy = checklist.knowledge.taxonomy
-            return _Words(
-                titles={c.code: text(_(c.title)) for c in checklist.criteria},
-                values={v: text(answer_label(checklist, v)) for v in (None, 0, 1, 2, 3)},
-                aspects=named(aspect for c in checklist.criteria for aspect in c.aspects),
-                groups=named(taxonomy.target_groups),
-                themes=named(taxonomy.themes),
-                bands=named(checklist.bands),
-                statuses={
-                    code: code if codes else text(_(label))
-                    for code, label in STATUS_LABELS.items()
-                },
-            )
+        taxonomy = checklist.knowledge.taxonomy
+        return _Words(
+            titles={c.code: text(_(c.title)) for c in checklist.criteria},
+            values={v: text(answer_label(checklist, v)) for v in (None, 0, 1, 2, 3)},
+            aspects=named(aspect for c in checklist.criteria for aspect in c.aspects),
+            groups=named(taxonomy.target_groups),
+            themes=named(taxonomy.themes),
+            bands=named(checklist.bands),
+            statuses={
+                code: code if codes else text(_(label)) for code, label in STATUS_LABELS.items()
+            },
+        )
 
-    def key(self, row: Any) -> tuple[Cell, ...]:
-        """The ``ASSESSMENT_KEY_COLUMNS`` of a row read with ``_KEY``."""
+    def assessment(self, row: Any) -> tuple[tuple[Cell, ...], _Words, tuple[Cell, ...]]:
+        """Of a row read with ``_KEY``: its ``ASSESSMENT_KEY_COLUMNS``, its checklist's words
+        and its ``IDENTITY_COLUMNS`` (if the export has them)."""
         text, country = self.text, row.country
         if country not in self.countries:
             shown = country
@@ -250,7 +244,7 @@ class _Cells:
                 with use_language(self.options.language):
                     shown = country_name(None if country == OTHER_COUNTRY else country)
             self.countries[country] = text(shown)
-        return (
+        key = (
             pseudonym(self.options.key, row.platform, row.external_id),
             row.assessment_id,
             text(row.cohort),
@@ -259,12 +253,10 @@ class _Cells:
             text(row.practice_name),
             text(row.organisation),
         )
-
-    def identity(self, row: Any) -> tuple[Cell, ...]:
-        """The ``IDENTITY_COLUMNS`` of a row read with ``_KEY``, if the export has them."""
-        if not self.options.include_identities:
-            return ()
-        return (self.text(row.platform), self.text(row.external_id))
+        identity: tuple[Cell, ...] = ()
+        if self.options.include_identities:
+            identity = (text(row.platform), text(row.external_id))
+        return key, self.words[row.checklist_version], identity
 
     def table(self, columns: Sequence[str], rows: Iterator[Row]) -> Table:
         """The table of ``rows`` under ``columns`` (and the identities, if asked for)."""
@@ -366,9 +358,9 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
         (
             AnswerLog.criterion,
             AnswerLog.value,
-            # As stored: most rows have none, and decoding "[]" a million times costs more
-            # than the rest of the row (a driver that decodes JSON itself hands a list).
-            type_coerce(AnswerLog.aspects, Text),
+            # As text: most rows have none, and decoding "[]" a million times costs more than
+            # the rest of the row.
+            AnswerLog.aspects.cast(Text),
             AnswerLog.comment,
             _iso_text(connection, AnswerLog.at) if options.dates == "text" else AnswerLog.at,
             AnswerLog.revision,
@@ -377,9 +369,6 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
         options.export_filter,
     ).order_by(AnswerLog.id)
     cells = _Cells(content, options)
-
-    def assessment(row: Any) -> tuple[Any, ...]:
-        return cells.key(row), cells.words(row.checklist_version), cells.identity(row)
 
     def rows() -> Iterator[Row]:
         known: dict[int, tuple[Any, ...]] = {}
@@ -395,7 +384,7 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
                     if cached is None:
                         if len(known) >= ASSESSMENT_CACHE:  # bounded: constant memory
                             known.clear()
-                        cached = known[found[2]] = assessment(found)
+                        cached = known[found[2]] = cells.assessment(found)
                     key, words, identity = cached
                     if comment and comment[0] in formula:
                         comment = "'" + comment
@@ -407,7 +396,7 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
                         words.titles.get(criterion, criterion),
                         NOT_APPLICABLE_CELL if value is None else value,
                         words.values.get(value),
-                        _joined(_listed(aspects), words.aspects)
+                        _joined(json.loads(aspects), words.aspects)
                         if aspects and aspects != "[]"
                         else None,
                         comment,
@@ -417,13 +406,6 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
                     )
 
     return cells.table(ANSWER_COLUMNS, rows())
-
-
-def _listed(stored: str | list[str]) -> list[str]:
-    """A JSON list as the database handed it: as text, or already decoded."""
-    if isinstance(stored, str):
-        return cast(list[str], json.loads(stored))
-    return stored
 
 
 def criterion_columns(content: Content) -> tuple[str, ...]:
@@ -470,7 +452,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
     moment = _iso if options.dates == "text" else _naive
 
     def wide(first: Any, answers: dict[str, Any]) -> Row:
-        words = cells.words(first.checklist_version)
+        key, words, identity = cells.assessment(first)
         checklist = content.checklist(first.checklist_version)
         result = score(checklist, {code: answer.value for code, answer in answers.items()})
         started, completed = first.started_at, first.completed_at
@@ -486,7 +468,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
             else:
                 by_criterion.append(text(answer.comment))
         return (
-            *cells.key(first),
+            *key,
             _joined(first.target_groups, words.groups),
             _joined(first.themes, words.themes),
             *by_criterion,
@@ -496,7 +478,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
             moment(started),
             moment(completed),
             None if completed is None else round((completed - started).total_seconds()),
-            *cells.identity(first),
+            *identity,
         )
 
     def rows() -> Iterator[Row]:
@@ -589,18 +571,20 @@ def _close(rows: Iterable[Row]) -> None:
 
 
 @contextmanager
-def _text_stream(out: IO[bytes] | IO[str]) -> Iterator[TextIO]:
-    if isinstance(out, io.TextIOBase):
-        yield cast(TextIO, out)
-        out.flush()
-        return
-    wrapper = io.TextIOWrapper(cast(IO[bytes], out), encoding="utf-8", newline="")
+def _text_stream(out: IO[bytes] | IO[str], rows: Iterable[Row]) -> Iterator[TextIO]:
+    """``out`` as text; ``rows`` are closed after the block, however it ends."""
+    wrapper = None
+    if not isinstance(out, io.TextIOBase):
+        wrapper = io.TextIOWrapper(cast(IO[bytes], out), encoding="utf-8", newline="")
+    text = cast(TextIO, wrapper or out)
     try:
-        yield wrapper
-        wrapper.flush()
+        yield text
+        text.flush()
     finally:
-        # Detached, the wrapper leaves the caller's stream open when it is collected.
-        wrapper.detach()
+        _close(rows)
+        if wrapper is not None:
+            # Detached, the wrapper leaves the caller's stream open when it is collected.
+            wrapper.detach()
 
 
 def write_csv(
@@ -616,33 +600,27 @@ def write_csv(
     Formula text is quoted unless the rows were ``neutralised`` as they were made.
     """
     cells = rows if neutralised else map(_inert, rows)
-    try:
-        with _text_stream(out) as text:
-            if excel:
-                text.write("\ufeff")
-                cells = map(_decimal_commas, cells)
-            writer = csv.writer(text, delimiter=";" if excel else ",", lineterminator="\r\n")
-            writer.writerow([neutralise(name) for name in header])
-            # The rows go to the C writer as they come. zip() takes a row before a number, so
-            # the counter stops at the number of rows written.
-            count = itertools.count()
-            writer.writerows(map(itemgetter(0), zip(cells, count, strict=False)))
-            return next(count)
-    finally:
-        _close(rows)
+    with _text_stream(out, rows) as text:
+        if excel:
+            text.write("\ufeff")
+            cells = map(_decimal_commas, cells)
+        writer = csv.writer(text, delimiter=";" if excel else ",", lineterminator="\r\n")
+        writer.writerow([neutralise(name) for name in header])
+        # The rows go to the C writer as they come. zip() takes a row before a number, so the
+        # counter stops at the number of rows written.
+        count = itertools.count()
+        writer.writerows(map(itemgetter(0), zip(cells, count, strict=False)))
+        return next(count)
 
 
 def write_jsonl(header: Sequence[str], rows: Iterable[Row], out: IO[bytes] | IO[str]) -> int:
     """Write JSON Lines, one object per row keyed by the header; rows written."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     number = 0
-    try:
-        with _text_stream(out) as text:
-            for row in rows:
-                text.write(encode(dict(zip(header, row, strict=True))) + "\n")
-                number += 1
-    finally:
-        _close(rows)
+    with _text_stream(out, rows) as text:
+        for row in rows:
+            text.write(encode(dict(zip(header, row, strict=True))) + "\n")
+            number += 1
     return number
 
 
@@ -743,8 +721,6 @@ def export(
 
     ``names`` defaults to ``labels`` for CSV and ``codes`` for JSON Lines, whose keys are data.
     """
-    if shape not in ("answers", "assessments"):
-        raise ValueError(f"unknown export shape {shape!r}")
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"unknown export format {fmt!r}")
     with snapshot(connection, key) as key:

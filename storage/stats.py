@@ -18,17 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    and_,
-    case,
-    exists,
-    func,
-    literal_column,
-    null,
-    select,
-)
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -107,7 +97,7 @@ def country_key() -> Any:
     )
     return case(
         (Assessment.country.is_not(None), Assessment.country),
-        (unknown, null()),
+        (unknown, None),
         else_=_constant(OTHER_COUNTRY),
     )
 
@@ -117,11 +107,7 @@ def _constant(text: str) -> Any:
 
 
 def _selected(
-    statement: Select[*_Row],
-    cohort: str | None,
-    country: str | None,
-    *,
-    completed: bool = False,
+    statement: Select[*_Row], cohort: str | None, country: str | None, *, completed: bool = False
 ) -> Select[*_Row]:
     """``statement`` over the assessments chosen, with their cohort joined."""
     conditions: list[ColumnElement[bool]] = [
