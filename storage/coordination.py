@@ -39,30 +39,24 @@ class CompletionNotice:
 
 def completion_notices(connection: Connection, assessment_id: int) -> list[CompletionNotice]:
     """The notices due for a completed assessment: to its cohort's coordinator, if they asked."""
-    cohort = connection.execute(
-        select(Cohort.id, Cohort.name, Cohort.created_by)
-        .join(Assessment, Assessment.cohort_id == Cohort.id)
-        .where(Assessment.id == assessment_id)
-    ).first()
-    if cohort is None or cohort.created_by is None:
-        return []
-    completed = connection.execute(
-        select(func.count()).where(
-            Assessment.cohort_id == cohort.id, Assessment.status == "completed"
-        )
-    ).scalar_one()
+    cohort = select(Assessment.cohort_id).where(Assessment.id == assessment_id).scalar_subquery()
+    completed = (
+        select(func.count())
+        .where(Assessment.cohort_id == Cohort.id, Assessment.status == "completed")
+        .scalar_subquery()
+    )
     rows = connection.execute(
-        select(Coordinator.external_id, Respondent.language)
+        select(Coordinator.external_id, Cohort.name, Respondent.language, completed)
+        .select_from(Coordinator)
+        .join(Cohort, Cohort.created_by == Coordinator.id)
         .outerjoin(
             Respondent,
             (Respondent.platform == Coordinator.platform)
             & (Respondent.external_id == Coordinator.external_id),
         )
-        .where(Coordinator.id == cohort.created_by, Coordinator.notify_completed)
+        .where(Cohort.id == cohort, Coordinator.notify_completed)
     )
-    return [
-        CompletionNotice(row.external_id, cohort.name, row.language, completed) for row in rows
-    ]
+    return [CompletionNotice(*row) for row in rows]
 
 
 @dataclass(frozen=True)

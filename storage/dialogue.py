@@ -1,11 +1,9 @@
 """One dialogue step in one transaction: load the snapshot, apply the event, record it all.
 
-These are plain synchronous functions over a ``Connection``: a ``storage.store.Store`` runs each
-in a transaction of its own, and the caller shows the returned view only after that
-transaction committed, so every answer is durable before it is confirmed. Every step first
-records its update as applied and locks the respondent's row (``load``), so a redelivered
-update changes nothing and one person's updates are applied one at a time even when several
-processes share the database; an assessment is written only at the version it was read at.
+Units of work for ``storage.store.Store``: the caller shows the returned view only after the
+transaction committed, so every answer is durable before it is confirmed. Each step first
+claims its update and locks the respondent's row (``load``), and writes an assessment only at
+the version it was read at, so redelivered and concurrent updates change nothing twice.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """Answer logs and assessments for coordinators: CSV, JSON Lines and XLSX, streamed.
 
-Synchronous code over a ``Connection`` of its own (``export_engine``), so an export runs in a
-worker thread (bot) or directly (CLI) and never holds up the store's writer. Rows are read
-with a server-side cursor and written as they come, so memory stays flat however many rows
-there are, and a whole export reads one snapshot of the database.
-
-Respondents appear as keyed pseudonyms (``storage.coordination.pseudonym``); their platform ids
-only when asked for. Text that a spreadsheet would run as a formula is neutralised in CSV and
+Synchronous, on a ``Connection`` of its own (``export_engine``), so an export never holds up
+the store's writer. Rows stream from a server-side cursor to the file, so memory stays flat,
+and a whole export reads one snapshot. Respondents appear as keyed pseudonyms, their platform
+ids only when asked for. Text a spreadsheet would run as a formula is neutralised in CSV and
 XLSX (OWASP "CSV injection", CWE-1236); JSON Lines carries the data as it is.
 """
 
@@ -647,7 +644,6 @@ def write_xlsx(
             {
                 "constant_memory": True,
                 "tmpdir": scratch,
-                "strings_to_numbers": False,
                 "strings_to_formulas": False,
                 "strings_to_urls": False,
                 # write() hands datetimes to write_datetime with this number format.
