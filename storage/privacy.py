@@ -143,13 +143,10 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     for assessment in assessments:
         cohort = select(Cohort.code, Cohort.name).where(Cohort.id == assessment.pop("cohort_id"))
         assessment["cohort"] = _one(connection, cohort)
-        answers = select(*_FIELDS, Answer.answered_at).where(
-            Answer.assessment_id == assessment["id"]
-        )
+        of = assessment["id"]
+        answers = select(*_FIELDS, Answer.answered_at).where(Answer.assessment_id == of)
         assessment["answers"] = _all(connection, answers.order_by(Answer.criterion))
-        log = select(*_LOGGED, AnswerLog.at, AnswerLog.source).where(
-            AnswerLog.assessment_id == assessment["id"]
-        )
+        log = select(*_LOGGED, AnswerLog.at, AnswerLog.source).where(AnswerLog.assessment_id == of)
         assessment["answer_log"] = _all(connection, log.order_by(AnswerLog.id))
     coordinator = select(Coordinator.notify_completed, Coordinator.added_at).where(
         Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
