@@ -584,25 +584,19 @@ def _text_stream(out: IO[bytes] | IO[str], rows: Iterable[Row]) -> Iterator[Text
             wrapper.detach()
 
 
-def write_csv(
-    header: Sequence[str],
-    rows: Iterable[Row],
-    out: IO[bytes] | IO[str],
-    *,
-    excel: bool = False,
-    neutralised: bool = False,
-) -> int:
+def write_csv(table: Table, out: IO[bytes] | IO[str], *, excel: bool = False) -> int:
     """Write a CSV file (UTF-8; for Excel: with a BOM, ``;`` and decimal commas); rows written.
 
     Formula text is quoted unless the rows were ``neutralised`` as they were made.
     """
-    cells = rows if neutralised else map(_inert, rows)
+    rows = table.rows
+    cells = rows if table.neutralised else map(_inert, rows)
     with _text_stream(out, rows) as text:
         if excel:
             text.write("\ufeff")
             cells = map(_decimal_commas, cells)
         writer = csv.writer(text, delimiter=";" if excel else ",", lineterminator="\r\n")
-        writer.writerow([neutralise(name) for name in header])
+        writer.writerow([neutralise(name) for name in table.header])
         # The rows go to the C writer as they come. zip() takes a row before a number, so the
         # counter stops at the number of rows written.
         count = itertools.count()
@@ -610,13 +604,13 @@ def write_csv(
         return next(count)
 
 
-def write_jsonl(header: Sequence[str], rows: Iterable[Row], out: IO[bytes] | IO[str]) -> int:
+def write_jsonl(table: Table, out: IO[bytes] | IO[str]) -> int:
     """Write JSON Lines, one object per row keyed by the header; rows written."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     number = 0
-    with _text_stream(out, rows) as text:
-        for row in rows:
-            text.write(encode(dict(zip(header, row, strict=True))) + "\n")
+    with _text_stream(out, table.rows) as text:
+        for row in table.rows:
+            text.write(encode(dict(zip(table.header, row, strict=True))) + "\n")
             number += 1
     return number
 
@@ -730,8 +724,8 @@ def export(
         )
         made = table(connection, content, shape, options)
         if fmt == "jsonl":
-            return write_jsonl(made.header, made.rows, out)
-        return write_csv(made.header, made.rows, out, excel=excel, neutralised=True)
+            return write_jsonl(made, out)
+        return write_csv(made, out, excel=excel)
 
 
 def export_xlsx(
