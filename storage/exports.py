@@ -59,39 +59,7 @@ LIST_SEPARATOR = "; "
 """Between the target groups, themes or kinds of novelty of one cell."""
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 """How a workbook shows its date cells (UTC)."""
-IDENTITY_COLUMNS = ("platform", "platform_user_id")
-ASSESSMENT_KEY_COLUMNS = (
-    "respondent",
-    "assessment_id",
-    "cohort",
-    "country",
-    "checklist_version",
-    "practice_name",
-    "organisation",
-)
-"""The columns that say whose assessment of which practice a row belongs to."""
-ANSWER_COLUMNS = (
-    *ASSESSMENT_KEY_COLUMNS,
-    "criterion",
-    "criterion_title",
-    "value",
-    "value_label",
-    "aspects",
-    "comment",
-    "answered_at",
-    "revision",
-)
-"""The answer log's columns in ``codes`` naming."""
-PROFILE_COLUMNS = (*ASSESSMENT_KEY_COLUMNS, "target_groups", "themes")
-RESULT_COLUMNS = (
-    "overall_percent",
-    "band",
-    "status",
-    "started_at",
-    "completed_at",
-    "duration_seconds",
-)
-COLUMNS = {
+_KEY_PART = {
     "respondent": (N_("Respondent"), 19),
     "assessment_id": (N_("Assessment"), None),
     "cohort": (N_("Cohort"), None),
@@ -99,8 +67,9 @@ COLUMNS = {
     "checklist_version": (N_("Checklist version"), None),
     "practice_name": (N_("Practice"), 30),
     "organisation": (N_("Organisation"), 24),
-    "target_groups": (N_("Target groups"), 30),
-    "themes": (N_("Themes"), 30),
+}
+_PROFILE_PART = {"target_groups": (N_("Target groups"), 30), "themes": (N_("Themes"), 30)}
+_ANSWER_PART = {
     "criterion": (N_("Criterion"), None),
     "criterion_title": (N_("Criterion title"), 36),
     "value": (N_("Answer"), None),
@@ -109,17 +78,28 @@ COLUMNS = {
     "comment": (N_("Comment"), 60),
     "answered_at": (N_("Answered (UTC)"), 20),
     "revision": (N_("Revision"), None),
+}
+_RESULT_PART = {
     "overall_percent": (N_("Overall %"), None),
     "band": (N_("Stage"), None),
     "status": (N_("Status"), None),
     "started_at": (N_("Started (UTC)"), 20),
     "completed_at": (N_("Completed (UTC)"), 20),
     "duration_seconds": (N_("Duration (seconds)"), None),
+}
+_IDENTITY_PART = {
     "platform": (N_("Platform"), None),
     "platform_user_id": (N_("Platform user id"), 16),
 }
-"""Each column's name in ``labels`` naming (translated into the export's language) and its
-width on a sheet (``None``: the default)."""
+COLUMNS = {**_KEY_PART, **_PROFILE_PART, **_ANSWER_PART, **_RESULT_PART, **_IDENTITY_PART}
+"""Each column's code (as in ``codes`` naming), its name in ``labels`` naming (translated into
+the export's language) and its width on a sheet (``None``: the default)."""
+ASSESSMENT_KEY_COLUMNS = tuple(_KEY_PART)
+"""The columns that say whose assessment of which practice a row belongs to."""
+ANSWER_COLUMNS = (*_KEY_PART, *_ANSWER_PART)
+PROFILE_COLUMNS = (*_KEY_PART, *_PROFILE_PART)
+RESULT_COLUMNS = tuple(_RESULT_PART)
+IDENTITY_COLUMNS = tuple(_IDENTITY_PART)
 COLUMN_LABELS = {column: label for column, (label, _width) in COLUMNS.items()}
 STATUS_LABELS = {
     "active": N_("In progress"),
@@ -571,10 +551,10 @@ def _close(rows: Iterable[Row]) -> None:
 def _text_stream(out: IO[bytes] | IO[str], rows: Iterable[Row]) -> Iterator[TextIO]:
     """``out`` as text; ``rows`` are closed after the block, however it ends."""
     wrapper = None
-    if not isinstance(out, io.TextIOBase):
-        wrapper = io.TextIOWrapper(cast(IO[bytes], out), encoding="utf-8", newline="")
-    text = cast(TextIO, wrapper or out)
     try:
+        if not isinstance(out, io.TextIOBase):
+            wrapper = io.TextIOWrapper(cast(IO[bytes], out), encoding="utf-8", newline="")
+        text = cast(TextIO, wrapper or out)
         yield text
         text.flush()
     finally:

@@ -159,13 +159,12 @@ def stats(
     answers: defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]] = defaultdict(
         lambda: defaultdict(dict)
     )
-    for cohort_id, found_country, code, value, count in connection.execute(_ANSWERS):
-        answers[(cohort_id, found_country)][code][value] = count
     # Answers add up across groups (unlike respondents), so the overall ones are summed here.
     every_answer: defaultdict[str, Counter[int | None]] = defaultdict(Counter)
-    for key in chosen:
-        for code, counts in answers[key].items():
-            every_answer[code].update(counts)
+    for cohort_id, found_country, code, value, count in connection.execute(_ANSWERS):
+        if (cohort_id, found_country) in chosen:
+            answers[(cohort_id, found_country)][code][value] = count
+            every_answer[code][value] += count
     # The latest checklist's criteria in order, then any others that older answers used.
     codes = [criterion.code for criterion in content.latest.criteria]
     codes += sorted(set(every_answer) - set(codes))
