@@ -164,11 +164,15 @@ _NEW_ASSESSMENT = insert(Assessment).returning(Assessment.id)
 _ANSWERS = select(
     Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
 ).where(Answer.assessment_id == bindparam("assessment_id"))
-_EARLIER = ASSESSMENTS_OF.where(
-    Assessment.id < bindparam("before"),
-    Assessment.status == "completed",
-    Assessment.checklist_version == bindparam("checklist_version"),
-).limit(EARLIER_LOOKBACK)
+_EARLIER = (
+    select(Assessment.id, Assessment.practice_name, Assessment.completed_at)
+    .where(Assessment.respondent_id == bindparam("respondent_id"))
+    .where(Assessment.id < bindparam("before"))
+    .where(Assessment.status == "completed")
+    .where(Assessment.checklist_version == bindparam("checklist_version"))
+    .order_by(Assessment.id.desc())
+    .limit(EARLIER_LOOKBACK)
+)
 _JOIN = (
     update(Assessment)
     .where(Assessment.id == bindparam("assessment_id"))
