@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -37,36 +37,26 @@ class CompletionNotice:
     """Completed assessments in the cohort so far."""
 
 
-# Run for every completed assessment, whether it came through an invitation or not.
-_COHORT_OF = (
-    select(Cohort.id, Cohort.name, Cohort.created_by)
-    .join(Assessment, Assessment.cohort_id == Cohort.id)
-    .where(Assessment.id == bindparam("assessment_id"))
-)
-
-
 def completion_notices(connection: Connection, assessment_id: int) -> list[CompletionNotice]:
     """The notices due for a completed assessment: to its cohort's coordinator, if they asked."""
-    cohort = connection.execute(_COHORT_OF, {"assessment_id": assessment_id}).first()
-    if cohort is None or cohort.created_by is None:
-        return []
-    completed = connection.execute(
-        select(func.count()).where(
-            Assessment.cohort_id == cohort.id, Assessment.status == "completed"
-        )
-    ).scalar_one()
+    cohort = select(Assessment.cohort_id).where(Assessment.id == assessment_id).scalar_subquery()
+    completed = (
+        select(func.count())
+        .where(Assessment.cohort_id == Cohort.id, Assessment.status == "completed")
+        .scalar_subquery()
+    )
     rows = connection.execute(
-        select(Coordinator.external_id, Respondent.language)
+        select(Coordinator.external_id, Cohort.name, Respondent.language, completed)
+        .select_from(Coordinator)
+        .join(Cohort, Cohort.created_by == Coordinator.id)
         .outerjoin(
             Respondent,
             (Respondent.platform == Coordinator.platform)
             & (Respondent.external_id == Coordinator.external_id),
         )
-        .where(Coordinator.id == cohort.created_by, Coordinator.notify_completed)
+        .where(Cohort.id == cohort, Coordinator.notify_completed)
     )
-    return [
-        CompletionNotice(row.external_id, cohort.name, row.language, completed) for row in rows
-    ]
+    return [CompletionNotice(*row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -129,12 +119,8 @@ def remove_coordinator(connection: Connection, platform: str, external_id: str) 
 
 def list_coordinators(connection: Connection) -> list[tuple[str, str, bool]]:
     """Every recorded coordinator: platform, id on it, and whether they get notified."""
-    rows = connection.execute(
-        select(
-            Coordinator.platform, Coordinator.external_id, Coordinator.notify_completed
-        ).order_by(Coordinator.id)
-    )
-    return [(row.platform, row.external_id, row.notify_completed) for row in rows]
+    every = select(Coordinator.platform, Coordinator.external_id, Coordinator.notify_completed)
+    return list(connection.execute(every.order_by(Coordinator.id)))
 
 
 def set_notify(connection: Connection, coordinator: int, notify: bool) -> None:

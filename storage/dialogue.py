@@ -1,21 +1,19 @@
 """One dialogue step in one transaction: load the snapshot, apply the event, record it all.
 
-These are plain synchronous functions over a ``Connection``: a ``storage.store.Store`` runs each
-in a transaction of its own, and the caller shows the returned view only after that
-transaction committed, so every answer is durable before it is confirmed. Every step first
-records its update as applied and locks the respondent's row (``load``), so a redelivered
-update changes nothing and one person's updates are applied one at a time even when several
-processes share the database; an assessment is written only at the version it was read at.
+Units of work for ``storage.store.Store``: the caller shows the returned view only after the
+transaction committed, so every answer is durable before it is confirmed. Each step first
+claims its update and locks the respondent's row (``load``), and writes an assessment only at
+the version it was read at, so redelivered and concurrent updates change nothing twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -26,14 +24,7 @@ from dialogs.i18n import N_
 from dialogs.snapshot import Draft, Earlier, Profile, RecordedAnswer, Snapshot
 from dialogs.views import View
 from storage.coordination import cohort_id
-from storage.models import (
-    Answer,
-    AnswerLog,
-    Assessment,
-    ProcessedUpdate,
-    Respondent,
-    utcnow,
-)
+from storage.models import Answer, AnswerLog, Assessment, Base, ProcessedUpdate, Respondent, utcnow
 
 EARLIER_LOOKBACK = 50
 """How many of a respondent's latest completed assessments are searched for the same practice."""
@@ -95,74 +86,6 @@ STATUS_OF_STATE = {
 }
 
 
-# The statements of a step are built once; SQLAlchemy caches their compiled form.
-# The row count tells whether the update was new; without preserve_rowcount, drivers need
-# not report it for an INSERT (psycopg's does not).
-_CLAIM = {
-    name: dialect_insert(ProcessedUpdate)
-    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.bot_id, ProcessedUpdate.update_id])
-    .execution_options(preserve_rowcount=True)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
-ASSESSMENT_FIELDS = (
-    Assessment.checklist_version,
-    Assessment.state,
-    Assessment.status,
-    Assessment.practice_name,
-    Assessment.country,
-    Assessment.organisation,
-    Assessment.target_groups,
-    Assessment.themes,
-    Assessment.context,
-    Assessment.version,
-    Assessment.completed_at,
-)
-"""The columns an ``AssessmentRow`` is read from, besides the id."""
-_FIND = select(
-    Respondent.id, Respondent.language, Respondent.consent_at, Respondent.cohort_id
-).where(
-    Respondent.platform == bindparam("platform"),
-    Respondent.external_id == bindparam("external_id"),
-)
-# The lock is its own statement: on PostgreSQL a statement that waited for it reads other
-# tables as they were when it began, so the assessment is read by the next one.
-_LOCK = _FIND.with_for_update()
-_LATEST = (
-    select(Assessment.id, *ASSESSMENT_FIELDS)
-    .where(Assessment.respondent_id == bindparam("respondent_id"))
-    .order_by(Assessment.id.desc())
-    .limit(1)
-)
-_NEW_RESPONDENT = insert(Respondent).returning(Respondent.id)
-_UPDATE_RESPONDENT = update(Respondent).where(Respondent.id == bindparam("respondent_id"))
-_NEW_ASSESSMENT = insert(Assessment).returning(Assessment.id)
-_ANSWERS = select(
-    Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
-).where(Answer.assessment_id == bindparam("assessment_id"))
-_EARLIER = (
-    select(Assessment.id, Assessment.practice_name, Assessment.completed_at)
-    .where(Assessment.respondent_id == bindparam("respondent_id"))
-    .where(Assessment.id < bindparam("before"))
-    .where(Assessment.status == "completed")
-    .where(Assessment.checklist_version == bindparam("checklist_version"))
-    .order_by(Assessment.id.desc())
-    .limit(EARLIER_LOOKBACK)
-)
-_JOIN = (
-    update(Assessment)
-    .where(Assessment.id == bindparam("assessment_id"))
-    .values(cohort_id=bindparam("joined"))
-)
-_NEW_ANSWER = insert(Answer)
-_CHANGE_ANSWER = update(Answer).where(
-    Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
-)
-_LOG = insert(AnswerLog)
-_WRITE = update(Assessment).where(
-    Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
-)
-
-
 @dataclass
 class RespondentRow:
     id: int
@@ -205,6 +128,64 @@ class Loaded:
     assessment: AssessmentRow | None
     claimed: bool = True
     """Whether the update being applied was new (always, when no update was claimed)."""
+
+
+def _read(model: type[Base], row: type[Any]) -> Select[Any]:
+    """A select of the columns of ``model`` that the dataclass ``row`` has fields for."""
+    return select(*(getattr(model, f.name) for f in fields(row) if hasattr(model, f.name)))
+
+
+# The statements of a step are built once; SQLAlchemy caches their compiled form.
+# The row count tells whether the update was new; without preserve_rowcount, drivers need
+# not report it for an INSERT (psycopg's does not).
+_CLAIM = {
+    name: dialect_insert(ProcessedUpdate)
+    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.bot_id, ProcessedUpdate.update_id])
+    .execution_options(preserve_rowcount=True)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_FIND = _read(Respondent, RespondentRow).where(
+    Respondent.platform == bindparam("platform"),
+    Respondent.external_id == bindparam("external_id"),
+)
+# The lock is its own statement: on PostgreSQL a statement that waited for it reads other
+# tables as they were when it began, so the assessment is read by the next one.
+_LOCK = _FIND.with_for_update()
+ASSESSMENTS_OF = (
+    _read(Assessment, AssessmentRow)
+    .where(Assessment.respondent_id == bindparam("respondent_id"))
+    .order_by(Assessment.id.desc())
+)
+"""A respondent's assessments as ``AssessmentRow`` fields, newest first."""
+_LATEST = ASSESSMENTS_OF.limit(1)
+_NEW_RESPONDENT = insert(Respondent).returning(Respondent.id)
+_UPDATE_RESPONDENT = update(Respondent).where(Respondent.id == bindparam("respondent_id"))
+_NEW_ASSESSMENT = insert(Assessment).returning(Assessment.id)
+_ANSWERS = select(
+    Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision
+).where(Answer.assessment_id == bindparam("assessment_id"))
+_EARLIER = (
+    select(Assessment.id, Assessment.practice_name, Assessment.completed_at)
+    .where(Assessment.respondent_id == bindparam("respondent_id"))
+    .where(Assessment.id < bindparam("before"))
+    .where(Assessment.status == "completed")
+    .where(Assessment.checklist_version == bindparam("checklist_version"))
+    .order_by(Assessment.id.desc())
+    .limit(EARLIER_LOOKBACK)
+)
+_JOIN = (
+    update(Assessment)
+    .where(Assessment.id == bindparam("assessment_id"))
+    .values(cohort_id=bindparam("joined"))
+)
+_NEW_ANSWER = insert(Answer)
+_CHANGE_ANSWER = update(Answer).where(
+    Answer.assessment_id == bindparam("answer_of"), Answer.criterion == bindparam("code")
+)
+_LOG = insert(AnswerLog)
+_WRITE = update(Assessment).where(
+    Assessment.id == bindparam("assessment_id"), Assessment.version == bindparam("seen")
+)
 
 
 def claim_update(connection: Connection, claim: Claim) -> bool:
@@ -493,10 +474,7 @@ def _context(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def write_snapshot(
-    connection: Connection,
-    assessment: AssessmentRow,
-    after: Snapshot,
-    now: datetime,
+    connection: Connection, assessment: AssessmentRow, after: Snapshot, now: datetime
 ) -> None:
     """Store ``after`` over the assessment as it was read and bump its version."""
     status = STATUS_OF_STATE.get(after.state, "active")

@@ -1,12 +1,9 @@
 """Answer logs and assessments for coordinators: CSV, JSON Lines and XLSX, streamed.
 
-Synchronous code over a ``Connection`` of its own (``export_engine``), so an export runs in a
-worker thread (bot) or directly (CLI) and never holds up the store's writer. Rows are read
-with a server-side cursor and written as they come, so memory stays flat however many rows
-there are, and a whole export reads one snapshot of the database.
-
-Respondents appear as keyed pseudonyms (``storage.coordination.pseudonym``); their platform ids
-only when asked for. Text that a spreadsheet would run as a formula is neutralised in CSV and
+Synchronous, on a ``Connection`` of its own (``export_engine``), so an export never holds up
+the store's writer. Rows stream from a server-side cursor to the file, so memory stays flat,
+and a whole export reads one snapshot. Respondents appear as keyed pseudonyms, their platform
+ids only when asked for. Text a spreadsheet would run as a formula is neutralised in CSV and
 XLSX (OWASP "CSV injection", CWE-1236); JSON Lines carries the data as it is.
 """
 
@@ -25,7 +22,7 @@ from operator import itemgetter
 from os import PathLike
 from typing import IO, Any, Literal, TextIO, cast
 
-from sqlalchemy import ColumnElement, Text, func, join, select, type_coerce
+from sqlalchemy import ColumnElement, Text, func, join, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -62,39 +59,7 @@ LIST_SEPARATOR = "; "
 """Between the target groups, themes or kinds of novelty of one cell."""
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 """How a workbook shows its date cells (UTC)."""
-IDENTITY_COLUMNS = ("platform", "platform_user_id")
-ASSESSMENT_KEY_COLUMNS = (
-    "respondent",
-    "assessment_id",
-    "cohort",
-    "country",
-    "checklist_version",
-    "practice_name",
-    "organisation",
-)
-"""The columns that say whose assessment of which practice a row belongs to."""
-ANSWER_COLUMNS = (
-    *ASSESSMENT_KEY_COLUMNS,
-    "criterion",
-    "criterion_title",
-    "value",
-    "value_label",
-    "aspects",
-    "comment",
-    "answered_at",
-    "revision",
-)
-"""The answer log's columns in ``codes`` naming."""
-PROFILE_COLUMNS = (*ASSESSMENT_KEY_COLUMNS, "target_groups", "themes")
-RESULT_COLUMNS = (
-    "overall_percent",
-    "band",
-    "status",
-    "started_at",
-    "completed_at",
-    "duration_seconds",
-)
-COLUMNS = {
+_KEY_PART = {
     "respondent": (N_("Respondent"), 19),
     "assessment_id": (N_("Assessment"), None),
     "cohort": (N_("Cohort"), None),
@@ -102,8 +67,9 @@ COLUMNS = {
     "checklist_version": (N_("Checklist version"), None),
     "practice_name": (N_("Practice"), 30),
     "organisation": (N_("Organisation"), 24),
-    "target_groups": (N_("Target groups"), 30),
-    "themes": (N_("Themes"), 30),
+}
+_PROFILE_PART = {"target_groups": (N_("Target groups"), 30), "themes": (N_("Themes"), 30)}
+_ANSWER_PART = {
     "criterion": (N_("Criterion"), None),
     "criterion_title": (N_("Criterion title"), 36),
     "value": (N_("Answer"), None),
@@ -112,17 +78,28 @@ COLUMNS = {
     "comment": (N_("Comment"), 60),
     "answered_at": (N_("Answered (UTC)"), 20),
     "revision": (N_("Revision"), None),
+}
+_RESULT_PART = {
     "overall_percent": (N_("Overall %"), None),
     "band": (N_("Stage"), None),
     "status": (N_("Status"), None),
     "started_at": (N_("Started (UTC)"), 20),
     "completed_at": (N_("Completed (UTC)"), 20),
     "duration_seconds": (N_("Duration (seconds)"), None),
+}
+_IDENTITY_PART = {
     "platform": (N_("Platform"), None),
     "platform_user_id": (N_("Platform user id"), 16),
 }
-"""Each column's name in ``labels`` naming (translated into the export's language) and its
-width on a sheet (``None``: the default)."""
+COLUMNS = {**_KEY_PART, **_PROFILE_PART, **_ANSWER_PART, **_RESULT_PART, **_IDENTITY_PART}
+"""Each column's code (as in ``codes`` naming), its name in ``labels`` naming (translated into
+the export's language) and its width on a sheet (``None``: the default)."""
+ASSESSMENT_KEY_COLUMNS = tuple(_KEY_PART)
+"""The columns that say whose assessment of which practice a row belongs to."""
+ANSWER_COLUMNS = (*_KEY_PART, *_ANSWER_PART)
+PROFILE_COLUMNS = (*_KEY_PART, *_PROFILE_PART)
+RESULT_COLUMNS = tuple(_RESULT_PART)
+IDENTITY_COLUMNS = tuple(_IDENTITY_PART)
 COLUMN_LABELS = {column: label for column, (label, _width) in COLUMNS.items()}
 STATUS_LABELS = {
     "active": N_("In progress"),
@@ -211,14 +188,9 @@ class _Cells:
         self.content = content
         self.options = options
         self.text: Callable[[Any], Any] = _safe if options.neutralised else _same
-        self.versions: dict[int, _Words] = {}
+        with use_language(options.language):
+            self.words = {v: self._words(c) for v, c in content.checklists.items()}
         self.countries: dict[str | None, str | None] = {}
-
-    def words(self, version: int) -> _Words:
-        """The coded values of a checklist version in the export's words."""
-        if version not in self.versions:
-            self.versions[version] = self._words(self.content.checklist(version))
-        return self.versions[version]
 
     def _words(self, checklist: Checklist) -> _Words:
         text, codes = self.text, self.options.names == "codes"
@@ -226,23 +198,22 @@ class _Cells:
         def named(items: Iterable[Any]) -> dict[str, str]:
             return {item.code: item.code if codes else text(_(item.label)) for item in items}
 
-        with use_language(self.options.language):
-            taxonomy = checklist.knowledge.taxonomy
-            return _Words(
-                titles={c.code: text(_(c.title)) for c in checklist.criteria},
-                values={v: text(answer_label(checklist, v)) for v in (None, 0, 1, 2, 3)},
-                aspects=named(aspect for c in checklist.criteria for aspect in c.aspects),
-                groups=named(taxonomy.target_groups),
-                themes=named(taxonomy.themes),
-                bands=named(checklist.bands),
-                statuses={
-                    code: code if codes else text(_(label))
-                    for code, label in STATUS_LABELS.items()
-                },
-            )
+        taxonomy = checklist.knowledge.taxonomy
+        return _Words(
+            titles={c.code: text(_(c.title)) for c in checklist.criteria},
+            values={v: text(answer_label(checklist, v)) for v in (None, 0, 1, 2, 3)},
+            aspects=named(aspect for c in checklist.criteria for aspect in c.aspects),
+            groups=named(taxonomy.target_groups),
+            themes=named(taxonomy.themes),
+            bands=named(checklist.bands),
+            statuses={
+                code: code if codes else text(_(label)) for code, label in STATUS_LABELS.items()
+            },
+        )
 
-    def key(self, row: Any) -> tuple[Cell, ...]:
-        """The ``ASSESSMENT_KEY_COLUMNS`` of a row read with ``_KEY``."""
+    def assessment(self, row: Any) -> tuple[tuple[Cell, ...], _Words, tuple[Cell, ...]]:
+        """Of a row read with ``_KEY``: its ``ASSESSMENT_KEY_COLUMNS``, its checklist's words
+        and its ``IDENTITY_COLUMNS`` (if the export has them)."""
         text, country = self.text, row.country
         if country not in self.countries:
             shown = country
@@ -250,7 +221,7 @@ class _Cells:
                 with use_language(self.options.language):
                     shown = country_name(None if country == OTHER_COUNTRY else country)
             self.countries[country] = text(shown)
-        return (
+        key = (
             pseudonym(self.options.key, row.platform, row.external_id),
             row.assessment_id,
             text(row.cohort),
@@ -259,12 +230,10 @@ class _Cells:
             text(row.practice_name),
             text(row.organisation),
         )
-
-    def identity(self, row: Any) -> tuple[Cell, ...]:
-        """The ``IDENTITY_COLUMNS`` of a row read with ``_KEY``, if the export has them."""
-        if not self.options.include_identities:
-            return ()
-        return (self.text(row.platform), self.text(row.external_id))
+        identity: tuple[Cell, ...] = ()
+        if self.options.include_identities:
+            identity = (text(row.platform), text(row.external_id))
+        return key, self.words[row.checklist_version], identity
 
     def table(self, columns: Sequence[str], rows: Iterator[Row]) -> Table:
         """The table of ``rows`` under ``columns`` (and the identities, if asked for)."""
@@ -366,9 +335,9 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
         (
             AnswerLog.criterion,
             AnswerLog.value,
-            # As stored: most rows have none, and decoding "[]" a million times costs more
-            # than the rest of the row (a driver that decodes JSON itself hands a list).
-            type_coerce(AnswerLog.aspects, Text),
+            # As text: most rows have none, and decoding "[]" a million times costs more than
+            # the rest of the row.
+            AnswerLog.aspects.cast(Text),
             AnswerLog.comment,
             _iso_text(connection, AnswerLog.at) if options.dates == "text" else AnswerLog.at,
             AnswerLog.revision,
@@ -377,9 +346,6 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
         options.export_filter,
     ).order_by(AnswerLog.id)
     cells = _Cells(content, options)
-
-    def assessment(row: Any) -> tuple[Any, ...]:
-        return cells.key(row), cells.words(row.checklist_version), cells.identity(row)
 
     def rows() -> Iterator[Row]:
         known: dict[int, tuple[Any, ...]] = {}
@@ -395,7 +361,7 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
                     if cached is None:
                         if len(known) >= ASSESSMENT_CACHE:  # bounded: constant memory
                             known.clear()
-                        cached = known[found[2]] = assessment(found)
+                        cached = known[found[2]] = cells.assessment(found)
                     key, words, identity = cached
                     if comment and comment[0] in formula:
                         comment = "'" + comment
@@ -407,7 +373,7 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
                         words.titles.get(criterion, criterion),
                         NOT_APPLICABLE_CELL if value is None else value,
                         words.values.get(value),
-                        _joined(_listed(aspects), words.aspects)
+                        _joined(json.loads(aspects), words.aspects)
                         if aspects and aspects != "[]"
                         else None,
                         comment,
@@ -417,13 +383,6 @@ def answers_table(connection: Connection, content: Content, options: Options) ->
                     )
 
     return cells.table(ANSWER_COLUMNS, rows())
-
-
-def _listed(stored: str | list[str]) -> list[str]:
-    """A JSON list as the database handed it: as text, or already decoded."""
-    if isinstance(stored, str):
-        return cast(list[str], json.loads(stored))
-    return stored
 
 
 def criterion_columns(content: Content) -> tuple[str, ...]:
@@ -470,7 +429,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
     moment = _iso if options.dates == "text" else _naive
 
     def wide(first: Any, answers: dict[str, Any]) -> Row:
-        words = cells.words(first.checklist_version)
+        key, words, identity = cells.assessment(first)
         checklist = content.checklist(first.checklist_version)
         result = score(checklist, {code: answer.value for code, answer in answers.items()})
         started, completed = first.started_at, first.completed_at
@@ -486,7 +445,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
             else:
                 by_criterion.append(text(answer.comment))
         return (
-            *cells.key(first),
+            *key,
             _joined(first.target_groups, words.groups),
             _joined(first.themes, words.themes),
             *by_criterion,
@@ -496,7 +455,7 @@ def assessments_table(connection: Connection, content: Content, options: Options
             moment(started),
             moment(completed),
             None if completed is None else round((completed - started).total_seconds()),
-            *cells.identity(first),
+            *identity,
         )
 
     def rows() -> Iterator[Row]:
@@ -589,60 +548,50 @@ def _close(rows: Iterable[Row]) -> None:
 
 
 @contextmanager
-def _text_stream(out: IO[bytes] | IO[str]) -> Iterator[TextIO]:
-    if isinstance(out, io.TextIOBase):
-        yield cast(TextIO, out)
-        out.flush()
-        return
-    wrapper = io.TextIOWrapper(cast(IO[bytes], out), encoding="utf-8", newline="")
+def _text_stream(out: IO[bytes] | IO[str], rows: Iterable[Row]) -> Iterator[TextIO]:
+    """``out`` as text; ``rows`` are closed after the block, however it ends."""
+    wrapper = None
     try:
-        yield wrapper
-        wrapper.flush()
+        if not isinstance(out, io.TextIOBase):
+            wrapper = io.TextIOWrapper(cast(IO[bytes], out), encoding="utf-8", newline="")
+        text = cast(TextIO, wrapper or out)
+        yield text
+        text.flush()
     finally:
-        # Detached, the wrapper leaves the caller's stream open when it is collected.
-        wrapper.detach()
+        _close(rows)
+        if wrapper is not None:
+            # Detached, the wrapper leaves the caller's stream open when it is collected.
+            wrapper.detach()
 
 
-def write_csv(
-    header: Sequence[str],
-    rows: Iterable[Row],
-    out: IO[bytes] | IO[str],
-    *,
-    excel: bool = False,
-    neutralised: bool = False,
-) -> int:
+def write_csv(table: Table, out: IO[bytes] | IO[str], *, excel: bool = False) -> int:
     """Write a CSV file (UTF-8; for Excel: with a BOM, ``;`` and decimal commas); rows written.
 
     Formula text is quoted unless the rows were ``neutralised`` as they were made.
     """
-    cells = rows if neutralised else map(_inert, rows)
-    try:
-        with _text_stream(out) as text:
-            if excel:
-                text.write("\ufeff")
-                cells = map(_decimal_commas, cells)
-            writer = csv.writer(text, delimiter=";" if excel else ",", lineterminator="\r\n")
-            writer.writerow([neutralise(name) for name in header])
-            # The rows go to the C writer as they come. zip() takes a row before a number, so
-            # the counter stops at the number of rows written.
-            count = itertools.count()
-            writer.writerows(map(itemgetter(0), zip(cells, count, strict=False)))
-            return next(count)
-    finally:
-        _close(rows)
+    rows = table.rows
+    cells = rows if table.neutralised else map(_inert, rows)
+    with _text_stream(out, rows) as text:
+        if excel:
+            text.write("\ufeff")
+            cells = map(_decimal_commas, cells)
+        writer = csv.writer(text, delimiter=";" if excel else ",", lineterminator="\r\n")
+        writer.writerow([neutralise(name) for name in table.header])
+        # The rows go to the C writer as they come. zip() takes a row before a number, so the
+        # counter stops at the number of rows written.
+        count = itertools.count()
+        writer.writerows(map(itemgetter(0), zip(cells, count, strict=False)))
+        return next(count)
 
 
-def write_jsonl(header: Sequence[str], rows: Iterable[Row], out: IO[bytes] | IO[str]) -> int:
+def write_jsonl(table: Table, out: IO[bytes] | IO[str]) -> int:
     """Write JSON Lines, one object per row keyed by the header; rows written."""
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     number = 0
-    try:
-        with _text_stream(out) as text:
-            for row in rows:
-                text.write(encode(dict(zip(header, row, strict=True))) + "\n")
-                number += 1
-    finally:
-        _close(rows)
+    with _text_stream(out, table.rows) as text:
+        for row in table.rows:
+            text.write(encode(dict(zip(table.header, row, strict=True))) + "\n")
+            number += 1
     return number
 
 
@@ -669,7 +618,6 @@ def write_xlsx(
             {
                 "constant_memory": True,
                 "tmpdir": scratch,
-                "strings_to_numbers": False,
                 "strings_to_formulas": False,
                 "strings_to_urls": False,
                 # write() hands datetimes to write_datetime with this number format.
@@ -743,8 +691,6 @@ def export(
 
     ``names`` defaults to ``labels`` for CSV and ``codes`` for JSON Lines, whose keys are data.
     """
-    if shape not in ("answers", "assessments"):
-        raise ValueError(f"unknown export shape {shape!r}")
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"unknown export format {fmt!r}")
     with snapshot(connection, key) as key:
@@ -758,8 +704,8 @@ def export(
         )
         made = table(connection, content, shape, options)
         if fmt == "jsonl":
-            return write_jsonl(made.header, made.rows, out)
-        return write_csv(made.header, made.rows, out, excel=excel, neutralised=True)
+            return write_jsonl(made, out)
+        return write_csv(made, out, excel=excel)
 
 
 def export_xlsx(

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, cast, delete, exists, select, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
+from storage.coordination import remove_coordinator
 from storage.dialogue import Who, find_respondent
 from storage.models import (
     Answer,
@@ -73,12 +74,7 @@ def _delete(connection: Connection, assessments: Any) -> tuple[int, int, int]:
 def erase(connection: Connection, platform: str, external_id: str) -> Erased:
     """Erase a respondent with everything they answered; their coordinator role goes too."""
     found = find_respondent(connection, Who(platform, external_id))
-    coordinator = connection.execute(
-        delete(Coordinator).where(
-            Coordinator.platform == platform, Coordinator.external_id == external_id
-        )
-    ).rowcount
-    if coordinator or found is not None:
+    if remove_coordinator(connection, platform, external_id) or found is not None:
         reclaim(connection, ERASED_TABLES)
     if found is None:
         return Erased(0, 0, 0, 0)
@@ -88,18 +84,20 @@ def erase(connection: Connection, platform: str, external_id: str) -> Erased:
     return erased
 
 
-def _jsonable(row: RowMapping | None) -> dict[str, Any] | None:
-    """A row as JSON-ready data, times in ISO 8601."""
-    if row is None:
-        return None
-    return {
-        key: value.isoformat() if isinstance(value, datetime) else value
-        for key, value in row.items()
-    }
+def _all(connection: Connection, statement: Any) -> list[dict[str, Any]]:
+    """The rows of ``statement`` as JSON-ready data, times in ISO 8601."""
+    rows = connection.execute(statement).mappings()
+    return [
+        {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in row.items()
+        }
+        for row in rows
+    ]
 
 
-def _all(connection: Connection, statement: Any) -> list[Any]:
-    return [_jsonable(row) for row in connection.execute(statement).mappings()]
+def _one(connection: Connection, statement: Any) -> dict[str, Any] | None:
+    return next(iter(_all(connection, statement)), None)
 
 
 _FIELDS = (Answer.criterion, Answer.value, Answer.aspects, Answer.comment, Answer.revision)
@@ -125,21 +123,18 @@ _ASSESSMENT = (
 
 def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     """Everything SI Check keeps about the respondent, as JSON-ready data."""
-    respondent = _jsonable(
-        connection.execute(
-            select(
-                Respondent.id,
-                Respondent.platform,
-                Respondent.external_id.label("user_id"),
-                Respondent.language,
-                Respondent.consent_at,
-                Respondent.start_payload,
-                Respondent.reminders,
-                Respondent.created_at,
-            ).where(Respondent.platform == who.platform, Respondent.external_id == who.external_id)
-        )
-        .mappings()
-        .first()
+    respondent = _one(
+        connection,
+        select(
+            Respondent.id,
+            Respondent.platform,
+            Respondent.external_id.label("user_id"),
+            Respondent.language,
+            Respondent.consent_at,
+            Respondent.start_payload,
+            Respondent.reminders,
+            Respondent.created_at,
+        ).where(Respondent.platform == who.platform, Respondent.external_id == who.external_id),
     )
     if respondent is None:
         return None
@@ -147,14 +142,11 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     assessments = _all(connection, select(*_ASSESSMENT).where(theirs).order_by(Assessment.id))
     for assessment in assessments:
         cohort = select(Cohort.code, Cohort.name).where(Cohort.id == assessment.pop("cohort_id"))
-        assessment["cohort"] = _jsonable(connection.execute(cohort).mappings().first())
-        answers = select(*_FIELDS, Answer.answered_at).where(
-            Answer.assessment_id == assessment["id"]
-        )
+        assessment["cohort"] = _one(connection, cohort)
+        of = assessment["id"]
+        answers = select(*_FIELDS, Answer.answered_at).where(Answer.assessment_id == of)
         assessment["answers"] = _all(connection, answers.order_by(Answer.criterion))
-        log = select(*_LOGGED, AnswerLog.at, AnswerLog.source).where(
-            AnswerLog.assessment_id == assessment["id"]
-        )
+        log = select(*_LOGGED, AnswerLog.at, AnswerLog.source).where(AnswerLog.assessment_id == of)
         assessment["answer_log"] = _all(connection, log.order_by(AnswerLog.id))
     coordinator = select(Coordinator.notify_completed, Coordinator.added_at).where(
         Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
@@ -162,7 +154,7 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     return {
         "respondent": respondent,
         "assessments": assessments,
-        "coordinator": _jsonable(connection.execute(coordinator).mappings().first()),
+        "coordinator": _one(connection, coordinator),
     }
 
 

@@ -13,17 +13,12 @@ from dialogs.content import Content
 from dialogs.i18n import SOURCE_LANGUAGE
 from dialogs.report import History, PastAssessment, Report, build_report
 from dialogs.scoring import score
-from storage.dialogue import ASSESSMENT_FIELDS, AssessmentRow, Who, find_respondent, load_snapshot
+from storage.dialogue import ASSESSMENTS_OF, AssessmentRow, Who, find_respondent, load_snapshot
 from storage.models import Answer, Assessment
 
 HISTORY_MAX = 10
 
-_COMPLETED = (
-    select(Assessment.id, *ASSESSMENT_FIELDS)
-    .where(Assessment.respondent_id == bindparam("respondent_id"))
-    .where(Assessment.status == "completed")
-    .order_by(Assessment.id.desc())
-)
+_COMPLETED = ASSESSMENTS_OF.where(Assessment.status == "completed")
 _ONE_COMPLETED = _COMPLETED.where(Assessment.id == bindparam("assessment_id"))
 _VALUES = select(Answer.assessment_id, Answer.criterion, Answer.value).where(
     Answer.assessment_id.in_(bindparam("ids", expanding=True))

@@ -1,10 +1,8 @@
 """Aggregate figures for coordinators: who started and completed, and how criteria were answered.
 
-Plain read-only units of work over a ``Connection``, like ``storage.reports``, returning data
-only: how a chat or a terminal shows them is ``bot/``'s business. Answers are counted in SQL
+Read-only units of work returning data only (``bot/`` shows them). Answers are counted in SQL
 per cohort and country; assessments reach Python as one short row each. A group with fewer
-finishers than the threshold keeps its figures to itself, so nobody in a small group can be
-recognised by their answers.
+finishers than the threshold keeps its figures to itself, so nobody in it can be recognised.
 
 A country is an ISO code, ``OTHER_COUNTRY`` when the practitioner chose "another country", or
 ``None`` when none is recorded (the assessment stopped before the country question).
@@ -16,19 +14,9 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVarTuple
+from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    and_,
-    case,
-    exists,
-    func,
-    literal_column,
-    null,
-    select,
-)
+from sqlalchemy import and_, case, exists, func, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -46,7 +34,6 @@ OTHER_COUNTRY = "other"
 BEFORE_COUNTRY = (machine.LANGUAGE, machine.CONSENT, machine.PROFILE_NAME, machine.PROFILE_COUNTRY)
 """States in which the country question has not been answered yet."""
 
-_Row = TypeVarTuple("_Row")
 GroupKey = tuple[int | None, str | None]
 """An assessment group: its cohort's id and its country."""
 
@@ -107,7 +94,7 @@ def country_key() -> Any:
     )
     return case(
         (Assessment.country.is_not(None), Assessment.country),
-        (unknown, null()),
+        (unknown, None),
         else_=_constant(OTHER_COUNTRY),
     )
 
@@ -116,43 +103,37 @@ def _constant(text: str) -> Any:
     return literal_column("'" + text.replace("'", "''") + "'")
 
 
-def _selected(
-    statement: Select[*_Row],
-    cohort: str | None,
-    country: str | None,
-    *,
-    completed: bool = False,
-) -> Select[*_Row]:
-    """``statement`` over the assessments chosen, with their cohort joined."""
-    conditions: list[ColumnElement[bool]] = [
-        # Whoever declined consent asked for nothing to be recorded, and whoever has not yet
-        # given it has not started: neither is counted.
-        Assessment.status != "declined",
-        Assessment.state.not_in(("language", "consent")),
-    ]
-    if completed:
-        conditions.append(Assessment.status == "completed")
-    if cohort is not None:
-        conditions.append(Cohort.code == cohort)
-    if country == OTHER_COUNTRY:
-        conditions.append(country_key() == OTHER_COUNTRY)
-    elif country is not None:
-        conditions.append(Assessment.country == country)
-    return statement.outerjoin(Cohort, Cohort.id == Assessment.cohort_id).where(*conditions)
-
-
 # Labelled apart from the column: PostgreSQL would group by the column of a name they shared.
 _COUNTRY = country_key().label("country_key")
-_ASSESSMENTS = select(
-    Assessment.cohort_id,
-    Cohort.code,
-    Cohort.name,
-    _COUNTRY,
-    Assessment.respondent_id,
-    Assessment.status,
-    Assessment.started_at,
-    Assessment.completed_at,
-).select_from(Assessment)
+_STARTED = (
+    # Whoever declined consent asked for nothing to be recorded, and whoever has not yet given
+    # it has not started: neither is counted.
+    Assessment.status != "declined",
+    Assessment.state.not_in(("language", "consent")),
+)
+_ASSESSMENTS = (
+    select(
+        Assessment.cohort_id,
+        Cohort.code,
+        Cohort.name,
+        _COUNTRY,
+        Assessment.respondent_id,
+        Assessment.status,
+        Assessment.started_at,
+        Assessment.completed_at,
+    )
+    .select_from(Assessment)
+    .outerjoin(Cohort, Cohort.id == Assessment.cohort_id)
+    .where(*_STARTED)
+)
+_ANSWERS = (
+    select(Assessment.cohort_id, _COUNTRY, Answer.criterion, Answer.value, func.count())
+    .select_from(Answer)
+    .join(Assessment, Assessment.id == Answer.assessment_id)
+    .where(*_STARTED, Assessment.status == "completed")
+    .group_by(Assessment.cohort_id, _COUNTRY, Answer.criterion, Answer.value)
+)
+"""How often each value is the current answer to each criterion, per group."""
 
 
 def stats(
@@ -166,7 +147,7 @@ def stats(
     """Figures of everything selected first, then of each cohort and country, small ones empty."""
     # Every group is read, chosen or not: whether one is hidden depends on the others.
     groups: defaultdict[GroupKey, list[Any]] = defaultdict(list)
-    for row in connection.execute(_selected(_ASSESSMENTS, None, None)):
+    for row in connection.execute(_ASSESSMENTS):
         groups[(row.cohort_id, row.country_key)].append(row)
     # The figures are those of the people who finished: so few of them is what gives one away.
     hidden = hidden_groups({key: _finishers(rows) for key, rows in groups.items()}, threshold)
@@ -175,15 +156,18 @@ def stats(
         for key, rows in groups.items()
         if cohort in (None, rows[0].code) and country in (None, key[1])
     }
-    answers = _answer_counts(connection, cohort, country)
-    # The latest checklist's criteria in order, then any others that older answers used.
-    codes = [criterion.code for criterion in content.latest.criteria]
-    codes += sorted({code for by_code in answers.values() for code in by_code} - set(codes))
+    answers: defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
     # Answers add up across groups (unlike respondents), so the overall ones are summed here.
     every_answer: defaultdict[str, Counter[int | None]] = defaultdict(Counter)
-    for by_code in answers.values():
-        for code, counts in by_code.items():
-            every_answer[code].update(counts)
+    for cohort_id, found_country, code, value, count in connection.execute(_ANSWERS):
+        if (cohort_id, found_country) in chosen:
+            answers[(cohort_id, found_country)][code][value] = count
+            every_answer[code][value] += count
+    # The latest checklist's criteria in order, then any others that older answers used.
+    codes = [criterion.code for criterion in content.latest.criteria]
+    codes += sorted(set(every_answer) - set(codes))
     name = connection.execute(select(Cohort.name).where(Cohort.code == cohort)).scalar()
     # A selection of one cohort in one country is a single group: its total is that group.
     single = cohort is not None and country is not None and any(key in hidden for key in chosen)
@@ -227,26 +211,6 @@ def hidden_groups(respondents: dict[GroupKey, int], threshold: int) -> set[Group
                 hidden.add(min(shown, key=lambda key: (respondents[key], str(key))))
                 changed = True
     return hidden
-
-
-def _answer_counts(
-    connection: Connection, cohort: str | None, country: str | None
-) -> defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]]:
-    """How often each value was the current answer to each criterion, per group."""
-    statement = (
-        select(Assessment.cohort_id, _COUNTRY, Answer.criterion, Answer.value, func.count())
-        .select_from(Answer)
-        .join(Assessment, Assessment.id == Answer.assessment_id)
-        .group_by(Assessment.cohort_id, _COUNTRY, Answer.criterion, Answer.value)
-    )
-    answers: defaultdict[GroupKey, defaultdict[str, dict[int | None, int]]] = defaultdict(
-        lambda: defaultdict(dict)
-    )
-    for cohort_id, found_country, code, value, count in connection.execute(
-        _selected(statement, cohort, country, completed=True)
-    ):
-        answers[(cohort_id, found_country)][code][value] = count
-    return answers
 
 
 def _order(row: Any) -> tuple[bool, str, str, bool, str]:

@@ -1,16 +1,11 @@
 """Running units of work in committed transactions: the one way SI Check writes.
 
-A unit of work is a plain synchronous function over a SQLAlchemy ``Connection`` (see
-``storage.dialogue``). ``Store.run`` runs it in a transaction of its own on a worker thread and
-returns its result only after that transaction has committed. SQLite has one writer (one
-worker, each transaction begun ``IMMEDIATE``); on PostgreSQL several units run at once, each
-locking its respondent's row, and a unit that lost a race with another replica, met a
-deadlock or lost its connection is run again, ``ATTEMPTS`` times in all (had a lost commit
-gone through after all, the update id the unit claimed makes the rerun a repeat).
-
-A unit that erased personal data asks for ``reclaim``: after its commit the store makes the
-database let go of the erased rows' bytes (a WAL checkpoint on SQLite, whose ``secure_delete``
-has already overwritten them; a ``VACUUM`` of the touched tables on PostgreSQL).
+A unit of work is a synchronous function over a ``Connection`` (see ``storage.dialogue``).
+SQLite has one writer (one worker, transactions begun ``IMMEDIATE``); on PostgreSQL several
+units run at once, each locking its respondent's row. A unit that lost a race, met a deadlock
+or lost its connection runs again (had a lost commit gone through after all, the update id the
+unit claimed makes the rerun a repeat). After a unit that erased personal data commits, the
+database is made to let go of the erased rows' bytes (``reclaim``).
 """
 
 from __future__ import annotations
@@ -51,13 +46,10 @@ def reclaim(connection: Connection, tables: Iterable[str]) -> None:
 
 def transient(error: BaseException) -> bool:
     """Whether a unit that failed with ``error`` may well succeed if run again."""
-    if isinstance(error, ConcurrentUpdateError):
-        return True
     if not isinstance(error, DBAPIError):
-        return False
-    return error.connection_invalidated or getattr(error.orig, "sqlstate", None) in (
-        RETRIED_STATES
-    )
+        return isinstance(error, ConcurrentUpdateError)
+    state = getattr(error.orig, "sqlstate", None)
+    return error.connection_invalidated or state in RETRIED_STATES
 
 
 def release(connection: Connection, tables: Iterable[str]) -> None:
@@ -128,7 +120,6 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     store: Store
-    """Where every dialogue step is applied and committed."""
 
     async def close(self) -> None:
         """Finish queued steps and release every connection."""

@@ -415,7 +415,7 @@ def test_the_csv_writer_quotes_formula_text_only_and_leaves_numbers_alone() -> N
         (0, -0.0, "\n=1+1"),
     ]
     out = io.StringIO(newline="")
-    assert write_csv(header, iter(rows), out) == len(rows)
+    assert write_csv(Table(header, iter(rows)), out) == len(rows)
     assert csv_rows(out.getvalue()) == [
         ["n", "x", "text"],
         ["-2", "-1.5", "'-2+3"],
