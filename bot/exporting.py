@@ -1,4 +1,4 @@
-"""Exports as a coordinator asks for them: options parsed once for the CLI and Telegram.
+"""Exports and figures as a coordinator asks for them: options read once for the CLI and Telegram.
 
 An export runs on a connection of its own (``storage.exports.export_engine``), never through
 the store's writer, and writes to a file, so a million rows never sit in memory.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from babel import Locale
+from sqlalchemy.engine import Connection
 
 from bot.arguments import is_number
 from dialogs.content import Content
@@ -24,6 +25,7 @@ from dialogs.report import country_name
 from dialogs.views import COUNTRIES
 from storage.coordination import derived_key
 from storage.exports import ExportFilter, Names, Shape, export, export_engine, export_xlsx
+from storage.stats import GroupStats, stats
 
 Kind = Literal["csv", "excel", "xlsx", "jsonl"]
 KINDS: tuple[Kind, ...] = ("xlsx", "csv", "excel", "jsonl")
@@ -70,6 +72,14 @@ def country_code(given: str, language: str) -> str:
                 countries=valid,
             )
         )
+
+
+def figures(
+    content: Content, threshold: int, cohort: str | None, country: str | None, language: str
+) -> Callable[[Connection], list[GroupStats]]:
+    """The store's unit reading the figures asked for; ``UnknownCountryError`` before any read."""
+    code = country_code(country, language) if country else None
+    return lambda c: stats(c, content, cohort=cohort, country=code, threshold=threshold)
 
 
 @dataclass(frozen=True)

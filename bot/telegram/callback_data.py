@@ -22,8 +22,15 @@ LARGEST = Expected(checklist_version=9999, assessment_id=2**63 - 1, version=2**3
 """The largest ids a button can carry: the view's fields as the database can hold them."""
 REPORT_TOKEN = events.encode(events.Report())
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_READ: dict[object, Callable[[str], object]] = {int: int, str: str, bool: "y".__eq__}
-_VIEW = re.compile(r"v(\d{1,4}):(\d{1,19}):(\d{1,10}):(.+)", re.ASCII)
+_VIEW = r"v(\d{1,4}:\d{1,19}:\d{1,10}):"
+"""A view's ids, as ``pack`` writes them, as one group."""
+_READ: dict[object, Callable[[str], object]] = {
+    int: int,
+    str: str,
+    bool: "y".__eq__,
+    Expected: lambda ids: Expected(*map(int, ids.split(":"))),
+    events.Event: events.decode,
+}
 
 
 def _checked(data: str) -> str:
@@ -39,16 +46,11 @@ def pack(expected: Expected, action: str) -> str:
     )
 
 
-def _view(data: str) -> tuple[Expected, str] | None:
-    match = _VIEW.fullmatch(data)
-    return None if match is None else (Expected(*map(int, match.groups()[:3])), match[4])
-
-
 @dataclass(frozen=True)
 class Press:
     """One kind of button. Unless a kind says otherwise, its data is ``TAG`` then its fields,
-    ``:``-separated (a bool as ``y`` or ``n``), read back through ``FORM``, whose groups are
-    the fields in order."""
+    ``:``-separated (a bool as ``y`` or ``n``). It is read back through ``FORM``, whose groups
+    are the fields in order, each read by its type (``None`` if one is not of it)."""
 
     TAG: ClassVar[str]
     FORM: ClassVar[re.Pattern[str]]
@@ -64,9 +66,9 @@ class Press:
         match = cls.FORM.fullmatch(data)
         if match is None:
             return None
-        kinds = get_type_hints(cls)
-        texts = zip(fields(cls), match.groups(), strict=True)
-        return cls(*(_READ[kinds[field.name]](text) for field, text in texts))
+        texts = zip(_READERS[cls], match.groups(), strict=True)
+        values = [read(text) for read, text in texts]
+        return None if None in values else cls(*values)
 
 
 @dataclass(frozen=True)
@@ -76,18 +78,18 @@ class StepPress(Press):
 
     expected: Expected
     event: events.Event
+    FORM = re.compile(f"{_VIEW}(.+)", re.ASCII)
 
     def data(self) -> str:
         return pack(self.expected, events.encode(self.event))
 
     @classmethod
     def parse(cls, data: str) -> Self | None:
+        press = super().parse(data)
         # A report or history token is a kind of its own, not a step.
-        view = _view(data)
-        event = None if view is None else events.decode(view[1])
-        if view is None or event is None or isinstance(event, events.Report | events.Open):
+        if press is None or isinstance(press.event, events.Report | events.Open):
             return None
-        return cls(view[0], event)
+        return press
 
 
 @dataclass(frozen=True)
@@ -96,14 +98,10 @@ class ReportPress(Press):
     ``expected`` names, sent only to the respondent who owns it."""
 
     expected: Expected
+    FORM = re.compile(_VIEW + re.escape(REPORT_TOKEN), re.ASCII)
 
     def data(self) -> str:
         return pack(self.expected, REPORT_TOKEN)
-
-    @classmethod
-    def parse(cls, data: str) -> Self | None:
-        view = _view(data)
-        return cls(view[0]) if view is not None and view[1] == REPORT_TOKEN else None
 
 
 @dataclass(frozen=True)
@@ -170,6 +168,8 @@ class NoticesOffPress(Press):
 
 
 KINDS: tuple[type[Press], ...] = tuple(Press.__subclasses__())
+_READERS = {kind: [_READ[get_type_hints(kind)[f.name]] for f in fields(kind)] for kind in KINDS}
+"""How each kind's fields are read, in order: the types resolved once, not at every press."""
 P = TypeVar("P", bound=Press)
 
 

@@ -31,7 +31,6 @@ from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, current_language, ngettext, use_language
 from storage import coordination
 from storage.dialogue import Who
-from storage.stats import stats
 
 log = logging.getLogger(__name__)
 REFUSED = N_("This command is for coordinators.")
@@ -42,6 +41,11 @@ COHORT_USAGE = N_(
 NOTICES_ON = N_("You will be told when an assessment in one of your cohorts is completed.")
 NOTICES_OFF = N_("You will no longer be told about completed assessments.")
 NOTIFY_USAGE = N_("Send /notify on or /notify off.")
+EXPORT_USAGE = N_(
+    "Unknown export option: %(option)s. For example: /export csv assessments completed "
+    "country=LV since=2026-01-01 (formats xlsx, csv, excel, jsonl; codes for stable column "
+    "names; cohort=, until=, version=)."
+)
 NAME_MAX = 200
 LIST_MAX = 3500
 Command = Callable[[Update, BotContext, int], Coroutine[Any, Any, None]]
@@ -55,7 +59,7 @@ def _coordinator(context: BotContext) -> Callable[[Connection, Who], int | None]
 
 def for_coordinators(command: Command) -> Handler:
     """``command``, called with the sender's coordinator id in their language (``use_language``);
-    anyone else gets the one refusal."""
+    anyone else gets the one refusal. Options it cannot read are explained."""
 
     async def handle(update: Update, context: BotContext) -> None:
         claimed = await once(update, context, _coordinator(context))
@@ -66,7 +70,13 @@ def for_coordinators(command: Command) -> Handler:
                 log.info("coordinator command refused (update %s)", update.update_id)
                 await send(context.bot, chat_of(update), _(REFUSED))
                 return
-            await command(update, context, claimed.result)
+            try:
+                await command(update, context, claimed.result)
+            except exporting.UnknownCountryError as error:
+                await send(context.bot, chat_of(update), escape(str(error)))
+            except exporting.ExportRequestError as error:
+                option = escape(str(error)[:NAME_MAX])
+                await send(context.bot, chat_of(update), _(EXPORT_USAGE, option=option))
 
     return handle
 
@@ -167,17 +177,11 @@ async def stats_command(update: Update, context: BotContext, _coordinator: int) 
     language = current_language()
     options = dict(arg.split("=", 1) for arg in context.args or [] if "=" in arg)
     services = context.services
-    content, cohort = services.content, options.get("cohort")
-    country = options.get("country") or None
-    try:
-        country = country and exporting.country_code(country, language)
-    except exporting.UnknownCountryError as error:
-        await send(context.bot, chat_of(update), escape(str(error)))
-        return
-    threshold = services.settings.stats_min_group
-    groups = await services.database.store.run(
-        lambda c: stats(c, content, cohort=cohort, country=country, threshold=threshold)
+    content, threshold = services.content, services.settings.stats_min_group
+    figures = exporting.figures(
+        content, threshold, options.get("cohort"), options.get("country"), language
     )
+    groups = await services.database.store.run(figures)
     await send(context.bot, chat_of(update), stats_html(groups, content, language))
     png = await services.draw(lambda: stats_png(groups, content, language) or b"")
     if png:
@@ -188,37 +192,22 @@ UPLOAD_MAX = 49_000_000
 """Under Telegram's 50 MB (50,000,000 bytes) for a file a bot sends, with room for the form."""
 PROGRESS_EVERY = 3.0
 """Seconds between edits of the progress message, well within Telegram's edit limits."""
-EXPORT_USAGE = N_(
-    "Unknown export option: %(option)s. For example: /export csv assessments completed "
-    "country=LV since=2026-01-01 (formats xlsx, csv, excel, jsonl; codes for stable column "
-    "names; cohort=, until=, version=)."
-)
 
 
 @for_coordinators
 async def export_command(update: Update, context: BotContext, _coordinator: int) -> None:
     """Send an export as files, editing a progress message while it is written."""
-    language = current_language()
-    chat = chat_of(update)
-    try:
-        request = exporting.parse_words(context.args or [], language)
-    except exporting.UnknownCountryError as error:
-        await send(context.bot, chat, escape(str(error)))
-        return
-    except exporting.ExportRequestError as error:
-        option = escape(str(error)[:NAME_MAX])
-        await send(context.bot, chat, _(EXPORT_USAGE, option=option))
-        return
-    progress = await context.bot.send_message(chat, _("Preparing the export…"))
+    request = exporting.parse_words(context.args or [], current_language())
+    progress = await context.bot.send_message(chat_of(update), _("Preparing the export…"))
     # Written after this handler returns, so a long export holds up no other update.
-    follow_up(update, context, _export(context, request, progress, language))
+    follow_up(update, context, _export(context, request, progress))
 
 
 async def _export(
-    context: BotContext, request: exporting.ExportRequest, progress: Message, language: str
+    context: BotContext, request: exporting.ExportRequest, progress: Message
 ) -> None:
     """Write the export, keeping the progress message current, then send its files."""
-    services = context.services
+    services, language = context.services, request.language
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sicheck-export-") as folder, use_language(language):
         path = Path(folder) / request.filename
