@@ -199,21 +199,17 @@ async def _cohort(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.documents import stats_png
-    from bot.exporting import UnknownCountryError, country_code
+    from bot.exporting import UnknownCountryError, figures
     from bot.runtime import StartupError, load_checked_content
     from bot.stats_text import stats_plain
-    from storage.stats import stats
 
     content = load_checked_content()
     try:
-        country = country_code(args.country, args.lang) if args.country else None
+        asked = figures(content, settings.stats_min_group, args.cohort, args.country, args.lang)
     except UnknownCountryError as error:
         raise StartupError(str(error)) from None
-    threshold = settings.stats_min_group
     async with _opened(args, settings) as database:
-        groups = await database.store.run(
-            lambda c: stats(c, content, cohort=args.cohort, country=country, threshold=threshold)
-        )
+        groups = await database.store.run(asked)
     print(stats_plain(groups, content, args.lang))
     if args.chart is not None:
         png = await asyncio.to_thread(stats_png, groups, content, args.lang)
