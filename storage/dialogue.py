@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import cache
+from importlib import import_module
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Executable, Select, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from dialogs import engine, events, machine
@@ -135,15 +136,22 @@ def _read(model: type[Base], row: type[Any]) -> Select[Any]:
     return select(*(getattr(model, f.name) for f in fields(row) if hasattr(model, f.name)))
 
 
+@cache
+def _claim(dialect: str) -> Executable:
+    """The insert recording an update as applied, in the dialect of the database at hand (so
+    that a SQLite install never loads PostgreSQL's)."""
+    dialect_insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
+    # The row count tells whether the update was new; without preserve_rowcount, drivers need
+    # not report it for an INSERT (psycopg's does not).
+    statement: Executable = (
+        dialect_insert(ProcessedUpdate)
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.bot_id, ProcessedUpdate.update_id])
+        .execution_options(preserve_rowcount=True)
+    )
+    return statement
+
+
 # The statements of a step are built once; SQLAlchemy caches their compiled form.
-# The row count tells whether the update was new; without preserve_rowcount, drivers need
-# not report it for an INSERT (psycopg's does not).
-_CLAIM = {
-    name: dialect_insert(ProcessedUpdate)
-    .on_conflict_do_nothing(index_elements=[ProcessedUpdate.bot_id, ProcessedUpdate.update_id])
-    .execution_options(preserve_rowcount=True)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
 _FIND = _read(Respondent, RespondentRow).where(
     Respondent.platform == bindparam("platform"),
     Respondent.external_id == bindparam("external_id"),
@@ -191,7 +199,7 @@ _WRITE = update(Assessment).where(
 def claim_update(connection: Connection, claim: Claim) -> bool:
     """Record ``claim``'s update as applied in this transaction; ``False`` if it already was."""
     values = {"bot_id": claim.bot_id, "update_id": claim.update_id, "at": utcnow()}
-    return bool(connection.execute(_CLAIM[connection.dialect.name], values).rowcount)
+    return bool(connection.execute(_claim(connection.dialect.name), values).rowcount)
 
 
 def load(connection: Connection, who: Who, *, claiming: Claim | None = None) -> Loaded:
