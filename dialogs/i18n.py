@@ -67,10 +67,10 @@ def compile_catalog(language: str) -> bytes:
     # A read-only install still works: the catalog was compiled in memory. The file is
     # replaced whole, so another process starting at the same time never reads half of it.
     target = catalog_path(language, ".mo")
-    partial = target.with_name(f"{target.name}.{os.getpid()}")
+    unfinished = target.with_suffix(f".{os.getpid()}.mo")
     with suppress(OSError):
-        partial.write_bytes(data)
-        partial.replace(target)
+        unfinished.write_bytes(data)
+        unfinished.replace(target)
     return data
 
 
