@@ -301,13 +301,16 @@ def summary_view(report: Report, *, past: bool = False) -> View:
         # Rather than a message Telegram refuses (long comments, content that grows), the chat
         # leaves the advice and reasons to the PDF first, then the comments.
         for detailed, comments in ((True, True), (False, True), (False, False)):
-            view = _summary_view(report, detailed=detailed, comments=comments)
-            if len(plain(view.text)) <= MESSAGE_MAX:
+            text = _summary_text(report, detailed=detailed, comments=comments)
+            if len(plain(text)) <= MESSAGE_MAX:
                 break
-        return _typeset(replace(view, buttons=view.buttons[:1]) if past else view)
+        buttons: tuple[tuple[Button, ...], ...] = ((_button(_("📄 Report"), events.Report()),),)
+        if not past:
+            buttons += ((_button(_(NEW_ASSESSMENT), events.Restart()),),)
+        return _typeset(View(text, buttons))
 
 
-def _summary_view(report: Report, *, detailed: bool, comments: bool) -> View:
+def _summary_text(report: Report, *, detailed: bool, comments: bool) -> str:
     lines = ["<b>" + _("Summary: %(practice)s", practice=escape(report.practice)) + "</b>", ""]
     if report.percent_text is None or report.band is None:
         lines.append(_("No criterion was scored, so there is no overall score."))
@@ -341,11 +344,7 @@ def _summary_view(report: Report, *, detailed: bool, comments: bool) -> View:
     for heading, items in sections:
         if items:
             lines += ["", f"<b>{heading}</b>", *items]
-    buttons = (
-        (_button(_("📄 Report"), events.Report()),),
-        (_button(_(NEW_ASSESSMENT), events.Restart()),),
-    )
-    return View("\n".join(lines), buttons)
+    return "\n".join(lines)
 
 
 def _criterion_lines(line: CriterionLine, max_value: int, comments: bool) -> list[str]:
