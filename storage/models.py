@@ -1,5 +1,6 @@
 """The data model: respondents, assessments, answers and the append-only answer log;
-coordinators and the cohorts they invite practitioners to."""
+coordinators and the cohorts they invite practitioners to; teams that assess one practice
+together; assessments shared with a mentor and the mentor's feedback."""
 
 from __future__ import annotations
 
@@ -87,6 +88,10 @@ class Assessment(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When the one reminder of this unfinished assessment was claimed for sending."""
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("team.id", ondelete="SET NULL"), index=True
+    )
+    """The team this assessment is one member's part of; cleared when the member leaves."""
     version: Mapped[int] = mapped_column(Integer, default=1)
     """Bumped by every step, so concurrent writers of one assessment notice each other."""
 
@@ -171,6 +176,63 @@ class Coordinator(Base):
     notify_completed: Mapped[bool] = mapped_column(Boolean, default=False)
     """Whether to be told when an assessment in one of their cohorts is completed."""
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Team(Base):
+    """Practitioners who assess one practice together, each on their own, invited by one link.
+
+    The owner's and the members' assessments point to the team (``Assessment.team_id``); an
+    erased member's assessments leave it with them, an erased owner takes the team along.
+    """
+
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    """Unguessable: what the team's invitation link (or the console's code) carries."""
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("respondent.id", ondelete="CASCADE"), index=True
+    )
+    practice_name: Mapped[str | None] = mapped_column(String(200))
+    checklist_version: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the owner closed the team: nobody joins any more."""
+
+
+class MentorShare(Base):
+    """A finished assessment its practitioner chose to show their cohort's coordinator.
+
+    Revoking keeps the row (and the feedback) but hides both from the mentor and the feedback
+    from the summary, until the practitioner shares again.
+    """
+
+    __tablename__ = "mentor_share"
+
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessment.id", ondelete="CASCADE"), primary_key=True
+    )
+    coordinator_id: Mapped[int] = mapped_column(
+        ForeignKey("coordinator.id", ondelete="CASCADE"), index=True
+    )
+    shared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MentorFeedback(Base):
+    """A mentor's feedback on one criterion of a shared assessment, as the mentor wrote it."""
+
+    __tablename__ = "mentor_feedback"
+    __table_args__ = (UniqueConstraint("assessment_id", "criterion"),)
+
+    id: Mapped[int] = mapped_column(Identifier, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id", ondelete="CASCADE"))
+    criterion: Mapped[str] = mapped_column(String(8))
+    coordinator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coordinator.id", ondelete="SET NULL")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class InstanceSecret(Base):
