@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -158,16 +158,22 @@ _SIMPLE: dict[str, Event] = {
 }
 
 
+_SIMPLE_TOKENS = {event: token for token, event in _SIMPLE.items()}
+_PREFIXES = {kind: prefix for prefix, (kind, _) in _FIELDS.items()}
+
+
 def encode(event: Event) -> str:
     """Return the button token that stands for ``event``."""
-    for token, simple in _SIMPLE.items():
-        if simple == event:
-            return token
-    for prefix, (kind, _) in _FIELDS.items():
-        if type(event) is kind:
-            values = ("-" if value is None else str(value) for value in astuple(event))
-            return ":".join((prefix, *values))
-    raise ValueError(f"{event!r} has no button token")
+    if event in _SIMPLE_TOKENS:
+        return _SIMPLE_TOKENS[event]
+    prefix = _PREFIXES.get(type(event))
+    if prefix is None:
+        raise ValueError(f"{event!r} has no button token")
+    values = (
+        "-" if value is None else str(value)
+        for value in (getattr(event, f.name) for f in fields(event))
+    )
+    return ":".join((prefix, *values))
 
 
 def decode(token: str) -> Event | None:
