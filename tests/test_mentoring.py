@@ -108,7 +108,9 @@ def as_delivered(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def pdf_text(content: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+    """The report's text, its lines joined as one (a cell wraps long feedback)."""
+    pages = (page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+    return " ".join(" ".join(pages).split())
 
 
 async def open_from_history(bot: Harness, user: int, lang: str = "en") -> dict[str, Any]:
@@ -162,7 +164,7 @@ async def test_share_feedback_revoke_and_share_again_end_to_end(
     assert asks == [encode(FeedbackPress(ana, f"C{n:02d}")) for n in range(1, 11)]
 
     prompt = await ask(bot, ana)
-    assert '"force_reply":true' in str(bot.api.calls_to("sendMessage")[-1].params)
+    assert bot.api.calls_to("sendMessage")[-1].params["reply_markup"]["force_reply"] is True
     assert f"🔖 {ana}/C03" in prompt["text"]
     await reply(bot, MENTOR, prompt, FEEDBACK)
     assert "saved" in bot.text(MENTOR)
@@ -186,7 +188,6 @@ async def test_share_feedback_revoke_and_share_again_end_to_end(
 
     await press_data(bot, ANA, encode(SharePress(ana, False)), summary, lang="lv")
     assert await press_data(bot, MENTOR, encode(MenteePress(ana)), notice) == NOT_AVAILABLE
-    assert bot.last(MENTOR) == prompt or "saved" in bot.text(MENTOR)
     await bot.say(MENTOR, "/mentees")
     assert "Soup kitchen" not in bot.text(MENTOR)
     hidden = await open_from_history(bot, ANA, "lv")
@@ -265,8 +266,8 @@ async def test_another_cohorts_coordinator_and_practitioners_see_and_write_nothi
     await bot.say(CARL, "/mentees")
     assert bot.text(CARL) == "This command is for coordinators."
     # Nobody shares or stops sharing someone else's assessment.
-    for share in (True, False):
-        assert await press_data(bot, CARL, encode(SharePress(ana, share))) == NOT_AVAILABLE
+    for wanted in (True, False):
+        assert await press_data(bot, CARL, encode(SharePress(ana, wanted))) == NOT_AVAILABLE
     with database.sessions() as session:
         assert session.scalar(select(MentorFeedback)) is None
         [share] = session.scalars(select(MentorShare)).all()

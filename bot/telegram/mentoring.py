@@ -31,7 +31,7 @@ from bot.telegram.context import (
 )
 from bot.telegram.coordinators import for_coordinators
 from bot.telegram.replies import answer_press, buttons, send
-from dialogs.i18n import N_, _, use_language
+from dialogs.i18n import N_, _, ngettext, use_language
 from dialogs.report import Report, format_day
 from dialogs.views import MESSAGE_MAX, NOT_AVAILABLE, plain, summary_view
 from storage import coordination, mentoring
@@ -225,10 +225,12 @@ async def ask_feedback(update: Update, context: BotContext, press: FeedbackPress
                 criterion=f"<b>{escape(line.title)}</b>",
                 practice=f"<b>{escape(report.practice)}</b>",
             ),
-            _(
+            ngettext(
+                "Reply to this message with your feedback (at most %(count)s character). "
+                "A new reply replaces it; the practitioner receives it in their chat.",
                 "Reply to this message with your feedback (at most %(count)s characters). "
                 "A new reply replaces it; the practitioner receives it in their chat.",
-                count=mentoring.FEEDBACK_MAX,
+                mentoring.FEEDBACK_MAX,
             ),
         ]
         if line.feedback:
@@ -291,7 +293,7 @@ async def feedback_reply(update: Update, context: BotContext) -> None:
             problem = _(NOT_AVAILABLE) if done != FEEDBACK_SIZE else feedback_size()
             await send(context.bot, chat_of(update), problem)
             return
-        saved = _("Feedback saved and sent to the practitioner.")
+        saved = _("Feedback saved. The practitioner receives it and sees it in their summary.")
     if done.platform == PLATFORM:
         follow_up(update, context, tell_practitioner(context, done))
     await send(context.bot, chat_of(update), saved)
@@ -302,10 +304,12 @@ FEEDBACK_SIZE = "size"
 
 def feedback_size() -> str:
     """Why feedback was refused for its size, in the current language."""
-    return _(
+    return ngettext(
+        "Feedback must have some text and at most %(count)s character. Please reply to the "
+        "prompt again.",
         "Feedback must have some text and at most %(count)s characters. Please reply to the "
         "prompt again.",
-        count=mentoring.FEEDBACK_MAX,
+        mentoring.FEEDBACK_MAX,
     )
 
 
