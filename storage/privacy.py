@@ -35,8 +35,12 @@ from storage.store import reclaim
 UPDATES_KEPT = timedelta(hours=72)
 """How long an applied update's id is kept: Telegram redelivers an update for up to 24 hours."""
 ERASED_TABLES = tuple(
-    table.__tablename__ for table in (AnswerLog, Answer, Assessment, Respondent, Coordinator)
-) + (MentorShare.__tablename__, MentorFeedback.__tablename__)
+    table.__tablename__
+    for table in (
+        *(AnswerLog, Answer, Assessment, Respondent, Coordinator),
+        *(MentorShare, MentorFeedback),
+    )
+)
 """The tables a respondent's erasure deletes from."""
 
 RETIRED = "retired"

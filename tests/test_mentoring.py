@@ -464,3 +464,42 @@ def test_feedback_is_kept_only_with_text_within_the_limit() -> None:
     assert mentoring.clean_feedback(" \n\x01") is None
     assert mentoring.clean_feedback("a" * mentoring.FEEDBACK_MAX) == "a" * mentoring.FEEDBACK_MAX
     assert mentoring.clean_feedback("a" * (mentoring.FEEDBACK_MAX + 1)) is None
+
+
+async def test_a_long_list_of_mentees_stays_within_one_message(
+    staffed: Harness, database: Database, content: Content
+) -> None:
+    long = "Ā" * 200
+
+    def prepare(connection: Connection) -> None:
+        mentor = add_coordinator(connection, "telegram", str(MENTOR))
+        new_cohort(connection, long, mentor)
+        cohort_id = connection.execute(select(Cohort.id)).scalar_one()
+        for user in range(1000, 1000 + mentoring.LISTED_MAX):
+            respondent = connection.execute(
+                insert(Respondent)
+                .values(platform="telegram", external_id=str(user))
+                .returning(Respondent.id)
+            ).scalar_one()
+            assessment = connection.execute(
+                insert(Assessment)
+                .values(
+                    respondent_id=respondent,
+                    checklist_version=content.latest.version,
+                    state="summary",
+                    status="completed",
+                    practice_name=long,
+                    organisation=long,
+                    cohort_id=cohort_id,
+                )
+                .returning(Assessment.id)
+            ).scalar_one()
+            assert mentoring.set_shared(connection, Who("telegram", str(user)), assessment, True)
+
+    database.store.run_now(prepare)
+    await staffed.say(MENTOR, "/mentees")
+    listing = staffed.last(MENTOR)
+    assert listing["text"].count(long) == 3 * len(
+        buttons(listing)
+    )  # practice, organisation, cohort
+    assert 0 < len(buttons(listing)) < mentoring.LISTED_MAX

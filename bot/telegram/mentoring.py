@@ -55,6 +55,8 @@ STOPPED = N_(
 PROMPT_MARK = re.compile(r"🔖 (\d{1,19})/(C\d\d)")
 """The last line of a feedback prompt: the assessment and criterion a reply to it is about."""
 FEEDBACK_ROW = 5
+LIST_MAX = 3500
+"""Characters of ``/mentees`` lines, leaving room for the rest of the message."""
 
 
 def _coordinator(context: BotContext) -> Callable[[Connection, Who], int | None]:
@@ -140,23 +142,25 @@ async def mentees_command(update: Update, context: BotContext, coordinator: int)
         await send(context.bot, chat_of(update), text)
         return
     lines = ["<b>" + _("Shared with you for mentoring") + "</b>", ""]
+    opens = []
     for number, mentee in enumerate(found, start=1):
         name = escape(mentee.practice or "…")
         if mentee.organisation:
             name += f" ({escape(mentee.organisation)})"
-        cohort = escape(mentee.cohort_name or "–")
-        day = format_day(mentee.shared_at)
-        lines.append(
-            _(
-                "%(number)s. %(practice)s, cohort %(cohort)s, shared %(date)s",
-                number=number,
-                practice=f"<b>{name}</b>",
-                cohort=cohort,
-                date=day,
-            )
+        line = _(
+            "%(number)s. %(practice)s, cohort %(cohort)s, shared %(date)s",
+            number=number,
+            practice=f"<b>{name}</b>",
+            cohort=escape(mentee.cohort_name or "–"),
+            date=format_day(mentee.shared_at),
         )
+        if sum(len(plain(text)) + 1 for text in (*lines, line)) > LIST_MAX:
+            # The rest is one `sicheck mentor list` away; a message has 4096 characters.
+            lines.append("…")
+            break
+        lines.append(line)
+        opens.append((f"📊 {number}", MenteePress(mentee.assessment_id)))
     lines += ["", _("Choose a number to open that summary.")]
-    opens = [(f"📊 {n}", MenteePress(m.assessment_id)) for n, m in enumerate(found, start=1)]
     rows = [opens[at : at + FEEDBACK_ROW] for at in range(0, len(opens), FEEDBACK_ROW)]
     await send(context.bot, chat_of(update), "\n".join(lines), buttons(rows))
 
