@@ -329,6 +329,32 @@ async def test_no_share_button_without_a_cohort_coordinator(
 # Storage units and the CLI, on a database prepared directly.
 
 
+def _completed(
+    connection: Connection, content: Content, user: int, cohort_id: int, **profile: str
+) -> int:
+    """A Latvian-speaking practitioner's completed assessment in the cohort; its id."""
+    respondent = connection.execute(
+        insert(Respondent)
+        .values(platform="telegram", external_id=str(user), language="lv")
+        .returning(Respondent.id)
+    ).scalar_one()
+    return int(
+        connection.execute(
+            insert(Assessment)
+            .values(
+                respondent_id=respondent,
+                checklist_version=content.latest.version,
+                state="summary",
+                status="completed",
+                cohort_id=cohort_id,
+                completed_at=datetime(2026, 5, 1, tzinfo=UTC),
+                **profile,
+            )
+            .returning(Assessment.id)
+        ).scalar_one()
+    )
+
+
 def _prepared(connection: Connection, content: Content) -> dict[str, int]:
     """A mentor's cohort with a shared and an unshared assessment, and another cohort's."""
     mentor = add_coordinator(connection, "telegram", str(MENTOR))
@@ -337,25 +363,8 @@ def _prepared(connection: Connection, content: Content) -> dict[str, int]:
     new_cohort(connection, "Bilbao", other)
     cohorts = dict(connection.execute(select(Cohort.name, Cohort.id)).all())
     ids: dict[str, int] = {"mentor": mentor, "other": other}
-    for user, name, cohort_name in ((ANA, "Ana's", "Ogre"), (BEN, "Ben's", "Ogre")):
-        respondent = connection.execute(
-            insert(Respondent)
-            .values(platform="telegram", external_id=str(user), language="lv")
-            .returning(Respondent.id)
-        ).scalar_one()
-        ids[name] = connection.execute(
-            insert(Assessment)
-            .values(
-                respondent_id=respondent,
-                checklist_version=content.latest.version,
-                state="summary",
-                status="completed",
-                practice_name=name,
-                cohort_id=cohorts[cohort_name],
-                completed_at=datetime(2026, 5, 1, tzinfo=UTC),
-            )
-            .returning(Assessment.id)
-        ).scalar_one()
+    for user, name in ((ANA, "Ana's"), (BEN, "Ben's")):
+        ids[name] = _completed(connection, content, user, cohorts["Ogre"], practice_name=name)
     shared = mentoring.set_shared(connection, Who("telegram", str(ANA)), ids["Ana's"], True)
     assert shared is not None
     assert shared.notice is not None
@@ -476,24 +485,9 @@ async def test_a_long_list_of_mentees_stays_within_one_message(
         new_cohort(connection, long, mentor)
         cohort_id = connection.execute(select(Cohort.id)).scalar_one()
         for user in range(1000, 1000 + mentoring.LISTED_MAX):
-            respondent = connection.execute(
-                insert(Respondent)
-                .values(platform="telegram", external_id=str(user))
-                .returning(Respondent.id)
-            ).scalar_one()
-            assessment = connection.execute(
-                insert(Assessment)
-                .values(
-                    respondent_id=respondent,
-                    checklist_version=content.latest.version,
-                    state="summary",
-                    status="completed",
-                    practice_name=long,
-                    organisation=long,
-                    cohort_id=cohort_id,
-                )
-                .returning(Assessment.id)
-            ).scalar_one()
+            assessment = _completed(
+                connection, content, user, cohort_id, practice_name=long, organisation=long
+            )
             assert mentoring.set_shared(connection, Who("telegram", str(user)), assessment, True)
 
     database.store.run_now(prepare)
