@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import mentoring
 from bot.arguments import add_database_url, console_user, languages, number, user_id
 
 if TYPE_CHECKING:
@@ -69,6 +70,11 @@ def _coordinator_arguments(parser: argparse.ArgumentParser) -> None:
 def _cohort_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("new", "list"))
     parser.add_argument("name", nargs="?", help="the new cohort's name")
+    parser.add_argument(
+        "--coordinator",
+        type=mentoring.mentor,
+        help="telegram:ID, the coordinator who mentors the cohort (a recorded coordinator)",
+    )
     add_database_url(parser)
 
 
@@ -177,14 +183,17 @@ async def _coordinator(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _cohort(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import StartupError
-    from storage.coordination import list_cohorts, new_cohort
+    from storage.coordination import list_cohorts, new_cohort_by
 
     name = (args.name or "").strip()[:200]
     if args.action == "new" and not name:
         raise StartupError("cohort new needs a name, such as: sicheck cohort new 'Riga 2026'")
     async with _opened(args, settings) as database:
         if args.action == "new":
-            code = await database.store.run(lambda c: new_cohort(c, name))
+            made = new_cohort_by(name, args.coordinator, settings.coordinators)
+            code = await database.store.run(made)
+            if code is None:
+                raise StartupError(f"{args.coordinator} is not a coordinator")
             print(f"cohort {name!r}: {invitation_link(settings.telegram_bot_username, code)}")
             return 0
         cohorts = await database.store.run(list_cohorts)
@@ -258,5 +267,6 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Han
     "erase": ("erase a respondent, as they asked by e-mail", _erase_arguments, _erase),
     "purge": ("remove what is past RETENTION_DAYS now", add_database_url, _purge),
     "stats": ("aggregate figures per cohort and country", _stats_arguments, _stats),
+    "mentor": ("a mentor's shared assessments and feedback", mentoring.arguments, mentoring.run),
 }
 """Each subcommand's one-line help, the function that declares its options, and its work."""

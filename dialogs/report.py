@@ -44,6 +44,8 @@ class CriterionLine:
     """The practitioner's comment on the criterion, in full."""
     aspects: tuple[str, ...] = ()
     """The kinds of novelty ticked (criterion 2), as labels in the report's language."""
+    feedback: str | None = None
+    """The mentor's feedback on the criterion, as they wrote it, while the assessment is shared."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,9 @@ class Report:
     help: tuple[Help, ...]
     earlier_percent_text: str | None
     earlier_date: str | None
+    shared: bool | None = None
+    """Whether the practitioner shares it with their cohort's coordinator (their mentor);
+    ``None`` where there is no one to share it with, or it was not asked."""
 
     @property
     def has_earlier(self) -> bool:

@@ -39,6 +39,8 @@ MESSAGE_MAX = 4096
 """Characters a chat message may hold (Telegram's limit, counted without markup)."""
 COMMENT_SHOWN = 100
 """Characters of a comment the chat summary shows; the PDF holds it in full."""
+FEEDBACK_SHOWN = 300
+"""Characters of a mentor's feedback the chat summary shows; the PDF holds it in full."""
 _MARKUP = re.compile(r"</?(?:b|i|code)>")
 
 # Texts both adapters show, beside the views.
@@ -361,6 +363,10 @@ def _criterion_lines(line: CriterionLine, max_value: int, comments: bool) -> lis
     if line.comment and comments:
         shortened = textwrap.shorten(line.comment, COMMENT_SHOWN, placeholder=" …")
         lines.append("    💬 <i>" + escape(shortened) + "</i>")
+    if line.feedback and comments:
+        shortened = textwrap.shorten(line.feedback, FEEDBACK_SHOWN, placeholder=" …")
+        feedback = f"<i>{escape(shortened)}</i>"
+        lines.append("    🧑‍🏫 " + _("Mentor: %(feedback)s", feedback=feedback))
     return lines
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -135,6 +135,21 @@ def new_cohort(connection: Connection, name: str, created_by: int | None = None)
     code = secrets.token_urlsafe(COHORT_CODE_BYTES)
     connection.execute(insert(Cohort).values(code=code, name=name, created_by=created_by))
     return code
+
+
+def new_cohort_by(
+    name: str, coordinator: str | None, configured: Collection[str] = ()
+) -> Callable[[Connection], str | None]:
+    """A unit creating a cohort made by the Telegram coordinator ``coordinator`` (if given),
+    who mentors its practitioners; it gives ``None`` if they are not a coordinator."""
+
+    def work(connection: Connection) -> str | None:
+        if coordinator is None:
+            return new_cohort(connection, name)
+        found = coordinator_id(connection, "telegram", coordinator, configured)
+        return None if found is None else new_cohort(connection, name, found)
+
+    return work
 
 
 def cohort_id(connection: Connection, code: str) -> int | None:

@@ -17,12 +17,15 @@ from sqlalchemy.engine import Connection
 
 from storage.coordination import remove_coordinator
 from storage.dialogue import Who, find_respondent
+from storage.mentoring import my_mentoring
 from storage.models import (
     Answer,
     AnswerLog,
     Assessment,
     Cohort,
     Coordinator,
+    MentorFeedback,
+    MentorShare,
     ProcessedUpdate,
     Respondent,
     utcnow,
@@ -32,7 +35,11 @@ from storage.store import reclaim
 UPDATES_KEPT = timedelta(hours=72)
 """How long an applied update's id is kept: Telegram redelivers an update for up to 24 hours."""
 ERASED_TABLES = tuple(
-    table.__tablename__ for table in (AnswerLog, Answer, Assessment, Respondent, Coordinator)
+    table.__tablename__
+    for table in (
+        *(AnswerLog, Answer, Assessment, Respondent, Coordinator),
+        *(MentorShare, MentorFeedback),
+    )
 )
 """The tables a respondent's erasure deletes from."""
 
@@ -148,6 +155,7 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
         assessment["answers"] = _all(connection, answers.order_by(Answer.criterion))
         log = select(*_LOGGED, AnswerLog.at, AnswerLog.source).where(AnswerLog.assessment_id == of)
         assessment["answer_log"] = _all(connection, log.order_by(AnswerLog.id))
+        assessment.update(my_mentoring(connection, of))
     coordinator = select(Coordinator.notify_completed, Coordinator.added_at).where(
         Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
     )

@@ -14,6 +14,7 @@ from dialogs.i18n import SOURCE_LANGUAGE
 from dialogs.report import History, PastAssessment, Report, build_report
 from dialogs.scoring import score
 from storage.dialogue import ASSESSMENTS_OF, AssessmentRow, Who, find_respondent, load_snapshot
+from storage.mentoring import with_mentoring
 from storage.models import Answer, Assessment
 
 HISTORY_MAX = 10
@@ -64,4 +65,5 @@ def report_of(
     assessment = AssessmentRow(**row)
     snapshot = load_snapshot(connection, assessment, respondent)
     checklist = content.checklist(assessment.checklist_version)
-    return build_report(checklist, snapshot, completed_at=assessment.completed_at)
+    report = build_report(checklist, snapshot, completed_at=assessment.completed_at)
+    return with_mentoring(connection, report, assessment.id)

@@ -517,7 +517,8 @@ class FakeBotAPI:
             "from": BOT_USER,
             "text": text,
         }
-        if markup:
+        # A message Telegram returns carries its inline keyboard, never a ForceReply.
+        if markup and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         return message
 

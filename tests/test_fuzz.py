@@ -40,7 +40,8 @@ STEPS = 40
 USERS = (61, 62, 63)
 COMMANDS = (
     "start", "new", "resume", "back", "cancel", "language", "help", "history", "privacy",
-    "mydata", "delete", "cohort", "notify", "stats", "export", "settings", "START", "x",
+    "mydata", "delete", "cohort", "notify", "stats", "export", "mentees", "settings", "START",
+    "x",
 )  # fmt: skip
 LANGUAGES = st.sampled_from([None, "en", "lv", "es-AR", "fr", "sv", "de", "zz-ZZ", ""])
 MEDIA = (

@@ -441,6 +441,10 @@ def every_press(content: Content) -> list[codec.Press]:
         ErasePress(LARGEST.assessment_id, 10**17 - 1, False),
         RemindersOffPress(),
         NoticesOffPress(),
+        codec.SharePress(LARGEST.assessment_id, True),
+        codec.SharePress(LARGEST.assessment_id, False),
+        codec.MenteePress(LARGEST.assessment_id),
+        codec.FeedbackPress(LARGEST.assessment_id, "C99"),
     ]
 
 

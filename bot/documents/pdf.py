@@ -165,6 +165,8 @@ def _row(line: CriterionLine, max_value: int) -> tuple[str, str, str]:
         described.append(_("Novelty: %(kinds)s", kinds=", ".join(line.aspects)))
     if line.comment:
         described.append(_("Your comment: %(comment)s", comment=line.comment))
+    if line.feedback:
+        described.append(_("Your mentor's feedback: %(feedback)s", feedback=line.feedback))
     answer = line.answer
     if line.changed and line.earlier_answer is not None:
         answer += " " + _("(was %(answer)s)", answer=line.earlier_answer)

@@ -167,6 +167,36 @@ class NoticesOffPress(Press):
     FORM = re.compile("N:off")
 
 
+@dataclass(frozen=True)
+class SharePress(Press):
+    """``ms:<assessment>:y`` (or ``…:n``): share a finished assessment with one's cohort's
+    coordinator, or stop sharing it; only its owner can."""
+
+    assessment_id: int
+    share: bool
+    TAG = "ms"
+    FORM = re.compile(r"ms:(\d{1,19}):([yn])", re.ASCII)
+
+
+@dataclass(frozen=True)
+class MenteePress(Press):
+    """``mo:<assessment>``: a mentor opens the summary of an assessment shared with them."""
+
+    assessment_id: int
+    TAG = "mo"
+    FORM = re.compile(r"mo:(\d{1,19})", re.ASCII)
+
+
+@dataclass(frozen=True)
+class FeedbackPress(Press):
+    """``mf:<assessment>:<criterion>``: a mentor asks to leave feedback on one criterion."""
+
+    assessment_id: int
+    criterion: str
+    TAG = "mf"
+    FORM = re.compile(r"mf:(\d{1,19}):(C\d\d)", re.ASCII)
+
+
 KINDS: tuple[type[Press], ...] = tuple(Press.__subclasses__())
 _READERS = {kind: [_READ[get_type_hints(kind)[f.name]] for f in fields(kind)] for kind in KINDS}
 """How each kind's fields are read, in order: the types resolved once, not at every press."""

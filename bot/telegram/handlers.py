@@ -18,7 +18,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram import callback_data as presses
-from bot.telegram import coordinators, privacy, summary
+from bot.telegram import coordinators, mentoring, privacy, summary
 from bot.telegram.callback_data import LanguagePress, P, StepPress
 from bot.telegram.context import (
     COMMITTED,
@@ -150,6 +150,7 @@ async def step_press(update: Update, context: BotContext, press: StepPress) -> N
         # The chart follows the committed summary without holding up this update's handler.
         follow_up(update, context, summary.send_chart(update, context, outcome.assessment_id))
         follow_up(update, context, coordinators.notify_completion(context, outcome.assessment_id))
+        follow_up(update, context, mentoring.offer_share(update, context, outcome.assessment_id))
 
 
 async def language_press(update: Update, context: BotContext, press: LanguagePress) -> None:
@@ -247,6 +248,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
         "notify": coordinators.notify_command,
         "stats": coordinators.stats_command,
         "export": coordinators.export_command,
+        "mentees": mentoring.mentees_command,
     }
     private = filters.ChatType.PRIVATE
     application.add_handlers(
@@ -259,11 +261,17 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             on_press(presses.ErasePress, privacy.delete_answer),
             on_press(presses.RemindersOffPress, privacy.reminders_off),
             on_press(presses.NoticesOffPress, coordinators.notices_off),
+            on_press(presses.SharePress, mentoring.share_press),
+            on_press(presses.MenteePress, mentoring.open_mentee),
+            on_press(presses.FeedbackPress, mentoring.ask_feedback),
             CallbackQueryHandler(stale_press),
             MessageHandler(
                 filters.UpdateType.EDITED & private, replying(current_view, EDITS_IGNORED)
             ),
             MessageHandler(filters.COMMAND & private, replying(current_view, UNKNOWN_COMMAND)),
+            MessageHandler(
+                filters.TEXT & private & mentoring.FeedbackReplies(), mentoring.feedback_reply
+            ),
             MessageHandler(filters.TEXT & private, text),
             MessageHandler(private, replying(current_view, NOT_READABLE)),
         ]

@@ -13,7 +13,8 @@ from telegram import InputFile, Update
 from telegram.error import Forbidden
 
 from bot.documents import chart_photo, report_filename, report_pdf
-from bot.telegram.callback_data import OpenPress, ReportPress
+from bot.telegram import mentoring
+from bot.telegram.callback_data import OpenPress, Press, ReportPress
 from bot.telegram.context import BotContext, chat_of, client_language, once, who_sent
 from bot.telegram.replies import answer_press, buttons, send
 from dialogs import events
@@ -121,5 +122,7 @@ async def open_summary(update: Update, context: BotContext, press: OpenPress) ->
         return
     view = summary_view(report, past=True)
     asked = ReportPress(Expected(press.checklist_version, press.assessment_id, 0))
-    rows = [[(button.label, asked) for button in row] for row in view.buttons]
+    rows: list[list[tuple[str, Press]]] = [[(b.label, asked) for b in row] for row in view.buttons]
+    with use_language(report.language):
+        rows += mentoring.share_rows(report, press.assessment_id)
     await send(context.bot, chat_of(update), view.text, buttons(rows))
