@@ -131,9 +131,7 @@ def stats_plain(groups: Sequence[GroupStats], content: Content, language: str) -
 def no_map_line(threshold: int) -> str:
     """What the ecosystem map says instead when no group is large enough to be drawn."""
     return ngettext(
-        "No group has %(count)s respondent who finished, the fewest shown: there is no map "
-        "to draw.",
-        "No group has %(count)s respondents who finished, the fewest shown: there is no map "
-        "to draw.",
+        "No group has at least %(count)s respondent who finished, so there is no map to draw.",
+        "No group has at least %(count)s respondents who finished, so there is no map to draw.",
         threshold,
     )
