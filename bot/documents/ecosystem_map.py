@@ -104,25 +104,18 @@ def map_figure(data: MapData) -> Figure:
         tick.set_fontproperties(font(7.5))
         tick.set_parse_math(False)
     bar.outline.set_visible(False)
-    figure.text(
-        0.5,
-        1 - 0.3 / height,
-        data.title,
-        ha="center",
-        va="center",
-        fontproperties=font(13, bold=True),
-        parse_math=False,
-    )
-    figure.text(
-        0.5,
-        1 - 0.65 / height,
-        data.subtitle,
-        ha="center",
-        va="center",
-        color="#555555",
-        fontproperties=font(10),
-        parse_math=False,
-    )
+    # Inches from the top: the title, then the selection in grey.
+    for top, text, title in ((0.3, data.title, True), (0.65, data.subtitle, False)):
+        figure.text(
+            0.5,
+            1 - top / height,
+            text,
+            ha="center",
+            va="center",
+            color="black" if title else "#555555",
+            fontproperties=font(13, bold=True) if title else font(10),
+            parse_math=False,
+        )
     for index, note in enumerate(data.notes):
         figure.text(
             0.02,
