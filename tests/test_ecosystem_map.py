@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import warnings
+import zlib
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -26,6 +28,9 @@ from tests.test_coordinators import COORDINATOR, PRACTITIONER, REFUSAL, finish
 from tests.test_stats import PNG_MAGIC, Person, figures, glyph_warnings, run_dialogue
 
 PDF_MAGIC = b"%PDF-"
+PDF_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+PDF_TEXT = re.compile(rb"\bBT\b(.*?)\bET\b", re.DOTALL)
+PDF_PIECE = re.compile(rb"\(((?:\\.|[^\\)])*)\)", re.DOTALL)
 THRESHOLD = 2
 HIDDEN_NAME = "Rīga pilot"
 SHOWN_NAME = "Valmiera"
@@ -158,6 +163,20 @@ async def test_the_map_is_drawn_in_every_language_with_every_glyph(
     assert png.startswith(PNG_MAGIC)
 
 
+def pdf_texts(pdf: bytes) -> list[str]:
+    """The texts of a PDF drawn by matplotlib, one per text drawn, in Latin-1 letters only."""
+    found = []
+    for stream in PDF_STREAM.findall(pdf):
+        try:
+            content = zlib.decompress(stream)
+        except zlib.error:  # an image or a font, not a page
+            continue
+        for block in PDF_TEXT.findall(content):
+            pieces = [re.sub(rb"\\(.)", rb"\1", piece) for piece in PDF_PIECE.findall(block)]
+            found.append(b"".join(pieces).decode("latin-1"))
+    return found
+
+
 def test_the_cli_writes_the_map_as_png_and_as_pdf(
     ecosystem: dict[str, str],
     database_url: str,
@@ -167,14 +186,20 @@ def test_the_cli_writes_the_map_as_png_and_as_pdf(
 ) -> None:
     monkeypatch.setenv("STATS_MIN_GROUP", str(THRESHOLD))
     url = ["--database-url", database_url]
-    for name, magic in (("map.png", PNG_MAGIC), ("map.PDF", PDF_MAGIC)):
+    drawn = {}
+    for name, magic, language in (("map.png", PNG_MAGIC, "lv"), ("map.PDF", PDF_MAGIC, "en")):
         path = tmp_path / name
-        assert cli.main(["stats", "--lang", "lv", "--map", str(path), *url]) == 0
-        drawn = path.read_bytes()
-        assert drawn.startswith(magic)
+        assert cli.main(["stats", "--lang", language, "--map", str(path), *url]) == 0
+        drawn[name] = path.read_bytes()
+        assert drawn[name].startswith(magic)
         # Far more than an empty page of the same size would take.
-        assert len(drawn) > 20_000
-    assert "Valmiera" in capsys.readouterr().out
+        assert len(drawn[name]) > 20_000
+    assert SHOWN_NAME in capsys.readouterr().out
+    texts = pdf_texts(drawn["map.PDF"])
+    assert f"{SHOWN_NAME} · Latvia" in texts
+    assert "2 practices" in texts
+    assert not any("pilot" in text or "Spain" in text for text in texts)
+    assert not {"1 practice", "3 practices", "4 practices"} & set(texts)
 
 
 def test_the_cli_refuses_a_map_of_another_kind(
