@@ -19,7 +19,9 @@ from bot.arguments import add_database_url, console_user, languages, number, use
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from dialogs.content import Content
     from storage.privacy import Erased
+    from storage.stats import GroupStats
     from storage.store import Database
 
 PLATFORM = "telegram"
@@ -121,8 +123,25 @@ def _erase_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_url(parser)
 
 
+def map_file(text: str) -> Path:
+    """An argparse type: the ecosystem map's file, named ``.png`` or ``.pdf``."""
+    from bot.ecosystem import map_format
+
+    if map_format(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the map is drawn as PNG or PDF, so its name must end in .png or .pdf"
+        )
+    return Path(text)
+
+
 def _stats_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chart", type=Path, help="also write the distribution chart (PNG)")
+    parser.add_argument(
+        "--map",
+        type=map_file,
+        metavar="FILE",
+        help="also write the ecosystem map, each criterion's mean per group (.png or .pdf)",
+    )
     _filter_arguments(parser)
 
 
@@ -226,6 +245,26 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
             print("no chart: every group is too small to show", file=sys.stderr)
             return 1
         await asyncio.to_thread(args.chart.write_bytes, png)
+    if args.map is not None:
+        return await _write_map(args.map, groups, content, args.lang)
+    return 0
+
+
+async def _write_map(path: Path, groups: list[GroupStats], content: Content, language: str) -> int:
+    """Write the ecosystem map of ``groups`` to ``path``; 1 if every group is hidden."""
+    from bot.documents import stats_map
+    from bot.ecosystem import map_format
+    from bot.stats_text import no_map_line
+    from dialogs.i18n import use_language
+
+    fmt = map_format(path.name)
+    assert fmt is not None  # the option's type refused any other name
+    drawn = await asyncio.to_thread(stats_map, groups, content, language, fmt)
+    if drawn is None:
+        with use_language(language):
+            print(no_map_line(groups[0].threshold), file=sys.stderr)
+        return 1
+    await asyncio.to_thread(path.write_bytes, drawn)
     return 0
 
 

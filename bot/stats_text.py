@@ -126,3 +126,12 @@ def stats_plain(groups: Sequence[GroupStats], content: Content, language: str) -
     with use_language(language):
         blocks = ["\n".join(group_lines(group, content.latest)) for group in groups]
     return GROUP_SEPARATOR.join(blocks)
+
+
+def no_map_line(threshold: int) -> str:
+    """What the ecosystem map says instead when no group is large enough to be drawn."""
+    return ngettext(
+        "No group has at least %(count)s respondent who finished, so there is no map to draw.",
+        "No group has at least %(count)s respondents who finished, so there is no map to draw.",
+        threshold,
+    )

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
@@ -19,6 +20,9 @@ from dialogs.report import Report, build_report
 from dialogs.snapshot import Profile, RecordedAnswer, Snapshot
 from dialogs.views import summary_view
 from storage.stats import GroupStats
+
+if TYPE_CHECKING:
+    from bot.ecosystem import MapFormat
 
 FALLBACK_FILENAME = "sicheck-report.pdf"
 SLUG_MAX = 60
@@ -77,3 +81,18 @@ def stats_png(groups: Sequence[GroupStats], content: Content, language: str) -> 
     from bot.documents.stats_chart import distribution_chart
 
     return distribution_chart(groups, content, language)
+
+
+def stats_map(
+    groups: Sequence[GroupStats],
+    content: Content,
+    language: str,
+    fmt: MapFormat,
+    limit: int | None = None,
+) -> bytes | None:
+    """The ecosystem map of aggregate figures as a PNG or a PDF, ``None`` when all are hidden."""
+    from bot.documents.ecosystem_map import map_file
+    from bot.ecosystem import map_data
+
+    data = map_data(groups, content, language, limit)
+    return None if data is None else map_file(data, fmt)

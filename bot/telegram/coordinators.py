@@ -26,6 +26,7 @@ from bot.admin import invitation_link
 from bot.documents import stats_png
 from bot.telegram.callback_data import NoticesOffPress
 from bot.telegram.context import PLATFORM, BotContext, Handler, chat_of, follow_up, once
+from bot.telegram.ecosystem import asks_for_map, send_map
 from bot.telegram.replies import answer_press, buttons, send
 from bot.telegram.stats_text import stats_html
 from dialogs.i18n import N_, _, current_language, ngettext, use_language
@@ -173,7 +174,7 @@ async def notices_off(update: Update, context: BotContext, press: NoticesOffPres
 
 @for_coordinators
 async def stats_command(update: Update, context: BotContext, _coordinator: int) -> None:
-    """Aggregate figures per cohort and country, small groups left out, with a chart."""
+    """Aggregate figures per group with a chart, small groups left out; with ``map``, the map."""
     language = current_language()
     options = dict(arg.split("=", 1) for arg in context.args or [] if "=" in arg)
     services = context.services
@@ -182,6 +183,9 @@ async def stats_command(update: Update, context: BotContext, _coordinator: int) 
         content, threshold, options.get("cohort"), options.get("country"), language
     )
     groups = await services.database.store.run(figures)
+    if asks_for_map(context.args or []):
+        await send_map(context, chat_of(update), groups, language)
+        return
     await send(context.bot, chat_of(update), stats_html(groups, content, language))
     png = await services.draw(lambda: stats_png(groups, content, language) or b"")
     if png:
