@@ -325,9 +325,15 @@ def _summary_text(report: Report, *, detailed: bool, comments: bool) -> str:
                 percent=report.earlier_percent_text or "–",
             )
         )
+    peers = report.peers
+    if peers is not None and peers.text:
+        lines.append(escape(peers.text))
     lines.append("")
-    for line in report.criteria:
-        lines += _criterion_lines(line, report.max_value, comments)
+    for number, line in enumerate(report.criteria):
+        shown = _criterion_lines(line, report.max_value, comments)
+        if peers is not None and peers.marks[number]:
+            shown[0] += f" · <i>{escape(peers.marks[number] or '')}</i>"
+        lines += shown
     risks = [Advice(flag.title, flag.why) for flag in report.risks]
     sections = (
         (_("Strongest criteria"), _items(report.strengths, shown=True)),

@@ -1,0 +1,157 @@
+"""The peers of an assessment: other practices' medians, from whole batches of them only.
+
+A read-only unit of work returning data (``dialogs.peers.PeerMedians``) or nothing.
+
+Peers are the latest completed assessments of other respondents' practices (one per respondent
+and case-folded practice name) on the same checklist version, in the same country, else in the
+same cohort. They are counted in *cells* and *batches*:
+
+- Every completed assessment falls in one cell: its country and its cohort, as it recorded
+  them. A country's peers are those of its cells, a cohort's those of its cells.
+- In a cell, the viewer's peers are taken in the order each practice was first completed, and
+  only in whole batches of the threshold: the first ``t``, ``2t``, … of them, each practice as
+  it stood when the last of its batch was completed. The rest of the cell waits for its batch.
+- A group (the country, else the cohort) is shown only when its batches hold at least ``t``
+  practices, and a median only when at least ``t`` of them gave a score to take it of.
+
+Why two comparisons cannot be told apart to find a hidden group: everything one respondent is
+ever shown (their country's medians now, their cohort's, either one later after more practices
+were finished or re-assessed, from this assessment or another) is the median of whole batches.
+A cell's batches are cut from one sequence, the other practices in the order they were first
+finished, which only grows at its end (the viewer's own practices are never in it); so two
+readings differ only by whole batches of at least ``t`` practices, and by re-assessments that
+reach the medians only along with such a batch. A practice in no full batch is in no median at
+all, and a batch is never shown less one of its members; so no set of fewer than ``t`` other
+practices is ever the difference of two readings.
+
+Not covered, as for any threshold: people who pool what each was shown, or who fill a cell with
+made-up practices of their own. An erasure takes its practice out at once, as it must; its
+batch is then made up again with the next practice in the cell.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.engine import Connection
+
+from dialogs.content import Checklist
+from dialogs.peers import PeerMedians, Scope
+from dialogs.scoring import score
+from storage.models import Answer, Assessment
+
+Cell = tuple[str | None, int | None]
+"""A country code (``None``: another country) and a cohort's id (``None``: none)."""
+
+_VIEWED = select(Assessment.country, Assessment.cohort_id).where(
+    Assessment.id == bindparam("assessment_id")
+)
+_CANDIDATES = select(
+    Assessment.id,
+    Assessment.respondent_id,
+    Assessment.practice_name,
+    Assessment.country,
+    Assessment.cohort_id,
+    Assessment.completed_at,
+).where(
+    Assessment.status == "completed",
+    Assessment.checklist_version == bindparam("checklist_version"),
+    Assessment.respondent_id != bindparam("viewer"),
+    or_(Assessment.country == bindparam("country"), Assessment.cohort_id == bindparam("cohort")),
+)
+_VALUES = select(Answer.assessment_id, Answer.criterion, Answer.value).where(
+    Answer.assessment_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def peer_medians(
+    connection: Connection,
+    checklist: Checklist,
+    assessment_id: int,
+    viewer_id: int,
+    threshold: int,
+) -> PeerMedians | None:
+    """The medians of the peers of an assessment of ``viewer_id``; ``None`` with no group."""
+    viewed = connection.execute(_VIEWED, {"assessment_id": assessment_id}).first()
+    if viewed is None or (viewed.country is None and viewed.cohort_id is None):
+        return None
+    keys = {
+        "checklist_version": checklist.version,
+        "viewer": viewer_id,
+        "country": viewed.country,
+        "cohort": viewed.cohort_id,
+    }
+    cells: defaultdict[Cell, list[Any]] = defaultdict(list)
+    for row in connection.execute(_CANDIDATES, keys):
+        cells[(row.country, row.cohort_id)].append(row)
+    scopes: tuple[tuple[Scope, int, object], ...] = (
+        ("country", 0, viewed.country),
+        ("cohort", 1, viewed.cohort_id),
+    )
+    for scope, part, wanted in scopes:
+        if wanted is None:
+            continue
+        counted = [
+            row
+            for cell, rows in cells.items()
+            if cell[part] == wanted
+            for row in batches(rows, threshold)
+        ]
+        if len(counted) >= threshold:
+            return _medians(connection, checklist, scope, viewed.country, counted, threshold)
+    return None
+
+
+def batches(rows: Iterable[Any], threshold: int) -> list[Any]:
+    """One cell's practices in whole batches of ``threshold``, each as the batch found it."""
+    practices: defaultdict[tuple[int, str], list[Any]] = defaultdict(list)
+    for row in rows:
+        practices[(row.respondent_id, (row.practice_name or "").strip().casefold())].append(row)
+    # Each practice by when it was first finished: later completions join at the end.
+    first = sorted((min(_moment(row) for row in found), key) for key, found in practices.items())
+    whole = len(first) // threshold * threshold
+    if not whole:
+        return []
+    closed = first[whole - 1][0]
+    return [
+        max((row for row in practices[key] if _moment(row) <= closed), key=_moment)
+        for _, key in first[:whole]
+    ]
+
+
+def _moment(row: Any) -> tuple[float, int]:
+    """When an assessment was completed, its id breaking ties (and standing for a lost time)."""
+    return (0.0 if row.completed_at is None else row.completed_at.timestamp(), row.id)
+
+
+def _medians(
+    connection: Connection,
+    checklist: Checklist,
+    scope: Scope,
+    country: str | None,
+    counted: Sequence[Any],
+    threshold: int,
+) -> PeerMedians:
+    values: dict[int, dict[str, int | None]] = {row.id: {} for row in counted}
+    for answer in connection.execute(_VALUES, {"ids": list(values)}):
+        values[answer.assessment_id][answer.criterion] = answer.value
+    percents = [score(checklist, given).percent for given in values.values()]
+    criteria = {
+        criterion.code: _median(
+            [given.get(criterion.code) for given in values.values()], threshold
+        )
+        for criterion in checklist.criteria
+    }
+    return PeerMedians(
+        scope, country if scope == "country" else None, _median(percents, threshold), criteria
+    )
+
+
+def _median(values: Iterable[float | None], threshold: int) -> float | None:
+    """The median of the given values, if at least ``threshold`` were given."""
+    given = [value for value in values if value is not None]
+    return statistics.median(given) if len(given) >= threshold else None
