@@ -30,6 +30,8 @@ from storage.peers import batches
 from storage.reports import report_of
 from storage.store import Database
 from tests.telegram_harness import running_bot
+from tests.test_console import ANSWERS, CONFIRM, PROFILE, console
+from tests.test_console import flat as flat_output
 from tests.test_telegram_summary import finish, pdf_text
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -364,3 +366,20 @@ async def test_telegram_summary_shows_the_peer_line_once_enough_others_finished(
         assert "median 100%" in bot.text(704)
         assert bot.errors == []
         assert bot.api.violations == []
+
+
+async def test_the_console_summary_shows_the_peer_line(
+    database: Database, content: Content
+) -> None:
+    await stored(database, *others(5, value=3))
+    lines = PROFILE + ANSWERS + CONFIRM
+    output = flat_output(
+        await console(database, content.model_copy(update={"stats_min_group": 5}), lines)
+    )
+    assert "Your score: 70% · peers in the same country (Latvia): median 100%" in output
+    assert "↓ below the peers' median" in output
+    # Five peers are too few at a threshold of six: the same summary says nothing of them.
+    fewer = content.model_copy(update={"stats_min_group": 6})
+    again = flat_output(await console(database, fewer, ["/history", "1"], user="tester"))
+    assert "Summary: Community kitchen" in again
+    assert "peers" not in again
