@@ -329,10 +329,11 @@ def _summary_text(report: Report, *, detailed: bool, comments: bool) -> str:
     if peers is not None and peers.text:
         lines.append(escape(peers.text))
     lines.append("")
-    for number, line in enumerate(report.criteria):
+    for index, line in enumerate(report.criteria):
         shown = _criterion_lines(line, report.max_value, comments)
-        if peers is not None and peers.marks[number]:
-            shown[0] += f" · <i>{escape(peers.marks[number] or '')}</i>"
+        mark = None if peers is None else peers.marks[index]
+        if mark:
+            shown[0] += f" · <i>{escape(mark)}</i>"
         lines += shown
     risks = [Advice(flag.title, flag.why) for flag in report.risks]
     sections = (

@@ -152,9 +152,9 @@ def _criteria(pdf: _Document, report: Report) -> None:
         line_height=LINE_HEIGHT,
         padding=1.2,
     ) as table:
-        for number, line in enumerate(report.criteria):
+        for index, line in enumerate(report.criteria):
             bar, described, answer = _row(line, report.max_value)
-            mark = None if report.peers is None else report.peers.marks[number]
+            mark = None if report.peers is None else report.peers.marks[index]
             answer += f"\n{mark}" if mark else ""
             table.row([pdf.fit(text) for text in (bar, described, answer)])
     pdf.ln(1)
