@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-HEAD = "0005"
+HEAD = "0006"
 """The newest migration in ``migrations/versions``; a test holds it to Alembic's own head."""
 
 
