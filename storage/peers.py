@@ -34,14 +34,14 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from dialogs.content import Checklist
 from dialogs.peers import PeerMedians, Scope
-from dialogs.scoring import score
 from storage.models import Answer, Assessment
 
 Cell = tuple[str | None, int | None]
@@ -50,22 +50,43 @@ Cell = tuple[str | None, int | None]
 _VIEWED = select(Assessment.country, Assessment.cohort_id).where(
     Assessment.id == bindparam("assessment_id")
 )
-_CANDIDATES = select(
+_COLUMNS = (
     Assessment.id,
     Assessment.respondent_id,
     Assessment.practice_name,
     Assessment.country,
     Assessment.cohort_id,
     Assessment.completed_at,
-).where(
-    Assessment.status == "completed",
-    Assessment.checklist_version == bindparam("checklist_version"),
-    Assessment.respondent_id != bindparam("viewer"),
-    or_(Assessment.country == bindparam("country"), Assessment.cohort_id == bindparam("cohort")),
 )
-_VALUES = select(Answer.assessment_id, Answer.criterion, Answer.value).where(
-    Answer.assessment_id.in_(bindparam("ids", expanding=True))
-)
+
+
+@cache
+def _candidates(codes: tuple[str, ...]) -> Select[Any]:
+    """Other respondents' completed assessments in a country or cohort, oldest first, each
+    with its answer to every criterion of ``codes`` (no row for each answer: a summary may
+    read thousands of peers)."""
+    # "Not applicable" and unanswered are both NULL here: neither counts in a median.
+    columns: list[Any] = [
+        *_COLUMNS,
+        *(func.max(case((Answer.criterion == code, Answer.value))) for code in codes),
+    ]
+    return (
+        select(*columns)
+        .select_from(Assessment)
+        .outerjoin(Answer, Answer.assessment_id == Assessment.id)
+        .where(
+            Assessment.status == "completed",
+            Assessment.checklist_version == bindparam("checklist_version"),
+            Assessment.respondent_id != bindparam("viewer"),
+            Assessment.completed_at.is_not(None),
+            or_(
+                Assessment.country == bindparam("country"),
+                Assessment.cohort_id == bindparam("cohort"),
+            ),
+        )
+        .group_by(*_COLUMNS)
+        .order_by(Assessment.completed_at, Assessment.id)
+    )
 
 
 def peer_medians(
@@ -86,7 +107,8 @@ def peer_medians(
         "cohort": viewed.cohort_id,
     }
     cells: defaultdict[Cell, list[Any]] = defaultdict(list)
-    for row in connection.execute(_CANDIDATES, keys):
+    codes = tuple(criterion.code for criterion in checklist.criteria)
+    for row in connection.execute(_candidates(codes), keys):
         cells[(row.country, row.cohort_id)].append(row)
     scopes: tuple[tuple[Scope, int, object], ...] = (
         ("country", 0, viewed.country),
@@ -102,53 +124,50 @@ def peer_medians(
             for row in batches(rows, threshold)
         ]
         if len(counted) >= threshold:
-            return _medians(connection, checklist, scope, viewed.country, counted, threshold)
+            country = viewed.country if scope == "country" else None
+            return _medians(checklist, scope, country, counted, threshold)
     return None
 
 
 def batches(rows: Iterable[Any], threshold: int) -> list[Any]:
-    """One cell's practices in whole batches of ``threshold``, each as the batch found it."""
-    practices: defaultdict[tuple[int, str], list[Any]] = defaultdict(list)
-    for row in rows:
-        practices[(row.respondent_id, (row.practice_name or "").strip().casefold())].append(row)
-    # Each practice by when it was first finished: later completions join at the end.
-    first = sorted((min(_moment(row) for row in found), key) for key, found in practices.items())
+    """One cell's practices in whole batches of ``threshold``, each as the batch found it.
+
+    ``rows`` come in the order they were completed, so each practice's first completion
+    orders the practices, and later completions of any of them join at the end.
+    """
+    practices: dict[tuple[int, str], list[tuple[int, Any]]] = {}
+    for place, row in enumerate(rows):
+        key = (row.respondent_id, (row.practice_name or "").strip().casefold())
+        practices.setdefault(key, []).append((place, row))
+    first = list(practices.values())
     whole = len(first) // threshold * threshold
     if not whole:
         return []
-    closed = first[whole - 1][0]
-    return [
-        max((row for row in practices[key] if _moment(row) <= closed), key=_moment)
-        for _, key in first[:whole]
-    ]
-
-
-def _moment(row: Any) -> tuple[float, int]:
-    """When an assessment was completed, its id breaking ties (and standing for a lost time)."""
-    return (0.0 if row.completed_at is None else row.completed_at.timestamp(), row.id)
+    closed = first[whole - 1][0][0]
+    return [[row for place, row in found if place <= closed][-1] for found in first[:whole]]
 
 
 def _medians(
-    connection: Connection,
     checklist: Checklist,
     scope: Scope,
     country: str | None,
     counted: Sequence[Any],
     threshold: int,
 ) -> PeerMedians:
-    values: dict[int, dict[str, int | None]] = {row.id: {} for row in counted}
-    for answer in connection.execute(_VALUES, {"ids": list(values)}):
-        values[answer.assessment_id][answer.criterion] = answer.value
-    percents = [score(checklist, given).percent for given in values.values()]
+    codes = [criterion.code for criterion in checklist.criteria]
+    answers = [tuple(row)[len(_COLUMNS) :] for row in counted]
+    # The overall score as dialogs.scoring reckons it: points over the points possible.
+    percents = [_percent(given, checklist.max_value) for given in answers]
     criteria = {
-        criterion.code: _median(
-            [given.get(criterion.code) for given in values.values()], threshold
-        )
-        for criterion in checklist.criteria
+        code: _median([given[index] for given in answers], threshold)
+        for index, code in enumerate(codes)
     }
-    return PeerMedians(
-        scope, country if scope == "country" else None, _median(percents, threshold), criteria
-    )
+    return PeerMedians(scope, country, _median(percents, threshold), criteria)
+
+
+def _percent(values: Sequence[int | None], top: int) -> float | None:
+    scored = [value for value in values if value is not None]
+    return 100 * sum(scored) / (top * len(scored)) if scored else None
 
 
 def _median(values: Iterable[float | None], threshold: int) -> float | None:
