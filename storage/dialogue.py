@@ -265,7 +265,6 @@ def load_snapshot(
         }
     context = assessment.context
     draft = context.get("draft", {})
-    summary = assessment.state in (machine.REVIEW, machine.SUMMARY)
     return Snapshot(
         checklist_version=assessment.checklist_version,
         state=assessment.state,
@@ -283,16 +282,12 @@ def load_snapshot(
         editing=bool(context.get("editing", False)),
         # Read where a summary is, or is one confirmation away, so the step that finishes an
         # assessment already compares it with the earlier one.
-        earlier=earlier_of(connection, respondent.id, assessment) if summary else None,
-        peers=peer_medians(
-            connection,
-            content.checklist(assessment.checklist_version),
-            assessment.id,
-            respondent.id,
-            content.stats_min_group,
-        )
-        if summary and content is not None
+        earlier=earlier_of(connection, respondent.id, assessment)
+        if assessment.state in (machine.REVIEW, machine.SUMMARY)
         else None,
+        peers=None
+        if content is None or assessment.state not in (machine.REVIEW, machine.SUMMARY)
+        else peer_medians(connection, content, assessment.checklist_version, assessment.id),
     )
 
 

@@ -7,7 +7,8 @@ and case-folded practice name) on the same checklist version, in the same countr
 same cohort. They are counted in *cells* and *batches*:
 
 - Every completed assessment falls in one cell: its country and its cohort, as it recorded
-  them. A country's peers are those of its cells, a cohort's those of its cells.
+  them. A country's peers are those of its cells, a cohort's those of its cells. (A practice
+  assessed again in another cohort or country is one practice in each cell it was assessed in.)
 - In a cell, the viewer's peers are taken in the order each practice was first completed, and
   only in whole batches of the threshold: the first ``t``, ``2t``, … of them, each practice as
   it stood when the last of its batch was completed. The rest of the cell waits for its batch.
@@ -40,14 +41,14 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 
-from dialogs.content import Checklist
+from dialogs.content import Checklist, Content
 from dialogs.peers import PeerMedians, Scope
 from storage.models import Answer, Assessment
 
 Cell = tuple[str | None, int | None]
 """A country code (``None``: another country) and a cohort's id (``None``: none)."""
 
-_VIEWED = select(Assessment.country, Assessment.cohort_id).where(
+_VIEWED = select(Assessment.respondent_id, Assessment.country, Assessment.cohort_id).where(
     Assessment.id == bindparam("assessment_id")
 )
 _COLUMNS = (
@@ -90,19 +91,17 @@ def _candidates(codes: tuple[str, ...]) -> Select[Any]:
 
 
 def peer_medians(
-    connection: Connection,
-    checklist: Checklist,
-    assessment_id: int,
-    viewer_id: int,
-    threshold: int,
+    connection: Connection, content: Content, checklist_version: int, assessment_id: int
 ) -> PeerMedians | None:
-    """The medians of the peers of an assessment of ``viewer_id``; ``None`` with no group."""
+    """The medians of the peers of an assessment, groups of at least
+    ``content.stats_min_group``; ``None`` without one."""
     viewed = connection.execute(_VIEWED, {"assessment_id": assessment_id}).first()
     if viewed is None or (viewed.country is None and viewed.cohort_id is None):
         return None
+    checklist, threshold = content.checklist(checklist_version), content.stats_min_group
     keys = {
-        "checklist_version": checklist.version,
-        "viewer": viewer_id,
+        "checklist_version": checklist_version,
+        "viewer": viewed.respondent_id,
         "country": viewed.country,
         "cohort": viewed.cohort_id,
     }
