@@ -27,6 +27,7 @@ from bot.telegram.callback_data import LARGEST, pack
 from dialogs.content import Checklist, Content, default_content
 from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, _, compile_catalog, use_language
 from dialogs.machine import states
+from dialogs.peers import PeerMedians
 from dialogs.report import History, PastAssessment
 from dialogs.snapshot import (
     COMMENT_MAX,
@@ -254,7 +255,12 @@ def _worst_snapshots(checklist: Checklist, language: str) -> list[Snapshot]:
         tuple(tag.code for tag in taxonomy.themes),
     )
     earlier = Earlier({criterion.code: 2 for criterion in checklist.criteria}, LONG_AGO)
-    worst = Snapshot(checklist.version, "", language, True, profile, answers, earlier=earlier)
+    # Peers' medians between the answers, so every criterion carries a mark.
+    medians = {criterion.code: 1.5 for criterion in checklist.criteria}
+    peers = PeerMedians("country", profile.country, 50.0, medians)
+    worst = Snapshot(
+        checklist.version, "", language, True, profile, answers, earlier=earlier, peers=peers
+    )
     empty = replace(worst, answers=MappingProxyType({}))
     return [
         replace(snapshot, state=state)

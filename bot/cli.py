@@ -58,7 +58,7 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import run_console
     from bot.runtime import load_checked_content, open_database
 
-    content = load_checked_content()
+    content = load_checked_content(settings.stats_min_group)
     database = await open_database(args.database_url or settings.database_url)
     if isinstance(sys.stdin, io.TextIOWrapper):
         sys.stdin.reconfigure(errors="replace")

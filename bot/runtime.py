@@ -35,8 +35,9 @@ def catalog_texts(language: str) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in catalog if m.id}
 
 
-def load_checked_content() -> Content:
-    """Load the content files and make sure every language translates every text."""
+def load_checked_content(stats_min_group: int | None = None) -> Content:
+    """Load the content files and make sure every language translates every text; with
+    ``stats_min_group``, peer groups need that many practices (the setting)."""
     try:
         content = default_content()
         lookup = {language: catalog_texts(language) for language in SUPPORTED_LANGUAGES}
@@ -46,6 +47,8 @@ def load_checked_content() -> Content:
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise StartupError(f"content: {missing[0]}{more}; run `sicheck i18n check`")
+    if stats_min_group is not None:
+        content = content.model_copy(update={"stats_min_group": stats_min_group})
     return content
 
 

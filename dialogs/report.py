@@ -18,6 +18,7 @@ from babel.numbers import format_percent
 from dialogs.content import Checklist, Criterion
 from dialogs.i18n import _, current_language, ngettext, use_language
 from dialogs.matching import Match, similar_practices
+from dialogs.peers import IN_COHORT, IN_COUNTRY, MARKS, PeerComparison, PeerMedians, position
 from dialogs.scoring import score
 from dialogs.snapshot import Snapshot
 
@@ -126,6 +127,8 @@ class Report:
     shared: bool | None = None
     """Whether the practitioner shares it with their cohort's coordinator (their mentor);
     ``None`` where there is no one to share it with, or it was not asked."""
+    peers: PeerComparison | None = None
+    """Where the practice stands against its peers' medians; ``None`` when no group is shown."""
 
     @property
     def has_earlier(self) -> bool:
@@ -234,7 +237,31 @@ def build_report(
             if earlier_result is None or earlier_result.percent is None
             else percent_text(earlier_result.percent),
             earlier_date=None if earlier is None else format_day(earlier.completed_at),
+            peers=None
+            if snapshot.peers is None
+            else _peers(lines, result.percent, snapshot.peers),
         )
+
+
+def _peers(
+    lines: list[CriterionLine], percent: float | None, peers: PeerMedians
+) -> PeerComparison:
+    """The comparison with the peers' medians, in the current language."""
+    text = None
+    if percent is not None and peers.percent is not None:
+        score_text, median = percent_text(percent), percent_text(peers.percent)
+        if peers.scope == "country":
+            text = _(
+                IN_COUNTRY, score=score_text, country=country_name(peers.country), median=median
+            )
+        else:
+            text = _(IN_COHORT, score=score_text, median=median)
+    medians = tuple(peers.criteria.get(line.code) for line in lines)
+    positions = tuple(
+        position(line.value, median) for line, median in zip(lines, medians, strict=True)
+    )
+    marks = tuple(None if found is None else _(MARKS[found]) for found in positions)
+    return PeerComparison(text, medians, positions, marks)
 
 
 def _line(

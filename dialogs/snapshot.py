@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from dialogs.peers import PeerMedians
+
 NAME_MAX = 200
 COMMENT_MAX = 1000
 
@@ -57,3 +59,5 @@ class Snapshot:
     """Whether the current question was opened from the review, and returns there."""
     earlier: Earlier | None = None
     """Loaded for the summary only; never written back."""
+    peers: PeerMedians | None = None
+    """Other practices' medians, loaded for the summary only where a group is big enough."""

@@ -327,9 +327,16 @@ def _summary_text(report: Report, *, detailed: bool, comments: bool) -> str:
                 percent=report.earlier_percent_text or "–",
             )
         )
+    peers = report.peers
+    if peers is not None and peers.text:
+        lines.append(escape(peers.text))
     lines.append("")
-    for line in report.criteria:
-        lines += _criterion_lines(line, report.max_value, comments)
+    for index, line in enumerate(report.criteria):
+        shown = _criterion_lines(line, report.max_value, comments)
+        mark = None if peers is None else peers.marks[index]
+        if mark:
+            shown[0] += f" · <i>{escape(mark)}</i>"
+        lines += shown
     risks = [Advice(flag.title, flag.why) for flag in report.risks]
     sections = (
         (_("Strongest criteria"), _items(report.strengths, shown=True)),

@@ -26,6 +26,7 @@ from dialogs.snapshot import Draft, Earlier, Profile, RecordedAnswer, Snapshot
 from dialogs.views import View
 from storage.coordination import cohort_id
 from storage.models import Answer, AnswerLog, Assessment, Base, ProcessedUpdate, Respondent, utcnow
+from storage.peers import peer_medians
 
 EARLIER_LOOKBACK = 50
 """How many of a respondent's latest completed assessments are searched for the same practice."""
@@ -249,9 +250,13 @@ def _start(connection: Connection, content: Content, respondent: RespondentRow) 
 
 
 def load_snapshot(
-    connection: Connection, assessment: AssessmentRow, respondent: RespondentRow
+    connection: Connection,
+    assessment: AssessmentRow,
+    respondent: RespondentRow,
+    content: Content | None = None,
 ) -> Snapshot:
-    """The engine's view of a stored assessment, with the earlier one when it is finished."""
+    """The engine's view of a stored assessment, with the earlier one when it is finished
+    (and, given ``content``, its peers' medians)."""
     answers = assessment.answers
     if answers is None:
         answers = {
@@ -280,6 +285,9 @@ def load_snapshot(
         earlier=earlier_of(connection, respondent.id, assessment)
         if assessment.state in (machine.REVIEW, machine.SUMMARY)
         else None,
+        peers=None
+        if content is None or assessment.state not in (machine.REVIEW, machine.SUMMARY)
+        else peer_medians(connection, content, assessment.checklist_version, assessment.id),
     )
 
 
@@ -329,7 +337,7 @@ def _show(
     *,
     notice: str | None = None,
 ) -> Outcome:
-    snapshot = load_snapshot(connection, assessment, respondent)
+    snapshot = load_snapshot(connection, assessment, respondent, content)
     view = engine.show(content.checklist(assessment.checklist_version), snapshot, notice)
     return _outcome(assessment, snapshot, view, notice)
 
@@ -409,7 +417,7 @@ def apply(
     ):
         return _show(connection, content, respondent, assessment, notice=MOVED_ON)
     checklist = content.checklist(assessment.checklist_version)
-    before = load_snapshot(connection, assessment, respondent)
+    before = load_snapshot(connection, assessment, respondent, content)
     result = engine.step(checklist, before, event)
     if not result.accepted:
         return _outcome(assessment, before, result.view, result.problem)

@@ -63,7 +63,7 @@ def report_of(
     if row is None:
         return None
     assessment = AssessmentRow(**row)
-    snapshot = load_snapshot(connection, assessment, respondent)
+    snapshot = load_snapshot(connection, assessment, respondent, content)
     checklist = content.checklist(assessment.checklist_version)
     report = build_report(checklist, snapshot, completed_at=assessment.completed_at)
     return with_mentoring(connection, report, assessment.id)

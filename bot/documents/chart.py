@@ -16,6 +16,7 @@ import io
 import math
 import textwrap
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,6 +31,7 @@ from PIL import Image
 
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
 from dialogs.i18n import N_, _, use_language
+from dialogs.peers import LEGEND as PEERS_LEGEND
 from dialogs.report import CriterionLine, Report
 
 DPI = 120
@@ -44,6 +46,7 @@ LEGEND_SIZE = 10
 CURRENT_COLOUR = "#1f6f8b"
 EARLIER_COLOUR = "#8a8a8a"
 NOT_SCORED_COLOUR = "#c0392b"
+PEERS_COLOUR = "#d68910"
 FILL_OPACITY = 0.25
 OFF_SCALE = 1.06
 """Where a criterion without a score is marked, as a multiple of the top of the scale."""
@@ -57,12 +60,14 @@ BACKGROUNDS_KEPT = 8
 LEGENDS = {
     "current": N_("This assessment"),
     "earlier": N_("Earlier assessment"),
+    "peers": PEERS_LEGEND,
     "unscored": UNSCORED,
 }
 """Each line's legend by its id, in the legend's order."""
 SERIES: dict[str, dict[str, Any]] = {
     "current": dict(color=CURRENT_COLOUR, linewidth=2, marker="o", markersize=6, zorder=3),
     "earlier": dict(color=EARLIER_COLOUR, linestyle="--", linewidth=1.8, marker="s", markersize=5),
+    "peers": dict(color=PEERS_COLOUR, linestyle=(0, (2, 2)), linewidth=1.8),
     "unscored": dict(
         color=NOT_SCORED_COLOUR,
         linestyle="none",
@@ -108,7 +113,7 @@ def _closed(values: list[float]) -> list[float]:
     return [*values, values[0]]
 
 
-def _radii(values: list[int | None]) -> list[float]:
+def _radii(values: Sequence[float | None]) -> list[float]:
     """Scores as a closed line's radii; no score is NaN, a gap in the line."""
     return _closed([math.nan if value is None else float(value) for value in values])
 
@@ -125,11 +130,12 @@ class _Chart:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _look(report: Report) -> tuple[tuple[str, ...], int, bool, bool]:
+def _look(report: Report) -> tuple[tuple[str, ...], int, bool, bool, bool]:
     """What a chart's look depends on beyond its scores: labels, scale, which series."""
     unscored = any(line.value is None for line in report.criteria)
     labels = tuple(criterion_label(line) for line in report.criteria)
-    return labels, report.max_value, report.has_earlier, unscored
+    peers = report.peers is not None and any(m is not None for m in report.peers.medians)
+    return labels, report.max_value, report.has_earlier, unscored, peers
 
 
 def radar_figure(report: Report) -> Figure:
@@ -140,7 +146,9 @@ def radar_figure(report: Report) -> Figure:
     return chart.figure
 
 
-def _chart(labels: tuple[str, ...], top: int, earlier: bool, unscored: bool) -> _Chart:
+def _chart(
+    labels: tuple[str, ...], top: int, earlier: bool, unscored: bool, peers: bool = False
+) -> _Chart:
     """A figure with its score artists empty, in the current language."""
     figure = Figure(figsize=(SIZE_INCHES, SIZE_INCHES), dpi=DPI)
     FigureCanvasAgg(figure)
@@ -148,7 +156,7 @@ def _chart(labels: tuple[str, ...], top: int, earlier: bool, unscored: bool) -> 
     assert isinstance(axes, PolarAxes)
     _grid(axes, labels, top)
     fill = axes.fill([], [], color=CURRENT_COLOUR, alpha=FILL_OPACITY, linewidth=0)[0]
-    shown = {"current": True, "earlier": earlier, "unscored": unscored}
+    shown = {"current": True, "earlier": earlier, "peers": peers, "unscored": unscored}
     series = {
         gid: axes.plot([], [], label=_(LEGENDS[gid]), gid=gid, **style)[0]
         for gid, style in SERIES.items()
@@ -202,6 +210,8 @@ def _show(chart: _Chart, report: Report) -> None:
     if "earlier" in chart.series:
         earlier = [line.earlier_value for line in report.criteria]
         chart.series["earlier"].set_data(_closed(angles), _radii(earlier))
+    if "peers" in chart.series and report.peers is not None:
+        chart.series["peers"].set_data(_closed(angles), _radii(report.peers.medians))
     if "unscored" in chart.series:
         unscored = [a for a, value in zip(angles, current, strict=True) if value is None]
         chart.series["unscored"].set_data(unscored, [report.max_value * OFF_SCALE] * len(unscored))
@@ -211,7 +221,7 @@ def _show(chart: _Chart, report: Report) -> None:
 
 
 @lru_cache(maxsize=BACKGROUNDS_KEPT)
-def _background(language: str, look: tuple[tuple[str, ...], int, bool, bool]) -> _Chart:
+def _background(language: str, look: tuple[tuple[str, ...], int, bool, bool, bool]) -> _Chart:
     """The chart of ``look`` drawn once without scores, kept to draw scores over."""
     with use_language(language):
         chart = _chart(*look)

@@ -105,6 +105,8 @@ def _write_report(pdf: _Document, report: Report, chart_png: bytes | None) -> No
             percent=report.earlier_percent_text or "–",
         )
         _paragraph(pdf, earlier, colour=MUTED_COLOUR)
+    if report.peers is not None and report.peers.text:
+        _paragraph(pdf, report.peers.text, colour=MUTED_COLOUR)
     if chart_png is not None:
         pdf.ln(2)
         # 145 mm: wide enough to read the spoke labels, small enough to share the first page.
@@ -150,8 +152,11 @@ def _criteria(pdf: _Document, report: Report) -> None:
         line_height=LINE_HEIGHT,
         padding=1.2,
     ) as table:
-        for line in report.criteria:
-            table.row([pdf.fit(text) for text in _row(line, report.max_value)])
+        for index, line in enumerate(report.criteria):
+            bar, described, answer = _row(line, report.max_value)
+            mark = None if report.peers is None else report.peers.marks[index]
+            answer += f"\n{mark}" if mark else ""
+            table.row([pdf.fit(text) for text in (bar, described, answer)])
     pdf.ln(1)
 
 

@@ -108,7 +108,7 @@ def build_application(
 
 async def _post_init(settings: Settings, application: SICheckApplication) -> None:
     """Load the content, open the database and publish the commands."""
-    content = load_checked_content()
+    content = load_checked_content(settings.stats_min_group)
     database = await open_database(settings.database_url)
     try:
         key = settings.sicheck_pseudonym_key

@@ -198,6 +198,9 @@ class Content(Knowledge):
     opportunities: tuple[SeedNote, ...]
     texts: Mapping[str, str]
     """Every translatable English text, mapped to the ``file: field`` it was first found at."""
+    stats_min_group: int = Field(5, ge=1)
+    """The fewest practices a peer group shows medians for: no content file sets it, the
+    adapters give ``STATS_MIN_GROUP`` at start (``bot.runtime.load_checked_content``)."""
 
     @property
     def latest(self) -> Checklist:
