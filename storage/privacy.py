@@ -28,6 +28,7 @@ from storage.models import (
     utcnow,
 )
 from storage.store import reclaim
+from storage.teams import membership
 
 UPDATES_KEPT = timedelta(hours=72)
 """How long an applied update's id is kept: Telegram redelivers an update for up to 24 hours."""
@@ -138,7 +139,8 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     )
     if respondent is None:
         return None
-    theirs = Assessment.respondent_id == respondent.pop("id")
+    respondent_id = respondent.pop("id")
+    theirs = Assessment.respondent_id == respondent_id
     assessments = _all(connection, select(*_ASSESSMENT).where(theirs).order_by(Assessment.id))
     for assessment in assessments:
         cohort = select(Cohort.code, Cohort.name).where(Cohort.id == assessment.pop("cohort_id"))
@@ -148,6 +150,7 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
         assessment["answers"] = _all(connection, answers.order_by(Answer.criterion))
         log = select(*_LOGGED, AnswerLog.at, AnswerLog.source).where(AnswerLog.assessment_id == of)
         assessment["answer_log"] = _all(connection, log.order_by(AnswerLog.id))
+        assessment["team"] = membership(connection, of, respondent_id) or None
     coordinator = select(Coordinator.notify_completed, Coordinator.added_at).where(
         Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
     )
