@@ -25,6 +25,7 @@ from storage.models import (
     Coordinator,
     ProcessedUpdate,
     Respondent,
+    Team,
     utcnow,
 )
 from storage.store import reclaim
@@ -33,7 +34,7 @@ from storage.teams import membership
 UPDATES_KEPT = timedelta(hours=72)
 """How long an applied update's id is kept: Telegram redelivers an update for up to 24 hours."""
 ERASED_TABLES = tuple(
-    table.__tablename__ for table in (AnswerLog, Answer, Assessment, Respondent, Coordinator)
+    table.__tablename__ for table in (AnswerLog, Answer, Assessment, Respondent, Coordinator, Team)
 )
 """The tables a respondent's erasure deletes from."""
 

@@ -111,7 +111,7 @@ async def test_commands_are_published_in_every_language(bot: Harness) -> None:
     names = {command["command"] for command in published[0].params["commands"]}
     assert names == {
         *("start", "new", "resume", "back", "history", "language", "help", "cancel"),
-        *("privacy", "mydata", "delete"),
+        *("privacy", "mydata", "delete", "team"),
     }
 
 
@@ -430,6 +430,9 @@ def every_step_event(content: Content) -> list[events.Event]:
     return found
 
 
+TEAM_ACTIONS = ("summary", "leave", "leave-yes", "close", "invite")
+
+
 def every_press(content: Content) -> list[codec.Press]:
     """A press of every kind, with the largest ids a button can carry."""
     return [
@@ -441,6 +444,9 @@ def every_press(content: Content) -> list[codec.Press]:
         ErasePress(LARGEST.assessment_id, 10**17 - 1, False),
         RemindersOffPress(),
         NoticesOffPress(),
+        *(codec.TeamPress(LARGEST.assessment_id, action) for action in TEAM_ACTIONS),
+        codec.TeamJoinPress("A" * 32, True),
+        codec.TeamJoinPress("-" * 8, False),
     ]
 
 
