@@ -20,10 +20,9 @@ from dialogs.views import Button, View
 
 FLAG_SPREAD = 2
 """Levels apart at which a criterion's answers are flagged as the ones to discuss first."""
-SUMMARY, LEAVE, LEAVE_YES, CLOSE, INVITE = "summary", "leave", "leave-yes", "close", "invite"
+SUMMARY, LEAVE, LEAVE_YES, CLOSE = "summary", "leave", "leave-yes", "close"
 """The team views' button actions; each adapter wraps them in its own data."""
 
-INVITE_LABEL = N_("👥 Invite my team")
 SUMMARY_LABEL = N_("📊 Team summary")
 LEAVE_LABEL = N_("🚪 Leave the team")
 LEAVE_YES_LABEL = N_("Yes, leave the team")

@@ -93,7 +93,10 @@ def _status(
     team = connection.execute(select(Team).where(Team.id == team_id)).mappings().one()
     members = Assessment.team_id == team_id
     counted = connection.execute(
-        select(func.count(), func.count().filter(Assessment.status == "completed")).where(members)
+        select(func.count(), func.count().filter(Assessment.status == "completed")).where(
+            members,
+            Assessment.status != "cancelled",  # set aside, it is no one's part
+        )
     ).one()
     own = connection.execute(
         select(func.count()).where(
@@ -333,6 +336,7 @@ def summary(
         select(Assessment.id, Assessment.status).where(
             Assessment.team_id == team_id,
             Assessment.checklist_version == team["checklist_version"],
+            Assessment.status != "cancelled",
         )
     ).all()
     finished = [row.id for row in members if row.status == "completed"]

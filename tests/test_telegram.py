@@ -430,7 +430,7 @@ def every_step_event(content: Content) -> list[events.Event]:
     return found
 
 
-TEAM_ACTIONS = ("summary", "leave", "leave-yes", "close", "invite")
+TEAM_ACTIONS = ("summary", "leave", "leave-yes", "close")
 
 
 def every_press(content: Content) -> list[codec.Press]:

@@ -170,12 +170,12 @@ class NoticesOffPress(Press):
 @dataclass(frozen=True)
 class TeamPress(Press):
     """``T:<team>:<action>``: a team view's button (``dialogs.team``: summary, leave, leave-yes,
-    close, invite), for the presser's own team only (``invite``: team 0, the presser's own)."""
+    close), acting only on a team the presser's own assessment is in."""
 
     team_id: int
     action: str
     TAG = "T"
-    FORM = re.compile(r"T:(\d{1,19}):(summary|leave|leave-yes|close|invite)", re.ASCII)
+    FORM = re.compile(r"T:(\d{1,19}):(summary|leave|leave-yes|close)", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -103,15 +103,6 @@ async def team_press(update: Update, context: BotContext, press: TeamPress) -> N
     query = update.callback_query
     assert query is not None
     content, team_id = context.services.content, press.team_id
-    if press.action == views.INVITE:
-        claimed = await once(update, context, teams.invite)
-        await answer_press(query)
-        if isinstance(claimed.result, TeamStatus):
-            await _send_status(update, context, claimed.result)
-        elif isinstance(claimed.result, teams.Refused):
-            with use_language(claimed.result.language):
-                await send(context.bot, chat_of(update), _(claimed.result.reason))
-        return
     if press.action == views.SUMMARY:
         summarised = await once(
             update, context, lambda c, w: teams.summary(c, content, w, team_id)
