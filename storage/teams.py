@@ -37,10 +37,10 @@ from dialogs.team import (
     team_summary,
 )
 from storage.dialogue import (
-    AssessmentRow,
     Outcome,
     RespondentRow,
     Who,
+    current_view,
     find_respondent,
     load,
     load_snapshot,
@@ -180,23 +180,6 @@ class Joined:
     code: str | None = None
 
 
-def _shown(
-    connection: Connection, content: Content, respondent: RespondentRow, assessment: AssessmentRow
-) -> Outcome:
-    """The assessment's current view."""
-    snapshot = load_snapshot(connection, assessment, respondent)
-    view = engine.show(content.checklist(assessment.checklist_version), snapshot)
-    return Outcome(
-        assessment_id=assessment.id,
-        checklist_version=assessment.checklist_version,
-        language=snapshot.language,
-        view=view,
-        problem=None,
-        state=snapshot.state,
-        version=assessment.version,
-    )
-
-
 def join(
     connection: Connection, content: Content, who: Who, code: str, *, confirmed: bool = False
 ) -> Joined:
@@ -211,12 +194,9 @@ def join(
     team = connection.execute(select(Team).where(Team.code == code)).mappings().first()
 
     def current(notice: str | None) -> Joined:
-        shown = latest
-        if shown is None or shown.status not in ("active", "completed"):
-            open_dialogue(connection, content, loaded)
-            shown = load(connection, who).assessment
-            assert shown is not None, "open_dialogue has just started one"
-        outcome = _shown(connection, content, respondent, shown)
+        # Where the sender is: a finished assessment's summary, else the one under way.
+        finished = latest is not None and latest.status == "completed"
+        outcome = (current_view if finished else open_dialogue)(connection, content, loaded)
         return Joined(outcome, outcome.language, notice=_notice(outcome.language, notice))
 
     if team is None:
@@ -241,8 +221,8 @@ def join(
         # As /new does: the unfinished one is cancelled, never left behind half-active.
         cancelled = replace(load_snapshot(connection, latest, respondent), state=machine.CANCELLED)
         write_snapshot(connection, latest, cancelled, utcnow())
-    started = _start_member(connection, content, respondent, team)
-    outcome = _shown(connection, content, respondent, started)
+    _start_member(connection, content, respondent, team)
+    outcome = current_view(connection, content, who)  # the one just started, the latest
     notice = _notice(outcome.language, JOINED, practice=practice)
     return Joined(outcome, outcome.language, notice=notice)
 
@@ -257,8 +237,8 @@ def _notice(language: str, message: str | None, **params: object) -> str | None:
 
 def _start_member(
     connection: Connection, content: Content, respondent: RespondentRow, team: Any
-) -> AssessmentRow:
-    """The member's own assessment of the team's practice, its profile the owner's."""
+) -> None:
+    """Start the member's own assessment of the team's practice, its profile the owner's."""
     version = team["checklist_version"]
     checklist = content.checklist(version)
     owners = (
@@ -292,19 +272,7 @@ def _start_member(
         "updated_at": now,
         **profile,
     }
-    created = connection.execute(insert(Assessment).returning(Assessment.id), values).scalar_one()
-    return AssessmentRow(
-        created,
-        version,
-        state,
-        "active",
-        practice_name=profile.get("practice_name"),
-        country=profile.get("country"),
-        organisation=profile.get("organisation"),
-        target_groups=list(profile.get("target_groups") or []),
-        themes=list(profile.get("themes") or []),
-        answers={},
-    )
+    connection.execute(insert(Assessment), values)
 
 
 def _own_in(connection: Connection, respondent_id: int, team_id: int) -> list[Any]:

@@ -6,7 +6,6 @@ update or a double tap on any replica changes nothing twice, and replies only af
 
 from __future__ import annotations
 
-import logging
 from html import escape
 
 from sqlalchemy.engine import Connection
@@ -21,8 +20,6 @@ from dialogs.i18n import _, use_language
 from dialogs.team import TeamStatus, TeamSummary
 from storage import teams
 from storage.dialogue import Who
-
-log = logging.getLogger(__name__)
 
 
 async def _send_status(update: Update, context: BotContext, status: TeamStatus) -> None:
