@@ -25,6 +25,7 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import console_teams
 from bot.arguments import is_number
 from dialogs import events, machine, views
 from dialogs.content import Content
@@ -61,6 +62,7 @@ KEYS: dict[type, str] = {
 COMMANDS = {
     **{f"/{name}": f"/{name}" for name in ("help", "quit", "new", "privacy", "mydata", "delete")},
     "/history": HISTORY,
+    "/team": "/team",
     "/back": BACK,
     "/skip": events.encode(events.Skip()),
     "/info": events.encode(events.Info()),
@@ -233,6 +235,8 @@ class Console:
     past: int = 0
     """The finished assessment whose summary a prompt shows."""
     erased: bool = False
+    team_id: int = 0
+    """The team whose menu is open (``/team``)."""
 
     @property
     def language(self) -> str:
@@ -313,6 +317,9 @@ class Console:
         """Apply one line of input and show what follows; ``False`` ends the session."""
         with use_language(self.language):
             screen = self.screen()
+        words = clean(line).split()
+        if words[:1] and words[0].lower() == "/join":
+            return await console_teams.join(self, words[1] if len(words) > 1 else "")
         try:
             meaning = interpret(clean(line), screen)
         except InputError as refused:
@@ -336,6 +343,10 @@ class Console:
             return await self.write_my_data()
         if action == HISTORY:
             return await self.show_history()
+        if action == "/team":
+            return await console_teams.show_team(self)
+        if action.startswith(console_teams.PREFIX):
+            return await console_teams.act(self, action)
         if action == "/delete":
             return self.ask(views.DELETE_ASK, (views.ERASE_LABEL, ERASE), (views.KEEP_LABEL, KEEP))
         if action == "/new":

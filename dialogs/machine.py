@@ -92,8 +92,17 @@ def transitions(checklist: Checklist) -> list[dict[str, Any]]:
     questions = [criterion.code for criterion in checklist.criteria]
     active = [LANGUAGE, CONSENT, *PROFILE_FIELDS, *questions, REVIEW]
     rows: list[Row] = [
+        # A team member's assessment comes with the team's profile: it opens at the first
+        # question.
+        (
+            "choose_language",
+            LANGUAGE,
+            questions[0],
+            ["language_supported", "consented", "profiled"],
+        ),
         ("choose_language", LANGUAGE, PROFILE_NAME, ["language_supported", "consented"]),
         ("choose_language", LANGUAGE, CONSENT, ["language_supported"]),
+        ("accept", CONSENT, questions[0], ["profiled"]),
         ("accept", CONSENT, PROFILE_NAME, []),
         ("decline", CONSENT, DECLINED, []),
         ("back", CONSENT, LANGUAGE, []),
@@ -188,6 +197,9 @@ class Dialog:
 
     def consented(self, data: EventData) -> bool:
         return self.snapshot.consented
+
+    def profiled(self, data: EventData) -> bool:
+        return self.snapshot.profile.practice_name is not None
 
     def editing(self, data: EventData) -> bool:
         return self.snapshot.editing

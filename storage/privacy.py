@@ -28,9 +28,11 @@ from storage.models import (
     MentorShare,
     ProcessedUpdate,
     Respondent,
+    Team,
     utcnow,
 )
 from storage.store import reclaim
+from storage.teams import membership
 
 UPDATES_KEPT = timedelta(hours=72)
 """How long an applied update's id is kept: Telegram redelivers an update for up to 24 hours."""
@@ -38,7 +40,7 @@ ERASED_TABLES = tuple(
     table.__tablename__
     for table in (
         *(AnswerLog, Answer, Assessment, Respondent, Coordinator),
-        *(MentorShare, MentorFeedback),
+        *(MentorShare, MentorFeedback, Team),
     )
 )
 """The tables a respondent's erasure deletes from."""
@@ -145,7 +147,8 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     )
     if respondent is None:
         return None
-    theirs = Assessment.respondent_id == respondent.pop("id")
+    respondent_id = respondent.pop("id")
+    theirs = Assessment.respondent_id == respondent_id
     assessments = _all(connection, select(*_ASSESSMENT).where(theirs).order_by(Assessment.id))
     for assessment in assessments:
         cohort = select(Cohort.code, Cohort.name).where(Cohort.id == assessment.pop("cohort_id"))
@@ -156,6 +159,7 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
         log = select(*_LOGGED, AnswerLog.at, AnswerLog.source).where(AnswerLog.assessment_id == of)
         assessment["answer_log"] = _all(connection, log.order_by(AnswerLog.id))
         assessment.update(my_mentoring(connection, of))
+        assessment["team"] = membership(connection, of, respondent_id) or None
     coordinator = select(Coordinator.notify_completed, Coordinator.added_at).where(
         Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
     )

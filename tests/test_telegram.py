@@ -111,7 +111,7 @@ async def test_commands_are_published_in_every_language(bot: Harness) -> None:
     names = {command["command"] for command in published[0].params["commands"]}
     assert names == {
         *("start", "new", "resume", "back", "history", "language", "help", "cancel"),
-        *("privacy", "mydata", "delete"),
+        *("privacy", "mydata", "delete", "team"),
     }
 
 
@@ -430,6 +430,9 @@ def every_step_event(content: Content) -> list[events.Event]:
     return found
 
 
+TEAM_ACTIONS = ("summary", "leave", "leave-yes", "close")
+
+
 def every_press(content: Content) -> list[codec.Press]:
     """A press of every kind, with the largest ids a button can carry."""
     return [
@@ -445,6 +448,9 @@ def every_press(content: Content) -> list[codec.Press]:
         codec.SharePress(LARGEST.assessment_id, False),
         codec.MenteePress(LARGEST.assessment_id),
         codec.FeedbackPress(LARGEST.assessment_id, "C99"),
+        *(codec.TeamPress(LARGEST.assessment_id, action) for action in TEAM_ACTIONS),
+        codec.TeamJoinPress("A" * 32, True),
+        codec.TeamJoinPress("-" * 8, False),
     ]
 
 

@@ -30,6 +30,7 @@ COMMANDS = (
     ("resume", N_("Show where you are")),
     ("back", N_("Go back to the previous question")),
     ("history", N_("Your finished assessments and their reports")),
+    ("team", N_("Assess the practice with your team")),
     ("language", N_("Change the language")),
     ("privacy", N_("What is recorded, why, and for how long")),
     ("mydata", N_("A copy of everything recorded about you")),

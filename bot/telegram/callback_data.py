@@ -197,6 +197,28 @@ class FeedbackPress(Press):
     FORM = re.compile(r"mf:(\d{1,19}):(C\d\d)", re.ASCII)
 
 
+@dataclass(frozen=True)
+class TeamPress(Press):
+    """``T:<team>:<action>``: a team view's button (``dialogs.team``: summary, leave, leave-yes,
+    close), acting only on a team the presser's own assessment is in."""
+
+    team_id: int
+    action: str
+    TAG = "T"
+    FORM = re.compile(r"T:(\d{1,19}):(summary|leave|leave-yes|close)", re.ASCII)
+
+
+@dataclass(frozen=True)
+class TeamJoinPress(Press):
+    """``J:<code>:y`` (or ``…:n``): join the team of that invitation code, setting one's
+    unfinished assessment aside, or keep it. The code, not the team's id: ids are guessable."""
+
+    code: str
+    join: bool
+    TAG = "J"
+    FORM = re.compile(r"J:([A-Za-z0-9_-]{8,32}):([yn])", re.ASCII)
+
+
 KINDS: tuple[type[Press], ...] = tuple(Press.__subclasses__())
 _READERS = {kind: [_READ[get_type_hints(kind)[f.name]] for f in fields(kind)] for kind in KINDS}
 """How each kind's fields are read, in order: the types resolved once, not at every press."""

@@ -18,7 +18,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram import callback_data as presses
-from bot.telegram import coordinators, mentoring, privacy, summary
+from bot.telegram import coordinators, mentoring, privacy, summary, teams
 from bot.telegram.callback_data import LanguagePress, P, StepPress
 from bot.telegram.context import (
     COMMITTED,
@@ -49,6 +49,7 @@ from storage.dialogue import (
     open_dialogue,
     set_language,
 )
+from storage.teams import code_of
 
 log = logging.getLogger(__name__)
 Work = Callable[[Connection, Content, Loaded], Outcome]
@@ -131,6 +132,10 @@ def replying(work: Work, notice: str | None = None) -> Handler:
 async def start(update: Update, context: BotContext) -> None:
     """Continue the current assessment or begin one; keep a deep link's payload."""
     payload = context.args[0][:64] if context.args else None
+    code = code_of(payload) if payload else None
+    if code is not None:
+        await teams.start_team(update, context, code)
+        return
     await reply(update, context, partial(open_dialogue, start_payload=payload))
 
 
@@ -151,6 +156,7 @@ async def step_press(update: Update, context: BotContext, press: StepPress) -> N
         follow_up(update, context, summary.send_chart(update, context, outcome.assessment_id))
         follow_up(update, context, coordinators.notify_completion(context, outcome.assessment_id))
         follow_up(update, context, mentoring.offer_share(update, context, outcome.assessment_id))
+        follow_up(update, context, teams.after_finish(update, context, outcome.assessment_id))
 
 
 async def language_press(update: Update, context: BotContext, press: LanguagePress) -> None:
@@ -249,6 +255,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
         "stats": coordinators.stats_command,
         "export": coordinators.export_command,
         "mentees": mentoring.mentees_command,
+        "team": teams.team_command,
     }
     private = filters.ChatType.PRIVATE
     application.add_handlers(
@@ -264,6 +271,8 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             on_press(presses.SharePress, mentoring.share_press),
             on_press(presses.MenteePress, mentoring.open_mentee),
             on_press(presses.FeedbackPress, mentoring.ask_feedback),
+            on_press(presses.TeamPress, teams.team_press),
+            on_press(presses.TeamJoinPress, teams.join_press),
             CallbackQueryHandler(stale_press),
             MessageHandler(
                 filters.UpdateType.EDITED & private, replying(current_view, EDITS_IGNORED)

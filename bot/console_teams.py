@@ -1,0 +1,110 @@
+"""Team assessments in the terminal: ``/team`` shows the team's code, ``/join CODE`` joins.
+
+The same units of work as on Telegram (``storage.teams``) and the same views
+(``dialogs.team``); the team's buttons are the console's numbered choices.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from dialogs import team as views
+from dialogs.i18n import _, use_language
+from dialogs.team import TeamStatus, TeamSummary
+from dialogs.views import Button, View, back_button
+from storage import teams
+
+if TYPE_CHECKING:
+    from bot.console import Console
+
+PREFIX = "team:"
+"""The console's team actions: ``team:<action>`` of ``dialogs.team``, or ``team:join:<code>``."""
+JOIN = "join:"
+
+
+def invitation(code: str) -> str:
+    """What a member types in their own console to join."""
+    return f"/join {code}"
+
+
+def _open(console: Console, view: View, team_id: int) -> bool:
+    console.team_id = team_id
+    rows = tuple(
+        tuple(Button(button.label, PREFIX + button.action) for button in row)
+        for row in view.buttons
+    )
+    with use_language(console.language):
+        console.menus = [View(view.text, (*rows, (Button(back_button().label, PREFIX + "back"),)))]
+    return console.show()
+
+
+async def show_team(console: Console) -> bool:
+    """``/team``: the team of the assessment under way or finished, made on first asking."""
+    found = await console.run(teams.invite, console.who)
+    return _status(console, found)
+
+
+def _status(console: Console, found: TeamStatus | teams.Refused) -> bool:
+    if isinstance(found, teams.Refused):
+        return console.tell(found.reason)
+    return _open(console, views.status_view(found, invitation(found.code)), found.team_id)
+
+
+async def join(console: Console, code: str, *, confirmed: bool = False) -> bool:
+    """``/join CODE``: start one's own assessment of the team's practice."""
+    joined = await console.run(
+        teams.join, console.content, console.who, code.strip(), confirmed=confirmed
+    )
+    console.menus = []
+    if joined.ask is not None:
+        with use_language(joined.language):
+            text = _(
+                views.ASK_JOIN,
+                own=f"<b>{escape(joined.ask)}</b>",
+                practice=f"<b>{escape(joined.practice or '…')}</b>",
+            )
+            choices = (
+                (Button(_(views.JOIN_LABEL), PREFIX + JOIN + code),),
+                (Button(_(views.KEEP_MINE), PREFIX + "back"),),
+            )
+        console.menus = [View(text, choices)]
+        return console.show()
+    console.outcome = joined.outcome
+    if joined.notice:
+        console.say(escape(joined.notice))
+    return console.show()
+
+
+async def act(console: Console, action: str) -> bool:
+    """Carry out a team choice (``team:…``) of the menu shown."""
+    chosen = action.removeprefix(PREFIX)
+    if chosen.startswith(JOIN):
+        return await join(console, chosen.removeprefix(JOIN), confirmed=True)
+    if chosen == "back":
+        console.menus = []
+        return console.show(short=True)
+    team_id = console.team_id
+    if chosen == views.SUMMARY:
+        found = await console.run(teams.summary, console.content, console.who, team_id)
+        return _summary(console, found)
+    if chosen == views.LEAVE:
+        with use_language(console.language):
+            yes = Button(_(views.LEAVE_YES_LABEL), PREFIX + views.LEAVE_YES)
+            back = Button(back_button().label, PREFIX + "back")
+            console.menus = [View(_(views.ASK_LEAVE), ((yes,), (back,)))]
+        return console.show()
+    work = teams.leave if chosen == views.LEAVE_YES else teams.close
+    done = await console.run(work, console.who, team_id)
+    console.menus = []
+    return console.tell(done.reason if isinstance(done, teams.Refused) else done.message)
+
+
+def _summary(console: Console, found: TeamSummary | teams.Refused) -> bool:
+    if isinstance(found, teams.Refused):
+        console.menus = []
+        return console.tell(found.reason)
+    with use_language(console.language):
+        back = Button(back_button().label, PREFIX + "back")
+    console.menus = [View(views.summary_view(found).text, ((back,),))]
+    return console.show()
