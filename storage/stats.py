@@ -169,11 +169,17 @@ def stats(
     codes = [criterion.code for criterion in content.latest.criteria]
     codes += sorted(set(every_answer) - set(codes))
     name = connection.execute(select(Cohort.name).where(Cohort.code == cohort)).scalar()
-    # A selection of one cohort in one country is a single group: its total is that group.
-    single = cohort is not None and country is not None and any(key in hidden for key in chosen)
+    # The total of a selection that holds a hidden group is hidden too: taken from the total
+    # of another selection (a cohort's from its country's), it would give the hidden groups
+    # of the difference away. Only the total of everything holds hidden groups, whose sum
+    # the secondary suppression keeps at the threshold or above.
+    selected = cohort is not None or country is not None
+    holds_hidden = selected and any(key in hidden for key in chosen)
     everyone = [row for rows in chosen.values() for row in rows]
     result = [
-        _group((cohort, name, country), everyone, every_answer, codes, threshold, single, True)
+        _group(
+            (cohort, name, country), everyone, every_answer, codes, threshold, holds_hidden, True
+        )
     ]
     for key in sorted(chosen, key=lambda key: _order(chosen[key][0])):
         first = chosen[key][0]

@@ -466,6 +466,21 @@ async def test_one_cohort_in_one_country_is_hidden_when_its_group_is(
     assert riga[0].suppressed == hidden_riga
 
 
+async def test_no_selection_total_gives_a_hidden_group_away(
+    database: Database, content: Content, cohort: str
+) -> None:
+    riga = in_cohort(PEOPLE)
+    threshold = finishers(riga)
+    everything, riga_group, spain = await figures(database, content, threshold=threshold)
+    assert spain.suppressed and riga_group.suppressed
+    assert not everything.suppressed
+    # Rīga's total or Latvia's, taken from the total of everything, would be Spain's group.
+    for selection in ({"cohort": cohort}, {"country": "LV"}, {"cohort": cohort, "country": "LV"}):
+        total = (await figures(database, content, threshold=threshold, **selection))[0]
+        assert total.suppressed, selection
+        assert (total.completed, total.criteria) == (0, ())
+
+
 async def test_unknown_country_is_kept_apart_from_another_country(
     database: Database, content: Content
 ) -> None:
