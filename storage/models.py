@@ -233,6 +233,9 @@ class MentorFeedback(Base):
     )
     text: Mapped[str] = mapped_column(Text)
     written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the practitioner's notice of this feedback was claimed for sending; cleared when
+    the feedback is rewritten, so the new text is announced too."""
 
 
 class InstanceSecret(Base):

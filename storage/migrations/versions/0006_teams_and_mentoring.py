@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("coordinator_id", ID, nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["assessment_id"], ["assessment.id"],
             name=op.f("fk_mentor_feedback_assessment_id_assessment"), ondelete="CASCADE",
