@@ -187,6 +187,10 @@ async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, byt
 _POOLS: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
 
 
+class NoButtonError(RuntimeError):
+    """No message of the chat offers the button a practitioner means to press."""
+
+
 @dataclass
 class Practitioner:
     """One simulated user completing an assessment, step by step."""
@@ -218,7 +222,7 @@ class Practitioner:
     async def step(self, kind: str, what: str, marker: str) -> None:
         """Send one update and wait for the chat to show ``marker``; after an apology, again."""
         for _attempt in range(ATTEMPTS):
-            update = self._update(kind, what)
+            update = await self._pressable(kind, what)
             shown = self.watch.expect(self.user_id, _shows(marker))
             started = time.perf_counter()
             await self.delivery.deliver(update)
@@ -251,6 +255,20 @@ class Practitioner:
                 await self.delivery.deliver(message_update(self.user_id, "/resume"))
         return None
 
+    async def _pressable(self, kind: str, what: str) -> dict[str, Any]:
+        """The update for the next action; if its button is on none of the chat's messages,
+        /resume first, as a person does when the chat shows an older step."""
+        try:
+            return self._update(kind, what)
+        except NoButtonError:
+            # Two replicas given one update each reply to it: the later one's edit can put
+            # back the view before a step the other has shown already.
+            self.resumes += 1
+            shown = self.watch.expect(self.user_id, _shows(what))
+            await self.delivery.deliver(message_update(self.user_id, "/resume"))
+            await asyncio.wait_for(shown, self.patience)
+            return self._update(kind, what)
+
     def _update(self, kind: str, what: str) -> dict[str, Any]:
         if kind == "say":
             return message_update(self.user_id, what)
@@ -264,7 +282,7 @@ class Practitioner:
             for label, data in buttons(message):
                 if what in label:
                     return callback_update(self.user_id, data, message)
-        raise RuntimeError(f"user {self.user_id} sees no button {what!r}")
+        raise NoButtonError(f"user {self.user_id} sees no button {what!r}")
 
 
 async def everyone_completes(

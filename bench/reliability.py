@@ -195,6 +195,7 @@ async def drill_duplicates(args: argparse.Namespace, url: str, logs: Path) -> di
         "messages_in_chats": messages,
         "messages_undisturbed": args.users * 3,
         "apologies": watch.failures,
+        "resumes_sent": sum(p.resumes for p in practitioners),
         "exit_codes": codes,
         **_verdict(found, args.users),
     }

@@ -123,6 +123,23 @@ def list_coordinators(connection: Connection) -> list[tuple[str, str, bool]]:
     return list(connection.execute(every.order_by(Coordinator.id)))
 
 
+def coordinator_chats(
+    connection: Connection, platform: str, configured: Collection[str] = ()
+) -> list[tuple[str, str | None]]:
+    """Every coordinator on ``platform`` (recorded, or named by the settings) with the language
+    they last chose as a respondent, if any."""
+    recorded = select(Coordinator.external_id, Coordinator.from_settings).where(
+        Coordinator.platform == platform
+    )
+    found = {row.external_id: row.from_settings for row in connection.execute(recorded)}
+    ids = sorted({i for i, from_settings in found.items() if not from_settings} | set(configured))
+    languages = select(Respondent.external_id, Respondent.language).where(
+        Respondent.platform == platform, Respondent.external_id.in_(ids)
+    )
+    language = {row.external_id: row.language for row in connection.execute(languages)}
+    return [(external_id, language.get(external_id)) for external_id in ids]
+
+
 def set_notify(connection: Connection, coordinator: int, notify: bool) -> None:
     """Opt in to or out of a message when an assessment in one's cohorts is completed."""
     connection.execute(

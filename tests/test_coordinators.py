@@ -18,8 +18,11 @@ from sqlalchemy.engine import Connection
 from bot import cli
 from bot.exporting import ExportRequestError, UnknownCountryError, parse_words
 from bot.telegram import coordinators
+from bot.telegram.application import COMMANDS
+from bot.telegram.application import COORDINATOR_COMMANDS as PUBLISHED_FOR_COORDINATORS
 from storage.coordination import (
     CohortSummary,
+    add_coordinator,
     cohort_id,
     derived_key,
     list_cohorts,
@@ -28,7 +31,7 @@ from storage.coordination import (
 )
 from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent
 from storage.store import Database
-from tests.fake_bot_api import buttons
+from tests.fake_bot_api import BotAPIError, FakeBotAPI, buttons
 from tests.telegram_harness import Harness, running_bot
 
 COORDINATOR = 700
@@ -61,6 +64,47 @@ async def finish(bot: Harness, user_id: int, start: str = "/start") -> None:
     await bot.say(user_id, "Soup kitchen")
     for action in ("c:LV", "s", "ok", "ok", *(f"a:C{n:02d}:2" for n in range(1, 11)), "ok"):
         await bot.tap(user_id, action)
+
+
+async def test_coordinators_find_their_commands_in_their_own_chat(
+    database: Database, database_url: str
+) -> None:
+    added, practitioner_also = 702, str(COORDINATOR)
+    with database.sessions() as session, session.begin():
+        session.add(Respondent(platform="telegram", external_id=str(added), language="lv"))
+    await database.store.run(lambda c: add_coordinator(c, "telegram", str(added)))
+    async with running_bot(database_url, sicheck_coordinators=practitioner_also) as bot:
+        scoped = {
+            call.params["scope"]["chat_id"]: call.params["commands"]
+            for call in bot.api.calls_to("setMyCommands")
+            if "scope" in call.params
+        }
+        assert bot.api.violations == []
+    assert set(scoped) == {COORDINATOR, added}
+    names = [name for name, _description in (*COMMANDS, *PUBLISHED_FOR_COORDINATORS)]
+    for commands in scoped.values():
+        assert [command["command"] for command in commands] == names
+    assert scoped[added][0]["description"] != scoped[COORDINATOR][0]["description"]
+
+
+async def test_a_coordinator_chat_telegram_refuses_does_not_stop_the_bot(
+    database: Database, database_url: str
+) -> None:
+    published = 0
+
+    def no_chat(method: str) -> BotAPIError | None:
+        nonlocal published
+        published += method == "setMyCommands"
+        # The first six are the lists of every chat (one per language and the default).
+        refused = method == "setMyCommands" and published > 6
+        return BotAPIError(400, "Bad Request: chat not found") if refused else None
+
+    api = FakeBotAPI(failure=no_chat)
+    async with running_bot(database_url, api, sicheck_coordinators=str(COORDINATOR)) as bot:
+        assert published == 7
+        await bot.say(COORDINATOR, "/cohort list")
+        assert bot.errors == []
+        assert "cohort" in bot.text(COORDINATOR).lower()
 
 
 @pytest.mark.parametrize("command", COORDINATOR_COMMANDS)

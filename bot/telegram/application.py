@@ -8,8 +8,9 @@ import ssl
 from functools import partial
 from typing import Any
 
-from telegram import BotCommand
+from telegram import BotCommand, BotCommandScopeChat
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
@@ -18,8 +19,9 @@ from bot.runtime import StartupError, load_checked_content, open_database, requi
 from bot.settings import Settings
 from bot.telegram import handlers
 from bot.telegram.budget import TelegramBudget, causes
-from bot.telegram.context import SERVICES, BotContext, Services
+from bot.telegram.context import PLATFORM, SERVICES, BotContext, Services
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, use_language
+from storage.coordination import coordinator_chats
 
 log = logging.getLogger(__name__)
 SICheckApplication = Application[Any, BotContext, Any, Any, Any, Any]
@@ -38,6 +40,16 @@ COMMANDS = (
     ("help", N_("How SI Check works")),
     ("cancel", N_("Cancel this assessment")),
 )
+
+
+COORDINATOR_COMMANDS = (
+    ("stats", N_("Aggregate figures; /stats map draws the ecosystem map")),
+    ("export", N_("Download the answers or the answer log")),
+    ("cohort", N_("Create a cohort and its invitation link, or list them")),
+    ("mentees", N_("The summaries your mentees shared with you")),
+    ("notify", N_("Be told, or not, when an assessment in your cohorts is completed")),
+)
+"""Published only in coordinators' own chats, after the practitioners' commands."""
 
 
 def certificate_problem(error: BaseException) -> ssl.SSLCertVerificationError | None:
@@ -59,12 +71,32 @@ def bot_api_request(settings: Settings, *, connections: int) -> HTTPXRequest:
     )
 
 
+def _bot_commands(listed: tuple[tuple[str, str], ...], language: str) -> list[BotCommand]:
+    with use_language(language):
+        return [BotCommand(name, _(description)) for name, description in listed]
+
+
 async def register_commands(application: SICheckApplication) -> None:
-    """Publish the command list in every supported language (English as the default)."""
+    """Publish the command list in every supported language (English as the default), and
+    in each coordinator's chat the coordinators' commands too, in their language."""
+    bot = application.bot
     for language in (None, *SUPPORTED_LANGUAGES):
-        with use_language(language or "en"):
-            commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
-        await application.bot.set_my_commands(commands, language_code=language)
+        await bot.set_my_commands(
+            _bot_commands(COMMANDS, language or "en"), language_code=language
+        )
+    services: Services = application.bot_data[SERVICES]
+    settings = services.settings
+    chats = await services.database.store.run(
+        lambda c: coordinator_chats(c, PLATFORM, settings.coordinators)
+    )
+    every = (*COMMANDS, *COORDINATOR_COMMANDS)
+    for chat, language in chats:
+        commands = _bot_commands(every, language or settings.default_locale)
+        try:
+            await bot.set_my_commands(commands, scope=BotCommandScopeChat(int(chat)))
+        except TelegramError as error:
+            # A coordinator who never opened the bot has no chat yet; the role still works.
+            log.info("coordinator commands not published in chat %s: %s", chat, error)
 
 
 def build_application(
