@@ -34,6 +34,15 @@ LISTED_MAX = 30
 """Shares a mentor's list shows, the latest first."""
 
 _ACTIVE = MentorShare.revoked_at.is_(None)
+_PRACTITIONERS = select(
+    Assessment.id,
+    Assessment.checklist_version,
+    Assessment.practice_name,
+    Respondent.platform,
+    Respondent.external_id,
+    Respondent.language,
+).join(Respondent, Respondent.id == Assessment.respondent_id)
+"""Assessments with what telling their practitioner needs."""
 
 
 @dataclass(frozen=True)
@@ -299,17 +308,7 @@ def leave_feedback(
     ).scalar()
     if shared is None:
         return None
-    found = connection.execute(
-        select(
-            Assessment.checklist_version,
-            Assessment.practice_name,
-            Respondent.platform,
-            Respondent.external_id,
-            Respondent.language,
-        )
-        .join(Respondent, Respondent.id == Assessment.respondent_id)
-        .where(Assessment.id == assessment_id)
-    ).one()
+    found = connection.execute(_PRACTITIONERS.where(Assessment.id == assessment_id)).one()
     codes = {c.code for c in content.checklist(found.checklist_version).criteria}
     if criterion not in codes:
         return None
@@ -376,16 +375,7 @@ def claim_feedback_notices(
     if not claimed:
         return []
     owners = connection.execute(
-        select(
-            Assessment.id,
-            Assessment.checklist_version,
-            Assessment.practice_name,
-            Respondent.platform,
-            Respondent.external_id,
-            Respondent.language,
-        )
-        .join(Respondent, Respondent.id == Assessment.respondent_id)
-        .where(Assessment.id.in_({row.assessment_id for row in claimed}))
+        _PRACTITIONERS.where(Assessment.id.in_({row.assessment_id for row in claimed}))
     )
     found = {row.id: row for row in owners}
     return [
