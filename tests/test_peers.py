@@ -27,6 +27,7 @@ from dialogs.views import plain, summary_view
 from storage.dialogue import Who
 from storage.models import Answer, Assessment, Cohort, Respondent, Team
 from storage.peers import batches
+from storage.privacy import erase
 from storage.reports import report_of
 from storage.store import Database
 from storage.teams import Done as Left
@@ -509,3 +510,21 @@ def test_a_batch_holding_a_left_out_practice_goes_whole() -> None:
     rows = [Row(n, n, "P") for n in range(1, 8)]
     assert [found.id for found in batches(rows, 3, {(2, "p")})] == [4, 5, 6]
     assert [found.id for found in batches(rows, 3, {(7, "p")})] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_members_erasure_changes_no_reading(database: Database, content: Content) -> None:
+    _made, team = await team_of(database, Done("owner", flat(1), practice="Team practice"))
+    [mine, *_rest] = await stored(
+        database,
+        Done(VIEWER, flat(2), practice="Mine", minute=60),
+        member("mate", team, 3, 2),
+        *(Done(f"first{n}", flat(value), minute=3 + n) for n, value in enumerate([3, 3, 1, 1])),
+        *(Done(f"rest{n}", flat(3), minute=20 + n) for n in range(3)),
+    )
+    before = await readings(database, content, [mine])
+    assert before[0][0] is not None
+    # The member's answers were in no median: erased, they leave every reading as it was.
+    await database.store.run(lambda c: erase(c, "telegram", "mate"))
+    assert await readings(database, content, [mine]) == before
+    # The attack is real on the raw answers: with the member's 3s, the batch's median is 3.
+    assert statistics.median([1, 3, 3, 3, 1]) != statistics.median([1, 3, 3, 1, 1])
