@@ -2,8 +2,8 @@
 
 The mentor names themselves (``--as telegram:ID``) and sees only the assessments shared with
 them now; anything else, whether it exists or not, is "not available". Feedback written here
-is kept and shown in the practitioner's summary and report; the message about it goes out
-only when it is written on Telegram.
+is kept and shown in the practitioner's summary and report, and the running bot's notices job
+tells the practitioner within a minute, as it does for feedback written on Telegram.
 """
 
 from __future__ import annotations

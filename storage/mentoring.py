@@ -34,6 +34,15 @@ LISTED_MAX = 30
 """Shares a mentor's list shows, the latest first."""
 
 _ACTIVE = MentorShare.revoked_at.is_(None)
+_PRACTITIONERS = select(
+    Assessment.id,
+    Assessment.checklist_version,
+    Assessment.practice_name,
+    Respondent.platform,
+    Respondent.external_id,
+    Respondent.language,
+).join(Respondent, Respondent.id == Assessment.respondent_id)
+"""Assessments with what telling their practitioner needs."""
 
 
 @dataclass(frozen=True)
@@ -299,21 +308,17 @@ def leave_feedback(
     ).scalar()
     if shared is None:
         return None
-    found = connection.execute(
-        select(
-            Assessment.checklist_version,
-            Assessment.practice_name,
-            Respondent.platform,
-            Respondent.external_id,
-            Respondent.language,
-        )
-        .join(Respondent, Respondent.id == Assessment.respondent_id)
-        .where(Assessment.id == assessment_id)
-    ).one()
+    found = connection.execute(_PRACTITIONERS.where(Assessment.id == assessment_id)).one()
     codes = {c.code for c in content.checklist(found.checklist_version).criteria}
     if criterion not in codes:
         return None
-    values = {"coordinator_id": coordinator, "text": text, "written_at": utcnow()}
+    # Not yet announced: the notices job (claim_feedback_notices) tells the practitioner.
+    values = {
+        "coordinator_id": coordinator,
+        "text": text,
+        "written_at": utcnow(),
+        "notified_at": None,
+    }
     keys = {"assessment_id": assessment_id, "criterion": criterion}
     where = and_(*(getattr(MentorFeedback, key) == value for key, value in keys.items()))
     if connection.execute(update(MentorFeedback).where(where).values(values)).rowcount == 0:
@@ -327,6 +332,83 @@ def leave_feedback(
         criterion,
         text,
     )
+
+
+@dataclass(frozen=True)
+class FeedbackNotice:
+    """A mentor's feedback to announce to its practitioner, claimed for sending."""
+
+    feedback_id: int
+    assessment_id: int
+    external_id: str
+    language: str | None
+    checklist_version: int
+    practice: str | None
+    criterion: str
+    text: str
+
+
+def claim_feedback_notices(
+    connection: Connection, now: datetime | None = None
+) -> list[FeedbackNotice]:
+    """Claim the notices of feedback not yet announced on an active share, each once however
+    many replicas ask at the same time; those of Telegram practitioners, to send.
+
+    One ``UPDATE … RETURNING`` marks and returns them, as ``claim_reminders`` does: a second
+    replica's update finds them marked already. It runs in a unit after the feedback's own, so
+    a process that stops between the two leaves the notice for the next run. A notice whose
+    sending then fails is not retried. Feedback under a revoked share stays unclaimed; it is
+    announced if the practitioner shares again, when it shows in their summary again.
+    """
+    shared = select(MentorShare.assessment_id).where(_ACTIVE)
+    claimed = connection.execute(
+        update(MentorFeedback)
+        .where(MentorFeedback.notified_at.is_(None), MentorFeedback.assessment_id.in_(shared))
+        .values(notified_at=now or utcnow())
+        .returning(
+            MentorFeedback.id,
+            MentorFeedback.assessment_id,
+            MentorFeedback.criterion,
+            MentorFeedback.text,
+        )
+    ).all()
+    if not claimed:
+        return []
+    owners = connection.execute(
+        _PRACTITIONERS.where(Assessment.id.in_({row.assessment_id for row in claimed}))
+    )
+    found = {row.id: row for row in owners}
+    return [
+        FeedbackNotice(
+            row.id,
+            row.assessment_id,
+            owner.external_id,
+            owner.language,
+            owner.checklist_version,
+            owner.practice_name,
+            row.criterion,
+            row.text,
+        )
+        for row in sorted(claimed, key=lambda row: row.id)
+        # A console practitioner reads it in their summary; a retired identity has no chat.
+        if (owner := found[row.assessment_id]).platform == "telegram"
+    ]
+
+
+def still_to_announce(connection: Connection, notice: FeedbackNotice) -> bool:
+    """Whether a claimed notice is still to be sent: its share active, its feedback as claimed
+    (a rewrite is announced by a claim of its own)."""
+    found = connection.execute(
+        select(MentorFeedback.id)
+        .join(MentorShare, MentorShare.assessment_id == MentorFeedback.assessment_id)
+        .where(
+            MentorFeedback.id == notice.feedback_id,
+            MentorFeedback.notified_at.is_not(None),
+            MentorFeedback.text == notice.text,
+            _ACTIVE,
+        )
+    ).first()
+    return found is not None
 
 
 def my_mentoring(connection: Connection, assessment_id: int) -> dict[str, Any]:

@@ -25,16 +25,34 @@ reach the medians only along with such a batch. A practice in no full batch is i
 all, and a batch is never shown less one of its members; so no set of fewer than ``t`` other
 practices is ever the difference of two readings.
 
+Teams. A team's practice is one practice: its owner's (the owner's assessments of it, counted
+as any respondent's), never a member's assessment of it. The owner's is the one that stays put:
+the owner cannot leave and the team ends with the owner, so the practice keeps one place in one
+cell, whoever joins or leaves; a member's would move it each time one left (the earliest
+member's finish gives the practice its place, and a member who left would come back as a
+practice of their own, in the middle of the sequence). Counted "as it stood when the batch
+filled", the team's practice is the owner's answers then; the members' answers never reach a
+median, so a member finishing late changes nothing. A member's assessment is recognised by its
+team and, since leaving clears that, also by what it is: another respondent's assessment of the
+team's practice (its case-folded name) on the team's checklist, begun after the team was made.
+So a leave changes nothing, and a member's assessment never re-enters the sequence.
+
+The viewer's own teams (each team they assessed the practice of, as owner or member, now or
+before) are never their peers: the batch holding such a team's practice is left out whole. The
+practice keeps its place in the sequence, so the batches stay those every viewer shares; a
+viewer joining a team loses exactly one whole batch, and a leave changes nothing.
+
 Not covered, as for any threshold: people who pool what each was shown, or who fill a cell with
 made-up practices of their own. An erasure takes its practice out at once, as it must; its
-batch is then made up again with the next practice in the cell.
+batch is then made up again with the next practice in the cell. An owner's erasure takes their
+team too, and its members' assessments then count as practices of their own.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -43,7 +61,7 @@ from sqlalchemy.engine import Connection
 
 from dialogs.content import Checklist, Content
 from dialogs.peers import PeerMedians, Scope
-from storage.models import Answer, Assessment
+from storage.models import Answer, Assessment, Team
 
 Cell = tuple[str | None, int | None]
 """A country code (``None``: another country) and a cohort's id (``None``: none)."""
@@ -58,7 +76,44 @@ _COLUMNS = (
     Assessment.country,
     Assessment.cohort_id,
     Assessment.completed_at,
+    Assessment.team_id,
+    Assessment.started_at,
 )
+_TEAMS = select(Team.id, Team.owner_id, Team.practice_name, Team.created_at).where(
+    Team.checklist_version == bindparam("checklist_version")
+)
+_VIEWERS = select(Assessment.team_id, Assessment.practice_name, Assessment.started_at).where(
+    Assessment.respondent_id == bindparam("viewer"),
+    Assessment.checklist_version == bindparam("checklist_version"),
+)
+Key = tuple[int, str]
+"""A practice: its respondent and its case-folded name."""
+
+
+def _key(respondent_id: int, name: str | None) -> Key:
+    return (respondent_id, (name or "").strip().casefold())
+
+
+class _Teams:
+    """The teams on one checklist version, to tell a member's assessment from a practice."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self.by_id = {row.id: row for row in rows}
+        self.by_name: defaultdict[str, list[Any]] = defaultdict(list)
+        for row in self.by_id.values():
+            self.by_name[_key(row.owner_id, row.practice_name)[1]].append(row)
+
+    def joined(
+        self, respondent_id: int, team_id: int | None, name: str | None, started: Any
+    ) -> list[Any]:
+        """The teams whose practice this assessment is a member's assessment of."""
+        found = [self.by_id[team_id]] if team_id in self.by_id else []
+        found += [
+            team
+            for team in self.by_name.get(_key(respondent_id, name)[1], ())
+            if started >= team.created_at and team not in found
+        ]
+        return [team for team in found if team.owner_id != respondent_id]
 
 
 @cache
@@ -105,10 +160,22 @@ def peer_medians(
         "country": viewed.country,
         "cohort": viewed.cohort_id,
     }
+    teams = _Teams(connection.execute(_TEAMS, keys))
+    joined_by_viewer = [
+        team
+        for row in connection.execute(_VIEWERS, keys)
+        for team in teams.joined(viewed.respondent_id, *row)
+    ]
+    own_teams = {_key(team.owner_id, team.practice_name) for team in joined_by_viewer}
+    own_team_ids = {team.id for team in joined_by_viewer}
     cells: defaultdict[Cell, list[Any]] = defaultdict(list)
     codes = tuple(criterion.code for criterion in checklist.criteria)
     for row in connection.execute(_candidates(codes), keys):
-        cells[(row.country, row.cohort_id)].append(row)
+        if row.team_id in own_team_ids:  # the owner's, under whatever name it has now
+            own_teams.add(_key(row.respondent_id, row.practice_name))
+        joined = teams.joined(row.respondent_id, row.team_id, row.practice_name, row.started_at)
+        if not joined:  # a member's assessment is the team's practice, which is the owner's
+            cells[(row.country, row.cohort_id)].append(row)
     scopes: tuple[tuple[Scope, int, object], ...] = (
         ("country", 0, viewed.country),
         ("cohort", 1, viewed.cohort_id),
@@ -120,7 +187,7 @@ def peer_medians(
             row
             for cell, rows in cells.items()
             if cell[part] == wanted
-            for row in batches(rows, threshold)
+            for row in batches(rows, threshold, own_teams)
         ]
         if len(counted) >= threshold:
             country = viewed.country if scope == "country" else None
@@ -128,22 +195,30 @@ def peer_medians(
     return None
 
 
-def batches(rows: Iterable[Any], threshold: int) -> list[Any]:
-    """One cell's practices in whole batches of ``threshold``, each as the batch found it.
+def batches(rows: Iterable[Any], threshold: int, left_out: Collection[Key] = ()) -> list[Any]:
+    """One cell's practices in whole batches of ``threshold``, each as the batch found it,
+    less every batch holding a practice of ``left_out`` (the viewer's teams').
 
     ``rows`` come in the order they were completed, so each practice's first completion
     orders the practices, and later completions of any of them join at the end.
     """
-    practices: dict[tuple[int, str], list[tuple[int, Any]]] = {}
+    practices: dict[Key, list[tuple[int, Any]]] = {}
     for place, row in enumerate(rows):
-        key = (row.respondent_id, (row.practice_name or "").strip().casefold())
-        practices.setdefault(key, []).append((place, row))
-    first = list(practices.values())
+        practices.setdefault(_key(row.respondent_id, row.practice_name), []).append((place, row))
+    first = list(practices.items())
     whole = len(first) // threshold * threshold
     if not whole:
         return []
-    closed = first[whole - 1][0][0]
-    return [[row for place, row in found if place <= closed][-1] for found in first[:whole]]
+    closed = first[whole - 1][1][0][0]
+    counted = []
+    for start in range(0, whole, threshold):
+        batch = first[start : start + threshold]
+        # Left out whole, the practice still holding its place: the batches stay the same.
+        if not any(key in left_out for key, _found in batch):
+            counted += [
+                [row for place, row in found if place <= closed][-1] for _k, found in batch
+            ]
+    return counted
 
 
 def _medians(

@@ -25,10 +25,13 @@ from dialogs.report import Report, build_report, country_name, percent_text
 from dialogs.snapshot import Profile, RecordedAnswer, Snapshot
 from dialogs.views import plain, summary_view
 from storage.dialogue import Who
-from storage.models import Answer, Assessment, Cohort, Respondent
+from storage.models import Answer, Assessment, Cohort, Respondent, Team
 from storage.peers import batches
+from storage.privacy import erase
 from storage.reports import report_of
 from storage.store import Database
+from storage.teams import Done as Left
+from storage.teams import leave
 from tests.telegram_harness import running_bot
 from tests.test_console import ANSWERS, CONFIRM, PROFILE, console
 from tests.test_console import flat as flat_output
@@ -49,6 +52,7 @@ class Done:
     cohort: int | None = None
     practice: str = "Soup kitchen"
     minute: int = 0
+    team: int | None = None
 
 
 def store(connection: Connection, done: Done) -> int:
@@ -73,6 +77,7 @@ def store(connection: Connection, done: Done) -> int:
             cohort_id=done.cohort,
             started_at=moment,
             completed_at=moment,
+            team_id=done.team,
         )
         .returning(Assessment.id)
     ).scalar_one()
@@ -383,3 +388,143 @@ async def test_the_console_summary_shows_the_peer_line(
     again = flat_output(await console(database, fewer, ["/history", "1"], user="tester"))
     assert "Summary: Community kitchen" in again
     assert "peers" not in again
+
+
+async def team_of(database: Database, owner: Done) -> tuple[int, int]:
+    """``owner``'s assessment, stored with the team it invites to (made a minute before)."""
+
+    def work(connection: Connection) -> tuple[int, int]:
+        made = store(connection, owner)
+        respondent = connection.execute(
+            select(Assessment.respondent_id).where(Assessment.id == made)
+        ).scalar_one()
+        values = {
+            "code": f"team-of-{owner.who}",
+            "owner_id": respondent,
+            "practice_name": owner.practice,
+            "checklist_version": 1,
+            "created_at": START + timedelta(minutes=owner.minute - 1),
+        }
+        team = connection.execute(insert(Team).values(values).returning(Team.id)).scalar_one()
+        connection.execute(update(Assessment).where(Assessment.id == made).values(team_id=team))
+        return made, int(team)
+
+    return await database.store.run(work)
+
+
+def member(who: str, team: int, value: int, minute: int) -> Done:
+    """A member's finished assessment of the team's practice (named as the owner's)."""
+    return Done(who, flat(value), practice="Team practice", minute=minute, team=team)
+
+
+async def test_a_team_of_three_counts_once_as_its_owners_answers(
+    database: Database, content: Content
+) -> None:
+    _made, team = await team_of(database, Done("owner", flat(3), practice="Team practice"))
+    [mine, *_rest] = await stored(
+        database,
+        Done(VIEWER, flat(2), minute=40),
+        member("mate1", team, 0, 2),
+        member("mate2", team, 0, 3),
+        *others(3, value=3, practice="Other")[:3],
+    )
+    # The owner's practice and three others: four practices, not six.
+    assert (await report(database, content, mine)).peers is None
+    await stored(database, Done("peer8", flat(3), minute=20))
+    found = await report(database, content, mine)
+    assert found.peers is not None
+    # The members' answers (0) are in no median: the team's practice is the owner's (3).
+    assert set(found.peers.medians) == {3}
+
+
+async def test_a_member_never_has_their_team_mates_as_peers(
+    database: Database, content: Content
+) -> None:
+    _made, team = await team_of(database, Done("owner", flat(0), practice="Team practice"))
+    first = [Done(f"first{n}", flat(1), minute=2 + n) for n in range(4)]
+    [own, mate, outsider, *_rest] = await stored(
+        database,
+        member(VIEWER, team, 2, 10),
+        member("mate", team, 0, 11),
+        Done("outsider", flat(2), practice="Elsewhere", minute=12),
+        *first,
+    )
+    # The one batch holds the viewer's own team's practice: it is left out whole.
+    assert (await report(database, content, own)).peers is None
+    assert (await report(database, content, outsider, "outsider")).peers is not None
+    assert (await report(database, content, mate, "mate")).peers is None
+    await stored(database, *(Done(f"second{n}", flat(2), minute=20 + n) for n in range(4)))
+    found = await report(database, content, own)
+    assert found.peers is not None
+    # The second batch alone (the outsider and the four after them): all 2s, no team-mate.
+    assert set(found.peers.medians) == {2}
+    seen = await report(database, content, outsider, "outsider")
+    assert seen.peers is not None
+    assert set(seen.peers.medians) == {1}  # both batches: 0, 1, 1, 1, 1 and 2, 2, 2, 2, 2
+
+
+async def test_joining_and_leaving_a_team_change_the_peers_by_whole_batches_only(
+    database: Database, content: Content
+) -> None:
+    """The attack: read, join a team (or leave it, or see a member leave), read again; a
+    difference of fewer practices than the threshold would be theirs."""
+    _made, team = await team_of(database, Done("owner", flat(0), practice="Team practice"))
+    [mine, *_rest] = await stored(
+        database,
+        Done(VIEWER, flat(2), practice="Mine", minute=60),
+        member("quitter", team, 3, 2),
+        *(Done(f"first{n}", flat(1), minute=3 + n) for n in range(4)),
+        *(Done(f"second{n}", flat(2), minute=10 + n) for n in range(5)),
+        *(Done(f"rest{n}", flat(3), minute=20 + n) for n in range(4)),
+    )
+    both = await readings(database, content, [mine])
+    assert both[0][0] is not None
+    # Another member leaving changes nothing: their assessment stays the team's, out of it.
+    left = await database.store.run(lambda c: leave(c, Who("telegram", "quitter"), team))
+    assert isinstance(left, Left)
+    assert await readings(database, content, [mine]) == both
+    # The viewer joins: exactly the team's batch goes (the second batch's medians remain).
+    [joined] = await stored(database, member(VIEWER, team, 2, 61))
+    after_join = await readings(database, content, [mine])
+    assert after_join != both
+    assert after_join[0][0] is not None
+    assert set(after_join[0][0].medians) == {2}
+    # The viewer leaves: nothing changes, in this summary or the one of the team's practice.
+    in_team = await readings(database, content, [joined])
+    left = await database.store.run(lambda c: leave(c, Who("telegram", VIEWER), team))
+    assert isinstance(left, Left)
+    assert await readings(database, content, [mine]) == after_join
+    assert await readings(database, content, [joined]) == in_team
+    # The attack is real on the raw answers: the quitter's 3s would have moved the medians.
+    raw = [0, 1, 1, 1, 1, 2, 2, 2, 2, 2]
+    assert statistics.median([*raw, 3]) != statistics.median(raw)
+
+
+def test_a_batch_holding_a_left_out_practice_goes_whole() -> None:
+    @dataclass
+    class Row:
+        id: int
+        respondent_id: int
+        practice_name: str
+
+    rows = [Row(n, n, "P") for n in range(1, 8)]
+    assert [found.id for found in batches(rows, 3, {(2, "p")})] == [4, 5, 6]
+    assert [found.id for found in batches(rows, 3, {(7, "p")})] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_members_erasure_changes_no_reading(database: Database, content: Content) -> None:
+    _made, team = await team_of(database, Done("owner", flat(1), practice="Team practice"))
+    [mine, *_rest] = await stored(
+        database,
+        Done(VIEWER, flat(2), practice="Mine", minute=60),
+        member("mate", team, 3, 2),
+        *(Done(f"first{n}", flat(value), minute=3 + n) for n, value in enumerate([3, 3, 1, 1])),
+        *(Done(f"rest{n}", flat(3), minute=20 + n) for n in range(3)),
+    )
+    before = await readings(database, content, [mine])
+    assert before[0][0] is not None
+    # The member's answers were in no median: erased, they leave every reading as it was.
+    await database.store.run(lambda c: erase(c, "telegram", "mate"))
+    assert await readings(database, content, [mine]) == before
+    # The attack is real on the raw answers: with the member's 3s, the batch's median is 3.
+    assert statistics.median([1, 3, 3, 3, 1]) != statistics.median([1, 3, 3, 1, 1])

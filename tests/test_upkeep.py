@@ -27,7 +27,8 @@ async def test_the_upkeep_jobs_remind_and_purge(database: Database, database_url
         assert jobs is not None
         schedule_upkeep(jobs)
         scheduled = {job.name: job for job in jobs.jobs()}
-        assert set(scheduled) == {"purge", "reminders"}
+        assert set(scheduled) == {"purge", "reminders", "feedback notices"}
+        assert scheduled["feedback notices"].trigger.interval == SCHEDULE_EVERY  # type: ignore[attr-defined]
         assert scheduled["purge"].trigger.interval == PURGE_EVERY  # type: ignore[attr-defined]
         assert scheduled["reminders"].trigger.interval == SCHEDULE_EVERY  # type: ignore[attr-defined]
         await scheduled["purge"].run(bot.application)

@@ -6,6 +6,11 @@ for a reply (``ForceReply``) that names the assessment and the criterion, and th
 Telegram delivers with the bot's own message it answers, carries them back. Every read and
 write checks again that the sender is a coordinator and that the assessment is shared with
 them now; anything else gets the same "not available", whatever exists.
+
+The practitioner hears of feedback through an outbox: writing it leaves it unannounced, and a
+job of every replica (``announce_feedback``, run each minute and at once after a reply) claims
+what is unannounced in the database and sends it, so a restart loses no notice and replicas
+send each once.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from collections.abc import Callable
 from html import escape
 
 from sqlalchemy.engine import Connection
-from telegram import ForceReply, Message, Update
+from telegram import Bot, ForceReply, Message, Update
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import filters
 
 from bot.telegram.callback_data import FeedbackPress, MenteePress, Press, SharePress
@@ -24,6 +30,7 @@ from bot.telegram.context import (
     PLATFORM,
     BotContext,
     Once,
+    Services,
     chat_of,
     follow_up,
     once,
@@ -31,7 +38,7 @@ from bot.telegram.context import (
 )
 from bot.telegram.coordinators import for_coordinators
 from bot.telegram.replies import answer_press, buttons, send
-from dialogs.i18n import N_, _, ngettext, use_language
+from dialogs.i18n import N_, _, negotiate, ngettext, use_language
 from dialogs.report import Report, format_day
 from dialogs.views import MESSAGE_MAX, NOT_AVAILABLE, plain, summary_view
 from storage import coordination, mentoring
@@ -298,8 +305,8 @@ async def feedback_reply(update: Update, context: BotContext) -> None:
             await send(context.bot, chat_of(update), problem)
             return
         saved = _("Feedback saved. The practitioner receives it and sees it in their summary.")
-    if done.platform == PLATFORM:
-        follow_up(update, context, tell_practitioner(context, done))
+    # The notice is the job's, claimed from the database: run now so it arrives at once.
+    follow_up(update, context, announce_feedback(context))
     await send(context.bot, chat_of(update), saved)
 
 
@@ -317,22 +324,48 @@ def feedback_size() -> str:
     )
 
 
-async def tell_practitioner(context: BotContext, written: mentoring.Written) -> None:
-    """Send a mentor's feedback to the practitioner, in the practitioner's language."""
-    checklist = context.services.content.checklist(written.checklist_version)
-    criterion = checklist.criterion(written.criterion)
-    with use_language(written.language or context.services.settings.default_locale):
-        text = "\n\n".join(
+async def send_feedback_notices(bot: Bot, services: Services) -> int:
+    """Announce the mentors' feedback not yet announced, each once; the number sent."""
+    due = await services.database.store.run(mentoring.claim_feedback_notices)
+    sent = 0
+    for notice in due:
+        if not await services.database.store.run(_still(notice)):
+            continue  # revoked, or rewritten (the new text has a notice of its own)
+        try:
+            await bot.send_message(int(notice.external_id), _notice_text(services, notice))
+            sent += 1
+        except Forbidden:
+            log.info("a practitioner blocked the bot; feedback notice dropped")
+        except TelegramError as error:
+            log.info("a feedback notice was not delivered: %s", type(error).__name__)
+    return sent
+
+
+def _still(notice: mentoring.FeedbackNotice) -> Callable[[Connection], bool]:
+    return lambda connection: mentoring.still_to_announce(connection, notice)
+
+
+async def announce_feedback(context: BotContext) -> None:
+    """The job queue's minute job, also run after a mentor's reply: announce the mentors'
+    feedback not yet announced."""
+    await send_feedback_notices(context.bot, context.services)
+
+
+def _notice_text(services: Services, notice: mentoring.FeedbackNotice) -> str:
+    """A mentor's feedback as the practitioner is told it, in the practitioner's language."""
+    checklist = services.content.checklist(notice.checklist_version)
+    criterion = checklist.criterion(notice.criterion)
+    with use_language(negotiate(notice.language, services.settings.default_locale)):
+        return "\n\n".join(
             (
                 _(
                     "Your mentor left feedback on criterion %(number)s, %(criterion)s, of "
                     "%(practice)s:",
                     number=criterion.number,
                     criterion=f"<b>{escape(_(criterion.title))}</b>",
-                    practice=f"<b>{escape(written.practice or '…')}</b>",
+                    practice=f"<b>{escape(notice.practice or '…')}</b>",
                 ),
-                f"<i>{escape(written.text)}</i>",
+                f"<i>{escape(notice.text)}</i>",
                 _("You find it under that criterion in the summary (/history) and its report."),
             )
         )
-    await send(context.bot, int(written.external_id), text)

@@ -18,6 +18,7 @@ from telegram.ext import JobQueue
 
 from bot.telegram.callback_data import ErasePress, RemindersOffPress
 from bot.telegram.context import BotContext, Services, chat_of, once
+from bot.telegram.mentoring import announce_feedback
 from bot.telegram.replies import answer_press, buttons, send
 from dialogs.i18n import N_, _, negotiate, ngettext, use_language
 from dialogs.views import DELETE_ASK, ERASE_LABEL, KEEP_LABEL, NOT_ERASED, NOTHING, erased_text
@@ -155,7 +156,9 @@ async def purge_expired(context: BotContext) -> None:
 
 
 def schedule_upkeep(jobs: JobQueue[BotContext]) -> None:
-    """Purge now and then daily, and look for due reminders every minute, in this replica; a
-    failed run (the database briefly down) goes to the error handlers and runs again later."""
+    """Purge now and then daily, and look for due reminders and feedback notices every minute,
+    in this replica; a failed run (the database briefly down) goes to the error handlers and
+    runs again later."""
     jobs.run_repeating(purge_expired, PURGE_EVERY, first=0, name="purge")
     jobs.run_repeating(remind, SCHEDULE_EVERY, first=0, name="reminders")
+    jobs.run_repeating(announce_feedback, SCHEDULE_EVERY, first=0, name="feedback notices")
