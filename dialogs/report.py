@@ -288,6 +288,7 @@ def _line(
         and (code in earlier.answers, before) != (code in values, values.get(code)),
         comment=None if recorded is None else recorded.comment,
         aspects=tuple(labels[aspect] for aspect in aspects if aspect in labels),
+        feedback=snapshot.feedback.get(code),
     )
 
 

@@ -61,3 +61,6 @@ class Snapshot:
     """Loaded for the summary only; never written back."""
     peers: PeerMedians | None = None
     """Other practices' medians, loaded for the summary only where a group is big enough."""
+    feedback: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """The mentor's feedback per criterion while the assessment is shared; loaded for the
+    summary only."""

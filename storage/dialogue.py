@@ -8,6 +8,7 @@ the version it was read at, so redelivered and concurrent updates change nothing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import cache
@@ -25,7 +26,17 @@ from dialogs.i18n import N_
 from dialogs.snapshot import Draft, Earlier, Profile, RecordedAnswer, Snapshot
 from dialogs.views import View
 from storage.coordination import cohort_id
-from storage.models import Answer, AnswerLog, Assessment, Base, ProcessedUpdate, Respondent, utcnow
+from storage.models import (
+    Answer,
+    AnswerLog,
+    Assessment,
+    Base,
+    MentorFeedback,
+    MentorShare,
+    ProcessedUpdate,
+    Respondent,
+    utcnow,
+)
 from storage.peers import peer_medians
 
 EARLIER_LOOKBACK = 50
@@ -182,6 +193,15 @@ _EARLIER = (
     .order_by(Assessment.id.desc())
     .limit(EARLIER_LOOKBACK)
 )
+_FEEDBACK = (
+    select(MentorFeedback.criterion, MentorFeedback.text)
+    .join(MentorShare, MentorShare.assessment_id == MentorFeedback.assessment_id)
+    .where(
+        MentorFeedback.assessment_id == bindparam("assessment_id"),
+        MentorShare.revoked_at.is_(None),
+    )
+)
+"""The mentor's feedback on an assessment while it is shared: revoking hides it."""
 _JOIN = (
     update(Assessment)
     .where(Assessment.id == bindparam("assessment_id"))
@@ -256,7 +276,7 @@ def load_snapshot(
     content: Content | None = None,
 ) -> Snapshot:
     """The engine's view of a stored assessment, with the earlier one when it is finished
-    (and, given ``content``, its peers' medians)."""
+    (and, given ``content``, its peers' medians), and a finished one's mentor's feedback."""
     answers = assessment.answers
     if answers is None:
         answers = {
@@ -288,7 +308,17 @@ def load_snapshot(
         peers=None
         if content is None or assessment.state not in (machine.REVIEW, machine.SUMMARY)
         else peer_medians(connection, content, assessment.checklist_version, assessment.id),
+        # Only a finished assessment can be shared: no step before it reads the feedback.
+        feedback=shared_feedback(connection, assessment.id)
+        if assessment.state == machine.SUMMARY
+        else MappingProxyType({}),
     )
+
+
+def shared_feedback(connection: Connection, assessment_id: int) -> Mapping[str, str]:
+    """The mentor's feedback per criterion on a finished assessment while it is shared."""
+    rows = connection.execute(_FEEDBACK, {"assessment_id": assessment_id})
+    return MappingProxyType({row.criterion: row.text for row in rows})
 
 
 def earlier_of(
