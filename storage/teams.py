@@ -136,6 +136,30 @@ def invite(connection: Connection, who: Who) -> TeamStatus | Refused:
     assessment = _named(connection, respondent.id)
     if assessment is None:
         return Refused(NO_ASSESSMENT, _language(respondent, who))
+    return _team_of(connection, assessment, respondent, who)
+
+
+def invite_for(connection: Connection, who: Who, assessment_id: int) -> TeamStatus | Refused:
+    """The team of the sender's own assessment ``assessment_id`` (under way with its practice
+    named, or finished), created for it on first asking; anyone else's is not found."""
+    found = find_respondent(connection, who)
+    if found is None:
+        return Refused(NOT_A_MEMBER, _language(None, who))
+    respondent = load(connection, who).respondent  # locked: two taps make one team
+    assessment = connection.execute(
+        select(Assessment.id, Assessment.team_id, Assessment.practice_name).where(
+            Assessment.id == assessment_id, Assessment.respondent_id == respondent.id, NAMED
+        )
+    ).first()
+    if assessment is None:
+        return Refused(NOT_A_MEMBER, _language(respondent, who))
+    return _team_of(connection, assessment, respondent, who)
+
+
+def _team_of(
+    connection: Connection, assessment: Any, respondent: RespondentRow, who: Who
+) -> TeamStatus:
+    """The team of ``assessment`` (its id, team and practice), made on first asking."""
     team_id = assessment.team_id
     if team_id is None:
         checklist_version = connection.execute(

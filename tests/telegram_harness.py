@@ -74,6 +74,15 @@ class Harness:
         """The text of the bot's latest message in the chat."""
         return str(self.last(chat_id)["text"])
 
+    def summary(self, chat_id: int) -> dict[str, Any]:
+        """The bot's latest message in the chat offering a PDF report: a summary (the
+        "What next?" message follows a finished one)."""
+        return next(
+            message
+            for message in reversed(self.api.chat(chat_id))
+            if any(data.endswith(":pdf") for _label, data in buttons(message))
+        )
+
 
 def offline_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for an offline bot: no rate limit, quick retries."""

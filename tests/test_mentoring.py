@@ -15,7 +15,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from bot import cli
-from bot.telegram.callback_data import FeedbackPress, MenteePress, SharePress, encode
+from bot.telegram.callback_data import (
+    FeedbackPress,
+    MenteePress,
+    SharePress,
+    TeamInvitePress,
+    encode,
+)
 from dialogs.content import Content
 from dialogs.i18n import _, use_language
 from storage import mentoring
@@ -144,7 +150,12 @@ async def test_share_feedback_revoke_and_share_again_end_to_end(
     code = await cohort(bot, MENTOR, "Rīga 2026")
     ana = await finish(bot, ANA, code, language="lv")
     offer = with_button(bot, ANA, "ms:")
-    assert buttons(offer) == [(buttons(offer)[0][0], encode(SharePress(ana, True)))]
+    # One "What next?" message: the team's invitation and the share, nothing else.
+    assert [data for _label, data in buttons(offer)] == [
+        encode(TeamInvitePress(ana)),
+        encode(SharePress(ana, True)),
+    ]
+    assert offer == bot.last(ANA)
     with database.sessions() as session:
         assert session.scalar(select(MentorShare)) is None  # nothing without the tap
     assert "mo:" not in str(bot.api.chat(MENTOR))

@@ -76,11 +76,11 @@ async def test_a_practitioner_completes_the_assessment_in_english(
     await answer_all(bot)
     assert "Review your answers" in bot.text(ANA)
     await bot.press(ANA, "✅")
-    summary = bot.text(ANA)
+    summary = bot.summary(ANA)["text"]
     assert "Summary: Soup kitchen" in summary
     assert "Overall score" in summary
     # Every question was shown by editing the one question message in place.
-    assert bot.last(ANA)["message_id"] == question["message_id"]
+    assert bot.summary(ANA)["message_id"] == question["message_id"]
     rows = await log_rows(database)
     assert [row[0] for row in rows] == [f"C{n:02d}" for n in range(1, 11)]
     assert len(bot.api.calls_to("answerCallbackQuery")) == bot.presses == 17
@@ -100,7 +100,7 @@ async def test_a_practitioner_completes_the_assessment_in_latvian(
     assert "Efektīva nabadzības samazināšana" in bot.text(ANA)
     await answer_all(bot, language="lv")
     await bot.press(ANA, "✅", language="lv")
-    assert "Kopsavilkums: Soup kitchen" in bot.text(ANA)
+    assert "Kopsavilkums: Soup kitchen" in bot.summary(ANA)["text"]
     assert len(await log_rows(database)) == 10
 
 
@@ -358,7 +358,7 @@ async def test_a_flaky_bot_api_loses_no_answer(
         api.failure = every_third_reply_fails
         await answer_all(bot)
         await bot.press(ANA, "✅")
-        assert "Summary: Soup kitchen" in bot.text(ANA)
+        assert "Summary: Soup kitchen" in bot.summary(ANA)["text"]
         assert bot.errors == []
     assert len(await log_rows(database)) == 10
 
@@ -381,8 +381,9 @@ async def test_a_whole_assessment_in_each_language(
         await bot.tap(ANA, f"a:C{number:02d}:{number % 4}", language=language)
     await bot.tap(ANA, "ok", language=language)
     with use_language(language):
-        assert _("Summary: %(practice)s", practice="Soup kitchen") in bot.text(ANA)
-        assert _(default_content().latest.criterion("C06").title) in bot.text(ANA)
+        summary = bot.summary(ANA)["text"]
+        assert _("Summary: %(practice)s", practice="Soup kitchen") in summary
+        assert _(default_content().latest.criterion("C06").title) in summary
     assert len(await log_rows(database)) == 10
 
 
@@ -451,6 +452,7 @@ def every_press(content: Content) -> list[codec.Press]:
         *(codec.TeamPress(LARGEST.assessment_id, action) for action in TEAM_ACTIONS),
         codec.TeamJoinPress("A" * 32, True),
         codec.TeamJoinPress("-" * 8, False),
+        codec.TeamInvitePress(LARGEST.assessment_id),
     ]
 
 
@@ -551,6 +553,8 @@ NOT_AVAILABLE = "That report is not available."
         ("R:on", MOVED),
         ("N:on", MOVED),
         ("N:off", "This command is for coordinators."),
+        ("ti:999999", "That team is not available."),
+        ("ti:x", MOVED),
         ("", MOVED),
         ("garbage", MOVED),
         ("x" * MAX_BYTES, MOVED),

@@ -219,6 +219,16 @@ class TeamJoinPress(Press):
     FORM = re.compile(r"J:([A-Za-z0-9_-]{8,32}):([yn])", re.ASCII)
 
 
+@dataclass(frozen=True)
+class TeamInvitePress(Press):
+    """``ti:<assessment>``: "Invite my team" after finishing: the team of the presser's own
+    assessment, made on first asking; anyone else's assessment is not found."""
+
+    assessment_id: int
+    TAG = "ti"
+    FORM = re.compile(r"ti:(\d{1,19})", re.ASCII)
+
+
 KINDS: tuple[type[Press], ...] = tuple(Press.__subclasses__())
 _READERS = {kind: [_READ[get_type_hints(kind)[f.name]] for f in fields(kind)] for kind in KINDS}
 """How each kind's fields are read, in order: the types resolved once, not at every press."""

@@ -18,7 +18,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.telegram import callback_data as presses
-from bot.telegram import coordinators, mentoring, privacy, summary, teams
+from bot.telegram import coordinators, mentoring, privacy, summary, teams, what_next
 from bot.telegram.callback_data import LanguagePress, P, StepPress
 from bot.telegram.context import (
     COMMITTED,
@@ -152,11 +152,10 @@ async def step_press(update: Update, context: BotContext, press: StepPress) -> N
     outcome = await reply(update, context, applying(press.event, press.expected))
     finished = isinstance(press.event, events.Confirm) and outcome.state == SUMMARY
     if finished and outcome.accepted and not outcome.repeated:
-        # The chart follows the committed summary without holding up this update's handler.
-        follow_up(update, context, summary.send_chart(update, context, outcome.assessment_id))
+        # The chart and "What next?" follow the committed summary without holding up this
+        # update's handler.
+        follow_up(update, context, what_next.after_finish(update, context, outcome.assessment_id))
         follow_up(update, context, coordinators.notify_completion(context, outcome.assessment_id))
-        follow_up(update, context, mentoring.offer_share(update, context, outcome.assessment_id))
-        follow_up(update, context, teams.after_finish(update, context, outcome.assessment_id))
 
 
 async def language_press(update: Update, context: BotContext, press: LanguagePress) -> None:
@@ -273,6 +272,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             on_press(presses.FeedbackPress, mentoring.ask_feedback),
             on_press(presses.TeamPress, teams.team_press),
             on_press(presses.TeamJoinPress, teams.join_press),
+            on_press(presses.TeamInvitePress, teams.invite_press),
             CallbackQueryHandler(stale_press),
             MessageHandler(
                 filters.UpdateType.EDITED & private, replying(current_view, EDITS_IGNORED)

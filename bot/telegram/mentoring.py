@@ -41,17 +41,11 @@ from bot.telegram.replies import answer_press, buttons, send
 from dialogs.i18n import N_, _, negotiate, ngettext, use_language
 from dialogs.report import Report, format_day
 from dialogs.views import MESSAGE_MAX, NOT_AVAILABLE, plain, summary_view
+from dialogs.what_next import SHARE_LABEL, STOP_LABEL
 from storage import coordination, mentoring
 from storage.dialogue import Who
 
 log = logging.getLogger(__name__)
-SHARE_LABEL = N_("🤝 Share with my mentor")
-STOP_LABEL = N_("🚫 Stop sharing with my mentor")
-OFFER = N_(
-    "Your cohort's coordinator can mentor you: share this summary with them and they can "
-    "leave feedback on each criterion. Nothing is shared unless you tap the button, and you "
-    "can stop sharing at any time."
-)
 SHARED = N_(
     "Your mentor can now read the summary of %(practice)s and leave feedback on its criteria."
 )
@@ -79,20 +73,6 @@ def share_rows(report: Report, assessment_id: int) -> list[list[tuple[str, Press
         return []
     label = STOP_LABEL if report.shared else SHARE_LABEL
     return [[(_(label), SharePress(assessment_id, not report.shared))]]
-
-
-async def offer_share(update: Update, context: BotContext, assessment_id: int) -> None:
-    """After an assessment is finished, offer to share it, where its cohort has a coordinator."""
-    who = who_sent(update, context)
-    found = await context.services.database.store.run(
-        lambda c: mentoring.sharing(c, who, assessment_id)
-    )
-    if found is None:
-        return
-    with use_language(found.language or context.services.settings.default_locale):
-        label = STOP_LABEL if found.shared else SHARE_LABEL
-        press = SharePress(assessment_id, not found.shared)
-        await send(context.bot, chat_of(update), _(OFFER), buttons([[(_(label), press)]]))
 
 
 async def share_press(update: Update, context: BotContext, press: SharePress) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 from telegram import InputFile, Update
 
 from bot.admin import invitation_link
-from bot.telegram.callback_data import TeamJoinPress, TeamPress
-from bot.telegram.context import BotContext, chat_of, follow_up, once, who_sent
+from bot.telegram.callback_data import TeamInvitePress, TeamJoinPress, TeamPress
+from bot.telegram.context import BotContext, chat_of, follow_up, once
 from bot.telegram.replies import answer_press, buttons, send, show
 from dialogs import team as views
 from dialogs.i18n import _, use_language
@@ -41,6 +41,20 @@ async def team_command(update: Update, context: BotContext) -> None:
     elif isinstance(found, teams.Refused):
         with use_language(found.language):
             await send(context.bot, chat_of(update), _(found.reason))
+
+
+async def invite_press(update: Update, context: BotContext, press: TeamInvitePress) -> None:
+    """Show the team's invitation of "Invite my team", as ``/team`` does, for the presser's
+    own assessment only (the team is made on first asking)."""
+    query = update.callback_query
+    assert query is not None
+    wanted = press.assessment_id
+    claimed = await once(update, context, lambda c, who: teams.invite_for(c, who, wanted))
+    found = claimed.result
+    with use_language(claimed.language):
+        await answer_press(query, _(found.reason) if isinstance(found, teams.Refused) else None)
+    if isinstance(found, TeamStatus):
+        await _send_status(update, context, found)
 
 
 async def start_team(update: Update, context: BotContext, code: str) -> None:
@@ -142,17 +156,3 @@ async def _send_chart(update: Update, context: BotContext, summary: TeamSummary)
 
     png = await context.services.draw(lambda: team_chart(summary))
     await context.bot.send_photo(chat_of(update), InputFile(png, filename="sicheck-team.png"))
-
-
-async def after_finish(update: Update, context: BotContext, assessment_id: int) -> None:
-    """Offer the team summary to a member who has just finished their team assessment."""
-    who = who_sent(update, context)
-    status = await context.services.database.store.run(
-        lambda c: teams.finished_in(c, who, assessment_id)
-    )
-    if status is None:
-        return
-    with use_language(status.language):
-        text = views.finished_text(status.finished, status.members)
-        rows = [[(_(views.SUMMARY_LABEL), TeamPress(status.team_id, views.SUMMARY))]]
-    await send(context.bot, chat_of(update), text, buttons(rows))

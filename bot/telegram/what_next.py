@@ -1,0 +1,50 @@
+"""What follows a finished assessment on Telegram: the chart, then one "What next?" message.
+
+Both are sent after the commit that finished the assessment, the chart first, so the chat
+reads summary, chart, then the team and mentoring options in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.telegram import summary
+from bot.telegram.callback_data import Press, SharePress, TeamInvitePress, TeamPress
+from bot.telegram.context import BotContext, chat_of, who_sent
+from bot.telegram.replies import buttons, send
+from dialogs import team
+from dialogs import what_next as views
+from dialogs.what_next import WhatNext, what_next_view
+from storage.what_next import what_next
+
+log = logging.getLogger(__name__)
+
+
+def press_of(action: str, found: WhatNext, assessment_id: int) -> Press:
+    """The press a "What next?" button sends for ``action``."""
+    if action == team.SUMMARY and found.team is not None:
+        return TeamPress(found.team.team_id, team.SUMMARY)
+    if action == views.INVITE:
+        return TeamInvitePress(assessment_id)
+    return SharePress(assessment_id, action == views.SHARE)
+
+
+async def after_finish(update: Update, context: BotContext, assessment_id: int) -> None:
+    """Send the chart of the assessment the sender has just finished, then what may follow."""
+    try:
+        await summary.send_chart(update, context, assessment_id)
+    except TelegramError as error:  # the options are worth sending without the chart
+        log.info("the chart after update %s was not delivered: %s", update.update_id, error)
+    who = who_sent(update, context)
+    found = await context.services.database.store.run(lambda c: what_next(c, who, assessment_id))
+    if found is None:
+        return
+    view = what_next_view(found)
+    rows = [
+        [(button.label, press_of(button.action, found, assessment_id)) for button in row]
+        for row in view.buttons
+    ]
+    await send(context.bot, chat_of(update), view.text, buttons(rows))

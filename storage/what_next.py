@@ -1,0 +1,40 @@
+"""What the message after a finished assessment needs, read in one unit of work.
+
+Read-only: the assessment is found only through the respondent who owns it and only once it
+is completed, so a forged id reads nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from dialogs.i18n import SOURCE_LANGUAGE
+from dialogs.what_next import WhatNext
+from storage.dialogue import Who, find_respondent
+from storage.mentoring import sharing
+from storage.models import Assessment
+from storage.teams import finished_in
+
+
+def what_next(connection: Connection, who: Who, assessment_id: int) -> WhatNext | None:
+    """The team and sharing of the sender's finished assessment; ``None`` if not theirs."""
+    respondent = find_respondent(connection, who)
+    if respondent is None:
+        return None
+    practice = connection.execute(
+        select(Assessment.practice_name).where(
+            Assessment.id == assessment_id,
+            Assessment.respondent_id == respondent.id,
+            Assessment.status == "completed",
+        )
+    ).first()
+    if practice is None:
+        return None
+    shared = sharing(connection, who, assessment_id)
+    return WhatNext(
+        language=respondent.language or who.language or SOURCE_LANGUAGE,
+        practice=practice.practice_name or "…",
+        team=finished_in(connection, who, assessment_id),
+        shared=None if shared is None else shared.shared,
+    )
