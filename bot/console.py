@@ -237,6 +237,8 @@ class Console:
     erased: bool = False
     team_id: int = 0
     """The team whose menu is open (``/team``)."""
+    what_next: tuple[int, View] | None = None
+    """The assessment just finished and what may follow it, shown under its summary."""
 
     @property
     def language(self) -> str:
@@ -272,6 +274,10 @@ class Console:
         buttons = view.buttons
         if self.outcome.state == machine.SUMMARY:
             buttons = (*buttons, (Button(_(views.HISTORY_TITLE), HISTORY),))
+            after = console_teams.what_next_of(self)
+            if after is not None:
+                paragraphs.append(after.text)
+                buttons = (*buttons, *after.buttons)
         return replace(view, text="\n\n".join(paragraphs), buttons=buttons)
 
     def show(self, notice: str | None = None, *, short: bool = False) -> bool:
@@ -386,6 +392,8 @@ class Console:
         self.outcome = await self.run(
             apply, self.content, self.who, event, source=PLATFORM, expected=expected
         )
+        if isinstance(event, events.Confirm) and self.outcome.state == machine.SUMMARY:
+            await console_teams.after_finish(self)
         self.show(self.outcome.problem)
 
     def ask(self, question: str, *answers: tuple[str, str]) -> bool:

@@ -1,11 +1,14 @@
-"""Team assessments in the terminal: ``/team`` shows the team's code, ``/join CODE`` joins.
+"""Team assessments in the terminal: ``/team`` shows the team's code, ``/join CODE`` joins,
+and a finished summary says what may follow it ("What next?").
 
-The same units of work as on Telegram (``storage.teams``) and the same views
-(``dialogs.team``); the team's buttons are the console's numbered choices.
+The same units of work as on Telegram (``storage.teams``, ``storage.what_next``) and the same
+views (``dialogs.team``, ``dialogs.what_next``); their buttons are the console's numbered
+choices. Sharing with a mentor is Telegram's: the console leaves it out.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -13,7 +16,9 @@ from dialogs import team as views
 from dialogs.i18n import _, use_language
 from dialogs.team import TeamStatus, TeamSummary
 from dialogs.views import Button, View, back_button
+from dialogs.what_next import INVITE, what_next_view
 from storage import teams
+from storage.what_next import what_next
 
 if TYPE_CHECKING:
     from bot.console import Console
@@ -28,12 +33,17 @@ def invitation(code: str) -> str:
     return f"/join {code}"
 
 
-def _open(console: Console, view: View, team_id: int) -> bool:
-    console.team_id = team_id
-    rows = tuple(
+def _choices(view: View) -> tuple[tuple[Button, ...], ...]:
+    """The view's buttons as the console's team actions."""
+    return tuple(
         tuple(Button(button.label, PREFIX + button.action) for button in row)
         for row in view.buttons
     )
+
+
+def _open(console: Console, view: View, team_id: int) -> bool:
+    console.team_id = team_id
+    rows = _choices(view)
     with use_language(console.language):
         console.menus = [View(view.text, (*rows, (Button(back_button().label, PREFIX + "back"),)))]
     return console.show()
@@ -84,6 +94,11 @@ async def act(console: Console, action: str) -> bool:
     if chosen == "back":
         console.menus = []
         return console.show(short=True)
+    if chosen == INVITE and console.outcome is not None:
+        assessment_id = console.outcome.assessment_id
+        invited = await console.run(teams.invite_for, console.who, assessment_id)
+        await after_finish(console)  # the summary's choices now name the team
+        return _status(console, invited)
     team_id = console.team_id
     if chosen == views.SUMMARY:
         found = await console.run(teams.summary, console.content, console.who, team_id)
@@ -108,3 +123,25 @@ def _summary(console: Console, found: TeamSummary | teams.Refused) -> bool:
         back = Button(back_button().label, PREFIX + "back")
     console.menus = [View(views.summary_view(found).text, ((back,),))]
     return console.show()
+
+
+async def after_finish(console: Console) -> None:
+    """Read what may follow the assessment just finished, to show under its summary."""
+    assert console.outcome is not None
+    assessment_id = console.outcome.assessment_id
+    found = await console.run(what_next, console.who, assessment_id)
+    if found is None:
+        console.what_next = None
+        return
+    if found.team is not None:
+        console.team_id = found.team.team_id
+    view = what_next_view(replace(found, shared=None))
+    console.what_next = (assessment_id, View(view.text, _choices(view)))
+
+
+def what_next_of(console: Console) -> View | None:
+    """What may follow the finished assessment shown, read when it was finished."""
+    after, outcome = console.what_next, console.outcome
+    if after is None or outcome is None or after[0] != outcome.assessment_id:
+        return None
+    return after[1]
