@@ -19,6 +19,7 @@ from bot.console import run_console
 from bot.telegram.callback_data import SharePress, TeamInvitePress, TeamPress, encode
 from dialogs import team
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
+from dialogs.report import typeset
 from dialogs.team import NOT_A_MEMBER, TeamStatus
 from dialogs.views import MESSAGE_MAX, plain
 from dialogs.what_next import (
@@ -101,7 +102,7 @@ def test_what_next_speaks_every_language(language: str) -> None:
             assert len(plain(view.text)) <= MESSAGE_MAX
             labels = [button.label for row in view.buttons for button in row]
             with use_language(language):
-                assert _(TITLE) in view.text
+                assert typeset(_(TITLE), language) in view.text
                 assert _(SHARE_LABEL if not shared else STOP_LABEL) in labels
 
 
