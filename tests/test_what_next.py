@@ -4,18 +4,14 @@ mentor's feedback in every summary the practitioner sees."""
 
 from __future__ import annotations
 
-import io
 import re
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
-from bot.console import run_console
 from bot.telegram.callback_data import SharePress, TeamInvitePress, TeamPress, encode
 from dialogs import team
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
@@ -41,6 +37,7 @@ from storage.models import Assessment, Team
 from storage.store import Database
 from tests.fake_bot_api import buttons, callback_update, message_update
 from tests.telegram_harness import Harness, running_bot
+from tests.test_teams import PROFILE, _console
 
 MENTOR = 700
 ANA, BEN, CARL = 710, 711, 712
@@ -306,29 +303,13 @@ async def test_resume_shows_the_mentors_feedback_while_shared(
 # In the console
 
 
-async def console(database: Any, content: Any, user: str, lines: list[str]) -> str:
-    stdout = io.StringIO()
-    await run_console(
-        content,
-        database,
-        user=user,
-        language="en",
-        stdin=io.StringIO("".join(f"{line}\n" for line in lines)),
-        stdout=stdout,
-        reports=Path(tempfile.mkdtemp(prefix="sicheck-next-")),
-        width=200,
-    )
-    return stdout.getvalue()
-
-
-PROFILE = ["1", "Community kitchen", "1", "Red Cross", "2", "ok", "/skip"]
 ANSWERS = [*["2"] * 10, "ok"]
 
 
 async def test_the_console_says_what_next_and_invites_by_code(
     database: Database, content: Any
 ) -> None:
-    finished = await console(database, content, "ana", [*PROFILE, *ANSWERS, "1", "3", "2"])
+    finished = await _console(database, content, "ana", [*PROFILE, *ANSWERS, "1", "3", "2"])
     after = finished[finished.index("Summary: Community kitchen") :]
     assert WHAT_NEXT in after
     assert "Assess Community kitchen with your team" in " ".join(after.split())
@@ -342,7 +323,7 @@ async def test_the_console_says_what_next_and_invites_by_code(
     assert "1 of 1 finished." in finished
     with database.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Team)) == 1
-    member = await console(database, content, "ben", [f"/join {codes[0]}", "1", *ANSWERS])
+    member = await _console(database, content, "ben", [f"/join {codes[0]}", "1", *ANSWERS])
     assert "1 of 2 finished." not in member
     assert "2 of 2 members finished." in member
     assert "Invite my team" not in member[member.rindex("Summary: Community kitchen") :]
