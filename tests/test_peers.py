@@ -359,12 +359,12 @@ async def test_telegram_summary_shows_the_peer_line_once_enough_others_finished(
     async with running_bot(database_url, stats_min_group=3) as bot:
         for user, value in ((701, 1), (702, 3), (703, 3)):
             await finish(bot, user, name=f"Practice {user}", value=value)
-            assert "peers" not in bot.text(user)
+            assert "peers" not in bot.summary(user)["text"]
         await finish(bot, 704, name="Mine", value=2)
-        summary = plain(bot.text(704))
+        summary = plain(bot.summary(704)["text"])
         assert "Your score: 67% · peers in the same country (Latvia): median 100%" in summary
         assert "↓ below the peers' median" in summary
-        await bot.tap(704, "pdf")
+        await bot.press(704, "📄", message=bot.summary(704))
         assert "median 100%" in pdf_text(bot.api.files_in(704)[-1].content)
         await bot.say(704, "/history")
         await bot.press(704, "📊 1")

@@ -55,7 +55,7 @@ async def test_interleaved_replicas_lose_and_duplicate_nothing(
     users = range(7000, 7000 + USERS)
     await asyncio.gather(*(_assessment(first, second, user) for user in users))
     for user in users:
-        assert "Summary: Soup kitchen" in first.api.last(user)["text"]
+        assert "Summary: Soup kitchen" in first.summary(user)["text"]
     with database.sessions() as session:
         rows = session.execute(
             select(AnswerLog.criterion, func.count()).group_by(AnswerLog.criterion)

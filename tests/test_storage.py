@@ -495,7 +495,7 @@ async def test_two_bots_whose_update_ids_overlap_share_one_database(
         await _whole_assessment(production, 901)
         await _whole_assessment(staging, 902)
         for bot, user in ((production, 901), (staging, 902)):
-            assert "Summary: Soup kitchen" in bot.api.last(user)["text"]
+            assert "Summary: Soup kitchen" in bot.summary(user)["text"]
             assert bot.errors == []
     with database.sessions() as session:
         claimed = session.execute(
