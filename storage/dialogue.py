@@ -275,8 +275,8 @@ def load_snapshot(
     respondent: RespondentRow,
     content: Content | None = None,
 ) -> Snapshot:
-    """The engine's view of a stored assessment, with the earlier one when it is finished
-    (and, given ``content``, its peers' medians), and a finished one's mentor's feedback."""
+    """The engine's view of a stored assessment; a finished one's with what its summary shows
+    (``with_summary``)."""
     answers = assessment.answers
     if answers is None:
         answers = {
@@ -285,7 +285,7 @@ def load_snapshot(
         }
     context = assessment.context
     draft = context.get("draft", {})
-    return Snapshot(
+    snapshot = Snapshot(
         checklist_version=assessment.checklist_version,
         state=assessment.state,
         language=respondent.language or "en",
@@ -300,18 +300,28 @@ def load_snapshot(
         answers=MappingProxyType(answers),
         draft=Draft(tuple(draft.get("aspects", ())), draft.get("comment")),
         editing=bool(context.get("editing", False)),
-        # Read where a summary is, or is one confirmation away, so the step that finishes an
-        # assessment already compares it with the earlier one.
-        earlier=earlier_of(connection, respondent.id, assessment)
-        if assessment.state in (machine.REVIEW, machine.SUMMARY)
-        else None,
+    )
+    if assessment.state != machine.SUMMARY:
+        return snapshot
+    return with_summary(connection, content, assessment, respondent.id, snapshot)
+
+
+def with_summary(
+    connection: Connection,
+    content: Content | None,
+    assessment: AssessmentRow,
+    respondent_id: int,
+    snapshot: Snapshot,
+) -> Snapshot:
+    """``snapshot`` with what only its summary shows: the earlier assessment of the practice,
+    the peers' medians (given ``content``) and the mentor's feedback while it is shared."""
+    return replace(
+        snapshot,
+        earlier=earlier_of(connection, respondent_id, assessment),
         peers=None
-        if content is None or assessment.state not in (machine.REVIEW, machine.SUMMARY)
+        if content is None
         else peer_medians(connection, content, assessment.checklist_version, assessment.id),
-        # Only a finished assessment can be shared: no step before it reads the feedback.
-        feedback=shared_feedback(connection, assessment.id)
-        if assessment.state == machine.SUMMARY
-        else MappingProxyType({}),
+        feedback=shared_feedback(connection, assessment.id),
     )
 
 
@@ -476,7 +486,12 @@ def apply(
     if start_new:
         started = _start(connection, content, respondent)
         return _show(connection, content, respondent, started)
-    return _outcome(assessment, result.snapshot, result.view)
+    view = result.view
+    if result.snapshot.state == machine.SUMMARY and before.state != machine.SUMMARY:
+        # What only the summary shows is read by the one step that reaches it.
+        finished = with_summary(connection, content, assessment, respondent.id, result.snapshot)
+        view = engine.show(checklist, finished)
+    return _outcome(assessment, result.snapshot, view)
 
 
 def _record(
