@@ -80,6 +80,9 @@ class Outcome:
     """The assessment's version after the step: which view is the current one."""
     repeated: bool = False
     """Whether the update was applied before, so only the current view was read."""
+    finished: Snapshot | None = None
+    """The assessment this step finished, with what its summary shows (the chart's data)."""
+    finished_at: datetime | None = None
 
     @property
     def accepted(self) -> bool:
@@ -490,7 +493,8 @@ def apply(
     if result.snapshot.state == machine.SUMMARY and before.state != machine.SUMMARY:
         # What only the summary shows is read by the one step that reaches it.
         finished = with_summary(connection, content, assessment, respondent.id, result.snapshot)
-        view = engine.show(checklist, finished)
+        outcome = _outcome(assessment, result.snapshot, engine.show(checklist, finished))
+        return replace(outcome, finished=finished, finished_at=now)
     return _outcome(assessment, result.snapshot, view)
 
 

@@ -54,7 +54,7 @@ class Services:
         key = self.settings.sicheck_pseudonym_key
         return key.get_secret_value() if key else ""
 
-    async def draw(self, work: Callable[[], bytes]) -> bytes:
+    async def draw(self, work: Callable[[], T]) -> T:
         """Run ``work`` (a chart or a PDF) in the drawing pool."""
         return await asyncio.get_running_loop().run_in_executor(self.drawing, work)
 

@@ -35,7 +35,6 @@ from bot.telegram.replies import answer_press, buttons, keyboard, send, show
 from dialogs import events
 from dialogs.content import Content
 from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
-from dialogs.machine import SUMMARY
 from dialogs.views import CHOOSE_LANGUAGE, language_name
 from storage.dialogue import (
     MOVED_ON,
@@ -150,11 +149,10 @@ async def text(update: Update, context: BotContext) -> None:
 async def step_press(update: Update, context: BotContext, press: StepPress) -> None:
     """Apply a dialogue button to the view it was shown on; a stale press changes nothing."""
     outcome = await reply(update, context, applying(press.event, press.expected))
-    finished = isinstance(press.event, events.Confirm) and outcome.state == SUMMARY
-    if finished and outcome.accepted and not outcome.repeated:
+    if outcome.finished is not None:
         # The chart and "What next?" follow the committed summary without holding up this
         # update's handler.
-        follow_up(update, context, what_next.after_finish(update, context, outcome.assessment_id))
+        follow_up(update, context, what_next.after_finish(update, context, outcome))
         follow_up(update, context, coordinators.notify_completion(context, outcome.assessment_id))
 
 

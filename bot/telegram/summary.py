@@ -15,13 +15,13 @@ from telegram.error import Forbidden
 from bot.documents import chart_photo, report_filename, report_pdf
 from bot.telegram import mentoring
 from bot.telegram.callback_data import OpenPress, Press, ReportPress
-from bot.telegram.context import BotContext, chat_of, client_language, once, who_sent
+from bot.telegram.context import BotContext, chat_of, client_language, once
 from bot.telegram.replies import answer_press, buttons, send
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
-from dialogs.report import Report, overall_text
+from dialogs.report import Report, build_report, overall_text
 from dialogs.views import NOT_AVAILABLE, Button, history_view, summary_view
-from storage.dialogue import Expected
+from storage.dialogue import Expected, Outcome
 from storage.reports import history, report_of
 
 log = logging.getLogger(__name__)
@@ -63,16 +63,18 @@ async def refuse_report(update: Update, context: BotContext) -> None:
         await answer_press(query, _(NOT_AVAILABLE))
 
 
-async def send_chart(update: Update, context: BotContext, assessment_id: int) -> None:
-    """Send the radar chart of an assessment the sender has just finished."""
-    content = context.services.content
-    who = who_sent(update, context)
-    report = await context.services.database.store.run(
-        lambda connection: report_of(connection, content, who, assessment_id)
-    )
-    if report is not None:
-        photo = await context.services.draw(lambda: chart_photo(report))
-        await _send(update, context, report, InputFile(photo, filename="sicheck-chart.jpg"))
+async def send_chart(update: Update, context: BotContext, finished: Outcome) -> None:
+    """Send the radar chart of the assessment the sender has just finished."""
+    snapshot = finished.finished
+    assert snapshot is not None, "only a step that finished an assessment has a chart"
+    checklist = context.services.content.checklist(finished.checklist_version)
+
+    def drawn() -> tuple[Report, bytes]:
+        report = build_report(checklist, snapshot, completed_at=finished.finished_at)
+        return report, chart_photo(report)
+
+    report, photo = await context.services.draw(drawn)
+    await _send(update, context, report, InputFile(photo, filename="sicheck-chart.jpg"))
 
 
 async def send_report(update: Update, context: BotContext, press: ReportPress) -> None:

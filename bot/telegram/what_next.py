@@ -18,6 +18,7 @@ from bot.telegram.replies import buttons, send
 from dialogs import team
 from dialogs import what_next as views
 from dialogs.what_next import WhatNext, what_next_view
+from storage.dialogue import Outcome
 from storage.what_next import what_next
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,11 @@ def press_of(action: str, found: WhatNext, assessment_id: int) -> Press:
     return SharePress(assessment_id, action == views.SHARE)
 
 
-async def after_finish(update: Update, context: BotContext, assessment_id: int) -> None:
+async def after_finish(update: Update, context: BotContext, finished: Outcome) -> None:
     """Send the chart of the assessment the sender has just finished, then what may follow."""
+    assessment_id = finished.assessment_id
     try:
-        await summary.send_chart(update, context, assessment_id)
+        await summary.send_chart(update, context, finished)
     except TelegramError as error:  # the options are worth sending without the chart
         log.info("the chart after update %s was not delivered: %s", update.update_id, error)
     who = who_sent(update, context)
