@@ -106,10 +106,10 @@ def _work(
             report = mentoring.mentee_report(connection, content, found, args.ref, args.lang)
             return True, None if report is None else _shown(report)
         assert text is not None
-        written = mentoring.leave_feedback(
+        saved = mentoring.leave_feedback(
             connection, content, found, args.ref, args.criterion, text
         )
-        return True, None if written is None else f"feedback on {args.criterion} saved"
+        return True, f"feedback on {args.criterion} saved" if saved else None
 
     return work
 

@@ -88,19 +88,6 @@ class Mentee:
     shared_at: datetime
 
 
-@dataclass(frozen=True)
-class Written:
-    """Feedback saved, and whom to tell: the practitioner, in their language."""
-
-    platform: str
-    external_id: str
-    language: str | None
-    checklist_version: int
-    practice: str | None
-    criterion: str
-    text: str
-
-
 def clean_feedback(text: str) -> str | None:
     """The feedback as it is kept, or ``None`` if it is empty or longer than allowed."""
     # No control characters other than tabs and line breaks: PostgreSQL refuses NUL in text.
@@ -297,9 +284,9 @@ def leave_feedback(
     assessment_id: int,
     criterion: str,
     text: str,
-) -> Written | None:
+) -> bool:
     """Keep the coordinator's feedback on one criterion of an assessment shared with them,
-    over any earlier one; ``None`` unless it is shared with them now and has that criterion."""
+    over any earlier one; ``False`` unless it is shared with them now and has that criterion."""
     # The share is locked: feedback on one assessment is written one at a time.
     shared = connection.execute(
         select(MentorShare.assessment_id)
@@ -307,11 +294,12 @@ def leave_feedback(
         .with_for_update()
     ).scalar()
     if shared is None:
-        return None
-    found = connection.execute(_PRACTITIONERS.where(Assessment.id == assessment_id)).one()
-    codes = {c.code for c in content.checklist(found.checklist_version).criteria}
-    if criterion not in codes:
-        return None
+        return False
+    version = connection.execute(
+        select(Assessment.checklist_version).where(Assessment.id == assessment_id)
+    ).scalar_one()
+    if criterion not in {c.code for c in content.checklist(version).criteria}:
+        return False
     # Not yet announced: the notices job (claim_feedback_notices) tells the practitioner.
     values = {
         "coordinator_id": coordinator,
@@ -323,15 +311,7 @@ def leave_feedback(
     where = and_(*(getattr(MentorFeedback, key) == value for key, value in keys.items()))
     if connection.execute(update(MentorFeedback).where(where).values(values)).rowcount == 0:
         connection.execute(insert(MentorFeedback).values(**keys, **values))
-    return Written(
-        found.platform,
-        found.external_id,
-        found.language,
-        found.checklist_version,
-        found.practice_name,
-        criterion,
-        text,
-    )
+    return True
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,9 @@ def told(bot: Harness, user: int = ANA) -> list[str]:
 
 def write(database: Database, content: Content, ids: dict[str, int], text: str) -> None:
     """The mentor's feedback on C03 of Ana's assessment, committed (no one told yet)."""
-    written = database.store.run_now(
+    assert database.store.run_now(
         lambda c: mentoring.leave_feedback(c, content, ids["mentor"], ids["Ana's"], "C03", text)
     )
-    assert written is not None
 
 
 def test_feedback_written_with_the_cli_is_announced_by_the_job(

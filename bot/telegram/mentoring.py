@@ -263,25 +263,26 @@ async def feedback_reply(update: Update, context: BotContext) -> None:
     text = mentoring.clean_feedback(message.text or "")
     coordinator, content = _coordinator(context), context.services.content
 
-    def work(connection: Connection, who: Who) -> mentoring.Written | str:
+    def work(connection: Connection, who: Who) -> str | None:
+        """Why the feedback was refused, or ``None`` once it is saved."""
         found = coordinator(connection, who)
         if found is None:
             return NOT_AVAILABLE
         if text is None:
             return FEEDBACK_SIZE
-        written = mentoring.leave_feedback(
+        saved = mentoring.leave_feedback(
             connection, content, found, assessment_id, criterion, text
         )
-        return NOT_AVAILABLE if written is None else written
+        return None if saved else NOT_AVAILABLE
 
     claimed = await once(update, context, work)
     if not claimed.fresh:
         return
-    done = claimed.result
+    refused = claimed.result
     with use_language(claimed.language):
-        if not isinstance(done, mentoring.Written):
+        if refused is not None:
             log.info("feedback refused (update %s)", update.update_id)
-            problem = _(NOT_AVAILABLE) if done != FEEDBACK_SIZE else feedback_size()
+            problem = _(NOT_AVAILABLE) if refused != FEEDBACK_SIZE else feedback_size()
             await send(context.bot, chat_of(update), problem)
             return
         saved = _("Feedback saved. The practitioner receives it and sees it in their summary.")
