@@ -46,14 +46,6 @@ _PRACTITIONERS = select(
 
 
 @dataclass(frozen=True)
-class Sharing:
-    """Whether a practitioner's finished assessment is shared, in the practitioner's language."""
-
-    language: str | None
-    shared: bool
-
-
-@dataclass(frozen=True)
 class ShareNotice:
     """What to tell a mentor when an assessment is shared with them."""
 
@@ -144,14 +136,12 @@ def _active_share(connection: Connection, assessment_id: int) -> int | None:
     ).scalar()
 
 
-def sharing(connection: Connection, who: Who, assessment_id: int) -> Sharing | None:
-    """Whether the practitioner's finished assessment is shared; ``None`` if it is not theirs
-    or its cohort has no coordinator to share it with."""
-    found = connection.execute(_owned(who, assessment_id)).first()
-    if found is None or _mentor_of(connection, found.cohort_id) is None:
+def share_state(connection: Connection, assessment_id: int, cohort_id: int | None) -> bool | None:
+    """Whether a finished assessment of the cohort ``cohort_id`` is shared with its mentor;
+    ``None`` if the cohort has no coordinator to share it with."""
+    if _mentor_of(connection, cohort_id) is None:
         return None
-    shared = _active_share(connection, assessment_id) is not None
-    return Sharing(language_of(connection, who), shared)
+    return _active_share(connection, assessment_id) is not None
 
 
 def set_shared(

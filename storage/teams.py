@@ -87,9 +87,10 @@ def _language(respondent: RespondentRow | None, who: Who) -> str:
     return (respondent.language if respondent else None) or who.language or SOURCE_LANGUAGE
 
 
-def _status(
+def team_status(
     connection: Connection, team_id: int, respondent: RespondentRow, who: Who
 ) -> TeamStatus:
+    """The team as the respondent sees it: its progress, and their own part in it."""
     team = connection.execute(select(Team).where(Team.id == team_id)).mappings().one()
     members = Assessment.team_id == team_id
     counted = connection.execute(
@@ -178,7 +179,7 @@ def _team_of(
         connection.execute(
             update(Assessment).where(Assessment.id == assessment.id).values(team_id=team_id)
         )
-    return _status(connection, team_id, respondent, who)
+    return team_status(connection, team_id, respondent, who)
 
 
 def status(connection: Connection, who: Who) -> TeamStatus | Refused:
@@ -187,7 +188,7 @@ def status(connection: Connection, who: Who) -> TeamStatus | Refused:
     assessment = None if respondent is None else _named(connection, respondent.id)
     if respondent is None or assessment is None or assessment.team_id is None:
         return Refused(NO_TEAM, _language(respondent, who))
-    return _status(connection, assessment.team_id, respondent, who)
+    return team_status(connection, assessment.team_id, respondent, who)
 
 
 @dataclass(frozen=True)
@@ -366,21 +367,6 @@ def may_leave(connection: Connection, who: Who, team_id: int) -> str | None:
         return NOT_A_MEMBER
     owner = connection.execute(select(Team.owner_id).where(Team.id == team_id)).scalar()
     return OWNER_STAYS if owner == respondent.id else None
-
-
-def finished_in(connection: Connection, who: Who, assessment_id: int) -> TeamStatus | None:
-    """The team of the sender's just finished assessment, ``None`` if it is in none."""
-    respondent = find_respondent(connection, who)
-    if respondent is None:
-        return None
-    team_id = connection.execute(
-        select(Assessment.team_id).where(
-            Assessment.id == assessment_id,
-            Assessment.respondent_id == respondent.id,
-            Assessment.status == "completed",
-        )
-    ).scalar()
-    return None if team_id is None else _status(connection, team_id, respondent, who)
 
 
 def leave(connection: Connection, who: Who, team_id: int) -> Done | Refused:

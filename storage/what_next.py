@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 from dialogs.i18n import SOURCE_LANGUAGE
 from dialogs.what_next import WhatNext
 from storage.dialogue import Who, find_respondent
-from storage.mentoring import sharing
+from storage.mentoring import share_state
 from storage.models import Assessment
-from storage.teams import finished_in
+from storage.teams import team_status
 
 
 def what_next(connection: Connection, who: Who, assessment_id: int) -> WhatNext | None:
@@ -22,19 +22,20 @@ def what_next(connection: Connection, who: Who, assessment_id: int) -> WhatNext 
     respondent = find_respondent(connection, who)
     if respondent is None:
         return None
-    practice = connection.execute(
-        select(Assessment.practice_name).where(
+    found = connection.execute(
+        select(Assessment.practice_name, Assessment.team_id, Assessment.cohort_id).where(
             Assessment.id == assessment_id,
             Assessment.respondent_id == respondent.id,
             Assessment.status == "completed",
         )
     ).first()
-    if practice is None:
+    if found is None:
         return None
-    shared = sharing(connection, who, assessment_id)
     return WhatNext(
         language=respondent.language or who.language or SOURCE_LANGUAGE,
-        practice=practice.practice_name or "…",
-        team=finished_in(connection, who, assessment_id),
-        shared=None if shared is None else shared.shared,
+        practice=found.practice_name or "…",
+        team=None
+        if found.team_id is None
+        else team_status(connection, found.team_id, respondent, who),
+        shared=share_state(connection, assessment_id, found.cohort_id),
     )
