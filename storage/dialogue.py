@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from dialogs import engine, events, machine
 from dialogs.content import Content
 from dialogs.effects import GiveConsent, RecordAnswer, SetLanguage, StartNew
-from dialogs.i18n import N_
+from dialogs.i18n import N_, SOURCE_LANGUAGE
 from dialogs.snapshot import Draft, Earlier, Profile, RecordedAnswer, Snapshot
 from dialogs.views import View
 from storage.coordination import cohort_id
@@ -243,6 +243,11 @@ def load(connection: Connection, who: Who, *, claiming: Claim | None = None) -> 
 
 def _loaded(connection: Connection, who: Who | Loaded) -> Loaded:
     return who if isinstance(who, Loaded) else load(connection, who)
+
+
+def language_for(respondent: RespondentRow | None, who: Who) -> str:
+    """The language to answer in: the respondent's choice, else their client's, else English."""
+    return (respondent.language if respondent else None) or who.language or SOURCE_LANGUAGE
 
 
 def find_respondent(connection: Connection, who: Who) -> RespondentRow | None:

@@ -10,10 +10,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from dialogs.content import Content
-from dialogs.i18n import SOURCE_LANGUAGE
 from dialogs.report import History, PastAssessment, Report, build_report
 from dialogs.scoring import score
-from storage.dialogue import ASSESSMENTS_OF, AssessmentRow, Who, find_respondent, load_snapshot
+from storage.dialogue import (
+    ASSESSMENTS_OF,
+    AssessmentRow,
+    Who,
+    find_respondent,
+    language_for,
+    load_snapshot,
+)
 from storage.mentoring import with_mentoring
 from storage.models import Answer, Assessment
 
@@ -32,7 +38,7 @@ def history(
     """The respondent's latest finished assessments with their scores, newest first."""
     respondent = find_respondent(connection, who)
     if respondent is None:
-        return History((), who.language or SOURCE_LANGUAGE)
+        return History((), language_for(None, who))
     rows = connection.execute(_COMPLETED.limit(limit), {"respondent_id": respondent.id}).all()
     values: dict[int, dict[str, int | None]] = {row.id: {} for row in rows}
     if values:
@@ -48,7 +54,7 @@ def history(
         )
         for row in rows
     )
-    return History(past, respondent.language or who.language or SOURCE_LANGUAGE)
+    return History(past, language_for(respondent, who))
 
 
 def report_of(

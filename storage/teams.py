@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from dialogs import engine, machine
 from dialogs.content import Content
-from dialogs.i18n import SOURCE_LANGUAGE, _, use_language
+from dialogs.i18n import _, use_language
 from dialogs.team import (
     ALREADY_CLOSED,
     CLOSED,
@@ -42,6 +42,7 @@ from storage.dialogue import (
     Who,
     current_view,
     find_respondent,
+    language_for,
     load,
     load_snapshot,
     open_dialogue,
@@ -83,10 +84,6 @@ class Refused:
     language: str
 
 
-def _language(respondent: RespondentRow | None, who: Who) -> str:
-    return (respondent.language if respondent else None) or who.language or SOURCE_LANGUAGE
-
-
 def team_status(
     connection: Connection, team_id: int, respondent: RespondentRow, who: Who
 ) -> TeamStatus:
@@ -113,7 +110,7 @@ def team_status(
         members=counted[0],
         finished=counted[1],
         own_finished=bool(own),
-        language=_language(respondent, who),
+        language=language_for(respondent, who),
     )
 
 
@@ -132,11 +129,11 @@ def invite(connection: Connection, who: Who) -> TeamStatus | Refused:
     """The team of the sender's latest named assessment, created for it on first asking."""
     found = find_respondent(connection, who)
     if found is None:
-        return Refused(NO_ASSESSMENT, _language(None, who))
+        return Refused(NO_ASSESSMENT, language_for(None, who))
     respondent = load(connection, who).respondent  # locked: two taps make one team
     assessment = _named(connection, respondent.id)
     if assessment is None:
-        return Refused(NO_ASSESSMENT, _language(respondent, who))
+        return Refused(NO_ASSESSMENT, language_for(respondent, who))
     return _team_of(connection, assessment, respondent, who)
 
 
@@ -145,7 +142,7 @@ def invite_for(connection: Connection, who: Who, assessment_id: int) -> TeamStat
     named, or finished), created for it on first asking; anyone else's is not found."""
     found = find_respondent(connection, who)
     if found is None:
-        return Refused(NOT_A_MEMBER, _language(None, who))
+        return Refused(NOT_A_MEMBER, language_for(None, who))
     respondent = load(connection, who).respondent  # locked: two taps make one team
     assessment = connection.execute(
         select(Assessment.id, Assessment.team_id, Assessment.practice_name).where(
@@ -153,7 +150,7 @@ def invite_for(connection: Connection, who: Who, assessment_id: int) -> TeamStat
         )
     ).first()
     if assessment is None:
-        return Refused(NOT_A_MEMBER, _language(respondent, who))
+        return Refused(NOT_A_MEMBER, language_for(respondent, who))
     return _team_of(connection, assessment, respondent, who)
 
 
@@ -187,7 +184,7 @@ def status(connection: Connection, who: Who) -> TeamStatus | Refused:
     respondent = find_respondent(connection, who)
     assessment = None if respondent is None else _named(connection, respondent.id)
     if respondent is None or assessment is None or assessment.team_id is None:
-        return Refused(NO_TEAM, _language(respondent, who))
+        return Refused(NO_TEAM, language_for(respondent, who))
     return team_status(connection, assessment.team_id, respondent, who)
 
 
@@ -241,7 +238,7 @@ def join(
     if holds_work and not confirmed:
         assert latest is not None
         own = latest.practice_name or "…"
-        return Joined(None, _language(respondent, who), ask=own, practice=practice, code=code)
+        return Joined(None, language_for(respondent, who), ask=own, practice=practice, code=code)
     if latest is not None and latest.status == "active":
         # As /new does: the unfinished one is cancelled, never left behind half-active.
         cancelled = replace(load_snapshot(connection, latest, respondent), state=machine.CANCELLED)
@@ -317,7 +314,7 @@ def summary(
     """The team summary, for a member (or the owner) whose own team assessment is finished;
     it counts finished members' assessments only."""
     respondent = find_respondent(connection, who)
-    language = _language(respondent, who)
+    language = language_for(respondent, who)
     own = [] if respondent is None else _own_in(connection, respondent.id, team_id)
     if not own:
         return Refused(NOT_A_MEMBER, language)
@@ -372,7 +369,7 @@ def may_leave(connection: Connection, who: Who, team_id: int) -> str | None:
 def leave(connection: Connection, who: Who, team_id: int) -> Done | Refused:
     """Take the sender's assessments out of the team; the owner closes it instead."""
     respondent = find_respondent(connection, who)
-    language = _language(respondent, who)
+    language = language_for(respondent, who)
     if respondent is None or not _own_in(connection, respondent.id, team_id):
         return Refused(NOT_A_MEMBER, language)
     load(connection, who)  # locked, as every unit of this respondent
@@ -390,7 +387,7 @@ def leave(connection: Connection, who: Who, team_id: int) -> Done | Refused:
 def close(connection: Connection, who: Who, team_id: int) -> Done | Refused:
     """Close the sender's own team to new members; anyone else's is refused."""
     respondent = find_respondent(connection, who)
-    language = _language(respondent, who)
+    language = language_for(respondent, who)
     team = connection.execute(
         select(Team.owner_id, Team.closed_at).where(Team.id == team_id)
     ).first()

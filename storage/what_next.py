@@ -9,9 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from dialogs.i18n import SOURCE_LANGUAGE
 from dialogs.what_next import WhatNext
-from storage.dialogue import Who, find_respondent
+from storage.dialogue import Who, find_respondent, language_for
 from storage.mentoring import share_state
 from storage.models import Assessment
 from storage.teams import team_status
@@ -32,7 +31,7 @@ def what_next(connection: Connection, who: Who, assessment_id: int) -> WhatNext 
     if found is None:
         return None
     return WhatNext(
-        language=respondent.language or who.language or SOURCE_LANGUAGE,
+        language=language_for(respondent, who),
         practice=found.practice_name or "…",
         team=None
         if found.team_id is None
