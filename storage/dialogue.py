@@ -83,6 +83,7 @@ class Outcome:
     finished: Snapshot | None = None
     """The assessment this step finished, with what its summary shows (the chart's data)."""
     finished_at: datetime | None = None
+    """When this step finished the assessment (its ``completed_at``)."""
 
     @property
     def accepted(self) -> bool:
