@@ -47,11 +47,32 @@ def read_revision(engine: Engine) -> str | None:
 
 
 def apply_migrations(engine: Engine, revision: str = "head") -> None:
-    """Bring the database's schema up to ``revision`` in one transaction."""
+    """Bring the database's schema up to ``revision`` in one transaction, keeping every row."""
     from alembic import command
 
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it, dropping it and renaming the copy; with
+            # foreign keys enforced, the drop would delete every row referring to it (answers,
+            # assessments). The pragma takes effect only outside a transaction.
+            _foreign_keys(connection, "OFF")
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("the migrated database breaks a foreign key")
+        finally:
+            if sqlite:
+                _foreign_keys(connection, "ON")
+
+
+def _foreign_keys(connection: Connection, enforced: str) -> None:
+    default = connection.get_execution_options().get("isolation_level")
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={enforced}")
+    connection.commit()  # ends the autobegun transaction, which emitted no BEGIN
+    connection.execution_options(isolation_level=default or connection.default_isolation_level)
 
 
 def schema_is_current(engine: Engine) -> bool:
