@@ -82,7 +82,7 @@ async def join(console: Console, code: str, *, confirmed: bool = False) -> bool:
         return console.show()
     console.outcome = joined.outcome
     if joined.notice:
-        console.say(escape(joined.notice))
+        console.say(escape(joined.notice.text(joined.language)))
     return console.show()
 
 

@@ -9,7 +9,7 @@ two levels or more apart is flagged as one to discuss first.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from statistics import median
 
@@ -54,6 +54,20 @@ CLOSED = N_("The team is closed: nobody new can join. The summary stays.")
 ALREADY_CLOSED = N_("The team was closed already.")
 ONLY_OWNER = N_("Only the team's owner can close it.")
 NO_TEAM = N_("You are not in a team. /team invites your team to the practice you assess.")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message to show above a step, with its parameters, to be put in the reader's
+    language."""
+
+    message: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, language: str) -> str:
+        """The notice in ``language``, as plain text (the adapter escapes it)."""
+        with use_language(language):
+            return _(self.message, **self.params)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 
 from dialogs import engine, machine
 from dialogs.content import Content
-from dialogs.i18n import _, use_language
 from dialogs.team import (
     ALREADY_CLOSED,
     CLOSED,
@@ -32,6 +31,7 @@ from dialogs.team import (
     OWNER_STAYS,
     TEAM_CLOSED,
     UNKNOWN_TEAM,
+    Notice,
     TeamStatus,
     TeamSummary,
     team_summary,
@@ -195,8 +195,8 @@ class Joined:
 
     outcome: Outcome | None
     language: str
-    notice: str | None = None
-    """What to say above the step, translated, as plain text."""
+    notice: Notice | None = None
+    """What to say above the step."""
     ask: str | None = None
     practice: str | None = None
     code: str | None = None
@@ -219,7 +219,7 @@ def join(
         # Where the sender is: a finished assessment's summary, else the one under way.
         finished = latest is not None and latest.status == "completed"
         outcome = (current_view if finished else open_dialogue)(connection, content, loaded)
-        return Joined(outcome, outcome.language, notice=_notice(outcome.language, notice))
+        return Joined(outcome, outcome.language, notice=Notice(notice) if notice else None)
 
     if team is None:
         return current(UNKNOWN_TEAM)
@@ -245,16 +245,7 @@ def join(
         write_snapshot(connection, latest, cancelled, utcnow())
     _start_member(connection, content, respondent, team)
     outcome = current_view(connection, content, who)  # the one just started, the latest
-    notice = _notice(outcome.language, JOINED, practice=practice)
-    return Joined(outcome, outcome.language, notice=notice)
-
-
-def _notice(language: str, message: str | None, **params: object) -> str | None:
-    """``message`` translated into ``language``, as plain text (the adapter escapes it)."""
-    if message is None:
-        return None
-    with use_language(language):
-        return _(message, **params)
+    return Joined(outcome, outcome.language, notice=Notice(JOINED, {"practice": practice}))
 
 
 def _start_member(

@@ -78,7 +78,8 @@ async def _joined(update: Update, context: BotContext, joined: teams.Joined | No
             )
         await send(context.bot, chat_of(update), text, choices)
     elif joined.outcome is not None:
-        await show(context.bot, chat_of(update), joined.outcome, notice=joined.notice)
+        notice = joined.notice.text(joined.language) if joined.notice else None
+        await show(context.bot, chat_of(update), joined.outcome, notice=notice)
 
 
 def _bold(text: str | None) -> str:
