@@ -580,6 +580,7 @@ class FakeBotAPI:
             caption = params.get("caption")
             if caption is not None:
                 self._check_text(method, caption, CAPTION_MAX, params.get("parse_mode"))
+            self._check_markup(method, params.get("reply_markup"))
             field_name = "photo" if method == "sendPhoto" else "document"
             # A new file is a multipart part named after the field, or referenced by attach://.
             attached = str(params.get(field_name, f"attach://{field_name}"))
@@ -593,7 +594,7 @@ class FakeBotAPI:
             chat_id = int(params["chat_id"])
             self.uploads.append(Upload(chat_id, method, filename, content, caption))
             message_id = next(self._ids)
-            message = self._message(chat_id, message_id, "", None)
+            message = self._message(chat_id, message_id, "", params.get("reply_markup"))
             del message["text"]
             message["caption"] = caption or ""
             return self._keep(message)

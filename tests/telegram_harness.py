@@ -76,7 +76,7 @@ class Harness:
 
     def summary(self, chat_id: int) -> dict[str, Any]:
         """The bot's latest message in the chat offering a PDF report: a summary (the
-        "What next?" message follows a finished one)."""
+        chart and its "What next?" follow a finished one)."""
         return next(
             message
             for message in reversed(self.api.chat(chat_id))

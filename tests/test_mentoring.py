@@ -150,12 +150,12 @@ async def test_share_feedback_revoke_and_share_again_end_to_end(
     code = await cohort(bot, MENTOR, "Rīga 2026")
     ana = await finish(bot, ANA, code, language="lv")
     offer = with_button(bot, ANA, "ms:")
-    # One "What next?" message: the team's invitation and the share, nothing else.
+    # "What next?" under the chart: the team's invitation and the share, nothing else.
     assert [data for _label, data in buttons(offer)] == [
         encode(TeamInvitePress(ana)),
         encode(SharePress(ana, True)),
     ]
-    assert offer == bot.last(ANA)
+    assert offer == bot.api.chat(ANA)[-1]
     with database.sessions() as session:
         assert session.scalar(select(MentorShare)) is None  # nothing without the tap
     assert "mo:" not in str(bot.api.chat(MENTOR))

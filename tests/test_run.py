@@ -163,7 +163,7 @@ async def test_long_polling_completes_the_whole_flow(
     try:
         await api.wait_for(lambda: bool(api.calls_to("getUpdates")), TIMEOUT)
         await Driver(api).whole_assessment()
-        # The chart and "What next?" follow the summary, each when it is ready.
+        # The chart, captioned "What next?", follows the summary when it is drawn.
         assert any("Summary: Soup kitchen" in m.get("text", "") for m in api.chat(USER))
         await api.wait_for(lambda: bool(api.files_in(USER)), TIMEOUT)
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
@@ -207,7 +207,7 @@ async def test_webhook_mode_completes_the_whole_flow(
                 )
 
             await Driver(api, post).whole_assessment()
-        # The chart and "What next?" follow the summary, each when it is ready.
+        # The chart, captioned "What next?", follows the summary when it is drawn.
         assert any("Summary: Soup kitchen" in m.get("text", "") for m in api.chat(USER))
         await api.wait_for(lambda: bool(api.files_in(USER)), TIMEOUT)
         [chart] = api.files_in(USER)
@@ -250,7 +250,7 @@ async def test_a_whole_assessment_through_an_https_proxy(
     try:
         await api.wait_for(lambda: bool(api.calls_to("getUpdates")), TIMEOUT)
         await Driver(api).whole_assessment()
-        # The chart and "What next?" follow the summary, each when it is ready.
+        # The chart, captioned "What next?", follows the summary when it is drawn.
         assert any("Summary: Soup kitchen" in m.get("text", "") for m in api.chat(USER))
         await api.wait_for(lambda: bool(api.files_in(USER)), TIMEOUT)
     finally:

@@ -280,7 +280,8 @@ async def answer_all(bot: Harness, person: int) -> None:
 
 
 def team_buttons(bot: Harness, person: int) -> dict[str, str]:
-    return {label: data for label, data in buttons(bot.last(person))}
+    """The buttons of the bot's latest message to ``person``, a chart's included."""
+    return {label: data for label, data in buttons(bot.api.chat(person)[-1])}
 
 
 def toasts(bot: Harness) -> list[str]:
@@ -321,7 +322,7 @@ async def test_a_team_of_five_on_telegram(
         await answer_all(bot, person)
         offered = team_buttons(bot, person)
         assert "📊 Team summary" in offered
-    await bot.press(OWNER, "📊 Team summary")
+    await bot.press(OWNER, "📊 Team summary", message=bot.api.chat(OWNER)[-1])
     text = bot.text(OWNER)
     assert "5 of 5 members finished." in text
     assert text.count("⚠️") == 3

@@ -141,8 +141,13 @@ async def answer(bot: Harness, user: int, lang: str = "en", first: int = 1) -> i
 
 
 def after_summary(bot: Harness, user: int) -> list[dict[str, Any]]:
-    """The text messages the bot sent ``user`` after their latest summary."""
-    sent = [message for message in bot.api.chat(user) if "text" in message]
+    """The messages the bot sent ``user`` after their latest summary, a photo's caption as its
+    text."""
+    sent = [
+        {**message, "text": message.get("text") or message.get("caption")}
+        for message in bot.api.chat(user)
+        if "text" in message or "caption" in message
+    ]
     return sent[sent.index(bot.summary(user)) + 1 :]
 
 
@@ -155,14 +160,32 @@ def toast(bot: Harness) -> str | None:
     return None if text is None else str(text)
 
 
-async def test_one_message_after_finishing_alone_offers_the_invitation(bot: Harness) -> None:
+async def test_the_chart_after_finishing_alone_offers_the_invitation(bot: Harness) -> None:
     await to_criteria(bot, ANA)
     ana = await answer(bot, ANA)
-    [what_next] = after_summary(bot, ANA)
+    [chart] = after_summary(bot, ANA)
+    # One message after the summary: the chart, its caption the score, then "What next?".
+    assert chart["text"].startswith("<b>Soup kitchen</b>\n")
+    assert f"\n\n<b>{WHAT_NEXT}</b>\n\n" in chart["text"]
+    assert "Assess <b>Soup kitchen</b> with your team" in chart["text"]
+    assert data_of(chart) == [encode(TeamInvitePress(ana))]
+    methods = [call.method for call in bot.api.calls if call.method.startswith("send")]
+    assert methods[-1] == "sendPhoto"
+
+
+async def test_options_too_long_for_the_caption_follow_the_chart(bot: Harness) -> None:
+    practice = "<&> " * 50  # 200 characters, 700 in HTML
+    await bot.say(ANA, "/start")
+    await bot.tap(ANA, "y")
+    await bot.say(ANA, practice)
+    for action in ("c:LV", "s", "ok", "ok"):
+        await bot.tap(ANA, action)
+    ana = await answer(bot, ANA)
+    chart, what_next = after_summary(bot, ANA)
+    assert WHAT_NEXT not in chart["text"]
+    assert "reply_markup" not in chart
     assert what_next["text"].startswith(f"<b>{WHAT_NEXT}</b>")
-    assert "Assess <b>Soup kitchen</b> with your team" in what_next["text"]
     assert data_of(what_next) == [encode(TeamInvitePress(ana))]
-    # Summary, chart, then "What next?": the options come last.
     methods = [call.method for call in bot.api.calls if call.method.startswith("send")]
     assert methods[-2:] == ["sendPhoto", "sendMessage"]
 

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 QUERY_EXPIRED = ("query is too old", "query id is invalid")
 
 
+def telegram_length(text: str) -> int:
+    """The length of ``text`` as Telegram counts it against its limits: in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 class ViewKeyboard(InlineKeyboardMarkup):
     """A view's inline keyboard kept as the JSON Telegram reads: python-telegram-bot would build
     an object per button and turn each back into a dict to send it, a sixth of the bot's CPU.

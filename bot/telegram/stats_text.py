@@ -6,16 +6,13 @@ from collections.abc import Sequence
 from html import escape
 
 from bot.stats_text import GROUP_SEPARATOR, group_lines, more_line
+from bot.telegram.replies import telegram_length
 from dialogs.content import Content
 from dialogs.i18n import use_language
 from storage.stats import GroupStats
 
 TEXT_LIMIT = 4096
 """Telegram's longest message, counted in UTF-16 code units like Telegram counts it."""
-
-
-def _length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 def _more(count: int) -> str:
@@ -34,7 +31,7 @@ def stats_html(
             lines = [f"<b>{escape(heading)}</b>", *(style.format(escape(line)) for line in rest)]
             longer = GROUP_SEPARATOR.join(filter(None, [text, "\n".join(lines)]))
             # Room is kept for the closing line, so stopping later never overruns the limit.
-            if _length(longer) + _length(_more(len(groups) - index - 1)) > limit:
+            if telegram_length(longer) + telegram_length(_more(len(groups) - index - 1)) > limit:
                 return (text + _more(len(groups) - index)).lstrip()
             text = longer
         return text

@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 from html import escape
 
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import Forbidden
 
 from bot.documents import chart_photo, report_filename, report_pdf
 from bot.telegram import mentoring
+from bot.telegram.budget import UnknownOutcomeError
 from bot.telegram.callback_data import OpenPress, Press, ReportPress
 from bot.telegram.context import BotContext, chat_of, client_language, once
-from bot.telegram.replies import answer_press, buttons, send
+from bot.telegram.replies import answer_press, buttons, send, telegram_length
 from dialogs import events
 from dialogs.i18n import N_, _, use_language
 from dialogs.report import Report, build_report, overall_text
@@ -26,6 +27,8 @@ from storage.reports import history, report_of
 
 log = logging.getLogger(__name__)
 CAPTION_MAX = 1024
+TextAndButtons = tuple[str, InlineKeyboardMarkup | None]
+"""A message's HTML text and its buttons."""
 PREPARING = N_("Preparing your report…")
 
 
@@ -35,7 +38,9 @@ def caption(report: Report) -> str:
     if report.percent_text is not None and report.band is not None:
         lines += [overall_text(report, report.percent_text), escape(report.band)]
     text = "\n".join(lines)
-    return text if len(text) <= CAPTION_MAX else escape(report.practice[: CAPTION_MAX // 8])
+    if telegram_length(text) <= CAPTION_MAX:
+        return text
+    return escape(report.practice[: CAPTION_MAX // 8])
 
 
 async def _owned_report(
@@ -63,8 +68,11 @@ async def refuse_report(update: Update, context: BotContext) -> None:
         await answer_press(query, _(NOT_AVAILABLE))
 
 
-async def send_chart(update: Update, context: BotContext, finished: Outcome) -> None:
-    """Send the radar chart of the assessment the sender has just finished."""
+async def send_chart(
+    update: Update, context: BotContext, finished: Outcome, then: TextAndButtons | None = None
+) -> bool:
+    """Send the radar chart of the assessment the sender has just finished, with the message
+    ``then`` (text and buttons) in its caption where both fit; whether ``then`` went with it."""
     snapshot = finished.finished
     assert snapshot is not None, "only a step that finished an assessment has a chart"
     checklist = context.services.content.checklist(finished.checklist_version)
@@ -74,7 +82,8 @@ async def send_chart(update: Update, context: BotContext, finished: Outcome) -> 
         return report, chart_photo(report)
 
     report, photo = await context.services.draw(drawn)
-    await _send(update, context, report, InputFile(photo, filename="sicheck-chart.jpg"))
+    file = InputFile(photo, filename="sicheck-chart.jpg")
+    return await _send(update, context, report, file, then)
 
 
 async def send_report(update: Update, context: BotContext, press: ReportPress) -> None:
@@ -85,17 +94,32 @@ async def send_report(update: Update, context: BotContext, press: ReportPress) -
         await _send(update, context, report, InputFile(pdf, filename=report_filename(report)))
 
 
-async def _send(update: Update, context: BotContext, report: Report, file: InputFile) -> None:
-    """Send ``file`` (the chart as a photo, else a document) with the report's caption."""
+async def _send(
+    update: Update,
+    context: BotContext,
+    report: Report,
+    file: InputFile,
+    then: TextAndButtons | None = None,
+) -> bool:
+    """Send ``file`` (the chart as a photo, else a document) with the report's caption, and
+    ``then`` below it where both fit in one caption; whether ``then`` was taken along."""
     with use_language(report.language):
         text = caption(report)
+    markup = None
+    # The HTML's length bounds the text Telegram counts once the tags are read.
+    if then is not None and telegram_length(combined := f"{text}\n\n{then[0]}") <= CAPTION_MAX:
+        text, markup = combined, then[1]
     photo = file.mimetype.startswith("image/")
     try:
         await (context.bot.send_photo if photo else context.bot.send_document)(
-            chat_of(update), file, text
+            chat_of(update), file, text, reply_markup=markup
         )
     except Forbidden:
         log.info("chat %s blocked the bot; %s not sent", chat_of(update), file.filename)
+    except UnknownOutcomeError as error:
+        # Sent or not, it is not sent again, nor what it carried.
+        log.info("%s may not have reached chat %s: %s", file.filename, chat_of(update), error)
+    return markup is not None
 
 
 async def history_command(update: Update, context: BotContext) -> None:

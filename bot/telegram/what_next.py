@@ -1,7 +1,8 @@
-"""What follows a finished assessment on Telegram: the chart, then one "What next?" message.
+"""What follows a finished assessment on Telegram: the chart, captioned "What next?".
 
-Both are sent after the commit that finished the assessment, the chart first, so the chat
-reads summary, chart, then the team and mentoring options in one place.
+Sent after the commit that finished the assessment, so the chat reads the summary, then the
+chart with the team and mentoring options in one place: one message of the chat's budget. A
+caption too long for both sends the options as a message of their own after the chart.
 """
 
 from __future__ import annotations
@@ -34,19 +35,26 @@ def press_of(action: str, found: WhatNext, assessment_id: int) -> Press:
 
 
 async def after_finish(update: Update, context: BotContext, finished: Outcome) -> None:
-    """Send the chart of the assessment the sender has just finished, then what may follow."""
+    """Send the chart of the assessment the sender has just finished, with what may follow in
+    its caption (or after it, where the caption cannot hold both)."""
     assessment_id = finished.assessment_id
-    try:
-        await summary.send_chart(update, context, finished)
-    except TelegramError as error:  # the options are worth sending without the chart
-        log.info("the chart after update %s was not delivered: %s", update.update_id, error)
     who = who_sent(update, context)
     found = await context.services.database.store.run(lambda c: what_next(c, who, assessment_id))
-    if found is None:
-        return
+    options = None if found is None else _options(found, assessment_id)
+    try:
+        taken = await summary.send_chart(update, context, finished, options)
+    except TelegramError as error:  # the options are worth sending without the chart
+        log.info("the chart after update %s was not delivered: %s", update.update_id, error)
+        taken = False
+    if options is not None and not taken:
+        await send(context.bot, chat_of(update), *options)
+
+
+def _options(found: WhatNext, assessment_id: int) -> summary.TextAndButtons:
+    """The "What next?" message's text and buttons."""
     view = what_next_view(found)
     rows = [
         [(button.label, press_of(button.action, found, assessment_id)) for button in row]
         for row in view.buttons
     ]
-    await send(context.bot, chat_of(update), view.text, buttons(rows))
+    return view.text, buttons(rows)
