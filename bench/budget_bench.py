@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -83,13 +84,25 @@ def busy_rate(times: list[float], scale: float) -> float | None:
     return round((last - first) / seconds, 1) if seconds else None
 
 
+async def migrate_with(root: Path, database_url: str) -> None:
+    """Bring the database to the schema of the checkout at ``root``, with its own migrations."""
+    command = (sys.executable, "-m", "bot.cli", "db", "upgrade", "--database-url", database_url)
+    migration = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=root,
+        env=os.environ | {"PYTHONPATH": str(root)},
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    if await migration.wait():
+        raise SystemExit(f"the database could not be migrated by {root}")
+
+
 async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dict[str, Any]:
     """One scenario; the figures as a dict."""
     scenario = SCENARIOS[args.scenario]
     users = int(args.users or scenario["users"])
     scale = args.time_scale
-    database = await open_database(database_url, migrate=True)
-    await database.close()
+    await migrate_with(args.bot_root, database_url)
     api = FakeBotAPI(token=TOKEN, keep_calls=False, limits=Limits().scaled(scale))
     telegram = LoopbackTelegram(api)
     await telegram.start()
@@ -134,6 +147,8 @@ async def run(args: argparse.Namespace, database_url: str, log_dir: Path) -> dic
     finally:
         bot.kill()
         await telegram.stop()
+    # Read back with this checkout's schema, once the bot that may be another's has stopped.
+    await (await open_database(database_url, migrate=True)).close()
     found = await records(database_url, range(FIRST_USER, FIRST_USER + users))
     steps = len(latencies)
     updates = steps + sum(p.resumes for p in practitioners)
