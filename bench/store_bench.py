@@ -1,10 +1,10 @@
 """Benchmark: the store alone, the CPU a dialogue step costs the process without Telegram.
 
-Simulated practitioners complete whole assessments through ``Store.run`` exactly as the
-handlers apply them (the update claimed, the respondent locked, then the event), each one
-step after another, all at once; the figure is the process's CPU time per step, so the
-database server's own work is not in it. Prints one JSON object. Not a test: run it by hand
-and compare before and after a change.
+Simulated practitioners complete whole assessments, the finishing step included, through
+``Store.run`` exactly as the handlers apply them (the update claimed, the respondent locked,
+then the event), each one step after another, all at once; the figure is the process's CPU
+time per step, so the database server's own work is not in it. Prints one JSON object. Not a
+test: run it by hand and compare before and after a change.
 
     uv run python -m bench.store_bench --users 50
     uv run python -m bench.store_bench --users 50 \\
@@ -59,11 +59,15 @@ async def _practitioner(database: Database, content: Content, name: str) -> int:
     """One whole assessment; how many events it applied."""
     who = Who("bench", name, "en")
     outcome = await _step(database, who, lambda c, loaded: open_dialogue(c, content, loaded))
-    for event in (*PROFILE, *ANSWERS):
+    # The last step finishes the assessment: its summary reads the earlier one and the peers'.
+    steps = (*PROFILE, *ANSWERS, events.Confirm())
+    for event in steps:
         outcome = await _step(database, who, _applying(content, event, outcome.expected))
         if not outcome.accepted:
             raise RuntimeError(f"{event} was refused: {outcome.problem}")
-    return 1 + len(PROFILE) + len(ANSWERS)
+    if outcome.finished is None:
+        raise RuntimeError("the assessment was not finished")
+    return 1 + len(steps)
 
 
 async def run(users: int, database_url: str) -> dict[str, Any]:
