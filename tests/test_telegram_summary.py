@@ -8,8 +8,10 @@ from pypdf import PdfReader
 
 from dialogs.content import default_content
 from dialogs.i18n import _, use_language
-from tests.fake_bot_api import buttons, callback_update
-from tests.telegram_harness import Harness
+from storage.store import Database
+from tests.fake_bot_api import AFTER, DROP, FakeBotAPI, buttons, callback_update
+from tests.telegram_harness import Harness, running_bot
+from tests.test_budget import request_of
 
 ANA = 601
 BEN = 602
@@ -54,6 +56,30 @@ async def test_finishing_sends_the_summary_then_the_chart(bot: Harness) -> None:
     assert chart.caption is not None
     assert "Soup kitchen" in chart.caption
     assert "67%" in chart.caption
+
+
+async def test_a_chart_whose_outcome_is_unknown_takes_what_next_with_it(
+    database: Database, database_url: str
+) -> None:
+    for fate, arrived in ((DROP, 0), (AFTER, 1)):
+        api = FakeBotAPI()
+        async with running_bot(database_url, api) as bot:
+            user = ANA + arrived
+            await to_review(bot, user)
+            fates = iter([fate])
+            request_of(bot).fault = lambda method, fates=fates: (
+                next(fates, None) if method == "sendPhoto" else None
+            )
+            sent = len(api.calls_to("sendMessage"))
+            await bot.tap(user, "ok")
+            assert len(api.calls_to("sendPhoto")) == 1  # reached Telegram once, not again
+            # "What next?" went with the chart, whatever became of it: never a second copy.
+            assert "What next?" in api.calls_to("sendPhoto")[0].params["caption"]
+            assert len(api.calls_to("sendMessage")) == sent
+            assert len(api.files_in(user)) == arrived
+            assert bot.errors == []
+            assert api.duplicates == 0
+            assert api.repeated_after_applied == {}
 
 
 async def test_the_report_button_sends_a_pdf_with_the_scores_and_practices(
