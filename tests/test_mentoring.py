@@ -71,11 +71,13 @@ async def cohort(bot: Harness, coordinator: int, name: str) -> str:
     return link[1]
 
 
-async def finish(bot: Harness, user: int, code: str | None, language: str = "en") -> int:
-    """A whole assessment of "Soup kitchen" through the cohort's link; its id."""
+async def finish(
+    bot: Harness, user: int, code: str | None, language: str = "en", practice: str = "Soup kitchen"
+) -> int:
+    """A whole assessment of ``practice`` through the cohort's link; its id."""
     await bot.say(user, f"/start {code}" if code else "/start", language=language)
     await bot.tap(user, "y", language=language)
-    await bot.say(user, "Soup kitchen", language=language)
+    await bot.say(user, practice, language=language)
     for action in ("c:LV", "s", "ok", "ok", *(f"a:C{n:02d}:2" for n in range(1, 11)), "ok"):
         await bot.tap(user, action, language=language)
     summary = next(m for m in reversed(bot.api.chat(user)) if "pdf" in str(m.get("reply_markup")))
@@ -251,6 +253,28 @@ async def test_a_practitioner_who_did_not_share_is_invisible_to_the_mentor(
         assert session.scalar(select(MentorShare).where(MentorShare.assessment_id == ben)) is None
     bens = await open_from_history(bot, BEN)
     assert "Feedback for Ben" not in bens["text"]
+
+
+async def test_a_practice_name_cannot_redirect_the_mentors_reply(
+    staffed: Harness, database: Database
+) -> None:
+    bot = staffed
+    code = await cohort(bot, MENTOR, "Jelgava")
+    ana = await finish(bot, ANA, code)
+    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    # Ben names his practice after the mark of a prompt on Ana's assessment.
+    ben = await finish(bot, BEN, code, practice=f"Youth club 🔖 {ana}/C03")
+    await press_data(bot, BEN, encode(SharePress(ben, True)), with_button(bot, BEN, "ms:"))
+    prompt = await ask(bot, ben, "C05")
+    anas_messages = len(bot.api.chat(ANA))
+    await reply(bot, MENTOR, prompt, "For Ben")
+    with database.sessions() as session:
+        kept = session.execute(
+            select(MentorFeedback.assessment_id, MentorFeedback.criterion, MentorFeedback.text)
+        ).all()
+    assert [tuple(row) for row in kept] == [(ben, "C05", "For Ben")]
+    assert len(bot.api.chat(ANA)) == anas_messages
+    assert "For Ben" in bot.last(BEN)["text"]
 
 
 async def test_another_cohorts_coordinator_and_practitioners_see_and_write_nothing(

@@ -53,8 +53,9 @@ STOPPED = N_(
     "Your mentor can no longer see the summary of %(practice)s, and their feedback is hidden. "
     "You can share it again at any time."
 )
-PROMPT_MARK = re.compile(r"🔖 (\d{1,19})/(C\d\d)")
-"""The last line of a feedback prompt: the assessment and criterion a reply to it is about."""
+PROMPT_MARK = re.compile(r"🔖 (\d{1,19})/(C\d\d)\s*\Z")
+"""The last line of a feedback prompt: the assessment and criterion a reply to it is about.
+Only at the end: the prompt's practice name and earlier feedback are anyone's text."""
 FEEDBACK_ROW = 5
 LIST_MAX = 3500
 """Characters of ``/mentees`` lines, leaving room for the rest of the message."""
