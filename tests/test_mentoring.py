@@ -324,6 +324,15 @@ async def test_bad_feedback_stale_buttons_and_double_taps(
     assert sum("mo:" in str(m.get("reply_markup")) for m in bot.api.chat(MENTOR)) == 1
 
     assert await press_data(bot, MENTOR, encode(FeedbackPress(ana, "C99"))) == NOT_AVAILABLE
+    # Ids past what the database holds are forgeries too, not failures.
+    too_big = "9" * 19
+    for user, forged in (
+        (ANA, f"ms:{too_big}:y"),
+        (MENTOR, f"mo:{too_big}"),
+        (MENTOR, f"mf:{too_big}:C03"),
+    ):
+        assert await press_data(bot, user, forged) is not None
+    assert bot.errors == []
     prompt = await ask(bot, ana)
     await reply(bot, MENTOR, prompt, "x" * (mentoring.FEEDBACK_MAX + 1))
     assert "at most 1000 characters" in bot.text(MENTOR)

@@ -361,6 +361,10 @@ async def test_a_team_of_five_on_telegram(
     await bot.say(806, "/start team-AAAAAAAAAAAAAAAAAAAAAA")
     assert UNKNOWN_TEAM in html.unescape(bot.text(806))
     await forge(bot, 806, "T:abc:summary")
+    # Ids past what the database holds are forgeries too, not failures.
+    for forged in (f"T:{'9' * 19}:summary", f"ti:{'9' * 19}"):
+        await forge(bot, 806, forged)
+        assert toasts(bot)[-1] != ""
     assert bot.errors == []
 
 
