@@ -410,3 +410,30 @@ async def test_a_member_with_work_under_way_is_asked_on_telegram(
         None,
         {"practice": PRACTICE, "role": "member", "closed_at": None},
     ]
+
+
+async def test_a_finished_member_following_the_link_again_is_not_counted_twice(
+    bot: Harness, database: Database
+) -> None:
+    await bot.say(OWNER, "/start")
+    await bot.tap(OWNER, "y")
+    await bot.say(OWNER, PRACTICE)
+    await bot.tap(OWNER, "c:LV")
+    await bot.say(OWNER, "/team")
+    link = re.search(r"start=(team-[A-Za-z0-9_-]{16})", bot.text(OWNER))
+    assert link is not None
+    await bot.say(801, f"/start {link[1]}")
+    await bot.tap(801, "y")
+    await answer_all(bot, 801)
+    await bot.say(801, "/new")  # another practice, not named yet
+    await bot.say(801, f"/start {link[1]}")  # the old invitation, tapped again
+    with database.sessions() as session:
+        theirs = session.scalars(
+            select(Assessment.status)
+            .join(Team, Team.id == Assessment.team_id)
+            .where(Team.owner_id != Assessment.respondent_id)
+            .order_by(Assessment.id)
+        ).all()
+    assert theirs == ["completed"]
+    await bot.say(OWNER, "/team")
+    assert "1 of 2 finished." in bot.text(OWNER)
