@@ -357,6 +357,21 @@ async def test_bad_feedback_stale_buttons_and_double_taps(
     assert len(bot.api.chat(ANA)) == told
 
 
+async def test_a_coordinator_dropped_from_the_settings_hears_of_no_share(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, sicheck_coordinators=str(MENTOR)) as bot:
+        code = await cohort(bot, MENTOR, "Talsi")
+    async with running_bot(database_url, sicheck_coordinators="") as bot:
+        ana = await finish(bot, ANA, code)
+        told = await press_data(bot, ANA, encode(SharePress(ana, True)))
+        assert told == NOT_AVAILABLE
+        assert "Soup kitchen" not in str(bot.api.chat(MENTOR))
+        assert bot.errors == []
+    with database.sessions() as session:
+        assert session.scalar(select(MentorShare)) is None
+
+
 async def test_no_share_button_without_a_cohort_coordinator(
     staffed: Harness, database: Database
 ) -> None:

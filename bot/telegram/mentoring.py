@@ -80,9 +80,11 @@ async def share_press(update: Update, context: BotContext, press: SharePress) ->
     """Share the presser's finished assessment with their mentor, or stop; only theirs."""
     query = update.callback_query
     assert query is not None
-    wanted = press.share
+    wanted, configured = press.share, context.services.settings.coordinators
     claimed = await once(
-        update, context, lambda c, who: mentoring.set_shared(c, who, press.assessment_id, wanted)
+        update,
+        context,
+        lambda c, who: mentoring.set_shared(c, who, press.assessment_id, wanted, configured),
     )
     done = claimed.result
     with use_language(claimed.language):
