@@ -8,12 +8,13 @@ import io
 import json
 import re
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.console import run_console
 from bot.documents.team_chart import team_chart
@@ -31,7 +32,7 @@ from dialogs.team import (
 )
 from storage.dialogue import Who
 from storage.models import Assessment, Team
-from storage.privacy import erase, my_data
+from storage.privacy import erase, my_data, purge
 from storage.store import Database
 from storage.teams import Refused, code_of, invite, join, payload, summary
 from tests.fake_bot_api import buttons, callback_update
@@ -437,3 +438,25 @@ async def test_a_finished_member_following_the_link_again_is_not_counted_twice(
     assert theirs == ["completed"]
     await bot.say(OWNER, "/team")
     assert "1 of 2 finished." in bot.text(OWNER)
+
+
+async def test_mydata_shows_a_team_owned_after_the_owners_own_assessment_of_it_went(
+    database: Database, content: Content
+) -> None:
+    owner = Who("console", "o", "en")
+    await _console(database, content, "o", PROFILE[:3])
+    ok(await database.store.run(lambda c: invite(c, owner)))
+    await _console(database, content, "o", ["/cancel"])  # then the purge takes it
+    await _console(database, content, "o", [])  # a fresh assessment keeps the owner
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    with database.sessions() as session, session.begin():
+        session.execute(
+            update(Assessment).where(Assessment.status == "cancelled").values(updated_at=long_ago)
+        )
+    erased = await database.store.run(lambda c: purge(c, timedelta(days=365)))
+    assert erased.assessments == 1
+    data = await database.store.run(lambda c: my_data(c, owner))
+    assert data is not None
+    assert [one["team"] for one in data["assessments"]] == [None]
+    [team] = data["teams_owned"]
+    assert (team["practice"], team["closed_at"]) == (PRACTICE, None)
