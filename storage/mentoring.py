@@ -8,6 +8,7 @@ forged id reveals nothing. Revoking keeps the share's row and its feedback but h
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -105,7 +106,13 @@ def _mentor_of(connection: Connection, cohort: int | None) -> Any:
     if cohort is None:
         return None
     return connection.execute(
-        select(Coordinator.id, Coordinator.external_id, Cohort.name, Respondent.language)
+        select(
+            Coordinator.id,
+            Coordinator.external_id,
+            Coordinator.from_settings,
+            Cohort.name,
+            Respondent.language,
+        )
         .select_from(Cohort)
         .join(Coordinator, Coordinator.id == Cohort.created_by)
         .outerjoin(
@@ -145,10 +152,15 @@ def share_state(connection: Connection, assessment_id: int, cohort_id: int | Non
 
 
 def set_shared(
-    connection: Connection, who: Who, assessment_id: int, wanted: bool
+    connection: Connection,
+    who: Who,
+    assessment_id: int,
+    wanted: bool,
+    configured: Collection[str] = (),
 ) -> Shared | None:
     """Share the practitioner's finished assessment with their cohort's coordinator, or stop;
-    ``None`` if it is not theirs, or (to share) its cohort has no coordinator."""
+    ``None`` if it is not theirs, or (to share) its cohort has no coordinator, as one recorded
+    only because the settings named them (``configured``) has none once they no longer do."""
     # Locked, so two replicas sharing the same assessment at once take turns.
     found = connection.execute(_owned(who, assessment_id).with_for_update()).first()
     if found is None:
@@ -167,8 +179,8 @@ def set_shared(
             )
         return Shared(False, active, language, found.practice_name)
     mentor = _mentor_of(connection, found.cohort_id)
-    if mentor is None:
-        return None
+    if mentor is None or (mentor.from_settings and mentor.external_id not in configured):
+        return None  # and nobody is told of it: an ex-coordinator is no mentor
     if active:
         return Shared(True, False, language, found.practice_name)
     values = {"coordinator_id": mentor.id, "shared_at": utcnow(), "revoked_at": None}

@@ -160,12 +160,17 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
         assessment["answer_log"] = _all(connection, log.order_by(AnswerLog.id))
         assessment.update(my_mentoring(connection, of))
         assessment["team"] = membership(connection, of, respondent_id) or None
+    # Listed apart from the assessments: the purge may have taken the owner's own one of it.
+    owned = select(Team.practice_name.label("practice"), Team.created_at, Team.closed_at).where(
+        Team.owner_id == respondent_id
+    )
     coordinator = select(Coordinator.notify_completed, Coordinator.added_at).where(
         Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
     )
     return {
         "respondent": respondent,
         "assessments": assessments,
+        "teams_owned": _all(connection, owned.order_by(Team.id)),
         "coordinator": _one(connection, coordinator),
     }
 

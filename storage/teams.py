@@ -225,12 +225,12 @@ def join(
         return current(UNKNOWN_TEAM)
     if team["owner_id"] == respondent.id:
         return current(OWN_TEAM)
-    if latest is not None and latest.status in ("active", "completed"):
-        team_of = connection.execute(
-            select(Assessment.team_id).where(Assessment.id == latest.id)
-        ).scalar()
-        if team_of == team["id"]:
-            return current(None)
+    # In the team already, though perhaps busy with another practice since: one place each.
+    if any(
+        row.status in ("active", "completed")
+        for row in _own_in(connection, respondent.id, team["id"])
+    ):
+        return current(None)
     if team["closed_at"] is not None:
         return current(TEAM_CLOSED)
     practice = team["practice_name"] or "…"

@@ -71,11 +71,13 @@ async def cohort(bot: Harness, coordinator: int, name: str) -> str:
     return link[1]
 
 
-async def finish(bot: Harness, user: int, code: str | None, language: str = "en") -> int:
-    """A whole assessment of "Soup kitchen" through the cohort's link; its id."""
+async def finish(
+    bot: Harness, user: int, code: str | None, language: str = "en", practice: str = "Soup kitchen"
+) -> int:
+    """A whole assessment of ``practice`` through the cohort's link; its id."""
     await bot.say(user, f"/start {code}" if code else "/start", language=language)
     await bot.tap(user, "y", language=language)
-    await bot.say(user, "Soup kitchen", language=language)
+    await bot.say(user, practice, language=language)
     for action in ("c:LV", "s", "ok", "ok", *(f"a:C{n:02d}:2" for n in range(1, 11)), "ok"):
         await bot.tap(user, action, language=language)
     summary = next(m for m in reversed(bot.api.chat(user)) if "pdf" in str(m.get("reply_markup")))
@@ -253,6 +255,28 @@ async def test_a_practitioner_who_did_not_share_is_invisible_to_the_mentor(
     assert "Feedback for Ben" not in bens["text"]
 
 
+async def test_a_practice_name_cannot_redirect_the_mentors_reply(
+    staffed: Harness, database: Database
+) -> None:
+    bot = staffed
+    code = await cohort(bot, MENTOR, "Jelgava")
+    ana = await finish(bot, ANA, code)
+    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    # Ben names his practice after the mark of a prompt on Ana's assessment.
+    ben = await finish(bot, BEN, code, practice=f"Youth club 🔖 {ana}/C03")
+    await press_data(bot, BEN, encode(SharePress(ben, True)), with_button(bot, BEN, "ms:"))
+    prompt = await ask(bot, ben, "C05")
+    anas_messages = len(bot.api.chat(ANA))
+    await reply(bot, MENTOR, prompt, "For Ben")
+    with database.sessions() as session:
+        kept = session.execute(
+            select(MentorFeedback.assessment_id, MentorFeedback.criterion, MentorFeedback.text)
+        ).all()
+    assert [tuple(row) for row in kept] == [(ben, "C05", "For Ben")]
+    assert len(bot.api.chat(ANA)) == anas_messages
+    assert "For Ben" in bot.last(BEN)["text"]
+
+
 async def test_another_cohorts_coordinator_and_practitioners_see_and_write_nothing(
     staffed: Harness, database: Database
 ) -> None:
@@ -300,6 +324,15 @@ async def test_bad_feedback_stale_buttons_and_double_taps(
     assert sum("mo:" in str(m.get("reply_markup")) for m in bot.api.chat(MENTOR)) == 1
 
     assert await press_data(bot, MENTOR, encode(FeedbackPress(ana, "C99"))) == NOT_AVAILABLE
+    # Ids past what the database holds are forgeries too, not failures.
+    too_big = "9" * 19
+    for user, forged in (
+        (ANA, f"ms:{too_big}:y"),
+        (MENTOR, f"mo:{too_big}"),
+        (MENTOR, f"mf:{too_big}:C03"),
+    ):
+        assert await press_data(bot, user, forged) is not None
+    assert bot.errors == []
     prompt = await ask(bot, ana)
     await reply(bot, MENTOR, prompt, "x" * (mentoring.FEEDBACK_MAX + 1))
     assert "at most 1000 characters" in bot.text(MENTOR)
@@ -322,6 +355,21 @@ async def test_bad_feedback_stale_buttons_and_double_taps(
     told = len(bot.api.chat(ANA))
     await bot.feed(update)
     assert len(bot.api.chat(ANA)) == told
+
+
+async def test_a_coordinator_dropped_from_the_settings_hears_of_no_share(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, sicheck_coordinators=str(MENTOR)) as bot:
+        code = await cohort(bot, MENTOR, "Talsi")
+    async with running_bot(database_url, sicheck_coordinators="") as bot:
+        ana = await finish(bot, ANA, code)
+        told = await press_data(bot, ANA, encode(SharePress(ana, True)))
+        assert told == NOT_AVAILABLE
+        assert "Soup kitchen" not in str(bot.api.chat(MENTOR))
+        assert bot.errors == []
+    with database.sessions() as session:
+        assert session.scalar(select(MentorShare)) is None
 
 
 async def test_no_share_button_without_a_cohort_coordinator(

@@ -8,12 +8,13 @@ import io
 import json
 import re
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.console import run_console
 from bot.documents.team_chart import team_chart
@@ -31,7 +32,7 @@ from dialogs.team import (
 )
 from storage.dialogue import Who
 from storage.models import Assessment, Team
-from storage.privacy import erase, my_data
+from storage.privacy import erase, my_data, purge
 from storage.store import Database
 from storage.teams import Refused, code_of, invite, join, payload, summary
 from tests.fake_bot_api import buttons, callback_update
@@ -361,6 +362,10 @@ async def test_a_team_of_five_on_telegram(
     await bot.say(806, "/start team-AAAAAAAAAAAAAAAAAAAAAA")
     assert UNKNOWN_TEAM in html.unescape(bot.text(806))
     await forge(bot, 806, "T:abc:summary")
+    # Ids past what the database holds are forgeries too, not failures.
+    for forged in (f"T:{'9' * 19}:summary", f"ti:{'9' * 19}"):
+        await forge(bot, 806, forged)
+        assert toasts(bot)[-1] != ""
     assert bot.errors == []
 
 
@@ -406,3 +411,52 @@ async def test_a_member_with_work_under_way_is_asked_on_telegram(
         None,
         {"practice": PRACTICE, "role": "member", "closed_at": None},
     ]
+
+
+async def test_a_finished_member_following_the_link_again_is_not_counted_twice(
+    bot: Harness, database: Database
+) -> None:
+    await bot.say(OWNER, "/start")
+    await bot.tap(OWNER, "y")
+    await bot.say(OWNER, PRACTICE)
+    await bot.tap(OWNER, "c:LV")
+    await bot.say(OWNER, "/team")
+    link = re.search(r"start=(team-[A-Za-z0-9_-]{16})", bot.text(OWNER))
+    assert link is not None
+    await bot.say(801, f"/start {link[1]}")
+    await bot.tap(801, "y")
+    await answer_all(bot, 801)
+    await bot.say(801, "/new")  # another practice, not named yet
+    await bot.say(801, f"/start {link[1]}")  # the old invitation, tapped again
+    with database.sessions() as session:
+        theirs = session.scalars(
+            select(Assessment.status)
+            .join(Team, Team.id == Assessment.team_id)
+            .where(Team.owner_id != Assessment.respondent_id)
+            .order_by(Assessment.id)
+        ).all()
+    assert theirs == ["completed"]
+    await bot.say(OWNER, "/team")
+    assert "1 of 2 finished." in bot.text(OWNER)
+
+
+async def test_mydata_shows_a_team_owned_after_the_owners_own_assessment_of_it_went(
+    database: Database, content: Content
+) -> None:
+    owner = Who("console", "o", "en")
+    await _console(database, content, "o", PROFILE[:3])
+    ok(await database.store.run(lambda c: invite(c, owner)))
+    await _console(database, content, "o", ["/cancel"])  # then the purge takes it
+    await _console(database, content, "o", [])  # a fresh assessment keeps the owner
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    with database.sessions() as session, session.begin():
+        session.execute(
+            update(Assessment).where(Assessment.status == "cancelled").values(updated_at=long_ago)
+        )
+    erased = await database.store.run(lambda c: purge(c, timedelta(days=365)))
+    assert erased.assessments == 1
+    data = await database.store.run(lambda c: my_data(c, owner))
+    assert data is not None
+    assert [one["team"] for one in data["assessments"]] == [None]
+    [team] = data["teams_owned"]
+    assert (team["practice"], team["closed_at"]) == (PRACTICE, None)

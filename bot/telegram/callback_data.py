@@ -25,7 +25,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _VIEW = r"v(\d{1,4}:\d{1,19}:\d{1,10}):"
 """A view's ids, as ``pack`` writes them, as one group."""
 _READ: dict[object, Callable[[str], object]] = {
-    int: int,
+    # An id past what the database holds is no id it gave (and SQLite cannot even compare it).
+    int: lambda text: value if (value := int(text)) <= LARGEST.assessment_id else None,
     str: str,
     bool: "y".__eq__,
     Expected: lambda ids: Expected(*map(int, ids.split(":"))),

@@ -53,8 +53,9 @@ STOPPED = N_(
     "Your mentor can no longer see the summary of %(practice)s, and their feedback is hidden. "
     "You can share it again at any time."
 )
-PROMPT_MARK = re.compile(r"🔖 (\d{1,19})/(C\d\d)")
-"""The last line of a feedback prompt: the assessment and criterion a reply to it is about."""
+PROMPT_MARK = re.compile(r"🔖 (\d{1,19})/(C\d\d)\s*\Z")
+"""The last line of a feedback prompt: the assessment and criterion a reply to it is about.
+Only at the end: the prompt's practice name and earlier feedback are anyone's text."""
 FEEDBACK_ROW = 5
 LIST_MAX = 3500
 """Characters of ``/mentees`` lines, leaving room for the rest of the message."""
@@ -79,9 +80,11 @@ async def share_press(update: Update, context: BotContext, press: SharePress) ->
     """Share the presser's finished assessment with their mentor, or stop; only theirs."""
     query = update.callback_query
     assert query is not None
-    wanted = press.share
+    wanted, configured = press.share, context.services.settings.coordinators
     claimed = await once(
-        update, context, lambda c, who: mentoring.set_shared(c, who, press.assessment_id, wanted)
+        update,
+        context,
+        lambda c, who: mentoring.set_shared(c, who, press.assessment_id, wanted, configured),
     )
     done = claimed.result
     with use_language(claimed.language):
