@@ -15,7 +15,7 @@ from dialogs.content import Content, ContentError, check_translations, default_c
 from dialogs.i18n import SUPPORTED_LANGUAGES, compiled_catalog
 from storage.coordination import adopt_pseudonym_key
 from storage.database import create_engine, is_sqlite
-from storage.migrate import current_revision, schema_is_current, upgrade
+from storage.migrate import HEAD, alembic_config, current_revision, schema_is_current, upgrade
 from storage.store import Database, connect
 
 T = TypeVar("T")
@@ -85,6 +85,12 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
     database = _usable(connect, url)
     try:
         if not await asyncio.to_thread(schema_is_current, database.engine):
+            stored = await current_revision(database.engine)
+            if stored is not None and not await asyncio.to_thread(_known_revision, stored):
+                raise StartupError(
+                    f"the database is at migration {stored}, newer than this version of "
+                    f"SI Check (at {HEAD}): run the version that migrated it"
+                )
             if not (migrate if migrate is not None else is_sqlite(url)):
                 raise StartupError(
                     "the database schema is not current: run `sicheck db upgrade` first"
@@ -96,6 +102,14 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
             raise _unreachable(url, error) from None
         raise
     return database
+
+
+def _known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations (a later one is not)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return revision in {known.revision for known in script.walk_revisions()}
 
 
 async def require_pseudonym_key(database: Database, configured: str | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.telegram.handlers import FAILED
+from bot.telegram.context import FAILED
 from storage.models import Answer, AnswerLog, Assessment
 from storage.store import Database
 from tests.fake_bot_api import BotAPIError, FakeBotAPI, buttons, callback_update, message_update

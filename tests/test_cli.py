@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot import cli, runtime
 from dialogs.content import CONTENT_DIR, load_content
@@ -62,6 +63,27 @@ def test_the_schema_check_finds_the_newest_migration(tmp_path: Path) -> None:
     apply_migrations(engine)
     assert schema_is_current(engine)
     engine.dispose()
+
+
+def test_a_database_newer_than_the_code_is_one_clear_line(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As after going back to an older release: neither it nor ``db upgrade`` can migrate."""
+    engine = create_engine(database_url)
+    try:
+        apply_migrations(engine)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        url = ["--database-url", database_url]
+        for command in (["db", "upgrade"], ["console"], ["purge"]):
+            assert cli.main([*command, *url]) == 2, command
+            error = capsys.readouterr().err
+            assert "at migration 9999, newer than this version of SI Check" in error, command
+            assert error.count("\n") == 1
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"UPDATE alembic_version SET version_num = '{HEAD}'"))
+        engine.dispose()
 
 
 HEAVY = ("telegram", "matplotlib", "sqlalchemy", "fpdf", "starlette", "uvicorn", "xlsxwriter")

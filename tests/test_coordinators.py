@@ -6,7 +6,8 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from bot.exporting import ExportRequestError, UnknownCountryError, parse_words
 from bot.telegram import coordinators
 from bot.telegram.application import COMMANDS
 from bot.telegram.application import COORDINATOR_COMMANDS as PUBLISHED_FOR_COORDINATORS
+from bot.telegram.context import FAILED
+from dialogs.i18n import _, use_language
 from storage.coordination import (
     CohortSummary,
     add_coordinator,
@@ -403,3 +406,74 @@ async def test_a_cohorts_summary_counts_its_members_and_their_assessments(
     empty, busy = database.store.run_now(work)
     assert (empty.respondents, empty.started, empty.completed) == (0, 0, 0)
     assert (busy.name, busy.respondents, busy.started, busy.completed) == ("Busy", 2, 3, 2)
+
+
+UNREACHABLE = "postgresql://nobody@127.0.0.1:9/none"
+
+
+def _lv(message: str) -> str:
+    with use_language("lv"):
+        return _(message)
+
+
+async def test_an_export_the_database_fails_says_so_in_place_of_its_progress(
+    staffed: Harness,
+) -> None:
+    await finish(staffed, PRACTITIONER)
+    working = staffed.services.settings
+    # The export reads on a connection of its own: here the database is gone by then.
+    staffed.services.settings = working.model_copy(update={"database_url": UNREACHABLE})
+    try:
+        await staffed.say(COORDINATOR, "/export csv", language="lv")
+    finally:
+        staffed.services.settings = working
+    assert staffed.text(COORDINATOR) == _lv(FAILED)
+    assert staffed.api.files_in(COORDINATOR) == []
+    assert len(staffed.errors) == 1
+    staffed.errors.clear()
+    await staffed.say(COORDINATOR, "/export csv")
+    assert "Export ready: 10 rows." in staffed.text(COORDINATOR)
+
+
+@contextmanager
+def refusing_new_cohorts(database: Database) -> Iterator[None]:
+    """The database refuses to add a cohort (as a full disk would), and nothing else."""
+    sqlite = database.engine.dialect.name == "sqlite"
+    with database.engine.begin() as connection:
+        if sqlite:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_cohort BEFORE INSERT ON cohort "
+                "BEGIN SELECT RAISE(ABORT, 'no space left'); END"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE FUNCTION refuse_cohort() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'no space left'; END $$"
+            )
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_cohort BEFORE INSERT ON cohort "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_cohort()"
+            )
+    try:
+        yield
+    finally:
+        with database.engine.begin() as connection:
+            if sqlite:
+                connection.exec_driver_sql("DROP TRIGGER refuse_cohort")
+            else:
+                connection.exec_driver_sql("DROP TRIGGER refuse_cohort ON cohort")
+                connection.exec_driver_sql("DROP FUNCTION refuse_cohort()")
+
+
+async def test_a_command_the_database_fails_after_its_claim_asks_to_try_again(
+    staffed: Harness, database: Database
+) -> None:
+    with refusing_new_cohorts(database):
+        await staffed.say(COORDINATOR, "/cohort new Riga", language="lv")
+    assert staffed.text(COORDINATOR) == _lv(FAILED)
+    assert len(staffed.errors) == 1
+    staffed.errors.clear()
+    with database.sessions() as session:
+        assert list(session.scalars(select(Cohort.name))) == []
+    await staffed.say(COORDINATOR, "/cohort new Riga")
+    assert "Cohort <b>Riga</b> created" in staffed.text(COORDINATOR)

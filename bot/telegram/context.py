@@ -19,7 +19,7 @@ from bot.locks import KeyedLocks
 from bot.settings import Settings
 from bot.telegram.metrics import Metrics
 from dialogs.content import Content
-from dialogs.i18n import negotiate
+from dialogs.i18n import N_, negotiate
 from storage.dialogue import Claim, Who, claim_update, find_respondent
 from storage.store import Database
 
@@ -32,6 +32,7 @@ FOLLOW_UP = "sicheck-follow-up"
 COMMITTED: ContextVar[int | None] = ContextVar("committed_update", default=None)
 """The id of the update whose work the current task (or the task that started it) committed:
 a later failure must not say that it was lost."""
+FAILED = N_("Something went wrong and your last action was not saved. Please try again.")
 
 
 @dataclass

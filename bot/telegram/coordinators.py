@@ -18,6 +18,7 @@ from typing import Any
 
 from babel.units import format_unit
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import InputFile, Message, Update
 from telegram.error import BadRequest
 
@@ -25,7 +26,16 @@ from bot import exporting
 from bot.admin import invitation_link
 from bot.documents import stats_png
 from bot.telegram.callback_data import NoticesOffPress
-from bot.telegram.context import PLATFORM, BotContext, Handler, chat_of, follow_up, once
+from bot.telegram.context import (
+    COMMITTED,
+    FAILED,
+    PLATFORM,
+    BotContext,
+    Handler,
+    chat_of,
+    follow_up,
+    once,
+)
 from bot.telegram.ecosystem import asks_for_map, send_map
 from bot.telegram.replies import answer_press, buttons, send
 from bot.telegram.stats_text import stats_html
@@ -73,6 +83,11 @@ def for_coordinators(command: Command) -> Handler:
                 return
             try:
                 await command(update, context, claimed.result)
+            except SQLAlchemyError:
+                # Only the update's claim was committed, not what the command was to do: the
+                # error handler is to ask the coordinator to try again.
+                COMMITTED.set(None)
+                raise
             except exporting.UnknownCountryError as error:
                 await send(context.bot, chat_of(update), escape(str(error)))
             except exporting.ExportRequestError as error:
@@ -224,7 +239,12 @@ async def _export(
                 megabytes = path.stat().st_size / 1_000_000
                 size = format_unit(megabytes, "digital-megabyte", length="short", locale=language)
                 await _edit(progress, _("Exporting: %(size)s written so far…", size=size))
-        rows = writing.result()
+        try:
+            rows = writing.result()
+        except Exception:
+            # The progress message would otherwise promise an export that never comes.
+            await _edit(progress, _(FAILED))
+            raise
         services.metrics.exports += 1
         services.metrics.export_seconds += time.monotonic() - started
         files = await asyncio.to_thread(exporting.within, path, request.filename, UPLOAD_MAX)

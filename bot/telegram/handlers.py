@@ -22,6 +22,7 @@ from bot.telegram import coordinators, mentoring, privacy, summary, teams, what_
 from bot.telegram.callback_data import LanguagePress, P, StepPress
 from bot.telegram.context import (
     COMMITTED,
+    FAILED,
     PLATFORM,
     SERVICES,
     BotContext,
@@ -66,7 +67,6 @@ HELP = N_(
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
 NOT_READABLE = N_("SI Check reads text messages and button presses only.")
 EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
-FAILED = N_("Something went wrong and your last action was not saved. Please try again.")
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
