@@ -163,6 +163,8 @@ async def _erase(args: argparse.Namespace, settings: Settings) -> int:
     async with _opened(args, settings) as database:
         erased = await database.store.run(lambda c: erase(c, *whom))
     print(erased_line(erased))
+    if erased.coordinators:
+        print(f"{whom[1]} is no longer a coordinator")
     return 0 if erased.anything else 1
 
 

@@ -1,7 +1,9 @@
-"""Data rights and retention: a respondent's data, its erasure, purging, and reminders.
+"""Data rights and retention: a respondent's or coordinator's data, its erasure, purging, and
+reminders.
 
 Plain units of work over a ``Connection``. Rows of a respondent go with them through the
-schema's ``ON DELETE CASCADE`` (assessments, answers, the answer log). A unit that erased
+schema's ``ON DELETE CASCADE`` (assessments, answers, the answer log); so do the shares held by
+a coordinator, while the cohorts they made stay, without them (``SET NULL``). A unit that erased
 rows asks the store to reclaim them after its commit (``storage.store.reclaim``), so their
 bytes leave the database files too (see ``docs/operations.md``).
 """
@@ -55,11 +57,12 @@ class Erased:
     assessments: int
     answers: int
     log_entries: int
+    coordinators: int = 0
 
     @property
     def anything(self) -> bool:
         """Whether there was anything to erase."""
-        return bool(self.respondents)
+        return bool(self.respondents or self.coordinators)
 
 
 @dataclass(frozen=True)
@@ -80,15 +83,35 @@ def _delete(connection: Connection, assessments: Any) -> tuple[int, int, int]:
     return gone, counts[1], counts[0]
 
 
+def _coordinator(who: Who) -> Any:
+    return select(Coordinator.id, Coordinator.added_at).where(
+        Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
+    )
+
+
+def coordinator_since(connection: Connection, who: Who) -> tuple[int, datetime] | None:
+    """The coordinator record of ``who`` (its id, and when it was made), if there is one."""
+    found = connection.execute(_coordinator(who)).first()
+    return None if found is None else (int(found.id), found.added_at)
+
+
 def erase(connection: Connection, platform: str, external_id: str) -> Erased:
-    """Erase a respondent with everything they answered; their coordinator role goes too."""
-    found = find_respondent(connection, Who(platform, external_id))
-    if remove_coordinator(connection, platform, external_id) or found is not None:
+    """Erase a respondent with everything they answered, and a coordinator role with the
+    feedback written in it and the shares it held; either may exist without the other."""
+    who = Who(platform, external_id)
+    found = find_respondent(connection, who)
+    mentor = coordinator_since(connection, who)
+    if mentor is not None:
+        # The schema would keep the feedback without its author (SET NULL): it is theirs.
+        written = MentorFeedback.coordinator_id == mentor[0]
+        connection.execute(delete(MentorFeedback).where(written))
+    coordinators = int(remove_coordinator(connection, platform, external_id))
+    if coordinators or found is not None:
         reclaim(connection, ERASED_TABLES)
     if found is None:
-        return Erased(0, 0, 0, 0)
+        return Erased(0, 0, 0, 0, coordinators)
     theirs = select(Assessment.id).where(Assessment.respondent_id == found.id)
-    erased = Erased(1, *_delete(connection, theirs))
+    erased = Erased(1, *_delete(connection, theirs), coordinators)
     connection.execute(delete(Respondent).where(Respondent.id == found.id))
     return erased
 
@@ -131,7 +154,8 @@ _ASSESSMENT = (
 
 
 def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
-    """Everything SI Check keeps about the respondent, as JSON-ready data."""
+    """Everything SI Check keeps about the respondent or coordinator, as JSON-ready data;
+    ``None`` if they are neither."""
     respondent = _one(
         connection,
         select(
@@ -145,8 +169,16 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
             Respondent.created_at,
         ).where(Respondent.platform == who.platform, Respondent.external_id == who.external_id),
     )
+    coordinator = _my_coordinating(connection, who)
     if respondent is None:
-        return None
+        if coordinator is None:
+            return None
+        return {
+            "respondent": None,
+            "assessments": [],
+            "teams_owned": [],
+            "coordinator": coordinator,
+        }
     respondent_id = respondent.pop("id")
     theirs = Assessment.respondent_id == respondent_id
     assessments = _all(connection, select(*_ASSESSMENT).where(theirs).order_by(Assessment.id))
@@ -164,14 +196,49 @@ def my_data(connection: Connection, who: Who) -> dict[str, Any] | None:
     owned = select(Team.practice_name.label("practice"), Team.created_at, Team.closed_at).where(
         Team.owner_id == respondent_id
     )
-    coordinator = select(Coordinator.notify_completed, Coordinator.added_at).where(
-        Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
-    )
     return {
         "respondent": respondent,
         "assessments": assessments,
         "teams_owned": _all(connection, owned.order_by(Team.id)),
-        "coordinator": _one(connection, coordinator),
+        "coordinator": coordinator,
+    }
+
+
+def _my_coordinating(connection: Connection, who: Who) -> dict[str, Any] | None:
+    """The coordinator record of ``who`` with the cohorts they made, the shares they hold and
+    the feedback they wrote; of a practitioner, only what the mentor was shown."""
+    record = _one(
+        connection,
+        select(Coordinator.id, Coordinator.notify_completed, Coordinator.added_at).where(
+            Coordinator.platform == who.platform, Coordinator.external_id == who.external_id
+        ),
+    )
+    if record is None:
+        return None
+    mine = record.pop("id")
+    made = select(Cohort.name, Cohort.created_at).where(Cohort.created_by == mine)
+    held = (
+        select(
+            MentorShare.assessment_id,
+            Assessment.practice_name.label("practice"),
+            MentorShare.shared_at,
+            MentorShare.revoked_at,
+        )
+        .join(Assessment, Assessment.id == MentorShare.assessment_id)
+        .where(MentorShare.coordinator_id == mine)
+    )
+    written = select(
+        MentorFeedback.assessment_id,
+        MentorFeedback.criterion,
+        MentorFeedback.text,
+        MentorFeedback.written_at,
+    ).where(MentorFeedback.coordinator_id == mine)
+    order = MentorFeedback.assessment_id, MentorFeedback.criterion
+    return {
+        **record,
+        "cohorts_created": _all(connection, made.order_by(Cohort.id)),
+        "shares_held": _all(connection, held.order_by(MentorShare.assessment_id)),
+        "feedback_written": _all(connection, written.order_by(*order)),
     }
 
 

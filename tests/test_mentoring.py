@@ -4,6 +4,7 @@ reads it and leaves feedback; nothing unshared is ever visible to a mentor."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from storage.dialogue import Who
 from storage.models import (
     Assessment,
     Cohort,
+    Coordinator,
     MentorFeedback,
     MentorShare,
     Respondent,
@@ -383,6 +385,86 @@ async def test_no_share_button_without_a_cohort_coordinator(
     assert await press_data(bot, ANA, encode(SharePress(ana, True))) == NOT_AVAILABLE
     with database.sessions() as session:
         assert session.scalar(select(MentorShare)) is None
+
+
+async def my_data_of(bot: Harness, user: int) -> dict[str, Any]:
+    """What ``/mydata`` sends ``user``: the latest document, read back."""
+    await bot.say(user, "/mydata")
+    data = json.loads(bot.api.files_in(user)[-1].content)
+    assert isinstance(data, dict)
+    return data
+
+
+async def test_a_mentors_mydata_lists_their_cohorts_shares_and_feedback(
+    staffed: Harness,
+) -> None:
+    bot = staffed
+    code = await cohort(bot, MENTOR, "Cēsis")
+    ana = await finish(bot, ANA, code)
+    await finish(bot, BEN, code, practice="Never shared")
+    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    await reply(bot, MENTOR, await ask(bot, ana), FEEDBACK)
+    await finish(bot, MENTOR, None, practice="My own")
+
+    mine = (await my_data_of(bot, MENTOR))["coordinator"]
+    assert mine["notify_completed"] is False
+    assert [(made["name"], sorted(made)) for made in mine["cohorts_created"]] == [
+        ("Cēsis", ["created_at", "name"])
+    ]
+    [held] = mine["shares_held"]
+    assert held["revoked_at"] is None
+    assert {key: held[key] for key in ("assessment_id", "practice")} == {
+        "assessment_id": ana,
+        "practice": "Soup kitchen",
+    }
+    assert sorted(held) == ["assessment_id", "practice", "revoked_at", "shared_at"]
+    [written] = mine["feedback_written"]
+    assert {key: written[key] for key in ("assessment_id", "criterion", "text")} == {
+        "assessment_id": ana,
+        "criterion": "C03",
+        "text": FEEDBACK,
+    }
+    assert sorted(written) == ["assessment_id", "criterion", "text", "written_at"]
+    # Nothing of the practitioner beyond what the mentor was shown.
+    assert str(ANA) not in json.dumps(mine)
+    assert "Never shared" not in json.dumps(mine)
+
+    summary = await open_from_history(bot, ANA)
+    await press_data(bot, ANA, encode(SharePress(ana, False)), summary)
+    [held] = (await my_data_of(bot, MENTOR))["coordinator"]["shares_held"]
+    assert held["revoked_at"] is not None
+
+
+async def test_a_mentor_who_never_answered_gets_and_erases_their_data(
+    staffed: Harness, database: Database
+) -> None:
+    bot = staffed
+    code = await cohort(bot, MENTOR, "Talsi")
+    ana = await finish(bot, ANA, code)
+    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    await reply(bot, MENTOR, await ask(bot, ana), FEEDBACK)
+
+    data = await my_data_of(bot, MENTOR)
+    assert data["respondent"] is None
+    assert data["assessments"] == data["teams_owned"] == []
+    assert [made["name"] for made in data["coordinator"]["cohorts_created"]] == ["Talsi"]
+    assert [text["text"] for text in data["coordinator"]["feedback_written"]] == [FEEDBACK]
+
+    await bot.say(MENTOR, "/delete")
+    assert "Erase everything?" in bot.text(MENTOR)
+    await bot.press(MENTOR, "🗑")
+    assert "SI Check keeps nothing more about you." in bot.text(MENTOR)
+    with database.sessions() as session:
+        assert session.scalar(select(Coordinator)) is None
+        assert session.scalar(select(MentorShare)) is None
+        assert session.scalar(select(MentorFeedback)) is None
+        # The cohort stays for its practitioners, without its mentor.
+        [kept] = session.scalars(select(Cohort)).all()
+        assert (kept.name, kept.created_by) == ("Talsi", None)
+        assert session.get(Assessment, ana) is not None
+    await bot.say(MENTOR, "/mydata")
+    assert bot.text(MENTOR) == "SI Check has no data about you."
+    assert "Talk to the families" not in (await open_from_history(bot, ANA))["text"]
 
 
 # Storage units and the CLI, on a database prepared directly.

@@ -336,9 +336,15 @@ def test_the_cli_erases_a_respondent_on_request(
     database: Database, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = ["--database-url", database_url]
-    assert cli.main(["coordinator", "add", str(ANA), *url]) == 0
     assert cli.main(["erase", "--telegram-id", str(ANA), *url]) == 1
     assert "erased 0 respondent" in capsys.readouterr().out
+    # Someone who is only a coordinator is erased too: their role is their data.
+    assert cli.main(["coordinator", "add", str(ANA), *url]) == 0
+    capsys.readouterr()
+    assert cli.main(["erase", "--telegram-id", str(ANA), *url]) == 0
+    assert f"{ANA} is no longer a coordinator" in capsys.readouterr().out
+    with database.sessions() as session:
+        assert session.scalar(select(Coordinator)) is None
     assert cli.main(["erase", "--telegram-id", "me", *url]) == 2
     assert cli.main(["purge", *url]) == 0
 

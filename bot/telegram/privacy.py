@@ -22,8 +22,16 @@ from bot.telegram.mentoring import announce_feedback
 from bot.telegram.replies import answer_press, buttons, send
 from dialogs.i18n import N_, _, negotiate, ngettext, use_language
 from dialogs.views import DELETE_ASK, ERASE_LABEL, KEEP_LABEL, NOT_ERASED, NOTHING, erased_text
-from storage.dialogue import Who, find_respondent
-from storage.privacy import Erased, claim_reminders, erase, my_data, purge, set_reminders
+from storage.dialogue import RespondentRow, Who, find_respondent
+from storage.privacy import (
+    Erased,
+    claim_reminders,
+    coordinator_since,
+    erase,
+    my_data,
+    purge,
+    set_reminders,
+)
 
 log = logging.getLogger(__name__)
 SCHEDULE_EVERY = timedelta(minutes=1)
@@ -76,9 +84,22 @@ async def mydata_command(update: Update, context: BotContext) -> None:
         await context.bot.send_document(chat_of(update), file)
 
 
+def asked(connection: Connection, who: Who) -> RespondentRow | None:
+    """Whom ``/delete`` asks: the respondent, else a coordinator who never answered.
+
+    The coordinator stands in as a row of their coordinator id and the time they became one,
+    so their buttons, like a respondent's, erase nothing once a new record replaced theirs.
+    """
+    found = find_respondent(connection, who)
+    if found is not None:
+        return found
+    role = coordinator_since(connection, who)
+    return None if role is None else RespondentRow(role[0], None, role[1])
+
+
 async def delete_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before erasing everything about the sender, once per update."""
-    claimed = await once(update, context, find_respondent)
+    claimed = await once(update, context, asked)
     found = claimed.result
     with use_language(claimed.language):
         if claimed.fresh and found is None:
@@ -97,7 +118,7 @@ async def delete_answer(update: Update, context: BotContext, press: ErasePress) 
 
     def work(connection: Connection, who: Who) -> Erased | None:
         # Someone else's question, or one asked before an earlier erasure, erases nothing.
-        if not press.erase or not press.names(find_respondent(connection, who)):
+        if not press.erase or not press.names(asked(connection, who)):
             return None
         return erase(connection, who.platform, who.external_id)
 
