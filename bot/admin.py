@@ -157,11 +157,15 @@ async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator
 
 
 async def _erase(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.console import REPORTS_DIR, erase_with_files
     from storage.privacy import erase
 
     whom = (PLATFORM, args.telegram_id) if args.telegram_id else ("console", args.console_user)
     async with _opened(args, settings) as database:
-        erased = await database.store.run(lambda c: erase(c, *whom))
+        if args.telegram_id:
+            erased = await database.store.run(lambda c: erase(c, *whom))
+        else:  # and the files the console wrote for them, where it writes them by default
+            erased = await erase_with_files(database, args.console_user, REPORTS_DIR)
     print(erased_line(erased))
     if erased.coordinators:
         print(f"{whom[1]} is no longer a coordinator")

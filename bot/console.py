@@ -33,7 +33,7 @@ from dialogs.engine import NOT_HERE
 from dialogs.i18n import N_, _, ngettext, use_language
 from dialogs.views import Button, View, back_button, erased_text, history_view, plain, summary_view
 from storage.dialogue import Outcome, Who, apply, current_view, load, open_dialogue, set_language
-from storage.privacy import erase, my_data
+from storage.privacy import Erased, erase, my_data
 from storage.reports import history, report_of
 from storage.store import Database
 
@@ -460,8 +460,9 @@ class Console:
         return self.tell(written, path=str(path))
 
     async def erase(self) -> bool:
-        """Erase everything about the user; the session ends, as nothing is left to show."""
-        erased = await self.run(erase, self.who.platform, self.who.external_id)
+        """Erase everything about the user, the files written for them included; the session
+        ends, as nothing is left to show."""
+        erased = await erase_with_files(self.database, self.who.external_id, self.reports)
         self.erased = True
         self.menus = []
         with use_language(self.language):
@@ -473,6 +474,34 @@ class Console:
         declined = self.outcome is not None and self.outcome.state == machine.DECLINED
         with use_language(self.language):
             return _(END_NOTHING if self.erased or declined else END_SAVED)
+
+
+async def erase_with_files(database: Database, user: str, reports: Path) -> Erased:
+    """Erase the console user ``user`` and the files the console wrote for them into
+    ``reports``: their assessments' PDF reports and their copy of their data."""
+
+    def work(connection: Connection) -> tuple[list[int], Erased]:
+        theirs = my_data(connection, Who(PLATFORM, user))
+        written = [assessment["id"] for assessment in theirs["assessments"]] if theirs else []
+        return written, erase(connection, PLATFORM, user)
+
+    assessment_ids, erased = await database.store.run(work)
+    await asyncio.to_thread(_forget_files, reports, user, assessment_ids)
+    return erased
+
+
+def _forget_files(reports: Path, user: str, assessment_ids: list[int]) -> None:
+    for assessment_id in assessment_ids:
+        for pdf in reports.glob(f"{assessment_id}-*.pdf"):
+            pdf.unlink(missing_ok=True)
+    copy = reports / MY_DATA_FILE
+    try:
+        holder = json.loads(copy.read_text(encoding="utf-8"))["respondent"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    # The folder is shared: another console user's copy of their data stays.
+    if isinstance(holder, dict) and holder.get("user_id") == user:
+        copy.unlink(missing_ok=True)
 
 
 def retention_text(days: int) -> str:

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from sqlalchemy import Executable, select
 
 from bot import admin, cli
-from bot.console import retention_text, run_console
+from bot.console import REPORTS_DIR, retention_text, run_console
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
 from dialogs.views import erased_text, plain
@@ -352,10 +352,35 @@ async def test_delete_asks_then_erases_everything(database: Database, content: C
     assert await _rows(database, select(Respondent.id)) == []
 
 
-async def test_the_console_user_is_erased_from_the_command_line(
-    database: Database, database_url: str, content: Content, capsys: pytest.CaptureFixture[str]
+async def test_delete_removes_the_files_written_for_the_user_only(
+    database: Database, content: Content, tmp_path: Path
 ) -> None:
-    await console(database, content, [*PROFILE, "3"], user="ana maria")
+    reports = tmp_path / "reports"
+    await console(database, content, PROFILE + ANSWERS + CONFIRM, reports=reports)
+    await console(database, content, ["/history", "1", "r", "b", "b"], reports=reports)
+    await console(database, content, [*PROFILE, "/mydata"], reports=reports, user="ben")
+    ben_copy = reports / "sicheck-my-data.json"
+    [report] = reports.glob("*.pdf")
+    await console(database, content, ["/delete", "1"], reports=reports)
+    assert not report.exists()
+    assert ben_copy.exists()  # another user's copy of their data stays
+    await console(database, content, ["/delete", "1"], reports=reports, user="ben")
+    assert list(reports.iterdir()) == []
+
+
+async def test_the_console_user_is_erased_from_the_command_line(
+    database: Database,
+    database_url: str,
+    content: Content,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where the console writes by default, as the CLI erases
+    await console(
+        database, content, [*PROFILE, "3", "/mydata"], user="ana maria", reports=REPORTS_DIR
+    )
+    assert (REPORTS_DIR / "sicheck-my-data.json").exists()
     code = await asyncio.to_thread(
         cli.main, ["erase", "--console-user", "ana maria", "--database-url", database_url]
     )
@@ -364,6 +389,7 @@ async def test_the_console_user_is_erased_from_the_command_line(
         capsys.readouterr().out
     )
     assert await _rows(database, select(Respondent.id)) == []
+    assert list(REPORTS_DIR.iterdir()) == []
 
 
 COUNTS = (0, 1, 2, 5, 11, 21)
