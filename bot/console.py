@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import textwrap
 import unicodedata
@@ -39,6 +40,7 @@ from storage.store import Database
 
 T = TypeVar("T")
 PLATFORM = "console"
+log = logging.getLogger(__name__)
 REPORTS_DIR = Path("data", "reports")
 """Where the console writes PDF reports and data copies, beside the default database."""
 INPUT_MAX = 4000
@@ -393,7 +395,12 @@ class Console:
             apply, self.content, self.who, event, source=PLATFORM, expected=expected
         )
         if isinstance(event, events.Confirm) and self.outcome.state == machine.SUMMARY:
-            await console_teams.after_finish(self)
+            try:
+                await console_teams.after_finish(self)
+            except SQLAlchemyError:  # the answer is saved: the summary shows, without options
+                log.warning(
+                    "what may follow assessment %s was not read", self.outcome.assessment_id
+                )
         self.show(self.outcome.problem)
 
     def ask(self, question: str, *answers: tuple[str, str]) -> bool:

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import Executable, select
+from sqlalchemy.exc import OperationalError
 
-from bot import admin, cli
+from bot import admin, cli, console_teams
 from bot.console import REPORTS_DIR, retention_text, run_console
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
@@ -318,6 +319,20 @@ async def test_history_opens_a_past_summary_and_writes_its_pdf(
     assert written.name.endswith("community-kitchen.pdf")
     assert f"Report written to {written}" in flat(output)
     assert output.rstrip().endswith("Your answers are saved: run sicheck console to continue.")
+
+
+async def test_a_failed_read_after_the_final_answer_does_not_say_it_was_lost(
+    database: Database, content: Content, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*_args: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(console_teams, "what_next", locked)
+    output = await console(database, content, PROFILE + ANSWERS + CONFIRM)
+    assert "Strongest criteria" in output
+    assert "could not be saved" not in output
+    statuses = await _rows(database, select(Assessment.status))
+    assert statuses == [("completed",)]
 
 
 async def test_new_over_an_unfinished_assessment_asks_first(
