@@ -198,7 +198,8 @@ def status(connection: Connection, who: Who) -> TeamStatus | Refused:
 @dataclass(frozen=True)
 class Joined:
     """What following a team invitation did: the step to show, with a notice in its text, or a
-    question (``ask``: the unfinished assessment's practice) before setting one aside."""
+    question (``ask``: the unfinished assessment's practice; ``cancels``: its id) before setting
+    one aside."""
 
     outcome: Outcome | None
     language: str
@@ -207,16 +208,23 @@ class Joined:
     ask: str | None = None
     practice: str | None = None
     code: str | None = None
+    cancels: int | None = None
 
 
 def join(
-    connection: Connection, content: Content, who: Who, code: str, *, confirmed: bool = False
+    connection: Connection,
+    content: Content,
+    who: Who,
+    code: str,
+    *,
+    confirmed: int | None = None,
 ) -> Joined:
     """Follow a team's invitation: start the sender's own assessment of the team's practice,
     at its first criterion when they have chosen a language and consented before.
 
-    An unfinished assessment of another practice is set aside (cancelled) only when
-    ``confirmed``; otherwise the sender is asked first.
+    An unfinished assessment of another practice is set aside (cancelled) only when it is the
+    one ``confirmed`` names (its id, as the question gave it in ``cancels``); otherwise the
+    sender is asked first, so an old answer never cancels an assessment started since.
     """
     loaded = load(connection, who)
     respondent, latest = loaded.respondent, loaded.assessment
@@ -242,10 +250,9 @@ def join(
         return current(TEAM_CLOSED)
     practice = team["practice_name"] or "…"
     holds_work = latest is not None and latest.status == "active" and latest.state not in STARTED
-    if holds_work and not confirmed:
-        assert latest is not None
-        own = latest.practice_name or "…"
-        return Joined(None, language_for(respondent, who), ask=own, practice=practice, code=code)
+    if holds_work and latest is not None and latest.id != confirmed:
+        own, language = latest.practice_name or "…", language_for(respondent, who)
+        return Joined(None, language, ask=own, practice=practice, code=code, cancels=latest.id)
     if latest is not None and latest.status == "active":
         # As /new does: the unfinished one is cancelled, never left behind half-active.
         cancelled = replace(load_snapshot(connection, latest, respondent), state=machine.CANCELLED)

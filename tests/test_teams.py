@@ -18,7 +18,14 @@ from sqlalchemy import func, select, update
 
 from bot.console import run_console
 from bot.documents.team_chart import team_chart
-from bot.telegram.callback_data import TeamInvitePress, TeamJoinPress, TeamPress, decode, encode
+from bot.telegram.callback_data import (
+    LARGEST,
+    TeamInvitePress,
+    TeamJoinPress,
+    TeamPress,
+    decode,
+    encode,
+)
 from dialogs.content import Content
 from dialogs.team import (
     NO_ASSESSMENT,
@@ -136,14 +143,18 @@ def test_the_summary_and_the_chart_speak_every_language(content: Content, langua
 def test_team_presses_fit_the_codec_and_refuse_forgeries() -> None:
     press = TeamPress(2**63 - 1, "leave-yes")
     assert decode(encode(press)) == press
-    join_press = TeamJoinPress("A" * 16, True)
+    join_press = TeamJoinPress("A" * 32, True, LARGEST.assessment_id)
     assert decode(encode(join_press)) == join_press
+    # An older button, without the assessment its question named, names none.
+    assert decode("J:" + "A" * 16 + ":y") == TeamJoinPress("A" * 16, True, 0)
     for forged in (
         "T:1:erase",
         "T:x:summary",
         "T:1:summary:extra",
         "J:short:y",
         "J:" + "a" * 40 + ":y",
+        "J:" + "a" * 16 + ":y:x",
+        "J:" + "a" * 16 + ":y:" + "9" * 19,
     ):
         assert decode(forged) is None
     assert code_of(payload("abc_DEF-123")) == "abc_DEF-123"
@@ -260,12 +271,20 @@ async def test_joining_with_work_under_way_asks_first(
     asked = await database.store.run(lambda c: join(c, content, busy, code))
     assert asked.ask == "Own practice"
     assert asked.outcome is None
+    assert asked.cancels is not None
     kept = await _console(database, content, "busy", [f"/join {code}", "2"])
     assert "Own practice" in kept
-    joined = await database.store.run(lambda c: join(c, content, busy, code, confirmed=True))
+    # A confirmation naming another assessment cancels nothing: it asks again.
+    other = asked.cancels + 1
+    still = await database.store.run(lambda c: join(c, content, busy, code, confirmed=other))
+    assert (still.ask, still.cancels) == ("Own practice", asked.cancels)
+    joined_text = await _console(database, content, "busy", [f"/join {code}", "1"])
+    assert "You joined the team assessing Community kitchen." in " ".join(joined_text.split())
+    joined = await database.store.run(lambda c: join(c, content, busy, code))
     assert joined.outcome is not None
     assert joined.outcome.state == "C01"
-    again = await database.store.run(lambda c: join(c, content, busy, code, confirmed=True))
+    cancels = asked.cancels
+    again = await database.store.run(lambda c: join(c, content, busy, code, confirmed=cancels))
     assert again.outcome is not None
     assert again.outcome.assessment_id == joined.outcome.assessment_id
     with database.sessions() as session:
@@ -459,6 +478,55 @@ async def test_no_team_before_the_owners_profile_is_complete(
     with database.sessions() as session:
         countries = session.scalars(select(Assessment.country).order_by(Assessment.id)).all()
     assert countries == ["LV", "LV"]
+    assert bot.errors == []
+
+
+async def test_an_old_join_button_cancels_only_the_assessment_it_named(
+    bot: Harness, database: Database
+) -> None:
+    link = await owners_link(bot)
+    await bot.say(801, "/start")
+    await bot.tap(801, "y")
+    await bot.say(801, "Own practice")
+    await bot.say(801, f"/start {link}")
+    asked = bot.last(801)
+    await bot.say(801, "/new")  # "Own practice" is cancelled; another one is started
+    await bot.say(801, "Second practice")
+    await bot.press(801, "Join the team", message=asked)
+    assert "unfinished assessment of <b>Second practice</b>" in bot.text(801)
+    # An older button, naming no assessment, asks again too.
+    await forge(bot, 801, f"J:{code_of(link)}:y")
+    assert "unfinished assessment of <b>Second practice</b>" in bot.text(801)
+
+    def practices() -> list[tuple[str | None, str, bool]]:
+        with database.sessions() as session:
+            rows = session.execute(
+                select(Assessment.practice_name, Assessment.status, Assessment.team_id)
+                .where(Assessment.respondent_id != select(Team.owner_id).scalar_subquery())
+                .order_by(Assessment.id)
+            ).all()
+        return [(name, status, team is not None) for name, status, team in rows]
+
+    assert practices() == [
+        ("Own practice", "cancelled", False),
+        ("Second practice", "active", False),
+    ]
+    await bot.press(801, "Join the team")  # the question just asked names "Second practice"
+    assert "Criterion 1/10" in bot.text(801)
+    assert practices() == [
+        ("Own practice", "cancelled", False),
+        ("Second practice", "cancelled", False),
+        (PRACTICE, "active", True),
+    ]
+    # Nothing unfinished any more: an old button simply joins.
+    await bot.say(802, "/start")
+    await bot.tap(802, "y")
+    await bot.say(802, "Own practice")
+    await bot.say(802, f"/start {link}")
+    asked = bot.last(802)
+    await bot.say(802, "/cancel")
+    await bot.press(802, "Join the team", message=asked)
+    assert "Criterion 1/10" in bot.text(802)
     assert bot.errors == []
 
 
