@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from bot.console import Console
 
 PREFIX = "team:"
-"""The console's team actions: ``team:<action>`` of ``dialogs.team``, or ``team:join:<code>``."""
+"""The console's team actions: ``team:<action>`` of ``dialogs.team``, or
+``team:join:<assessment>:<code>`` (the unfinished assessment joining cancels)."""
 JOIN = "join:"
 
 
@@ -61,8 +62,9 @@ def _status(console: Console, found: TeamStatus | teams.Refused) -> bool:
     return _open(console, views.status_view(found, invitation(found.code)), found.team_id)
 
 
-async def join(console: Console, code: str, *, confirmed: bool = False) -> bool:
-    """``/join CODE``: start one's own assessment of the team's practice."""
+async def join(console: Console, code: str, *, confirmed: int | None = None) -> bool:
+    """``/join CODE``: start one's own assessment of the team's practice, cancelling the
+    unfinished assessment ``confirmed`` names, if it is still the one under way."""
     joined = await console.run(
         teams.join, console.content, console.who, code.strip(), confirmed=confirmed
     )
@@ -75,7 +77,7 @@ async def join(console: Console, code: str, *, confirmed: bool = False) -> bool:
                 practice=f"<b>{escape(joined.practice or '…')}</b>",
             )
             choices = (
-                (Button(_(views.JOIN_LABEL), PREFIX + JOIN + code),),
+                (Button(_(views.JOIN_LABEL), f"{PREFIX}{JOIN}{joined.cancels}:{code}"),),
                 (Button(_(views.KEEP_MINE), PREFIX + "back"),),
             )
         console.menus = [View(text, choices)]
@@ -90,7 +92,8 @@ async def act(console: Console, action: str) -> bool:
     """Carry out a team choice (``team:…``) of the menu shown."""
     chosen = action.removeprefix(PREFIX)
     if chosen.startswith(JOIN):
-        return await join(console, chosen.removeprefix(JOIN), confirmed=True)
+        named, code = chosen.removeprefix(JOIN).split(":", 1)
+        return await join(console, code, confirmed=int(named))
     if chosen == "back":
         console.menus = []
         return console.show(short=True)

@@ -28,8 +28,8 @@ LEAVE_LABEL = N_("🚪 Leave the team")
 LEAVE_YES_LABEL = N_("Yes, leave the team")
 CLOSE_LABEL = N_("🔒 Close the team")
 NO_ASSESSMENT = N_(
-    "Start an assessment and give the practice its name first: then /team invites your team "
-    "to assess it with you."
+    "Start an assessment and answer the questions about the practice first: then /team "
+    "invites your team to assess it with you."
 )
 UNKNOWN_TEAM = N_("That team invitation is not valid. Ask the team's owner for a new link.")
 TEAM_CLOSED = N_("That team is closed: its owner no longer takes new members.")

@@ -58,6 +58,9 @@ PAYLOAD_PREFIX = "team-"
 NAMED = Assessment.practice_name.is_not(None) & Assessment.status.in_(("active", "completed"))
 STARTED = (machine.LANGUAGE, machine.CONSENT, machine.PROFILE_NAME)
 """States where an assessment holds nothing a team invitation would set aside."""
+PROFILING = (machine.LANGUAGE, machine.CONSENT, *machine.PROFILE_FIELDS)
+"""States before the first criterion, where the practice's profile may still be incomplete:
+members copy the owner's, so no team is made from an assessment in them."""
 _PROFILE = ("practice_name", "country", "organisation", "target_groups", "themes")
 
 
@@ -117,7 +120,7 @@ def team_status(
 def _named(connection: Connection, respondent_id: int) -> Any:
     """The respondent's latest started or finished assessment that names its practice."""
     statement = (
-        select(Assessment.id, Assessment.team_id, Assessment.practice_name)
+        select(Assessment.id, Assessment.team_id, Assessment.practice_name, Assessment.state)
         .where(Assessment.respondent_id == respondent_id, NAMED)
         .order_by(Assessment.id.desc())
         .limit(1)
@@ -126,7 +129,8 @@ def _named(connection: Connection, respondent_id: int) -> Any:
 
 
 def invite(connection: Connection, who: Who) -> TeamStatus | Refused:
-    """The team of the sender's latest named assessment, created for it on first asking."""
+    """The team of the sender's latest named assessment, created for it on first asking once
+    its profile is complete (its first criterion reached)."""
     found = find_respondent(connection, who)
     if found is None:
         return Refused(NO_ASSESSMENT, language_for(None, who))
@@ -138,16 +142,16 @@ def invite(connection: Connection, who: Who) -> TeamStatus | Refused:
 
 
 def invite_for(connection: Connection, who: Who, assessment_id: int) -> TeamStatus | Refused:
-    """The team of the sender's own assessment ``assessment_id`` (under way with its practice
-    named, or finished), created for it on first asking; anyone else's is not found."""
+    """The team of the sender's own assessment ``assessment_id`` (under way past its profile, or
+    finished), created for it on first asking; anyone else's is not found."""
     found = find_respondent(connection, who)
     if found is None:
         return Refused(NOT_A_MEMBER, language_for(None, who))
     respondent = load(connection, who).respondent  # locked: two taps make one team
     assessment = connection.execute(
-        select(Assessment.id, Assessment.team_id, Assessment.practice_name).where(
-            Assessment.id == assessment_id, Assessment.respondent_id == respondent.id, NAMED
-        )
+        select(
+            Assessment.id, Assessment.team_id, Assessment.practice_name, Assessment.state
+        ).where(Assessment.id == assessment_id, Assessment.respondent_id == respondent.id, NAMED)
     ).first()
     if assessment is None:
         return Refused(NOT_A_MEMBER, language_for(respondent, who))
@@ -156,9 +160,12 @@ def invite_for(connection: Connection, who: Who, assessment_id: int) -> TeamStat
 
 def _team_of(
     connection: Connection, assessment: Any, respondent: RespondentRow, who: Who
-) -> TeamStatus:
-    """The team of ``assessment`` (its id, team and practice), made on first asking."""
+) -> TeamStatus | Refused:
+    """The team of ``assessment`` (its id, team, practice and state), made on first asking
+    once its profile is complete."""
     team_id = assessment.team_id
+    if team_id is None and assessment.state in PROFILING:
+        return Refused(NO_ASSESSMENT, language_for(respondent, who))
     if team_id is None:
         checklist_version = connection.execute(
             select(Assessment.checklist_version).where(Assessment.id == assessment.id)
@@ -191,7 +198,8 @@ def status(connection: Connection, who: Who) -> TeamStatus | Refused:
 @dataclass(frozen=True)
 class Joined:
     """What following a team invitation did: the step to show, with a notice in its text, or a
-    question (``ask``: the unfinished assessment's practice) before setting one aside."""
+    question (``ask``: the unfinished assessment's practice; ``cancels``: its id) before setting
+    one aside."""
 
     outcome: Outcome | None
     language: str
@@ -200,16 +208,23 @@ class Joined:
     ask: str | None = None
     practice: str | None = None
     code: str | None = None
+    cancels: int | None = None
 
 
 def join(
-    connection: Connection, content: Content, who: Who, code: str, *, confirmed: bool = False
+    connection: Connection,
+    content: Content,
+    who: Who,
+    code: str,
+    *,
+    confirmed: int | None = None,
 ) -> Joined:
     """Follow a team's invitation: start the sender's own assessment of the team's practice,
     at its first criterion when they have chosen a language and consented before.
 
-    An unfinished assessment of another practice is set aside (cancelled) only when
-    ``confirmed``; otherwise the sender is asked first.
+    An unfinished assessment of another practice is set aside (cancelled) only when it is the
+    one ``confirmed`` names (its id, as the question gave it in ``cancels``); otherwise the
+    sender is asked first, so an old answer never cancels an assessment started since.
     """
     loaded = load(connection, who)
     respondent, latest = loaded.respondent, loaded.assessment
@@ -235,10 +250,9 @@ def join(
         return current(TEAM_CLOSED)
     practice = team["practice_name"] or "…"
     holds_work = latest is not None and latest.status == "active" and latest.state not in STARTED
-    if holds_work and not confirmed:
-        assert latest is not None
-        own = latest.practice_name or "…"
-        return Joined(None, language_for(respondent, who), ask=own, practice=practice, code=code)
+    if holds_work and latest is not None and latest.id != confirmed:
+        own, language = latest.practice_name or "…", language_for(respondent, who)
+        return Joined(None, language, ask=own, practice=practice, code=code, cancels=latest.id)
     if latest is not None and latest.status == "active":
         # As /new does: the unfinished one is cancelled, never left behind half-active.
         cancelled = replace(load_snapshot(connection, latest, respondent), state=machine.CANCELLED)

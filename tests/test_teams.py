@@ -18,9 +18,17 @@ from sqlalchemy import func, select, update
 
 from bot.console import run_console
 from bot.documents.team_chart import team_chart
-from bot.telegram.callback_data import TeamJoinPress, TeamPress, decode, encode
+from bot.telegram.callback_data import (
+    LARGEST,
+    TeamInvitePress,
+    TeamJoinPress,
+    TeamPress,
+    decode,
+    encode,
+)
 from dialogs.content import Content
 from dialogs.team import (
+    NO_ASSESSMENT,
     NOT_A_MEMBER,
     NOT_YET,
     ONLY_OWNER,
@@ -135,14 +143,18 @@ def test_the_summary_and_the_chart_speak_every_language(content: Content, langua
 def test_team_presses_fit_the_codec_and_refuse_forgeries() -> None:
     press = TeamPress(2**63 - 1, "leave-yes")
     assert decode(encode(press)) == press
-    join_press = TeamJoinPress("A" * 16, True)
+    join_press = TeamJoinPress("A" * 32, True, LARGEST.assessment_id)
     assert decode(encode(join_press)) == join_press
+    # An older button, without the assessment its question named, names none.
+    assert decode("J:" + "A" * 16 + ":y") == TeamJoinPress("A" * 16, True, 0)
     for forged in (
         "T:1:erase",
         "T:x:summary",
         "T:1:summary:extra",
         "J:short:y",
         "J:" + "a" * 40 + ":y",
+        "J:" + "a" * 16 + ":y:x",
+        "J:" + "a" * 16 + ":y:" + "9" * 19,
     ):
         assert decode(forged) is None
     assert code_of(payload("abc_DEF-123")) == "abc_DEF-123"
@@ -179,13 +191,19 @@ def console_answers(person: int) -> list[str]:
     return ["n" if value is None else str(value) for value in ANSWERS[person]] + ["ok"]
 
 
-async def test_invite_is_idempotent_and_needs_a_named_assessment(
+async def test_invite_is_idempotent_and_needs_a_whole_profile(
     database: Database, content: Content
 ) -> None:
     owner = Who("console", "owner", "en")
     refused = await database.store.run(lambda c: invite(c, owner))
     assert getattr(refused, "reason", None) is not None
-    await _console(database, content, "owner", PROFILE[:3])
+    # Named, with its country, but the rest of the profile still to come: members would copy
+    # it incomplete.
+    early = await _console(database, content, "owner", [*PROFILE[:3], "/team"])
+    assert NO_ASSESSMENT in " ".join(early.split())
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Team)) == 0
+    await _console(database, content, "owner", PROFILE[3:])
     first = await database.store.run(lambda c: invite(c, owner))
     second = await database.store.run(lambda c: invite(c, owner))
     assert first == second
@@ -246,19 +264,27 @@ async def test_joining_with_work_under_way_asks_first(
     database: Database, content: Content
 ) -> None:
     owner = Who("console", "o", "en")
-    await _console(database, content, "o", PROFILE[:3])
+    await _console(database, content, "o", PROFILE)
     code = ok(await database.store.run(lambda c: invite(c, owner))).code
     busy = Who("console", "busy", "en")
     await _console(database, content, "busy", ["1", "Own practice", "1"])
     asked = await database.store.run(lambda c: join(c, content, busy, code))
     assert asked.ask == "Own practice"
     assert asked.outcome is None
+    assert asked.cancels is not None
     kept = await _console(database, content, "busy", [f"/join {code}", "2"])
     assert "Own practice" in kept
-    joined = await database.store.run(lambda c: join(c, content, busy, code, confirmed=True))
+    # A confirmation naming another assessment cancels nothing: it asks again.
+    other = asked.cancels + 1
+    still = await database.store.run(lambda c: join(c, content, busy, code, confirmed=other))
+    assert (still.ask, still.cancels) == ("Own practice", asked.cancels)
+    joined_text = await _console(database, content, "busy", [f"/join {code}", "1"])
+    assert "You joined the team assessing Community kitchen." in " ".join(joined_text.split())
+    joined = await database.store.run(lambda c: join(c, content, busy, code))
     assert joined.outcome is not None
     assert joined.outcome.state == "C01"
-    again = await database.store.run(lambda c: join(c, content, busy, code, confirmed=True))
+    cancels = asked.cancels
+    again = await database.store.run(lambda c: join(c, content, busy, code, confirmed=cancels))
     assert again.outcome is not None
     assert again.outcome.assessment_id == joined.outcome.assessment_id
     with database.sessions() as session:
@@ -291,6 +317,20 @@ def toasts(bot: Harness) -> list[str]:
 
 async def forge(bot: Harness, person: int, data: str) -> None:
     await bot.feed(callback_update(person, data, bot.last(person)))
+
+
+async def owners_link(bot: Harness) -> str:
+    """The owner's team invitation (``team-<code>``), from an assessment at its first
+    criterion: the profile is answered, the organisation skipped."""
+    await bot.say(OWNER, "/start")
+    await bot.tap(OWNER, "y")
+    await bot.say(OWNER, PRACTICE)
+    for action in ("c:LV", "s", "ok", "ok"):
+        await bot.tap(OWNER, action)
+    await bot.say(OWNER, "/team")
+    link = re.search(r"start=(team-[A-Za-z0-9_-]{16})", bot.text(OWNER))
+    assert link is not None
+    return link[1]
 
 
 async def test_a_team_of_five_on_telegram(
@@ -372,19 +412,13 @@ async def test_a_team_of_five_on_telegram(
 async def test_a_member_with_work_under_way_is_asked_on_telegram(
     bot: Harness, database: Database
 ) -> None:
-    await bot.say(OWNER, "/start")
-    await bot.tap(OWNER, "y")
-    await bot.say(OWNER, PRACTICE)
-    await bot.tap(OWNER, "c:LV")
-    await bot.say(OWNER, "/team")
-    link = re.search(r"start=(team-[A-Za-z0-9_-]{16})", bot.text(OWNER))
-    assert link is not None
-    await bot.say(OWNER, f"/start {link[1]}")  # one's own link joins nothing
+    link = await owners_link(bot)
+    await bot.say(OWNER, f"/start {link}")  # one's own link joins nothing
     assert "That is your own team" in html.unescape(bot.text(OWNER))
     await bot.say(801, "/start")
     await bot.tap(801, "y")
     await bot.say(801, "Own practice")
-    await bot.say(801, f"/start {link[1]}")
+    await bot.say(801, f"/start {link}")
     assert "You have an unfinished assessment of <b>Own practice</b>" in bot.text(801)
     asked = bot.last(801)
     await bot.press(801, "Keep my assessment", message=asked)
@@ -413,21 +447,98 @@ async def test_a_member_with_work_under_way_is_asked_on_telegram(
     ]
 
 
-async def test_a_finished_member_following_the_link_again_is_not_counted_twice(
+async def test_no_team_before_the_owners_profile_is_complete(
     bot: Harness, database: Database
 ) -> None:
     await bot.say(OWNER, "/start")
     await bot.tap(OWNER, "y")
-    await bot.say(OWNER, PRACTICE)
+    await bot.say(OWNER, PRACTICE)  # named: the country and the rest still to come
+    await bot.say(OWNER, "/team")
+    assert NO_ASSESSMENT in html.unescape(bot.text(OWNER))
+    await bot.say(OWNER, "/resume")
     await bot.tap(OWNER, "c:LV")
+    await bot.say(OWNER, "/team")
+    assert NO_ASSESSMENT in html.unescape(bot.text(OWNER))
+    with database.sessions() as session:
+        started = session.scalar(select(Assessment.id))
+    assert started is not None
+    await forge(bot, OWNER, encode(TeamInvitePress(started)))  # "Invite my team", forged
+    assert toasts(bot)[-1] == NO_ASSESSMENT
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Team)) == 0
+    await bot.say(OWNER, "/resume")
+    for action in ("s", "ok", "ok"):
+        await bot.tap(OWNER, action)
     await bot.say(OWNER, "/team")
     link = re.search(r"start=(team-[A-Za-z0-9_-]{16})", bot.text(OWNER))
     assert link is not None
     await bot.say(801, f"/start {link[1]}")
     await bot.tap(801, "y")
+    assert "Criterion 1/10" in bot.text(801)
+    with database.sessions() as session:
+        countries = session.scalars(select(Assessment.country).order_by(Assessment.id)).all()
+    assert countries == ["LV", "LV"]
+    assert bot.errors == []
+
+
+async def test_an_old_join_button_cancels_only_the_assessment_it_named(
+    bot: Harness, database: Database
+) -> None:
+    link = await owners_link(bot)
+    await bot.say(801, "/start")
+    await bot.tap(801, "y")
+    await bot.say(801, "Own practice")
+    await bot.say(801, f"/start {link}")
+    asked = bot.last(801)
+    await bot.say(801, "/new")  # "Own practice" is cancelled; another one is started
+    await bot.say(801, "Second practice")
+    await bot.press(801, "Join the team", message=asked)
+    assert "unfinished assessment of <b>Second practice</b>" in bot.text(801)
+    # An older button, naming no assessment, asks again too.
+    await forge(bot, 801, f"J:{code_of(link)}:y")
+    assert "unfinished assessment of <b>Second practice</b>" in bot.text(801)
+
+    def practices() -> list[tuple[str | None, str, bool]]:
+        with database.sessions() as session:
+            rows = session.execute(
+                select(Assessment.practice_name, Assessment.status, Assessment.team_id)
+                .where(Assessment.respondent_id != select(Team.owner_id).scalar_subquery())
+                .order_by(Assessment.id)
+            ).all()
+        return [(name, status, team is not None) for name, status, team in rows]
+
+    assert practices() == [
+        ("Own practice", "cancelled", False),
+        ("Second practice", "active", False),
+    ]
+    await bot.press(801, "Join the team")  # the question just asked names "Second practice"
+    assert "Criterion 1/10" in bot.text(801)
+    assert practices() == [
+        ("Own practice", "cancelled", False),
+        ("Second practice", "cancelled", False),
+        (PRACTICE, "active", True),
+    ]
+    # Nothing unfinished any more: an old button simply joins.
+    await bot.say(802, "/start")
+    await bot.tap(802, "y")
+    await bot.say(802, "Own practice")
+    await bot.say(802, f"/start {link}")
+    asked = bot.last(802)
+    await bot.say(802, "/cancel")
+    await bot.press(802, "Join the team", message=asked)
+    assert "Criterion 1/10" in bot.text(802)
+    assert bot.errors == []
+
+
+async def test_a_finished_member_following_the_link_again_is_not_counted_twice(
+    bot: Harness, database: Database
+) -> None:
+    link = await owners_link(bot)
+    await bot.say(801, f"/start {link}")
+    await bot.tap(801, "y")
     await answer_all(bot, 801)
     await bot.say(801, "/new")  # another practice, not named yet
-    await bot.say(801, f"/start {link[1]}")  # the old invitation, tapped again
+    await bot.say(801, f"/start {link}")  # the old invitation, tapped again
     with database.sessions() as session:
         theirs = session.scalars(
             select(Assessment.status)
@@ -444,7 +555,7 @@ async def test_mydata_shows_a_team_owned_after_the_owners_own_assessment_of_it_w
     database: Database, content: Content
 ) -> None:
     owner = Who("console", "o", "en")
-    await _console(database, content, "o", PROFILE[:3])
+    await _console(database, content, "o", PROFILE)
     ok(await database.store.run(lambda c: invite(c, owner)))
     await _console(database, content, "o", ["/cancel"])  # then the purge takes it
     await _console(database, content, "o", [])  # a fresh assessment keeps the owner

@@ -211,13 +211,21 @@ class TeamPress(Press):
 
 @dataclass(frozen=True)
 class TeamJoinPress(Press):
-    """``J:<code>:y`` (or ``…:n``): join the team of that invitation code, setting one's
-    unfinished assessment aside, or keep it. The code, not the team's id: ids are guessable."""
+    """``J:<code>:y:<assessment>`` (or ``…:n:…``): join the team of that invitation code,
+    setting aside the unfinished assessment the question named, or keep it. The code, not the
+    team's id: ids are guessable. An older ``J:<code>:y`` names no assessment (0), so it only
+    asks again."""
 
     code: str
     join: bool
+    assessment_id: int = 0
     TAG = "J"
-    FORM = re.compile(r"J:([A-Za-z0-9_-]{8,32}):([yn])", re.ASCII)
+    FORM = re.compile(r"J:([A-Za-z0-9_-]{8,32}):([yn]):(\d{1,19})", re.ASCII)
+    OLDER: ClassVar[re.Pattern[str]] = re.compile(r"J:[A-Za-z0-9_-]{8,32}:[yn]", re.ASCII)
+
+    @classmethod
+    def parse(cls, data: str) -> Self | None:
+        return super().parse(data + ":0" if cls.OLDER.fullmatch(data) else data)
 
 
 @dataclass(frozen=True)

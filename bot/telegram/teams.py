@@ -67,13 +67,14 @@ async def start_team(update: Update, context: BotContext, code: str) -> None:
 async def _joined(update: Update, context: BotContext, joined: teams.Joined | None) -> None:
     if joined is None:  # a repeated update: shown already
         return
-    if joined.ask is not None and joined.code is not None:
+    if joined.ask is not None and joined.code is not None and joined.cancels is not None:
+        code, cancels = joined.code, joined.cancels
         with use_language(joined.language):
             text = _(views.ASK_JOIN, own=_bold(joined.ask), practice=_bold(joined.practice))
             choices = buttons(
                 [
-                    [(_(views.JOIN_LABEL), TeamJoinPress(joined.code, True))],
-                    [(_(views.KEEP_MINE), TeamJoinPress(joined.code, False))],
+                    [(_(views.JOIN_LABEL), TeamJoinPress(code, True, cancels))],
+                    [(_(views.KEEP_MINE), TeamJoinPress(code, False, cancels))],
                 ]
             )
         await send(context.bot, chat_of(update), text, choices)
@@ -87,13 +88,16 @@ def _bold(text: str | None) -> str:
 
 
 async def join_press(update: Update, context: BotContext, press: TeamJoinPress) -> None:
-    """Join the team after all (one's unfinished assessment cancelled), or keep one's own."""
+    """Join the team after all (the unfinished assessment the question named cancelled, or
+    asked again if it is another one now), or keep one's own."""
     query = update.callback_query
     assert query is not None
-    content = context.services.content
+    content, named = context.services.content, press.assessment_id
     if press.join:
         claimed = await once(
-            update, context, lambda c, who: teams.join(c, content, who, press.code, confirmed=True)
+            update,
+            context,
+            lambda c, who: teams.join(c, content, who, press.code, confirmed=named),
         )
         with use_language(claimed.language):
             await answer_press(query)
