@@ -110,6 +110,7 @@ PRIVACY = N_(
 DATA_WRITTEN = N_("Your data was written to %(path)s")
 REPORT_WRITTEN = N_("Report written to %(path)s")
 NOT_SAVED = N_("Your last answer could not be saved. Please try again in a moment.")
+UNREACHABLE = N_("SI Check cannot reach its database just now. Please try again in a moment.")
 END_SAVED = N_("End of input. Your answers are saved: run sicheck console to continue.")
 END_NOTHING = N_("End of input. Nothing was recorded.")
 NAME_HINT = N_("<i>Type the name and press Enter.</i>")
@@ -539,7 +540,13 @@ async def run_console(
     out = partial(print, file=stdout, flush=True)
     who = Who(PLATFORM, user, language)
     console = Console(content, database, who, out, reports, width, retention_days)
-    await console.open()
+    try:
+        await console.open()
+    except SQLAlchemyError:
+        log.warning("the database could not be read at the start", exc_info=True)
+        with use_language(console.language):
+            console.say(_(UNREACHABLE))
+        return 1
     while True:
         line = await asyncio.to_thread(stdin.readline)
         if not line:

@@ -21,9 +21,10 @@ from sqlalchemy import Executable, select
 from sqlalchemy.exc import OperationalError
 
 from bot import admin, cli, console_teams
-from bot.console import REPORTS_DIR, retention_text, run_console
+from bot import console as console_module
+from bot.console import REPORTS_DIR, UNREACHABLE, retention_text, run_console
 from dialogs.content import Content
-from dialogs.i18n import SUPPORTED_LANGUAGES, use_language
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.views import erased_text, plain
 from storage.models import Answer, AnswerLog, Assessment, Respondent
 from storage.privacy import Erased
@@ -333,6 +334,29 @@ async def test_a_failed_read_after_the_final_answer_does_not_say_it_was_lost(
     assert "could not be saved" not in output
     statuses = await _rows(database, select(Assessment.status))
     assert statuses == [("completed",)]
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+async def test_a_database_that_fails_at_the_start_is_one_clear_line(
+    database: Database, content: Content, monkeypatch: pytest.MonkeyPatch, language: str
+) -> None:
+    def locked(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(console_module, "load", locked)
+    stdout = io.StringIO()
+    code = await run_console(
+        content,
+        database,
+        user="tester",
+        language=language,
+        stdin=io.StringIO("1\n"),
+        stdout=stdout,
+        reports=Path(tempfile.mkdtemp(prefix="sicheck-reports-")),
+    )
+    assert code == 1
+    with use_language(language):
+        assert plain(_(UNREACHABLE)) in flat(stdout.getvalue())
 
 
 async def test_new_over_an_unfinished_assessment_asks_first(
