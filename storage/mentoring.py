@@ -143,12 +143,25 @@ def _active_share(connection: Connection, assessment_id: int) -> int | None:
     ).scalar()
 
 
-def share_state(connection: Connection, assessment_id: int, cohort_id: int | None) -> bool | None:
+def _mentoring(mentor: Any, configured: Collection[str]) -> bool:
+    """Whether ``mentor`` (a ``_mentor_of`` row) mentors: one recorded only because the settings
+    named them (``configured``) no longer does once they do not."""
+    return mentor is not None and not (
+        mentor.from_settings and mentor.external_id not in configured
+    )
+
+
+def share_state(
+    connection: Connection,
+    assessment_id: int,
+    cohort_id: int | None,
+    configured: Collection[str] = (),
+) -> bool | None:
     """Whether a finished assessment of the cohort ``cohort_id`` is shared with its mentor;
-    ``None`` if the cohort has no coordinator to share it with."""
-    if _mentor_of(connection, cohort_id) is None:
-        return None
-    return _active_share(connection, assessment_id) is not None
+    ``None`` if it is not and the cohort has no mentor to share it with."""
+    if _active_share(connection, assessment_id) is not None:
+        return True
+    return False if _mentoring(_mentor_of(connection, cohort_id), configured) else None
 
 
 def set_shared(
@@ -179,7 +192,7 @@ def set_shared(
             )
         return Shared(False, active, language, found.practice_name)
     mentor = _mentor_of(connection, found.cohort_id)
-    if mentor is None or (mentor.from_settings and mentor.external_id not in configured):
+    if not _mentoring(mentor, configured):
         return None  # and nobody is told of it: an ex-coordinator is no mentor
     if active:
         return Shared(True, False, language, found.practice_name)
@@ -205,15 +218,19 @@ def _feedback(connection: Connection, assessment_id: int) -> dict[str, str]:
     return {row.criterion: row.text for row in rows}
 
 
-def with_mentoring(connection: Connection, report: Report, assessment_id: int) -> Report:
+def with_mentoring(
+    connection: Connection, report: Report, assessment_id: int, configured: Collection[str] = ()
+) -> Report:
     """``report`` as its practitioner sees it: the mentor's feedback under each criterion while
-    the assessment is shared, and whether it is (``None``: no one to share it with)."""
+    the assessment is shared, and whether it is (``None``: no mentor to share it with, as
+    ``share_state`` says)."""
     if _active_share(connection, assessment_id) is not None:
         return _with_feedback(connection, replace(report, shared=True), assessment_id)
     cohort = connection.execute(
         select(Assessment.cohort_id).where(Assessment.id == assessment_id)
     ).scalar()
-    return replace(report, shared=None if _mentor_of(connection, cohort) is None else False)
+    mentoring = _mentoring(_mentor_of(connection, cohort), configured)
+    return replace(report, shared=False if mentoring else None)
 
 
 def _with_feedback(connection: Connection, report: Report, assessment_id: int) -> Report:

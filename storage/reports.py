@@ -6,6 +6,8 @@ is only ever found through the respondent who owns it, so a forged id reveals no
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
@@ -58,9 +60,14 @@ def history(
 
 
 def report_of(
-    connection: Connection, content: Content, who: Who, assessment_id: int
+    connection: Connection,
+    content: Content,
+    who: Who,
+    assessment_id: int,
+    configured: Collection[str] = (),
 ) -> Report | None:
-    """The report of one of the respondent's finished assessments; ``None`` if not theirs."""
+    """The report of one of the respondent's finished assessments (its sharing as
+    ``storage.mentoring.share_state`` says, given ``configured``); ``None`` if not theirs."""
     respondent = find_respondent(connection, who)
     if respondent is None:
         return None
@@ -72,4 +79,4 @@ def report_of(
     snapshot = load_snapshot(connection, assessment, respondent, content)
     checklist = content.checklist(assessment.checklist_version)
     report = build_report(checklist, snapshot, completed_at=assessment.completed_at)
-    return with_mentoring(connection, report, assessment.id)
+    return with_mentoring(connection, report, assessment.id, configured)

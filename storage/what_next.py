@@ -6,6 +6,8 @@ is completed, so a forged id reads nothing.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -16,8 +18,11 @@ from storage.models import Assessment
 from storage.teams import team_status
 
 
-def what_next(connection: Connection, who: Who, assessment_id: int) -> WhatNext | None:
-    """The team and sharing of the sender's finished assessment; ``None`` if not theirs."""
+def what_next(
+    connection: Connection, who: Who, assessment_id: int, configured: Collection[str] = ()
+) -> WhatNext | None:
+    """The team and sharing of the sender's finished assessment (with the coordinators the
+    settings name, ``configured``); ``None`` if not theirs."""
     respondent = find_respondent(connection, who)
     if respondent is None:
         return None
@@ -36,5 +41,5 @@ def what_next(connection: Connection, who: Who, assessment_id: int) -> WhatNext 
         team=None
         if found.team_id is None
         else team_status(connection, found.team_id, respondent, who),
-        shared=share_state(connection, assessment_id, found.cohort_id),
+        shared=share_state(connection, assessment_id, found.cohort_id, configured),
     )

@@ -366,6 +366,10 @@ async def test_a_coordinator_dropped_from_the_settings_hears_of_no_share(
         code = await cohort(bot, MENTOR, "Talsi")
     async with running_bot(database_url, sicheck_coordinators="") as bot:
         ana = await finish(bot, ANA, code)
+        # Nothing offers a share with them: not "What next?", not the summary from /history.
+        assert "ms:" not in str(bot.api.chat(ANA))
+        summary = await open_from_history(bot, ANA)
+        assert [data.rsplit(":", 1)[-1] for _label, data in buttons(summary)] == ["pdf"]
         told = await press_data(bot, ANA, encode(SharePress(ana, True)))
         assert told == NOT_AVAILABLE
         assert "Soup kitchen" not in str(bot.api.chat(MENTOR))

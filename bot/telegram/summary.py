@@ -50,7 +50,10 @@ async def _owned_report(
     else the press is told no."""
     assert update.callback_query is not None
     content, wanted = context.services.content, asked.assessment_id
-    claimed = await once(update, context, lambda c, who: report_of(c, content, who, wanted))
+    configured = context.services.settings.coordinators
+    claimed = await once(
+        update, context, lambda c, who: report_of(c, content, who, wanted, configured)
+    )
     report = claimed.result
     if report is None or report.checklist_version != asked.checklist_version:
         await refuse_report(update, context)

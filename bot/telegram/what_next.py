@@ -39,7 +39,10 @@ async def after_finish(update: Update, context: BotContext, finished: Outcome) -
     its caption (or after it, where the caption cannot hold both)."""
     assessment_id = finished.assessment_id
     who = who_sent(update, context)
-    found = await context.services.database.store.run(lambda c: what_next(c, who, assessment_id))
+    configured = context.services.settings.coordinators
+    found = await context.services.database.store.run(
+        lambda c: what_next(c, who, assessment_id, configured)
+    )
     options = None if found is None else _options(found, assessment_id)
     try:
         taken = await summary.send_chart(update, context, finished, options)
