@@ -90,16 +90,8 @@ ROWS = {
         "aspects": [],
         "revision": 1,
     },
-    "answer_log": {
-        "id": 1,
-        "assessment_id": 1,
-        "criterion": "C01",
-        "value": 2,
-        "aspects": [],
-        "revision": 1,
-        "source": "telegram",
-    },
 }
+ROWS["answer_log"] = {**ROWS["answer"], "source": "telegram"}
 
 
 def _counts(connection: Connection) -> dict[str, int]:

@@ -87,6 +87,13 @@ async def finish(
     return int(data.split(":")[1])
 
 
+async def share_with_mentor(bot: Harness, user: int, assessment_id: int) -> None:
+    """``user`` taps "Share with my mentor" where the bot offered it last."""
+    await press_data(
+        bot, user, encode(SharePress(assessment_id, True)), with_button(bot, user, "ms:")
+    )
+
+
 def with_button(bot: Harness, chat: int, prefix: str) -> dict[str, Any]:
     """The bot's latest message in ``chat`` with a button whose data starts with ``prefix``."""
     return next(
@@ -231,7 +238,7 @@ async def test_a_practitioner_who_did_not_share_is_invisible_to_the_mentor(
     code = await cohort(bot, MENTOR, "Valmiera")
     ana = await finish(bot, ANA, code)
     ben = await finish(bot, BEN, code)
-    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    await share_with_mentor(bot, ANA, ana)
     prompt = await ask(bot, ana)
 
     await bot.say(MENTOR, "/mentees")
@@ -263,10 +270,10 @@ async def test_a_practice_name_cannot_redirect_the_mentors_reply(
     bot = staffed
     code = await cohort(bot, MENTOR, "Jelgava")
     ana = await finish(bot, ANA, code)
-    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    await share_with_mentor(bot, ANA, ana)
     # Ben names his practice after the mark of a prompt on Ana's assessment.
     ben = await finish(bot, BEN, code, practice=f"Youth club 🔖 {ana}/C03")
-    await press_data(bot, BEN, encode(SharePress(ben, True)), with_button(bot, BEN, "ms:"))
+    await share_with_mentor(bot, BEN, ben)
     prompt = await ask(bot, ben, "C05")
     anas_messages = len(bot.api.chat(ANA))
     await reply(bot, MENTOR, prompt, "For Ben")
@@ -287,7 +294,7 @@ async def test_another_cohorts_coordinator_and_practitioners_see_and_write_nothi
     other = await cohort(bot, OTHER_MENTOR, "Madrid")
     ana = await finish(bot, ANA, code)
     await finish(bot, CARL, other)
-    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    await share_with_mentor(bot, ANA, ana)
     prompt = await ask(bot, ana)
 
     await bot.say(OTHER_MENTOR, "/mentees")
@@ -406,7 +413,7 @@ async def test_a_mentors_mydata_lists_their_cohorts_shares_and_feedback(
     code = await cohort(bot, MENTOR, "Cēsis")
     ana = await finish(bot, ANA, code)
     await finish(bot, BEN, code, practice="Never shared")
-    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    await share_with_mentor(bot, ANA, ana)
     await reply(bot, MENTOR, await ask(bot, ana), FEEDBACK)
     await finish(bot, MENTOR, None, practice="My own")
 
@@ -445,7 +452,7 @@ async def test_a_mentor_who_never_answered_gets_and_erases_their_data(
     bot = staffed
     code = await cohort(bot, MENTOR, "Talsi")
     ana = await finish(bot, ANA, code)
-    await press_data(bot, ANA, encode(SharePress(ana, True)), with_button(bot, ANA, "ms:"))
+    await share_with_mentor(bot, ANA, ana)
     await reply(bot, MENTOR, await ask(bot, ana), FEEDBACK)
 
     data = await my_data_of(bot, MENTOR)

@@ -336,22 +336,15 @@ async def owners_link(bot: Harness) -> str:
 async def test_a_team_of_five_on_telegram(
     bot: Harness, database: Database, content: Content
 ) -> None:
-    await bot.say(OWNER, "/start")
-    await bot.tap(OWNER, "y")
-    await bot.say(OWNER, PRACTICE)
-    for action in ("c:LV", "s", "ok", "ok"):
-        await bot.tap(OWNER, action)
-    await bot.say(OWNER, "/team")
-    link = re.search(
-        r"https://t\.me/sicheck_test_bot\?start=(team-[A-Za-z0-9_-]{16})", bot.text(OWNER)
-    )
-    assert link is not None
-    assert len(link[1]) <= 64
+    code = await owners_link(bot)
+    assert len(code) <= 64
+    url = f"https://t.me/sicheck_test_bot?start={code}"
+    assert url in bot.text(OWNER)
     await bot.say(OWNER, "/team")  # a second tap: the same team and link
-    assert link[0] in bot.text(OWNER)
+    assert url in bot.text(OWNER)
     team_id = int(decode(team_buttons(bot, OWNER)["🔒 Close the team"]).team_id)  # type: ignore[union-attr]
     for member in MEMBERS:
-        await bot.say(member, f"/start {link[1]}")
+        await bot.say(member, f"/start {code}")
         await bot.tap(member, "y")  # consent: then straight to the first criterion
         assert "Criterion 1/10" in bot.text(member)  # no profile asked: the team's
     # Nobody sees the summary before finishing, not even by forging the button.
@@ -397,7 +390,7 @@ async def test_a_team_of_five_on_telegram(
     # The owner closes the team: a new join is refused.
     await bot.say(OWNER, "/team")
     await bot.press(OWNER, "🔒 Close the team")
-    await bot.say(805, f"/start {link[1]}")
+    await bot.say(805, f"/start {code}")
     assert TEAM_CLOSED in html.unescape(bot.text(805))
     await bot.say(806, "/start team-AAAAAAAAAAAAAAAAAAAAAA")
     assert UNKNOWN_TEAM in html.unescape(bot.text(806))
