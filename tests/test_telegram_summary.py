@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from pypdf import PdfReader
+from sqlalchemy.exc import OperationalError
 
+from bot.telegram import what_next
 from dialogs.content import default_content
 from dialogs.i18n import _, use_language
 from storage.store import Database
@@ -56,6 +59,20 @@ async def test_finishing_sends_the_summary_then_the_chart(bot: Harness) -> None:
     assert chart.caption is not None
     assert "Soup kitchen" in chart.caption
     assert "67%" in chart.caption
+
+
+async def test_the_chart_goes_out_when_what_follows_cannot_be_read(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*_args: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(what_next, "what_next", locked)
+    await finish(bot, ANA)
+    [chart] = bot.api.files_in(ANA)
+    assert chart.caption is not None
+    assert "Soup kitchen" in chart.caption
+    assert "What next?" not in chart.caption
 
 
 async def test_a_chart_whose_outcome_is_unknown_takes_what_next_with_it(

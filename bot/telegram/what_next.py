@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.error import TelegramError
 
@@ -40,9 +41,13 @@ async def after_finish(update: Update, context: BotContext, finished: Outcome) -
     assessment_id = finished.assessment_id
     who = who_sent(update, context)
     configured = context.services.settings.coordinators
-    found = await context.services.database.store.run(
-        lambda c: what_next(c, who, assessment_id, configured)
-    )
+    try:
+        found = await context.services.database.store.run(
+            lambda c: what_next(c, who, assessment_id, configured)
+        )
+    except SQLAlchemyError:  # the chart is worth sending without the options
+        log.warning("what follows assessment %s was not read", assessment_id, exc_info=True)
+        found = None
     options = None if found is None else _options(found, assessment_id)
     try:
         taken = await summary.send_chart(update, context, finished, options)
