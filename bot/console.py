@@ -399,8 +399,9 @@ class Console:
             try:
                 await console_teams.after_finish(self)
             except SQLAlchemyError:  # the answer is saved: the summary shows, without options
+                assessment_id = self.outcome.assessment_id
                 log.warning(
-                    "what may follow assessment %s was not read", self.outcome.assessment_id
+                    "what follows assessment %s was not read", assessment_id, exc_info=True
                 )
         self.show(self.outcome.problem)
 
