@@ -144,8 +144,8 @@ def _active_share(connection: Connection, assessment_id: int) -> int | None:
 
 
 def _mentoring(mentor: Any, configured: Collection[str]) -> bool:
-    """Whether ``mentor`` (a ``_mentor_of`` row) mentors: one recorded only because the settings
-    named them (``configured``) no longer does once they do not."""
+    """Whether ``mentor`` (a ``_mentor_of`` row) mentors: someone recorded only because the
+    settings named them stops once the settings (``configured``) no longer do."""
     return mentor is not None and not (
         mentor.from_settings and mentor.external_id not in configured
     )
@@ -172,8 +172,7 @@ def set_shared(
     configured: Collection[str] = (),
 ) -> Shared | None:
     """Share the practitioner's finished assessment with their cohort's coordinator, or stop;
-    ``None`` if it is not theirs, or (to share) its cohort has no coordinator, as one recorded
-    only because the settings named them (``configured``) has none once they no longer do."""
+    ``None`` if it is not theirs, or (to share) its cohort has no mentor (``_mentoring``)."""
     # Locked, so two replicas sharing the same assessment at once take turns.
     found = connection.execute(_owned(who, assessment_id).with_for_update()).first()
     if found is None:
