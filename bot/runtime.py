@@ -15,7 +15,14 @@ from dialogs.content import Content, ContentError, check_translations, default_c
 from dialogs.i18n import SUPPORTED_LANGUAGES, compiled_catalog
 from storage.coordination import adopt_pseudonym_key
 from storage.database import create_engine, is_sqlite
-from storage.migrate import HEAD, alembic_config, current_revision, schema_is_current, upgrade
+from storage.migrate import (
+    HEAD,
+    UnsafeMigrationError,
+    alembic_config,
+    current_revision,
+    schema_is_current,
+    upgrade,
+)
 from storage.store import Database, connect
 
 T = TypeVar("T")
@@ -100,6 +107,8 @@ async def open_database(url: str, *, migrate: bool | None = None) -> Database:
         await database.close()
         if isinstance(error, DBAPIError | OSError):
             raise _unreachable(url, error) from None
+        if isinstance(error, UnsafeMigrationError):
+            raise StartupError(f"{error}: keep the database as it is and report this") from None
         raise
     return database
 

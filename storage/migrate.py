@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, table, text
 from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
@@ -46,8 +46,16 @@ def read_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+class UnsafeMigrationError(RuntimeError):
+    """A migration would have lost rows or broken a foreign key, so nothing was changed."""
+
+
 def apply_migrations(engine: Engine, revision: str = "head") -> None:
-    """Bring the database's schema up to ``revision`` in one transaction, keeping every row."""
+    """Bring the database's schema up to ``revision`` in one transaction, keeping every row.
+
+    Every table keeps at least the rows it had, and on SQLite every foreign key holds; a
+    migration that breaks either is rolled back whole and raises.
+    """
     from alembic import command
 
     with engine.connect() as connection:
@@ -59,12 +67,33 @@ def apply_migrations(engine: Engine, revision: str = "head") -> None:
             _foreign_keys(connection, "OFF")
         try:
             with connection.begin():
+                before = _row_counts(connection)
                 command.upgrade(alembic_config(connection), revision)
+                after = _row_counts(connection)
+                lost = [
+                    f"{name} {count} → {after.get(name, 0)}"
+                    for name, count in before.items()
+                    if after.get(name, 0) < count
+                ]
+                if lost:
+                    raise UnsafeMigrationError(
+                        "the migration would lose rows, so nothing was changed: " + ", ".join(lost)
+                    )
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
-                    raise RuntimeError("the migrated database breaks a foreign key")
+                    raise UnsafeMigrationError(
+                        "the migration would break a foreign key, so nothing was changed"
+                    )
         finally:
             if sqlite:
                 _foreign_keys(connection, "ON")
+
+
+def _row_counts(connection: Connection) -> dict[str, int]:
+    """The number of rows in each table of the database."""
+    return {
+        name: connection.execute(select(func.count()).select_from(table(name))).scalar_one()
+        for name in inspect(connection).get_table_names()
+    }
 
 
 def _foreign_keys(connection: Connection, enforced: str) -> None:

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import alembic.command
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, Table, delete, insert, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+import storage.migrate
+from bot import cli
 from bot.cli import DIAGRAM
 from dialogs.content import Content
 from dialogs.diagram import document
 from storage.database import create_engine
 from storage.dialogue import Claim, claim_update
-from storage.migrate import apply_migrations, current_revision, head_revision, read_revision
+from storage.migrate import (
+    UnsafeMigrationError,
+    apply_migrations,
+    current_revision,
+    head_revision,
+    read_revision,
+)
 from storage.models import BEFORE_KEYING, Base, ProcessedUpdate, Respondent, utcnow
 from storage.store import Database
 
@@ -103,23 +113,8 @@ def _counts(connection: Connection) -> dict[str, int]:
 
 @pytest.mark.parametrize("start", EARLIER)
 def test_upgrading_keeps_every_row_and_every_foreign_key(database_url: str, start: str) -> None:
-    engine = create_engine(database_url)
+    engine = _database_at(database_url, start)
     try:
-        with engine.begin() as connection:
-            Base.metadata.drop_all(connection)
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        apply_migrations(engine, start)
-        with engine.begin() as connection:
-            for name, values in ROWS.items():
-                # The table as that revision made it, so no column of a later one is written.
-                table = Table(name, MetaData(), autoload_with=connection)
-                now = {
-                    column.name: utcnow()
-                    for column in table.columns
-                    if column.name.endswith("at") and not column.nullable
-                }
-                row = {key: value for key, value in values.items() if key in table.columns}
-                connection.execute(insert(table), [now | row])
         apply_migrations(engine)
         assert read_revision(engine) == head_revision()
         with engine.begin() as connection:
@@ -127,5 +122,69 @@ def test_upgrading_keeps_every_row_and_every_foreign_key(database_url: str, star
             # Erasure still reaches everything: the cascades survived the rebuilt tables.
             connection.execute(delete(Respondent))
             assert _counts(connection) == dict.fromkeys(ROWS, 0)
+    finally:
+        engine.dispose()
+
+
+def _database_at(database_url: str, revision: str) -> Engine:
+    """An engine on a database at ``revision`` holding one row of each table of ``ROWS``."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    apply_migrations(engine, revision)
+    with engine.begin() as connection:
+        for name, values in ROWS.items():
+            # The table as that revision made it, so no column of a later one is written.
+            table = Table(name, MetaData(), autoload_with=connection)
+            now = {
+                column.name: utcnow()
+                for column in table.columns
+                if column.name.endswith("at") and not column.nullable
+            }
+            row = {key: value for key, value in values.items() if key in table.columns}
+            connection.execute(insert(table), [now | row])
+    return engine
+
+
+def test_a_migration_that_loses_rows_changes_nothing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_upgrade = alembic.command.upgrade
+
+    def losing_upgrade(config: Config, revision: str) -> None:
+        real_upgrade(config, revision)
+        config.attributes["connection"].execute(text("DELETE FROM answer_log"))
+
+    monkeypatch.setattr(alembic.command, "upgrade", losing_upgrade)
+    engine = _database_at(database_url, "0005")
+    try:
+        with pytest.raises(UnsafeMigrationError, match="answer_log 1 → 0"):
+            apply_migrations(engine)
+        assert cli.main(["db", "upgrade", "--database-url", database_url]) == 2
+        error = capsys.readouterr().err
+        assert "the migration would lose rows, so nothing was changed: answer_log 1 → 0" in error
+        assert error.count("\n") == 1
+        assert read_revision(engine) == "0005"
+        with engine.begin() as connection:
+            assert _counts(connection) == dict.fromkeys(ROWS, 1)
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_rebuilding_a_table_under_enforced_foreign_keys_changes_nothing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("only SQLite rebuilds a table to alter it")
+    # Enforced, the rebuild of ``assessment`` by 0006 cascades to every answer.
+    monkeypatch.setattr(storage.migrate, "_foreign_keys", lambda connection, enforced: None)
+    engine = _database_at(database_url, "0005")
+    try:
+        with pytest.raises(UnsafeMigrationError, match="answer 1 → 0"):
+            apply_migrations(engine)
+        assert read_revision(engine) == "0005"
+        with engine.begin() as connection:
+            assert _counts(connection) == dict.fromkeys(ROWS, 1)
     finally:
         engine.dispose()
