@@ -69,6 +69,9 @@ COMMANDS = {
     "/skip": events.encode(events.Skip()),
     "/info": events.encode(events.Info()),
     "/cancel": events.encode(events.Cancel()),
+    # Telegram's words for continuing or beginning, and for showing where one is.
+    "/start": "/start",
+    "/resume": "/resume",
 }
 STARTED = (machine.LANGUAGE, machine.CONSENT, machine.PROFILE_NAME)
 """States where an assessment holds nothing yet that a fresh start would leave behind."""
@@ -134,11 +137,17 @@ class InputError(Exception):
 def keyed(view: View) -> list[list[tuple[str, Button]]]:
     """Each button of ``view`` with the key that chooses it, row by row."""
     numbers, toggles = count(1), count(1)
+    chosen = [events.decode(button.action) for row in view.buttons for button in row]
+    on_criterion = any(isinstance(event, events.Answer) for event in chosen)
     rows = []
     for row in view.buttons:
         cells = []
         for button in row:
             match event := events.decode(button.action):
+                case events.Confirm() if on_criterion:
+                    # "Skip, without the comment": still "s", or an "s" typed to skip would
+                    # replace the waiting comment.
+                    key = KEYS[events.Skip]
                 case events.Answer(value=int() as value):
                     # The key is the value already: "[2] Largely", not "[2] 2 · Largely".
                     key = str(value)
@@ -350,6 +359,8 @@ class Console:
             return self.show(short=True)
         if action == "/mydata":
             return await self.write_my_data()
+        if action in ("/start", "/resume"):
+            return await self.continue_or_begin(begin=action == "/start")
         if action == HISTORY:
             return await self.show_history()
         if action == "/team":
@@ -420,6 +431,15 @@ class Console:
         if state in machine.FINAL_STATES or state in STARTED:
             return await self.act(RESTART)
         return self.ask(ASK_NEW, (views.NEW_ASSESSMENT, RESTART), (KEEP_GOING, STAY))
+
+    async def continue_or_begin(self, *, begin: bool) -> bool:
+        """Show the assessment under way; when ``begin``, start one over a finished,
+        cancelled or declined one, as Telegram's ``/start`` does."""
+        assert self.outcome is not None
+        self.menus = []
+        if begin and self.outcome.state in machine.FINAL_STATES:
+            return await self.act(RESTART)
+        return self.show()
 
     async def show_history(self) -> bool:
         """List the finished assessments, each opening its summary."""
