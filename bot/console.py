@@ -87,9 +87,9 @@ HELP = N_(
     "answer on the scale, n is not applicable, i shows the guidance, b goes back and s skips. "
     "Where a text answer is asked for (a name, or a comment on a criterion), type it. "
     "Commands: /back, /skip, /info, /new (a fresh assessment), /cancel, /history (your "
-    "finished assessments), /privacy, /mydata (a copy of your data), /delete (erase it), "
-    "/help, /quit. Your answers are saved as you go: run sicheck console again to continue "
-    "where you stopped."
+    "finished assessments), /team (assess the practice with your team), /join CODE (join a "
+    "team), /privacy, /mydata (a copy of your data), /delete (erase it), /help, /quit. Your "
+    "answers are saved as you go: run sicheck console again to continue where you stopped."
 )
 RESUMING = N_("Resuming your assessment of %(practice)s.")
 RESUMING_UNNAMED = N_("Resuming your assessment.")

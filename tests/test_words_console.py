@@ -1,13 +1,16 @@
-"""The console's keys hold on every criterion, and Telegram's /start and /resume are understood."""
+"""The console's keys hold on every criterion, /help names every command, and Telegram's
+/start and /resume are understood."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from dialogs.content import Content
+from dialogs.i18n import SUPPORTED_LANGUAGES
 from storage.models import Answer, Assessment
 from storage.store import Database
-from tests.test_console import ANSWERS, CONFIRM, PROFILE, _rows, console
+from tests.test_console import ANSWERS, CONFIRM, PROFILE, _rows, console, flat
 
 
 async def test_s_skips_a_criterion_with_a_comment_waiting_and_keeps_no_text(
@@ -39,3 +42,12 @@ async def test_start_begins_a_new_assessment_after_a_finished_one(
     assert "What is the name of the practice" in output
     statuses = await _rows(database, select(Assessment.status).order_by(Assessment.id))
     assert [status for (status,) in statuses] == ["completed", "active"]
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+async def test_help_names_the_team_commands(
+    database: Database, content: Content, language: str
+) -> None:
+    output = flat(await console(database, content, ["/help"], language=language))
+    assert "/team (" in output
+    assert "/join " in output
