@@ -11,6 +11,7 @@ from babel.messages.pofile import read_po
 
 from dialogs.i18n import use_language
 from dialogs.report import Report, overall_text
+from dialogs.team import finished_text
 from locales import catalog_path
 
 
@@ -86,3 +87,16 @@ def test_one_criterion_scored_of_ten_reads_right(language: str, wrong: str) -> N
         text = overall_text(report, "10%")
     assert "1" in text
     assert wrong not in text
+
+
+# Who finished in a team of one (its owner, just after inviting) and in a team of three.
+MEMBERS_WRONG = {"lv": "no 1 dalībniekiem", "es": "de 1 miembros", "sv": "av 1 medlemmar"}
+
+
+@pytest.mark.parametrize("language", sorted(MEMBERS_WRONG))
+def test_members_finished_agrees_with_a_team_of_one(language: str) -> None:
+    with use_language(language):
+        alone, of_three = finished_text(1, 1), finished_text(1, 3)
+    assert MEMBERS_WRONG[language] not in alone
+    assert "1" in alone
+    assert "3" in of_three
