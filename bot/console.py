@@ -500,9 +500,11 @@ class Console:
 
     def farewell(self) -> str:
         """The last line at the end of input, true to what is recorded."""
-        declined = self.outcome is not None and self.outcome.state == machine.DECLINED
+        # Before consent is given nothing has been answered, as after it is declined.
+        unanswered = (machine.LANGUAGE, machine.CONSENT, machine.DECLINED)
+        nothing = self.outcome is not None and self.outcome.state in unanswered
         with use_language(self.language):
-            return _(END_NOTHING if self.erased or declined else END_SAVED)
+            return _(END_NOTHING if self.erased or nothing else END_SAVED)
 
 
 async def erase_with_files(database: Database, user: str, reports: Path) -> Erased:

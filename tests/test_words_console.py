@@ -51,3 +51,12 @@ async def test_help_names_the_team_commands(
     output = flat(await console(database, content, ["/help"], language=language))
     assert "/team (" in output
     assert "/join " in output
+
+
+async def test_input_ending_before_consent_says_nothing_was_recorded(
+    database: Database, content: Content
+) -> None:
+    for lines in ([], ["2", "/start"]):
+        output = await console(database, content, lines, user=f"quiet{len(lines)}")
+        assert output.rstrip().endswith("End of input. Nothing was recorded.")
+        assert "Your answers are saved" not in output
