@@ -326,7 +326,8 @@ class Console:
         self.outcome = outcome
         with use_language(self.language):
             if resumed:
-                self.say(_(RESUMING, practice=practice) if practice else _(RESUMING_UNNAMED))
+                named = _(RESUMING, practice=escape(practice)) if practice else None
+                self.say(named or _(RESUMING_UNNAMED))
             if outcome.state == machine.SUMMARY:
                 self.say(_(WELCOME_BACK))
         self.show(short=True)

@@ -60,3 +60,12 @@ async def test_input_ending_before_consent_says_nothing_was_recorded(
         output = await console(database, content, lines, user=f"quiet{len(lines)}")
         assert output.rstrip().endswith("End of input. Nothing was recorded.")
         assert "Your answers are saved" not in output
+
+
+async def test_resuming_names_the_practice_as_it_was_typed(
+    database: Database, content: Content
+) -> None:
+    name = "Kitchen &amp; <b>Garden</b>"
+    await console(database, content, ["1", name])
+    output = await console(database, content, [])
+    assert f"Resuming your assessment of {name}." in output
