@@ -69,6 +69,9 @@ COMMANDS = {
     "/skip": events.encode(events.Skip()),
     "/info": events.encode(events.Info()),
     "/cancel": events.encode(events.Cancel()),
+    # Telegram's words for continuing or beginning, and for showing where one is.
+    "/start": "/start",
+    "/resume": "/resume",
 }
 STARTED = (machine.LANGUAGE, machine.CONSENT, machine.PROFILE_NAME)
 """States where an assessment holds nothing yet that a fresh start would leave behind."""
@@ -84,9 +87,9 @@ HELP = N_(
     "answer on the scale, n is not applicable, i shows the guidance, b goes back and s skips. "
     "Where a text answer is asked for (a name, or a comment on a criterion), type it. "
     "Commands: /back, /skip, /info, /new (a fresh assessment), /cancel, /history (your "
-    "finished assessments), /privacy, /mydata (a copy of your data), /delete (erase it), "
-    "/help, /quit. Your answers are saved as you go: run sicheck console again to continue "
-    "where you stopped."
+    "finished assessments), /team (assess the practice with your team), /join CODE (join a "
+    "team), /privacy, /mydata (a copy of your data), /delete (erase it), /help, /quit. Your "
+    "answers are saved as you go: run sicheck console again to continue where you stopped."
 )
 RESUMING = N_("Resuming your assessment of %(practice)s.")
 RESUMING_UNNAMED = N_("Resuming your assessment.")
@@ -134,11 +137,17 @@ class InputError(Exception):
 def keyed(view: View) -> list[list[tuple[str, Button]]]:
     """Each button of ``view`` with the key that chooses it, row by row."""
     numbers, toggles = count(1), count(1)
+    chosen = [events.decode(button.action) for row in view.buttons for button in row]
+    on_criterion = any(isinstance(event, events.Answer) for event in chosen)
     rows = []
     for row in view.buttons:
         cells = []
         for button in row:
             match event := events.decode(button.action):
+                case events.Confirm() if on_criterion:
+                    # "Skip, without the comment": still "s", or an "s" typed to skip would
+                    # replace the waiting comment.
+                    key = KEYS[events.Skip]
                 case events.Answer(value=int() as value):
                     # The key is the value already: "[2] Largely", not "[2] 2 · Largely".
                     key = str(value)
@@ -317,7 +326,8 @@ class Console:
         self.outcome = outcome
         with use_language(self.language):
             if resumed:
-                self.say(_(RESUMING, practice=practice) if practice else _(RESUMING_UNNAMED))
+                named = _(RESUMING, practice=escape(practice)) if practice else None
+                self.say(named or _(RESUMING_UNNAMED))
             if outcome.state == machine.SUMMARY:
                 self.say(_(WELCOME_BACK))
         self.show(short=True)
@@ -350,6 +360,8 @@ class Console:
             return self.show(short=True)
         if action == "/mydata":
             return await self.write_my_data()
+        if action in ("/start", "/resume"):
+            return await self.continue_or_begin(begin=action == "/start")
         if action == HISTORY:
             return await self.show_history()
         if action == "/team":
@@ -421,6 +433,15 @@ class Console:
             return await self.act(RESTART)
         return self.ask(ASK_NEW, (views.NEW_ASSESSMENT, RESTART), (KEEP_GOING, STAY))
 
+    async def continue_or_begin(self, *, begin: bool) -> bool:
+        """Show the assessment under way; when ``begin``, start one over a finished,
+        cancelled or declined one, as Telegram's ``/start`` does."""
+        assert self.outcome is not None
+        self.menus = []
+        if begin and self.outcome.state in machine.FINAL_STATES:
+            return await self.act(RESTART)
+        return self.show()
+
     async def show_history(self) -> bool:
         """List the finished assessments, each opening its summary."""
         found = await self.run(history, self.content, self.who)
@@ -480,9 +501,11 @@ class Console:
 
     def farewell(self) -> str:
         """The last line at the end of input, true to what is recorded."""
-        declined = self.outcome is not None and self.outcome.state == machine.DECLINED
+        # Before consent is given nothing has been answered, as after it is declined.
+        unanswered = (machine.LANGUAGE, machine.CONSENT, machine.DECLINED)
+        nothing = self.outcome is not None and self.outcome.state in unanswered
         with use_language(self.language):
-            return _(END_NOTHING if self.erased or declined else END_SAVED)
+            return _(END_NOTHING if self.erased or nothing else END_SAVED)
 
 
 async def erase_with_files(database: Database, user: str, reports: Path) -> Erased:
