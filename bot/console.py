@@ -158,6 +158,8 @@ def keyed(view: View) -> list[list[tuple[str, Button]]]:
                     key = f"t{next(toggles)}"
                 case None if button.action == HISTORY:
                     key = "h"
+                case None if button.action == console_teams.BACK:
+                    key = KEYS[events.Back]
                 case _:
                     key = KEYS.get(type(event)) or str(next(numbers))
             cells.append((key, button))

@@ -27,6 +27,10 @@ PREFIX = "team:"
 """The console's team actions: ``team:<action>`` of ``dialogs.team``, or
 ``team:join:<assessment>:<code>`` (the unfinished assessment joining cancels)."""
 JOIN = "join:"
+BACK = PREFIX + "back"
+"""Back from a team menu to the dialogue, keyed ``b`` like the dialogue's own Back."""
+KEEP = PREFIX + "keep"
+"""Not joining: back to the dialogue, with the assessment under way kept."""
 
 
 def invitation(code: str) -> str:
@@ -46,7 +50,7 @@ def _open(console: Console, view: View, team_id: int) -> bool:
     console.team_id = team_id
     rows = _choices(view)
     with use_language(console.language):
-        console.menus = [View(view.text, (*rows, (Button(back_button().label, PREFIX + "back"),)))]
+        console.menus = [View(view.text, (*rows, (Button(back_button().label, BACK),)))]
     return console.show()
 
 
@@ -78,7 +82,7 @@ async def join(console: Console, code: str, *, confirmed: int | None = None) -> 
             )
             choices = (
                 (Button(_(views.JOIN_LABEL), f"{PREFIX}{JOIN}{joined.cancels}:{code}"),),
-                (Button(_(views.KEEP_MINE), PREFIX + "back"),),
+                (Button(_(views.KEEP_MINE), KEEP),),
             )
         console.menus = [View(text, choices)]
         return console.show()
@@ -94,7 +98,7 @@ async def act(console: Console, action: str) -> bool:
     if chosen.startswith(JOIN):
         named, code = chosen.removeprefix(JOIN).split(":", 1)
         return await join(console, code, confirmed=int(named))
-    if chosen == "back":
+    if action in (BACK, KEEP):
         console.menus = []
         return console.show(short=True)
     if chosen == INVITE and console.outcome is not None:
@@ -109,7 +113,7 @@ async def act(console: Console, action: str) -> bool:
     if chosen == views.LEAVE:
         with use_language(console.language):
             yes = Button(_(views.LEAVE_YES_LABEL), PREFIX + views.LEAVE_YES)
-            back = Button(back_button().label, PREFIX + "back")
+            back = Button(back_button().label, BACK)
             console.menus = [View(_(views.ASK_LEAVE), ((yes,), (back,)))]
         return console.show()
     work = teams.leave if chosen == views.LEAVE_YES else teams.close
@@ -123,7 +127,7 @@ def _summary(console: Console, found: TeamSummary | teams.Refused) -> bool:
         console.menus = []
         return console.tell(found.reason)
     with use_language(console.language):
-        back = Button(back_button().label, PREFIX + "back")
+        back = Button(back_button().label, BACK)
     console.menus = [View(views.summary_view(found).text, ((back,),))]
     return console.show()
 

@@ -332,7 +332,7 @@ ANSWERS = [*["2"] * 10, "ok"]
 async def test_the_console_says_what_next_and_invites_by_code(
     database: Database, content: Any
 ) -> None:
-    finished = await _console(database, content, "ana", [*PROFILE, *ANSWERS, "1", "3", "2"])
+    finished = await _console(database, content, "ana", [*PROFILE, *ANSWERS, "1", "b", "2"])
     after = finished[finished.index("Summary: Community kitchen") :]
     assert WHAT_NEXT in after
     assert "Assess Community kitchen with your team" in " ".join(after.split())
