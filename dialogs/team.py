@@ -31,7 +31,7 @@ NO_ASSESSMENT = N_(
     "Start an assessment and answer the questions about the practice first: then /team "
     "invites your team to assess it with you."
 )
-UNKNOWN_TEAM = N_("That team invitation is not valid. Ask the team's owner for a new link.")
+UNKNOWN_TEAM = N_("That team invitation is not valid. Ask the team's owner for a new invitation.")
 TEAM_CLOSED = N_("That team is closed: its owner no longer takes new members.")
 OWN_TEAM = N_("That is your own team's invitation: share it with your team.")
 JOINED = N_(

@@ -69,3 +69,13 @@ async def test_resuming_names_the_practice_as_it_was_typed(
     await console(database, content, ["1", name])
     output = await console(database, content, [])
     assert f"Resuming your assessment of {name}." in output
+
+
+async def test_a_wrong_join_code_asks_for_a_new_invitation_not_a_link(
+    database: Database, content: Content
+) -> None:
+    output = flat(await console(database, content, [*PROFILE, "/join nosuchcode"]))
+    assert "Ask the team's owner for a new invitation." in output
+    assert "link" not in output
+    # The assessment under way is untouched.
+    assert "Criterion 1/10" in output.rsplit("not valid", 1)[1]
