@@ -255,9 +255,12 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
         "team": teams.team_command,
     }
     private = filters.ChatType.PRIVATE
+    # A command handler also takes edited messages unless told otherwise: an edit is never
+    # applied, so an old message edited into /cancel or /delete must run nothing.
+    sent = filters.UpdateType.MESSAGE & private
     application.add_handlers(
         [
-            *(CommandHandler(name, handle, private) for name, handle in commands.items()),
+            *(CommandHandler(name, handle, sent) for name, handle in commands.items()),
             on_press(StepPress, step_press),
             on_press(presses.ReportPress, summary.send_report),
             on_press(presses.OpenPress, summary.open_summary),

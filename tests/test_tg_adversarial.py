@@ -1,0 +1,24 @@
+"""Adversarial use of the Telegram adapter: what a practitioner on a phone may do."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models import Assessment
+from storage.store import Database
+from tests.fake_bot_api import message_update
+from tests.telegram_harness import Harness
+from tests.test_telegram import ANA, log_rows, through_profile
+
+
+async def test_a_message_edited_into_a_command_runs_no_command(
+    bot: Harness, database: Database
+) -> None:
+    await through_profile(bot)
+    await bot.press(ANA, "1 ·")
+    await bot.feed(message_update(ANA, "/cancel", kind="edited_message"))
+    assert "Edited messages are not applied" in bot.text(ANA)
+    assert "Criterion 2/10" in bot.text(ANA)
+    with database.sessions() as session:
+        assert session.scalar(select(Assessment.status)) == "active"
+    assert await log_rows(database) == [("C01", 1, 1)]
