@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import select
 
 from storage.models import Assessment
@@ -22,3 +25,20 @@ async def test_a_message_edited_into_a_command_runs_no_command(
     with database.sessions() as session:
         assert session.scalar(select(Assessment.status)) == "active"
     assert await log_rows(database) == [("C01", 1, 1)]
+
+
+SERVICE_MESSAGES = {
+    "write_access_allowed": {"from_request": True},
+    "chat_background_set": {"type": {"type": "chat_theme", "theme_name": "🏠"}},
+}
+
+
+@pytest.mark.parametrize("kind", ["pinned_message", *SERVICE_MESSAGES])
+async def test_a_service_message_in_the_chat_gets_no_reply(bot: Harness, kind: str) -> None:
+    await through_profile(bot)
+    sent = len(bot.api.chat(ANA))
+    # Pinning the question, or changing the chat's background, is nothing the user said.
+    service = {kind: bot.last(ANA) if kind == "pinned_message" else SERVICE_MESSAGES[kind]}
+    await bot.feed(message_update(ANA, None, extra=service))
+    assert len(bot.api.chat(ANA)) == sent
+    assert "Criterion 1/10" in bot.text(ANA)

@@ -283,7 +283,11 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
                 filters.TEXT & private & mentoring.FeedbackReplies(), mentoring.feedback_reply
             ),
             MessageHandler(filters.TEXT & private, text),
-            MessageHandler(private, replying(current_view, NOT_READABLE)),
+            # A pinned message or a new auto-delete timer is a note of the chat's, not
+            # something the user sent: it gets no reply.
+            MessageHandler(
+                private & ~filters.StatusUpdate.ALL, replying(current_view, NOT_READABLE)
+            ),
         ]
     )
     application.add_error_handler(on_error)
