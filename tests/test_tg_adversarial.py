@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
@@ -11,7 +9,7 @@ from storage.models import Assessment
 from storage.store import Database
 from tests.fake_bot_api import message_update
 from tests.telegram_harness import Harness
-from tests.test_telegram import ANA, log_rows, through_profile
+from tests.test_telegram import ANA, answer_all, log_rows, through_profile
 
 
 async def test_a_message_edited_into_a_command_runs_no_command(
@@ -42,3 +40,19 @@ async def test_a_service_message_in_the_chat_gets_no_reply(bot: Harness, kind: s
     await bot.feed(message_update(ANA, None, extra=service))
     assert len(bot.api.chat(ANA)) == sent
     assert "Criterion 1/10" in bot.text(ANA)
+
+
+async def test_a_new_assessment_leaves_the_summary_in_the_chat(bot: Harness) -> None:
+    await through_profile(bot)
+    await answer_all(bot)
+    await bot.press(ANA, "✅")
+    summary = bot.summary(ANA)
+    await bot.press(ANA, "New assessment", message=summary)
+    assert "What is the name of the practice" in bot.text(ANA)
+    # The summary is what a practitioner scrolls back to; the next assessment goes below it.
+    assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
+    await bot.say(ANA, "Night shelter")
+    # A later tap on the old summary's button does not turn it into the question either.
+    await bot.press(ANA, "New assessment", message=summary)
+    assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
+    assert "moved on" in bot.text(ANA)

@@ -100,9 +100,11 @@ async def reply(
             # A refused press gets its reason as a toast too, where the user's eyes are.
             toast = notice or outcome.problem
             await answer_press(query, _(toast)[:200] if toast else None)
-            # Telegram dates a message too old to edit 0: it is no longer accessible.
-            if isinstance(query.message, Message) and query.message.is_accessible:
-                edit = query.message
+            # Telegram dates a message too old to edit 0: it is no longer accessible. A summary
+            # stays for the practitioner to read again: what follows goes below it.
+            message = query.message
+            if isinstance(message, Message) and message.is_accessible and not _summary(message):
+                edit = message
         if not outcome.repeated:
             note = _(notice) if notice else None
             await show(context.bot, chat_of(update), outcome, edit=edit, notice=note)
@@ -112,6 +114,17 @@ async def reply(
             except BadRequest as error:  # "not modified" above all: the chat shows it already
                 log.debug("repeat of a press in chat %s left as it is: %s", edit.chat_id, error)
     return outcome
+
+
+def _summary(message: Message) -> bool:
+    """Whether ``message`` shows a finished assessment's summary (it offers its report)."""
+    markup = message.reply_markup
+    rows = markup.inline_keyboard if markup is not None else ()
+    return any(
+        presses.decode_as(presses.ReportPress, button.callback_data) is not None
+        for row in rows
+        for button in row
+    )
 
 
 def applying(event: events.Event, expected: Expected | None = None) -> Work:
