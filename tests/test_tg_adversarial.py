@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.telegram.context import FAILED
+from dialogs.i18n import _, use_language
 from storage.models import Assessment
-from storage.store import Database
+from storage.store import Database, connect
 from tests.fake_bot_api import message_update
-from tests.telegram_harness import Harness
+from tests.telegram_harness import Harness, running_bot
 from tests.test_telegram import ANA, answer_all, log_rows, through_profile
 
 
@@ -56,3 +58,24 @@ async def test_a_new_assessment_leaves_the_summary_in_the_chat(bot: Harness) -> 
     await bot.press(ANA, "New assessment", message=summary)
     assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
     assert "moved on" in bot.text(ANA)
+
+
+async def test_a_failure_is_told_in_the_language_the_bot_speaks_to_that_user(
+    database: Database, database_url: str
+) -> None:
+    # A Russian-speaking practitioner in Latvia: SI Check speaks the deployment's Latvian to
+    # them, and so must its "not saved" message.
+    async with running_bot(database_url, default_locale="lv") as bot:
+        await bot.say(ANA, "/start", language="ru")
+        assert "Vai jūs piekrītat" in bot.text(ANA)
+        working = bot.services.database
+        unreachable = connect("postgresql://nobody@127.0.0.1:9/none")
+        bot.services.database = unreachable
+        try:
+            await bot.press(ANA, "✅", language="ru")
+        finally:
+            bot.services.database = working
+            await unreachable.close()
+        with use_language("lv"):
+            assert bot.text(ANA) == _(FAILED)
+        assert len(bot.errors) == 1

@@ -35,7 +35,7 @@ from bot.telegram.context import (
 from bot.telegram.replies import answer_press, buttons, keyboard, send, show
 from dialogs import events
 from dialogs.content import Content
-from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
+from dialogs.i18n import N_, SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, _, negotiate, use_language
 from dialogs.views import CHOOSE_LANGUAGE, language_name
 from storage.dialogue import (
     MOVED_ON,
@@ -213,7 +213,12 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     log.error("update %s in chat %s failed: %s", update.update_id, chat_id, name, exc_info=error)
     user = update.effective_user
-    with use_language(negotiate(user.language_code if user else None)):
+    default = SOURCE_LANGUAGE
+    if isinstance(services, Services):
+        default = services.settings.default_locale
+    # The database may be what failed: the language is the one first contact gets.
+    language = negotiate(user.language_code if user else None, default)
+    with use_language(language):
         if update.callback_query is not None:
             try:
                 await answer_press(update.callback_query, _(FAILED)[:200])
