@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.telegram.application import COMMANDS
 from bot.telegram.context import FAILED
 from dialogs.i18n import _, use_language
 from storage.models import Assessment
@@ -79,3 +80,17 @@ async def test_a_failure_is_told_in_the_language_the_bot_speaks_to_that_user(
         with use_language("lv"):
             assert bot.text(ANA) == _(FAILED)
         assert len(bot.errors) == 1
+
+
+async def test_the_command_menu_of_other_languages_is_in_the_deployments_language(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, default_locale="lv") as bot:
+        published = bot.api.calls_to("setMyCommands")
+        default = next(call for call in published if call.params.get("language_code") is None)
+        described = {
+            command["command"]: command["description"] for command in default.params["commands"]
+        }
+        with use_language("lv"):
+            assert described["start"] == _(COMMANDS[0][1])
+        assert described["start"] != COMMANDS[0][1]
