@@ -8,6 +8,7 @@ from sqlalchemy import select
 from bot.telegram.application import COMMANDS
 from bot.telegram.context import FAILED
 from dialogs.i18n import _, use_language
+from storage.dialogue import MOVED_ON
 from storage.models import Assessment
 from storage.store import Database, connect
 from tests.fake_bot_api import message_update
@@ -54,11 +55,15 @@ async def test_a_new_assessment_leaves_the_summary_in_the_chat(bot: Harness) -> 
     assert "What is the name of the practice" in bot.text(ANA)
     # The summary is what a practitioner scrolls back to; the next assessment goes below it.
     assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
+    sent = len(bot.api.chat(ANA))
+    await bot.press(ANA, "New assessment", message=summary)  # a double tap
     await bot.say(ANA, "Night shelter")
-    # A later tap on the old summary's button does not turn it into the question either.
-    await bot.press(ANA, "New assessment", message=summary)
+    await bot.press(ANA, "New assessment", message=summary)  # later, from the old summary
+    assert len(bot.api.chat(ANA)) == sent + 1
+    assert "In which country" in bot.text(ANA)
     assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
-    assert "moved on" in bot.text(ANA)
+    toasts = [call.params.get("text") for call in bot.api.calls_to("answerCallbackQuery")]
+    assert toasts[-2:] == [MOVED_ON, MOVED_ON]
 
 
 async def test_a_failure_is_told_in_the_language_the_bot_speaks_to_that_user(

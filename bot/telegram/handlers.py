@@ -100,10 +100,14 @@ async def reply(
             # A refused press gets its reason as a toast too, where the user's eyes are.
             toast = notice or outcome.problem
             await answer_press(query, _(toast)[:200] if toast else None)
-            # Telegram dates a message too old to edit 0: it is no longer accessible. A summary
-            # stays for the practitioner to read again: what follows goes below it.
             message = query.message
-            if isinstance(message, Message) and message.is_accessible and not _summary(message):
+            if isinstance(message, Message) and _summary(message):
+                # A summary stays for the practitioner to read again: a new assessment goes
+                # below it, and a tap that changed nothing (a double tap) has its toast alone.
+                if outcome.repeated or toast is not None:
+                    return outcome
+            # Telegram dates a message too old to edit 0: it is no longer accessible.
+            elif isinstance(message, Message) and message.is_accessible:
                 edit = message
         if not outcome.repeated:
             note = _(notice) if notice else None
