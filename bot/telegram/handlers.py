@@ -91,7 +91,8 @@ async def reply(
     update: Update, context: BotContext, work: Work, notice: str | None = None
 ) -> Outcome:
     """Commit ``work``, answer a press at once, then show the step with ``notice`` above it:
-    in the pressed message for a press; for a repeat, nothing new, at most that edit."""
+    in the pressed message for a press (below it for a summary's); for a repeat, nothing new,
+    at most that edit."""
     outcome = await run_step(update, context, work)
     query = update.callback_query
     edit = None
