@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from bot.telegram.application import COMMANDS
 from bot.telegram.context import FAILED
+from bot.telegram.handlers import PRIVATE_ONLY
 from dialogs.i18n import _, use_language
 from storage.dialogue import MOVED_ON
-from storage.models import Assessment
+from storage.models import Assessment, Respondent
 from storage.store import Database, connect
 from tests.fake_bot_api import message_update
 from tests.telegram_harness import Harness, running_bot
@@ -99,3 +100,26 @@ async def test_the_command_menu_of_other_languages_is_in_the_deployments_languag
         with use_language("lv"):
             assert described["start"] == _(COMMANDS[0][1])
         assert described["start"] != COMMANDS[0][1]
+
+
+GROUP_ID = -1001234
+GROUP = {"id": GROUP_ID, "type": "supergroup", "title": "Soup kitchen team"}
+
+
+async def test_a_command_in_a_group_points_to_the_private_chat(
+    bot: Harness, database: Database
+) -> None:
+    # Someone adds SI Check to their team's group and taps /start in its command menu.
+    await bot.feed(message_update(ANA, "/start@sicheck_test_bot", extra={"chat": GROUP}))
+    await bot.feed(message_update(ANA, "/team", extra={"chat": GROUP}, language="lv"))
+    await bot.feed(message_update(ANA, "/help@other_bot", extra={"chat": GROUP}))
+    await bot.feed(message_update(ANA, "hello everyone", extra={"chat": GROUP}))
+    told = [message["text"] for message in bot.api.chat(GROUP_ID)]
+    assert len(told) == 2
+    assert all("https://t.me/sicheck_test_bot" in text for text in told)
+    assert "private chat" in told[0]
+    with use_language("lv"):
+        assert told[1] == _(PRIVATE_ONLY, link="https://t.me/sicheck_test_bot")
+    # Nothing is recorded about the group or its members.
+    with database.sessions() as session:
+        assert session.scalars(select(Respondent)).all() == []

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
+from html import escape
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -29,6 +30,7 @@ from bot.telegram.context import (
     Handler,
     Services,
     chat_of,
+    client_language,
     follow_up,
     who_sent,
 )
@@ -67,6 +69,7 @@ HELP = N_(
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
 NOT_READABLE = N_("SI Check reads text messages and button presses only.")
 EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
+PRIVATE_ONLY = N_("SI Check works in a private chat, where your answers stay yours: %(link)s")
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
@@ -188,6 +191,14 @@ async def stale_press(update: Update, context: BotContext) -> None:
         await reply(update, context, current_view, MOVED_ON)
 
 
+async def in_a_group(update: Update, context: BotContext) -> None:
+    """Point a command sent in a group to the private chat SI Check works in; nothing about the
+    group or its members is recorded."""
+    with use_language(client_language(update, context)):
+        link = escape(f"https://t.me/{context.bot.username}")
+        await send(context.bot, chat_of(update), _(PRIVATE_ONLY, link=link))
+
+
 def sending(text: str, markup: InlineKeyboardMarkup | None = None) -> Handler:
     """A handler that sends the translated ``text`` once, whatever the step."""
 
@@ -284,6 +295,9 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
     application.add_handlers(
         [
             *(CommandHandler(name, handle, sent) for name, handle in commands.items()),
+            CommandHandler(
+                list(commands), in_a_group, filters.UpdateType.MESSAGE & filters.ChatType.GROUPS
+            ),
             on_press(StepPress, step_press),
             on_press(presses.ReportPress, summary.send_report),
             on_press(presses.OpenPress, summary.open_summary),
