@@ -9,6 +9,7 @@ from bot.telegram.application import COMMANDS
 from bot.telegram.context import FAILED
 from bot.telegram.handlers import PRIVATE_ONLY
 from dialogs.i18n import _, use_language
+from dialogs.views import NOTHING
 from storage.dialogue import MOVED_ON
 from storage.models import Assessment, Respondent
 from storage.store import Database, connect
@@ -123,3 +124,16 @@ async def test_a_command_in_a_group_points_to_the_private_chat(
     # Nothing is recorded about the group or its members.
     with database.sessions() as session:
         assert session.scalars(select(Respondent)).all() == []
+
+
+async def test_a_double_tap_on_erase_does_not_say_nothing_was_erased(bot: Harness) -> None:
+    await through_profile(bot)
+    await bot.say(ANA, "/delete")
+    question = bot.last(ANA)
+    await bot.press(ANA, "🗑", message=question)
+    assert "Erased: 1 assessment" in bot.text(ANA)
+    await bot.press(ANA, "🗑", message=question)
+    toast = bot.api.calls_to("answerCallbackQuery")[-1].params["text"]
+    # Everything is gone: the second tap must not suggest the erasure failed.
+    assert toast == NOTHING
+    assert "Erased: 1 assessment" in bot.text(ANA)
