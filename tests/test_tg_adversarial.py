@@ -11,10 +11,20 @@ from bot.telegram.handlers import PRIVATE_ONLY
 from dialogs.i18n import _, use_language
 from dialogs.views import NOTHING
 from storage.dialogue import MOVED_ON
-from storage.models import Assessment, Respondent
+from storage.models import Assessment, MentorFeedback, Respondent
 from storage.store import Database, connect
 from tests.fake_bot_api import message_update
 from tests.telegram_harness import Harness, running_bot
+from tests.test_mentoring import ANA as MENTEE
+from tests.test_mentoring import (
+    MENTOR,
+    as_delivered,
+    ask,
+    cohort,
+    finish,
+    reply,
+    share_with_mentor,
+)
 from tests.test_telegram import ANA, answer_all, log_rows, through_profile
 
 
@@ -137,3 +147,36 @@ async def test_a_double_tap_on_erase_does_not_say_nothing_was_erased(bot: Harnes
     # Everything is gone: the second tap must not suggest the erasure failed.
     assert toast == NOTHING
     assert "Erased: 1 assessment" in bot.text(ANA)
+
+
+async def test_a_mentor_who_edits_their_feedback_replaces_it(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, sicheck_coordinators=str(MENTOR)) as bot:
+        code = await cohort(bot, MENTOR, "Riga")
+        shared = await finish(bot, MENTEE, code)
+        await share_with_mentor(bot, MENTEE, shared)
+        prompt = await ask(bot, shared)
+        await reply(bot, MENTOR, prompt, "Talk to the famlies first.")
+        sent = bot.api.chat(MENTOR)[-1]
+        assert "saved" in sent["text"]
+        # The mentor fixes the typo by editing their reply, as a phone invites them to.
+        edited = message_update(
+            MENTOR,
+            "Talk to the families first.",
+            kind="edited_message",
+            extra={"reply_to_message": as_delivered(prompt)},
+        )
+        await bot.feed(edited)
+        with database.sessions() as session:
+            kept = session.scalars(select(MentorFeedback.text)).all()
+        assert kept == ["Talk to the families first."]
+        assert "saved" in bot.text(MENTOR)
+        assert "Talk to the families first." in bot.text(MENTEE)
+        with database.sessions() as session:
+            assert (
+                session.scalar(select(Respondent).where(Respondent.external_id == str(MENTOR)))
+                is None
+            )
+        assert bot.errors == []
+        assert bot.api.violations == []

@@ -289,6 +289,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
         "team": teams.team_command,
     }
     private = filters.ChatType.PRIVATE
+    feedback_replies = mentoring.FeedbackReplies()
     # A command handler also takes edited messages unless told otherwise: an edit is never
     # applied, so an old message edited into /cancel or /delete must run nothing.
     sent = filters.UpdateType.MESSAGE & private
@@ -312,13 +313,16 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             on_press(presses.TeamJoinPress, teams.join_press),
             on_press(presses.TeamInvitePress, teams.invite_press),
             CallbackQueryHandler(stale_press),
+            # A mentor's reply to a feedback prompt is replaced by a new one: so by its edit.
+            MessageHandler(
+                filters.UpdateType.EDITED_MESSAGE & filters.TEXT & private & feedback_replies,
+                mentoring.feedback_reply,
+            ),
             MessageHandler(
                 filters.UpdateType.EDITED & private, replying(current_view, EDITS_IGNORED)
             ),
             MessageHandler(filters.COMMAND & private, replying(current_view, UNKNOWN_COMMAND)),
-            MessageHandler(
-                filters.TEXT & private & mentoring.FeedbackReplies(), mentoring.feedback_reply
-            ),
+            MessageHandler(filters.TEXT & private & feedback_replies, mentoring.feedback_reply),
             MessageHandler(filters.TEXT & private, text),
             # A pinned message or a new auto-delete timer is a note of the chat's, not
             # something the user sent: it gets no reply.
