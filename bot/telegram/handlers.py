@@ -105,13 +105,9 @@ async def reply(
             toast = notice or outcome.problem
             await answer_press(query, _(toast)[:200] if toast else None)
             message = query.message
-            if isinstance(message, Message) and _summary(message):
-                # A summary stays for the practitioner to read again: a new assessment goes
-                # below it, and a tap that changed nothing (a double tap) has its toast alone.
-                if outcome.repeated or toast is not None:
-                    return outcome
-            # Telegram dates a message too old to edit 0: it is no longer accessible.
-            elif isinstance(message, Message) and message.is_accessible:
+            # Telegram dates a message too old to edit 0: it is no longer accessible. A summary
+            # stays for the practitioner to read again: what follows goes below it.
+            if isinstance(message, Message) and message.is_accessible and not _summary(message):
                 edit = message
         if not outcome.repeated:
             note = _(notice) if notice else None
