@@ -179,3 +179,21 @@ async def test_a_mentor_who_edits_their_feedback_replaces_it(
             )
         assert bot.errors == []
         assert bot.api.violations == []
+
+
+async def test_an_edited_practice_name_is_told_how_to_change_it(
+    bot: Harness, database: Database
+) -> None:
+    await bot.say(ANA, "/start")
+    await bot.press(ANA, "✅")
+    await bot.say(ANA, "Soup kitchn")
+    assert "In which country" in bot.text(ANA)
+    await bot.feed(message_update(ANA, "Soup kitchen", kind="edited_message"))
+    # Sending the name again where the country is asked would be refused: the way is /back.
+    told = bot.text(ANA)
+    assert "/back" in told
+    await bot.say(ANA, "/back")
+    await bot.say(ANA, "Soup kitchen")
+    await bot.press(ANA, "Latvi")
+    with database.sessions() as session:
+        assert session.scalar(select(Assessment.practice_name)) == "Soup kitchen"

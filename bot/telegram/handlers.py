@@ -68,7 +68,10 @@ HELP = N_(
 )
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
 NOT_READABLE = N_("SI Check reads text messages and button presses only.")
-EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
+EDITS_IGNORED = N_(
+    "Edited messages are not applied: to change what you sent, go /back to that question and "
+    "send it again."
+)
 PRIVATE_ONLY = N_("SI Check works in a private chat, where your answers stay yours: %(link)s")
 
 
