@@ -77,15 +77,16 @@ def _bot_commands(listed: tuple[tuple[str, str], ...], language: str) -> list[Bo
 
 
 async def register_commands(application: SICheckApplication) -> None:
-    """Publish the command list in every supported language (English as the default), and
-    in each coordinator's chat the coordinators' commands too, in their language."""
+    """Publish the command list in every supported language (``DEFAULT_LOCALE``'s for other
+    languages, as the bot speaks to them), and in each coordinator's chat the coordinators'
+    commands too, in their language."""
     bot = application.bot
-    for language in (None, *SUPPORTED_LANGUAGES):
-        await bot.set_my_commands(
-            _bot_commands(COMMANDS, language or "en"), language_code=language
-        )
     services: Services = application.bot_data[SERVICES]
     settings = services.settings
+    for language in (None, *SUPPORTED_LANGUAGES):
+        await bot.set_my_commands(
+            _bot_commands(COMMANDS, language or settings.default_locale), language_code=language
+        )
     chats = await services.database.store.run(
         lambda c: coordinator_chats(c, PLATFORM, settings.coordinators)
     )

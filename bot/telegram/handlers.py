@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
+from html import escape
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -29,13 +30,14 @@ from bot.telegram.context import (
     Handler,
     Services,
     chat_of,
+    client_language,
     follow_up,
     who_sent,
 )
 from bot.telegram.replies import answer_press, buttons, keyboard, send, show
 from dialogs import events
 from dialogs.content import Content
-from dialogs.i18n import N_, SUPPORTED_LANGUAGES, _, negotiate, use_language
+from dialogs.i18n import N_, SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, _, negotiate, use_language
 from dialogs.views import CHOOSE_LANGUAGE, language_name
 from storage.dialogue import (
     MOVED_ON,
@@ -66,7 +68,11 @@ HELP = N_(
 )
 UNKNOWN_COMMAND = N_("Unknown command. Send /help to see the commands.")
 NOT_READABLE = N_("SI Check reads text messages and button presses only.")
-EDITS_IGNORED = N_("Edited messages are not applied: please send the change as a new message.")
+EDITS_IGNORED = N_(
+    "Edited messages are not applied: to change what you sent, go /back to that question and "
+    "send it again."
+)
+PRIVATE_ONLY = N_("SI Check works in a private chat, where your answers stay yours: %(link)s")
 
 
 async def run_step(update: Update, context: BotContext, work: Work) -> Outcome:
@@ -91,7 +97,8 @@ async def reply(
     update: Update, context: BotContext, work: Work, notice: str | None = None
 ) -> Outcome:
     """Commit ``work``, answer a press at once, then show the step with ``notice`` above it:
-    in the pressed message for a press; for a repeat, nothing new, at most that edit."""
+    in the pressed message for a press (below it for a summary's); for a repeat, nothing new,
+    at most that edit."""
     outcome = await run_step(update, context, work)
     query = update.callback_query
     edit = None
@@ -100,9 +107,11 @@ async def reply(
             # A refused press gets its reason as a toast too, where the user's eyes are.
             toast = notice or outcome.problem
             await answer_press(query, _(toast)[:200] if toast else None)
-            # Telegram dates a message too old to edit 0: it is no longer accessible.
-            if isinstance(query.message, Message) and query.message.is_accessible:
-                edit = query.message
+            message = query.message
+            # Telegram dates a message too old to edit 0: it is no longer accessible. A summary
+            # stays for the practitioner to read again: what follows goes below it.
+            if isinstance(message, Message) and message.is_accessible and not _summary(message):
+                edit = message
         if not outcome.repeated:
             note = _(notice) if notice else None
             await show(context.bot, chat_of(update), outcome, edit=edit, notice=note)
@@ -112,6 +121,17 @@ async def reply(
             except BadRequest as error:  # "not modified" above all: the chat shows it already
                 log.debug("repeat of a press in chat %s left as it is: %s", edit.chat_id, error)
     return outcome
+
+
+def _summary(message: Message) -> bool:
+    """Whether ``message`` shows a finished assessment's summary (it offers its report)."""
+    markup = message.reply_markup
+    rows = markup.inline_keyboard if markup is not None else ()
+    return any(
+        presses.decode_as(presses.ReportPress, button.callback_data) is not None
+        for row in rows
+        for button in row
+    )
 
 
 def applying(event: events.Event, expected: Expected | None = None) -> Work:
@@ -170,6 +190,14 @@ async def stale_press(update: Update, context: BotContext) -> None:
         await reply(update, context, current_view, MOVED_ON)
 
 
+async def in_a_group(update: Update, context: BotContext) -> None:
+    """Point a command sent in a group to the private chat SI Check works in; nothing about the
+    group or its members is recorded."""
+    with use_language(client_language(update, context)):
+        link = escape(f"https://t.me/{context.bot.username}")
+        await send(context.bot, chat_of(update), _(PRIVATE_ONLY, link=link))
+
+
 def sending(text: str, markup: InlineKeyboardMarkup | None = None) -> Handler:
     """A handler that sends the translated ``text`` once, whatever the step."""
 
@@ -200,7 +228,12 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     log.error("update %s in chat %s failed: %s", update.update_id, chat_id, name, exc_info=error)
     user = update.effective_user
-    with use_language(negotiate(user.language_code if user else None)):
+    default = SOURCE_LANGUAGE
+    if isinstance(services, Services):
+        default = services.settings.default_locale
+    # The database may be what failed: the language is the one first contact gets.
+    language = negotiate(user.language_code if user else None, default)
+    with use_language(language):
         if update.callback_query is not None:
             try:
                 await answer_press(update.callback_query, _(FAILED)[:200])
@@ -255,9 +288,16 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
         "team": teams.team_command,
     }
     private = filters.ChatType.PRIVATE
+    feedback_replies = mentoring.FeedbackReplies()
+    # A command handler also takes edited messages unless told otherwise: an edit is never
+    # applied, so an old message edited into /cancel or /delete must run nothing.
+    sent = filters.UpdateType.MESSAGE & private
     application.add_handlers(
         [
-            *(CommandHandler(name, handle, private) for name, handle in commands.items()),
+            *(CommandHandler(name, handle, sent) for name, handle in commands.items()),
+            CommandHandler(
+                list(commands), in_a_group, filters.UpdateType.MESSAGE & filters.ChatType.GROUPS
+            ),
             on_press(StepPress, step_press),
             on_press(presses.ReportPress, summary.send_report),
             on_press(presses.OpenPress, summary.open_summary),
@@ -272,15 +312,22 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             on_press(presses.TeamJoinPress, teams.join_press),
             on_press(presses.TeamInvitePress, teams.invite_press),
             CallbackQueryHandler(stale_press),
+            # A mentor's reply to a feedback prompt is replaced by a new one: so by its edit.
+            MessageHandler(
+                filters.UpdateType.EDITED_MESSAGE & filters.TEXT & private & feedback_replies,
+                mentoring.feedback_reply,
+            ),
             MessageHandler(
                 filters.UpdateType.EDITED & private, replying(current_view, EDITS_IGNORED)
             ),
             MessageHandler(filters.COMMAND & private, replying(current_view, UNKNOWN_COMMAND)),
-            MessageHandler(
-                filters.TEXT & private & mentoring.FeedbackReplies(), mentoring.feedback_reply
-            ),
+            MessageHandler(filters.TEXT & private & feedback_replies, mentoring.feedback_reply),
             MessageHandler(filters.TEXT & private, text),
-            MessageHandler(private, replying(current_view, NOT_READABLE)),
+            # A pinned message or a new auto-delete timer is a note of the chat's, not
+            # something the user sent: it gets no reply.
+            MessageHandler(
+                private & ~filters.StatusUpdate.ALL, replying(current_view, NOT_READABLE)
+            ),
         ]
     )
     application.add_error_handler(on_error)

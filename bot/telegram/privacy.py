@@ -116,18 +116,24 @@ async def delete_answer(update: Update, context: BotContext, press: ErasePress) 
     query = update.callback_query
     assert query is not None
 
-    def work(connection: Connection, who: Who) -> Erased | None:
-        # Someone else's question, or one asked before an earlier erasure, erases nothing.
-        if not press.erase or not press.names(asked(connection, who)):
+    def work(connection: Connection, who: Who) -> Erased | str | None:
+        """What was erased, else why nothing was (``None`` when keeping was chosen)."""
+        if not press.erase:
             return None
-        return erase(connection, who.platform, who.external_id)
+        found = asked(connection, who)
+        if found is None:  # erased already: a double tap says so, not that it failed
+            return NOTHING
+        # Someone else's question, or one asked before an earlier erasure, erases nothing.
+        return (
+            erase(connection, who.platform, who.external_id) if press.names(found) else NOT_ERASED
+        )
 
     claimed = await once(update, context, work)
     erased = claimed.result
-    refused = claimed.fresh and erased is None and press.erase
+    refused = erased if claimed.fresh and isinstance(erased, str) else None
     with use_language(claimed.language):
-        await answer_press(query, _(NOT_ERASED) if refused else None)
-        if erased is not None:
+        await answer_press(query, _(refused) if refused else None)
+        if isinstance(erased, Erased):
             text = erased_text(erased.assessments, erased.answers, erased.log_entries)
             await send(context.bot, chat_of(update), text)
         elif claimed.fresh and not press.erase:
