@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.telegram.application import COMMANDS
 from bot.telegram.context import FAILED
 from bot.telegram.handlers import PRIVATE_ONLY
-from dialogs.i18n import _, use_language
+from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.views import NOTHING
 from storage.dialogue import MOVED_ON
 from storage.models import Assessment, MentorFeedback, Respondent
@@ -197,3 +197,11 @@ async def test_an_edited_practice_name_is_told_how_to_change_it(
     await bot.press(ANA, "Latvi")
     with database.sessions() as session:
         assert session.scalar(select(Assessment.practice_name)) == "Soup kitchen"
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+async def test_help_names_every_command_of_the_menu(bot: Harness, language: str) -> None:
+    await bot.say(ANA, "/help", language=language)
+    shown = bot.text(ANA)
+    for name, _description in COMMANDS:
+        assert f"/{name}" in shown, (language, name)

@@ -62,7 +62,8 @@ HELP = N_(
     "to the current criterion. Your answers are saved as you go.\n\n"
     "/start: continue or begin an assessment\n/new: a fresh assessment\n"
     "/resume: show where you are\n/back: the previous question\n/history: your finished "
-    "assessments and their reports\n/language: change the language\n/cancel: cancel this "
+    "assessments and their reports\n/team: assess the practice with your team\n"
+    "/language: change the language\n/cancel: cancel this "
     "assessment\n/privacy: what is recorded and why\n/mydata: a copy of your data\n"
     "/delete: erase your data\n/help: this help"
 )
