@@ -7,10 +7,9 @@ from sqlalchemy import select
 
 from bot.telegram.application import COMMANDS
 from bot.telegram.context import FAILED
-from bot.telegram.handlers import PRIVATE_ONLY
+from bot.telegram.handlers import PRIVATE_ONLY, SUMMARY_MOVED_ON
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.views import NOTHING
-from storage.dialogue import MOVED_ON
 from storage.models import Assessment, MentorFeedback, Respondent
 from storage.store import Database, connect
 from tests.fake_bot_api import message_update
@@ -67,14 +66,28 @@ async def test_a_new_assessment_leaves_the_summary_in_the_chat(bot: Harness) -> 
     assert "What is the name of the practice" in bot.text(ANA)
     # The summary is what a practitioner scrolls back to; the next assessment goes below it.
     assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
+    sent = len(bot.api.chat(ANA))
+    await bot.press(ANA, "New assessment", message=summary)  # a double tap
     await bot.say(ANA, "Night shelter")
-    # A later tap on the old summary shows where the practitioner is, below it too.
-    await bot.press(ANA, "New assessment", message=summary)
-    assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
-    assert "moved on" in bot.text(ANA)
+    await bot.press(ANA, "New assessment", message=summary)  # later, from the old summary
+    # Neither tap repeats the step the chat ends with, nor touches the summary.
+    assert len(bot.api.chat(ANA)) == sent + 1
     assert "In which country" in bot.text(ANA)
-    toast = bot.api.calls_to("answerCallbackQuery")[-1].params["text"]
-    assert toast == MOVED_ON
+    assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
+    toasts = [call.params.get("text") for call in bot.api.calls_to("answerCallbackQuery")]
+    assert toasts[-2:] == [SUMMARY_MOVED_ON, SUMMARY_MOVED_ON]
+
+
+async def test_a_tap_on_a_summary_after_erasure_begins_anew_below_it(bot: Harness) -> None:
+    await through_profile(bot)
+    await answer_all(bot)
+    await bot.press(ANA, "✅")
+    summary = bot.summary(ANA)
+    await bot.say(ANA, "/delete")
+    await bot.press(ANA, "🗑")
+    await bot.press(ANA, "New assessment", message=summary)
+    assert "Do you agree that your answers are recorded?" in bot.text(ANA)
+    assert bot.api.messages[(ANA, summary["message_id"])]["text"] == summary["text"]
 
 
 async def test_a_failure_is_told_in_the_language_the_bot_speaks_to_that_user(

@@ -35,7 +35,7 @@ from bot.telegram.context import (
     who_sent,
 )
 from bot.telegram.replies import answer_press, buttons, keyboard, send, show
-from dialogs import events
+from dialogs import events, machine
 from dialogs.content import Content
 from dialogs.i18n import N_, SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, _, negotiate, use_language
 from dialogs.views import CHOOSE_LANGUAGE, language_name
@@ -73,6 +73,9 @@ EDITS_IGNORED = N_(
     "Edited messages are not applied: to change what you sent, go /back to that question and "
     "send it again."
 )
+SUMMARY_MOVED_ON = N_("You have moved on from this summary: where you are now is further down.")
+FIRST = frozenset({machine.LANGUAGE, machine.CONSENT})
+"""Steps never shown below a summary: after /delete a tap on one begins anew there."""
 PRIVATE_ONLY = N_("SI Check works in a private chat, where your answers stay yours: %(link)s")
 
 
@@ -105,13 +108,23 @@ async def reply(
     edit = None
     with use_language(outcome.language):
         if query is not None:
+            message = query.message
+            on_summary = isinstance(message, Message) and _summary(message)
             # A refused press gets its reason as a toast too, where the user's eyes are.
             toast = notice or outcome.problem
+            # A summary stays for the practitioner to read again, so what follows goes below
+            # it; a stale tap on it (a double tap) adds nothing, as the step it moved on to is
+            # already the chat's latest message.
+            stale_summary = (
+                on_summary and outcome.problem == MOVED_ON and outcome.state not in FIRST
+            )
+            if stale_summary:
+                toast = SUMMARY_MOVED_ON
             await answer_press(query, _(toast)[:200] if toast else None)
-            message = query.message
-            # Telegram dates a message too old to edit 0: it is no longer accessible. A summary
-            # stays for the practitioner to read again: what follows goes below it.
-            if isinstance(message, Message) and message.is_accessible and not _summary(message):
+            if stale_summary:
+                return outcome
+            # Telegram dates a message too old to edit 0: it is no longer accessible.
+            if isinstance(message, Message) and message.is_accessible and not on_summary:
                 edit = message
         if not outcome.repeated:
             note = _(notice) if notice else None
