@@ -396,10 +396,12 @@ def close(connection: Connection, who: Who, team_id: int) -> Done | Refused:
     team = connection.execute(
         select(Team.owner_id, Team.closed_at).where(Team.id == team_id)
     ).first()
-    if respondent is None or team is None or not _own_in(connection, respondent.id, team_id):
+    if respondent is None or team is None:
         return Refused(NOT_A_MEMBER, language)
+    # The owner's own assessment of the team may be gone (purged unfinished): it stays theirs.
     if team.owner_id != respondent.id:
-        return Refused(ONLY_OWNER, language)
+        member = _own_in(connection, respondent.id, team_id)
+        return Refused(ONLY_OWNER if member else NOT_A_MEMBER, language)
     if team.closed_at is not None:
         return Done(ALREADY_CLOSED, language)
     connection.execute(update(Team).where(Team.id == team_id).values(closed_at=utcnow()))

@@ -42,7 +42,7 @@ from storage.dialogue import Who
 from storage.models import Assessment, Team
 from storage.privacy import erase, my_data, purge
 from storage.store import Database
-from storage.teams import Refused, code_of, invite, join, payload, summary
+from storage.teams import Done, Refused, close, code_of, invite, join, payload, summary
 from tests.fake_bot_api import buttons, callback_update
 from tests.telegram_harness import Harness
 
@@ -564,3 +564,27 @@ async def test_mydata_shows_a_team_owned_after_the_owners_own_assessment_of_it_w
     assert [one["team"] for one in data["assessments"]] == [None]
     [team] = data["teams_owned"]
     assert (team["practice"], team["closed_at"]) == (PRACTICE, None)
+
+
+async def test_an_owner_whose_own_assessment_of_the_team_was_purged_can_still_close_it(
+    database: Database, content: Content
+) -> None:
+    owner, stranger = Who("console", "o", "en"), Who("console", "s", "en")
+    await _console(database, content, "o", PROFILE)
+    team = ok(await database.store.run(lambda c: invite(c, owner)))
+    await _console(database, content, "o", ["/cancel"])
+    await _console(database, content, "o", [])  # a fresh assessment keeps the owner
+    await _console(database, content, "s", [])
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    with database.sessions() as session, session.begin():
+        session.execute(
+            update(Assessment).where(Assessment.status == "cancelled").values(updated_at=long_ago)
+        )
+    assert (await database.store.run(lambda c: purge(c, timedelta(days=365)))).assessments == 1
+    # Anyone else is still refused; the owner's button from the team view closes it.
+    refused = await database.store.run(lambda c: close(c, stranger, team.team_id))
+    assert getattr(refused, "reason", None) == NOT_A_MEMBER
+    done = await database.store.run(lambda c: close(c, owner, team.team_id))
+    assert isinstance(done, Done), done
+    with database.sessions() as session:
+        assert session.scalar(select(Team.closed_at).where(Team.id == team.team_id)) is not None
