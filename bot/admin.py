@@ -12,7 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import mentoring
 from bot.arguments import add_database_url, console_user, languages, number, user_id
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from storage.stats import GroupStats
     from storage.store import Database
 
+T = TypeVar("T")
 PLATFORM = "telegram"
 Handler = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int]]
 
@@ -145,6 +146,30 @@ def _stats_arguments(parser: argparse.ArgumentParser) -> None:
     _filter_arguments(parser)
 
 
+def _writable(path: Path) -> None:
+    """Refuse, before anything is read, a file that cannot be made where it is asked for."""
+    from bot.runtime import StartupError
+
+    if path.is_dir():
+        raise StartupError(f"cannot write {path}: it is a directory")
+    if not path.parent.is_dir():
+        raise StartupError(f"cannot write {path}: there is no directory {path.parent}")
+
+
+async def _write(path: Path, write: Callable[[], T]) -> T:
+    """Run ``write`` (which writes ``path``) off the event loop; a failure is one line."""
+    from xlsxwriter.exceptions import XlsxFileError
+
+    from bot.runtime import StartupError
+
+    try:
+        return await asyncio.to_thread(write)
+    except (OSError, XlsxFileError) as error:
+        # XlsxWriter wraps the OSError of the file it could not create.
+        reason = getattr(error, "strerror", None) or getattr(error.args[0], "strerror", error)
+        raise StartupError(f"cannot write {path}: {reason}") from None
+
+
 @asynccontextmanager
 async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator[Database]:
     from bot.runtime import open_database
@@ -238,6 +263,9 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.stats_text import stats_plain
 
     content = load_checked_content()
+    for path in (args.chart, args.map):
+        if path is not None:
+            _writable(path)
     try:
         asked = figures(content, settings.stats_min_group, args.cohort, args.country, args.lang)
     except UnknownCountryError as error:
@@ -250,7 +278,7 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
         if png is None:
             print("no chart: every group is too small to show", file=sys.stderr)
             return 1
-        await asyncio.to_thread(args.chart.write_bytes, png)
+        await _write(args.chart, lambda: args.chart.write_bytes(png))
     if args.map is not None:
         return await _write_map(args.map, groups, content, args.lang)
     return 0
@@ -270,7 +298,7 @@ async def _write_map(path: Path, groups: list[GroupStats], content: Content, lan
         with use_language(language):
             print(no_map_line(groups[0].threshold), file=sys.stderr)
         return 1
-    await asyncio.to_thread(path.write_bytes, drawn)
+    await _write(path, lambda: path.write_bytes(drawn))
     return 0
 
 
@@ -293,14 +321,16 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
         raise StartupError(str(error)) from None
     except ExportRequestError as error:
         raise StartupError(f"export option {error}") from None
+    path = args.out or Path(request.filename)
+    _writable(path)
     key = settings.sicheck_pseudonym_key
     secret = key.get_secret_value() if key else ""
     # Opening the database also checks that its schema is current before reading from it.
     async with _opened(args, settings) as database:
         await require_pseudonym_key(database, secret)
-    path = args.out or Path(request.filename)
     url = args.database_url or settings.database_url
-    rows = await asyncio.to_thread(run_export, url, load_checked_content(), request, path, secret)
+    content = load_checked_content()
+    rows = await _write(path, lambda: run_export(url, content, request, path, secret))
     print(f"{rows} rows written to {path}", file=sys.stderr)
     return 0
 

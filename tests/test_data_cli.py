@@ -1,0 +1,43 @@
+"""``sicheck export`` and ``stats`` facing a file they cannot write: one line, never a
+traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+
+KEY = "one key for good, long enough"
+
+
+@pytest.mark.parametrize("kind", ["csv", "excel", "jsonl", "xlsx"])
+@pytest.mark.parametrize("where", ["missing/export", "."])
+def test_an_export_to_a_place_it_cannot_write_is_one_clear_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    where: str,
+) -> None:
+    monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", KEY)
+    url = ["--database-url", f"sqlite:///{tmp_path}/x.db"]
+    out = tmp_path / where  # a directory that does not exist, or a directory itself
+    assert cli.main(["export", "--format", kind, "--out", str(out), *url]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"sicheck: cannot write {out}: ")
+    assert error.count("\n") == 1
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("option", ["--chart", "--map"])
+def test_stats_to_a_directory_that_does_not_exist_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    out = tmp_path / "missing" / "figures.png"
+    url = ["--database-url", f"sqlite:///{tmp_path}/x.db"]
+    assert cli.main(["stats", option, str(out), *url]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"sicheck: cannot write {out}: ")
+    assert error.count("\n") == 1
