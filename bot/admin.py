@@ -181,6 +181,17 @@ async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator
         await database.close()
 
 
+async def _require_cohort(database: Database, code: str | None) -> None:
+    """Refuse a cohort code that names no cohort: its figures would look merely too few."""
+    from bot.runtime import StartupError
+    from storage.coordination import cohort_id
+
+    if code is not None and await database.store.run(lambda c: cohort_id(c, code)) is None:
+        raise StartupError(
+            f"no cohort has the code {code!r}: `sicheck cohort list` shows the codes"
+        )
+
+
 async def _erase(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import REPORTS_DIR, erase_with_files
     from storage.privacy import erase
@@ -271,6 +282,7 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
     except UnknownCountryError as error:
         raise StartupError(str(error)) from None
     async with _opened(args, settings) as database:
+        await _require_cohort(database, args.cohort)
         groups = await database.store.run(asked)
     print(stats_plain(groups, content, args.lang))
     if args.chart is not None:
@@ -328,6 +340,7 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     # Opening the database also checks that its schema is current before reading from it.
     async with _opened(args, settings) as database:
         await require_pseudonym_key(database, secret)
+        await _require_cohort(database, request.filter.cohort)
     url = args.database_url or settings.database_url
     content = load_checked_content()
     rows = await _write(path, lambda: run_export(url, content, request, path, secret))

@@ -41,3 +41,26 @@ def test_stats_to_a_directory_that_does_not_exist_is_one_clear_line(
     error = capsys.readouterr().err
     assert error.startswith(f"sicheck: cannot write {out}: ")
     assert error.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["stats", "export"])
+def test_a_cohort_code_that_names_no_cohort_is_refused_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", KEY)
+    monkeypatch.chdir(tmp_path)
+    url = ["--database-url", f"sqlite:///{tmp_path}/x.db"]
+    assert cli.main(["cohort", "new", "Riga 2026", *url]) == 0
+    capsys.readouterr()
+    # A typo (or the cohort's name instead of its code) is not a cohort too small to show,
+    # nor an empty export.
+    assert cli.main([command, "--cohort", "Riga 2026", *url]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "sicheck: no cohort has the code 'Riga 2026': `sicheck cohort list` shows the codes\n"
+    )
+    assert captured.out == ""
+    assert list(tmp_path.glob("sicheck-*")) == []
