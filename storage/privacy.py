@@ -247,7 +247,8 @@ def purge(connection: Connection, retention: timedelta, now: datetime | None = N
     the ids of updates applied more than ``UPDATES_KEPT`` ago.
 
     An assessment is unfinished when it is active, cancelled or declined; a respondent goes
-    once they have no assessment left and have not been seen within the period.
+    once they have no assessment left and have not been seen within the period, unless they
+    own a team that members' assessments are in: then only their identity goes.
     """
     moment = now or utcnow()
     connection.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < moment - UPDATES_KEPT))
@@ -260,9 +261,15 @@ def purge(connection: Connection, retention: timedelta, now: datetime | None = N
     )
     chosen = [row.id for row in connection.execute(stale.with_for_update(skip_locked=True))]
     assessments, answers, log_entries = _delete(connection, chosen)
+    # An owner's row holds their team, which members' assessments still belong to: such an
+    # owner is only retired below, as the team goes with their row.
+    others_team = exists().where(
+        Team.owner_id == Respondent.id, exists().where(Assessment.team_id == Team.id)
+    )
     idle = and_(
         Respondent.created_at < cutoff,
         ~exists().where(Assessment.respondent_id == Respondent.id),
+        ~others_team,
     )
     respondents = connection.execute(delete(Respondent).where(idle)).rowcount
     # Who answered long ago keeps their finished answers in the figures, but not their

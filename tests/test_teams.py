@@ -39,7 +39,7 @@ from dialogs.team import (
     team_summary,
 )
 from storage.dialogue import Who
-from storage.models import Assessment, Team
+from storage.models import Assessment, Respondent, Team
 from storage.privacy import erase, my_data, purge
 from storage.store import Database
 from storage.teams import Done, Refused, close, code_of, invite, join, payload, summary
@@ -588,3 +588,29 @@ async def test_an_owner_whose_own_assessment_of_the_team_was_purged_can_still_cl
     assert isinstance(done, Done), done
     with database.sessions() as session:
         assert session.scalar(select(Team.closed_at).where(Team.id == team.team_id)) is not None
+
+
+async def test_the_purge_of_an_idle_owner_leaves_the_members_their_team(
+    database: Database, content: Content
+) -> None:
+    owner, member = Who("console", "o", "en"), Who("console", "m", "en")
+    await _console(database, content, "o", PROFILE)  # the owner never finishes
+    status = ok(await database.store.run(lambda c: invite(c, owner)))
+    await _console(database, content, "m", [f"/join {status.code}", "1", *console_answers(801)])
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    with database.sessions() as session, session.begin():
+        session.execute(update(Respondent).values(created_at=long_ago))
+        session.execute(
+            update(Assessment).where(Assessment.status == "active").values(updated_at=long_ago)
+        )
+    erased = await database.store.run(lambda c: purge(c, timedelta(days=365)))
+    assert erased.assessments == 1
+    # The member's finished part of the team, and the team, stay; the owner's identity goes.
+    found = ok(await database.store.run(lambda c: summary(c, content, member, status.team_id)))
+    assert found.finished == 1
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Team)) == 1
+        assert session.scalars(select(Respondent.platform).order_by(Respondent.id)).all() == [
+            "retired",
+            "console",
+        ]
