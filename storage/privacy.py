@@ -100,12 +100,7 @@ def erase(connection: Connection, platform: str, external_id: str) -> Erased:
     feedback written in it and the shares it held; either may exist without the other."""
     who = Who(platform, external_id)
     found = find_respondent(connection, who)
-    mentor = coordinator_since(connection, who)
-    if mentor is not None:
-        # The schema would keep the feedback without its author (SET NULL): it is theirs.
-        written = MentorFeedback.coordinator_id == mentor[0]
-        connection.execute(delete(MentorFeedback).where(written))
-    coordinators = int(remove_coordinator(connection, platform, external_id))
+    coordinators = int(remove_coordinator(connection, platform, external_id))  # and feedback
     if coordinators or found is not None:
         reclaim(connection, ERASED_TABLES)
     if found is None:
