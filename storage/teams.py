@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from dialogs import engine, machine
@@ -265,14 +265,18 @@ def join(
 def _start_member(
     connection: Connection, content: Content, respondent: RespondentRow, team: Any
 ) -> None:
-    """Start the member's own assessment of the team's practice, its profile the owner's."""
+    """Start the member's own assessment of the team's practice, its profile the owner's (or,
+    once the purge took the owner's, a member's copy of it)."""
     version = team["checklist_version"]
     checklist = content.checklist(version)
     owners = (
         connection.execute(
             select(*(getattr(Assessment, name) for name in _PROFILE))
-            .where(Assessment.team_id == team["id"], Assessment.respondent_id == team["owner_id"])
-            .order_by(Assessment.id.desc())
+            .where(Assessment.team_id == team["id"])
+            .order_by(
+                case((Assessment.respondent_id == team["owner_id"], 0), else_=1),
+                Assessment.id.desc(),
+            )
             .limit(1)
         )
         .mappings()

@@ -614,3 +614,30 @@ async def test_the_purge_of_an_idle_owner_leaves_the_members_their_team(
             "retired",
             "console",
         ]
+
+
+async def test_a_member_joining_after_the_owners_assessment_went_gets_the_teams_profile(
+    database: Database, content: Content
+) -> None:
+    owner = Who("console", "o", "en")
+    await _console(database, content, "o", PROFILE)
+    status = ok(await database.store.run(lambda c: invite(c, owner)))
+    await _console(database, content, "m", [f"/join {status.code}", "1"])
+    await _console(database, content, "o", ["/cancel"])
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    with database.sessions() as session, session.begin():
+        session.execute(
+            update(Assessment)
+            .where(Assessment.team_id == status.team_id, Assessment.status == "cancelled")
+            .values(updated_at=long_ago)
+        )
+    assert (await database.store.run(lambda c: purge(c, timedelta(days=365)))).assessments == 1
+    await _console(database, content, "late", [f"/join {status.code}", "1"])
+    with database.sessions() as session:
+        profiles = session.execute(
+            select(Assessment.practice_name, Assessment.country, Assessment.organisation)
+            .where(Assessment.team_id == status.team_id)
+            .order_by(Assessment.id)
+        ).all()
+    # Counted in the team's country, not under "another country" for want of one.
+    assert [tuple(row) for row in profiles] == [(PRACTICE, "LV", "Red Cross")] * 2
