@@ -64,3 +64,19 @@ def test_a_cohort_code_that_names_no_cohort_is_refused_in_one_line(
     )
     assert captured.out == ""
     assert list(tmp_path.glob("sicheck-*")) == []
+
+
+def test_an_export_ending_before_it_begins_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", KEY)
+    monkeypatch.chdir(tmp_path)
+    url = ["--database-url", f"sqlite:///{tmp_path}/x.db"]
+    dates = ["--since", "2026-05-01", "--until", "2026-04-01"]
+    assert cli.main(["export", *dates, *url]) == 2
+    assert capsys.readouterr().err == (
+        "sicheck: export option until: a day no earlier than since (2026-05-01)\n"
+    )
+    assert list(tmp_path.glob("sicheck-*")) == []
+    # One day, given as both ends, is a day: not refused.
+    assert cli.main(["export", "--since", "2026-05-01", "--until", "2026-05-01", *url]) == 0
