@@ -80,3 +80,16 @@ def test_an_export_ending_before_it_begins_is_refused_in_one_line(
     assert list(tmp_path.glob("sicheck-*")) == []
     # One day, given as both ends, is a day: not refused.
     assert cli.main(["export", "--since", "2026-05-01", "--until", "2026-05-01", *url]) == 0
+
+
+@pytest.mark.parametrize("command", ["export", "purge", "stats"])
+def test_stopping_a_coordinators_command_speaks_of_no_console_answers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    async def interrupted(*_args: object) -> int:
+        raise KeyboardInterrupt
+
+    summary, declare, _work = cli.SUBCOMMANDS[command]
+    monkeypatch.setitem(cli.SUBCOMMANDS, command, (summary, declare, interrupted))
+    assert cli.main([command]) == 130
+    assert capsys.readouterr().err == "\nStopped.\n"
