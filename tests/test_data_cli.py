@@ -12,6 +12,13 @@ from bot import cli
 KEY = "one key for good, long enough"
 
 
+def made(folder: Path) -> list[str]:
+    """The options naming a database made in ``folder``."""
+    url = ["--database-url", f"sqlite:///{folder}/x.db"]
+    assert cli.main(["db", "upgrade", *url]) == 0
+    return url
+
+
 @pytest.mark.parametrize("kind", ["csv", "excel", "jsonl", "xlsx"])
 @pytest.mark.parametrize("where", ["missing/export", "."])
 def test_an_export_to_a_place_it_cannot_write_is_one_clear_line(
@@ -22,7 +29,7 @@ def test_an_export_to_a_place_it_cannot_write_is_one_clear_line(
     where: str,
 ) -> None:
     monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", KEY)
-    url = ["--database-url", f"sqlite:///{tmp_path}/x.db"]
+    url = made(tmp_path)
     out = tmp_path / where  # a directory that does not exist, or a directory itself
     assert cli.main(["export", "--format", kind, "--out", str(out), *url]) == 2
     error = capsys.readouterr().err
@@ -36,7 +43,7 @@ def test_stats_to_a_directory_that_does_not_exist_is_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
     out = tmp_path / "missing" / "figures.png"
-    url = ["--database-url", f"sqlite:///{tmp_path}/x.db"]
+    url = made(tmp_path)
     assert cli.main(["stats", option, str(out), *url]) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"sicheck: cannot write {out}: ")
@@ -71,7 +78,7 @@ def test_an_export_ending_before_it_begins_is_refused_in_one_line(
 ) -> None:
     monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", KEY)
     monkeypatch.chdir(tmp_path)
-    url = ["--database-url", f"sqlite:///{tmp_path}/x.db"]
+    url = made(tmp_path)
     dates = ["--since", "2026-05-01", "--until", "2026-04-01"]
     assert cli.main(["export", *dates, *url]) == 2
     assert capsys.readouterr().err == (
@@ -93,3 +100,42 @@ def test_stopping_a_coordinators_command_speaks_of_no_console_answers(
     monkeypatch.setitem(cli.SUBCOMMANDS, command, (summary, declare, interrupted))
     assert cli.main([command]) == 130
     assert capsys.readouterr().err == "\nStopped.\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stats"],
+        ["export"],
+        ["purge"],
+        ["erase", "--telegram-id", "5"],
+        ["cohort", "list"],
+        ["coordinator", "list"],
+        ["coordinator", "remove", "5"],
+    ],
+)
+def test_a_command_on_an_sqlite_file_that_is_not_there_makes_no_empty_database(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("SICHECK_PSEUDONYM_KEY", KEY)
+    monkeypatch.chdir(tmp_path)
+    typo = tmp_path / "sichek.db"  # a typo, or the default relative path in another directory
+    assert cli.main([*command, "--database-url", f"sqlite:///{typo}"]) == 2
+    assert capsys.readouterr().err == (
+        f"sicheck: no database at {typo}: check --database-url or DATABASE_URL\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_adding_a_coordinator_to_a_database_not_there_yet_says_it_made_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh = tmp_path / "data" / "sicheck.db"
+    url = ["--database-url", f"sqlite:///{fresh}"]
+    assert cli.main(["coordinator", "add", "5", *url]) == 0
+    assert capsys.readouterr().err == f"sicheck: a new database was made at {fresh}\n"
+    assert cli.main(["cohort", "new", "Riga", *url]) == 0
+    assert capsys.readouterr().err == ""
