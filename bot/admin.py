@@ -12,7 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import mentoring
 from bot.arguments import add_database_url, console_user, languages, number, user_id
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from storage.stats import GroupStats
     from storage.store import Database
 
+T = TypeVar("T")
 PLATFORM = "telegram"
 Handler = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int]]
 
@@ -145,15 +146,80 @@ def _stats_arguments(parser: argparse.ArgumentParser) -> None:
     _filter_arguments(parser)
 
 
+def _writable(path: Path) -> None:
+    """Refuse, before anything is read, a file that cannot be made where it is asked for."""
+    from bot.runtime import StartupError
+
+    if path.is_dir():
+        raise StartupError(f"cannot write {path}: it is a directory")
+    if not path.parent.is_dir():
+        raise StartupError(f"cannot write {path}: there is no directory {path.parent}")
+
+
+async def _write(path: Path, write: Callable[[], T]) -> T:
+    """Run ``write`` (which writes ``path``) off the event loop; a failure is one line."""
+    from xlsxwriter.exceptions import XlsxFileError
+
+    from bot.runtime import StartupError
+
+    try:
+        return await asyncio.to_thread(write)
+    except (OSError, XlsxFileError) as error:
+        # XlsxWriter wraps the OSError of the file it could not create.
+        reason = getattr(error, "strerror", None) or getattr(error.args[0], "strerror", error)
+        raise StartupError(f"cannot write {path}: {reason}") from None
+
+
+CREATING = {("coordinator", "add"), ("cohort", "new")}
+"""What may be the first thing done on a new installation: these make its database."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names, ``None`` for any other database (or a URL the opening
+    will refuse on its own)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database).expanduser().absolute()
+
+
 @asynccontextmanager
 async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator[Database]:
-    from bot.runtime import open_database
+    from bot.runtime import StartupError, open_database
 
-    database = await open_database(args.database_url or settings.database_url)
+    url = args.database_url or settings.database_url
+    # Opening SQLite makes the file: a mistyped path, or the default relative one in another
+    # directory, would be read as an empty database, or given a coordinator the bot never sees.
+    missing = _sqlite_file(url)
+    if missing is not None and missing.exists():
+        missing = None
+    if missing is not None and (args.command, getattr(args, "action", None)) not in CREATING:
+        raise StartupError(f"no database at {missing}: check --database-url or DATABASE_URL")
+    database = await open_database(url)
+    if missing is not None:
+        print(f"sicheck: a new database was made at {missing}", file=sys.stderr)
     try:
         yield database
     finally:
         await database.close()
+
+
+async def _require_cohort(database: Database, code: str | None) -> None:
+    """Refuse a cohort code that names no cohort: its figures would look merely too few."""
+    from bot.runtime import StartupError
+    from storage.coordination import cohort_id
+
+    if code is not None and await database.store.run(lambda c: cohort_id(c, code)) is None:
+        raise StartupError(
+            f"no cohort has the code {code!r}: `sicheck cohort list` shows the codes"
+        )
 
 
 async def _erase(args: argparse.Namespace, settings: Settings) -> int:
@@ -238,11 +304,15 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.stats_text import stats_plain
 
     content = load_checked_content()
+    for path in (args.chart, args.map):
+        if path is not None:
+            _writable(path)
     try:
         asked = figures(content, settings.stats_min_group, args.cohort, args.country, args.lang)
     except UnknownCountryError as error:
         raise StartupError(str(error)) from None
     async with _opened(args, settings) as database:
+        await _require_cohort(database, args.cohort)
         groups = await database.store.run(asked)
     print(stats_plain(groups, content, args.lang))
     if args.chart is not None:
@@ -250,7 +320,7 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
         if png is None:
             print("no chart: every group is too small to show", file=sys.stderr)
             return 1
-        await asyncio.to_thread(args.chart.write_bytes, png)
+        await _write(args.chart, lambda: args.chart.write_bytes(png))
     if args.map is not None:
         return await _write_map(args.map, groups, content, args.lang)
     return 0
@@ -270,7 +340,7 @@ async def _write_map(path: Path, groups: list[GroupStats], content: Content, lan
         with use_language(language):
             print(no_map_line(groups[0].threshold), file=sys.stderr)
         return 1
-    await asyncio.to_thread(path.write_bytes, drawn)
+    await _write(path, lambda: path.write_bytes(drawn))
     return 0
 
 
@@ -293,14 +363,17 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
         raise StartupError(str(error)) from None
     except ExportRequestError as error:
         raise StartupError(f"export option {error}") from None
+    path = args.out or Path(request.filename)
+    _writable(path)
     key = settings.sicheck_pseudonym_key
     secret = key.get_secret_value() if key else ""
     # Opening the database also checks that its schema is current before reading from it.
     async with _opened(args, settings) as database:
         await require_pseudonym_key(database, secret)
-    path = args.out or Path(request.filename)
+        await _require_cohort(database, request.filter.cohort)
     url = args.database_url or settings.database_url
-    rows = await asyncio.to_thread(run_export, url, load_checked_content(), request, path, secret)
+    content = load_checked_content()
+    rows = await _write(path, lambda: run_export(url, content, request, path, secret))
     print(f"{rows} rows written to {path}", file=sys.stderr)
     return 0
 

@@ -185,10 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sicheck: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "\nStopped. Your answers are saved: run `sicheck console` to continue.",
-            file=sys.stderr,
-        )
+        if args.command == "console":
+            print(
+                "\nStopped. Your answers are saved: run `sicheck console` to continue.",
+                file=sys.stderr,
+            )
+        else:
+            print("\nStopped.", file=sys.stderr)
         return 130
 
 

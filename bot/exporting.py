@@ -141,12 +141,15 @@ def parse_words(words: Sequence[str], language: str) -> ExportRequest:
     version = options.get("version")
     if version is not None and not is_number(version):
         raise ExportRequestError("version: a number")
-    until = _day(options, "until")
+    since, until = _day(options, "since"), _day(options, "until")
+    if since is not None and until is not None and until < since:
+        # Otherwise an empty export, as if nothing had been answered then.
+        raise ExportRequestError(f"until: a day no earlier than since ({options['since']})")
     return ExportRequest(
         kind,
         shape,
         ExportFilter(
-            since=_day(options, "since"),
+            since=since,
             # "until=2026-03-31" means through that day: the filter's bound is exclusive.
             until=until + timedelta(days=1) if until else None,
             cohort=options.get("cohort"),

@@ -96,10 +96,13 @@ def criterion_line(criterion: CriterionStats, checklist: Checklist) -> str:
 
 
 def suppressed_line(group: GroupStats) -> str:
-    """What a group too small to show says instead of its figures."""
+    """What a group not shown says instead of its figures: the same whether it is small or
+    hidden so that a total cannot give a small one away, which would tell them apart."""
     return ngettext(
-        "Fewer than %(count)s respondent: not shown.",
-        "Fewer than %(count)s respondents: not shown.",
+        "Fewer than %(count)s respondent finished here, or showing this group would give a "
+        "smaller one away: not shown.",
+        "Fewer than %(count)s respondents finished here, or showing this group would give a "
+        "smaller one away: not shown.",
         group.threshold,
     )
 

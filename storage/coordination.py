@@ -18,7 +18,14 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import Assessment, Cohort, Coordinator, InstanceSecret, Respondent
+from storage.models import (
+    Assessment,
+    Cohort,
+    Coordinator,
+    InstanceSecret,
+    MentorFeedback,
+    Respondent,
+)
 
 COHORT_CODE_BYTES = 12
 """96 random bits: 16 URL-safe characters, unguessable and within a deep link's 64."""
@@ -112,7 +119,13 @@ def _record(
 
 
 def remove_coordinator(connection: Connection, platform: str, external_id: str) -> bool:
-    """Take the role away; ``False`` if they did not have it."""
+    """Take the role away with the feedback written in it; ``False`` if they did not have it.
+
+    The shares they held go with them (``ON DELETE CASCADE``), and so their feedback could
+    never be shown again: kept without its author, no ``/mydata`` or erasure would find it.
+    """
+    role = select(Coordinator.id).where(_is(platform, external_id)).scalar_subquery()
+    connection.execute(delete(MentorFeedback).where(MentorFeedback.coordinator_id == role))
     gone = connection.execute(delete(Coordinator).where(_is(platform, external_id)))
     return bool(gone.rowcount)
 

@@ -100,12 +100,7 @@ def erase(connection: Connection, platform: str, external_id: str) -> Erased:
     feedback written in it and the shares it held; either may exist without the other."""
     who = Who(platform, external_id)
     found = find_respondent(connection, who)
-    mentor = coordinator_since(connection, who)
-    if mentor is not None:
-        # The schema would keep the feedback without its author (SET NULL): it is theirs.
-        written = MentorFeedback.coordinator_id == mentor[0]
-        connection.execute(delete(MentorFeedback).where(written))
-    coordinators = int(remove_coordinator(connection, platform, external_id))
+    coordinators = int(remove_coordinator(connection, platform, external_id))  # and feedback
     if coordinators or found is not None:
         reclaim(connection, ERASED_TABLES)
     if found is None:
@@ -247,7 +242,8 @@ def purge(connection: Connection, retention: timedelta, now: datetime | None = N
     the ids of updates applied more than ``UPDATES_KEPT`` ago.
 
     An assessment is unfinished when it is active, cancelled or declined; a respondent goes
-    once they have no assessment left and have not been seen within the period.
+    once they have no assessment left and have not been seen within the period, unless they
+    own a team that members' assessments are in: then only their identity goes.
     """
     moment = now or utcnow()
     connection.execute(delete(ProcessedUpdate).where(ProcessedUpdate.at < moment - UPDATES_KEPT))
@@ -260,9 +256,15 @@ def purge(connection: Connection, retention: timedelta, now: datetime | None = N
     )
     chosen = [row.id for row in connection.execute(stale.with_for_update(skip_locked=True))]
     assessments, answers, log_entries = _delete(connection, chosen)
+    # An owner's row holds their team, which members' assessments still belong to: such an
+    # owner is only retired below, as the team goes with their row.
+    others_team = exists().where(
+        Team.owner_id == Respondent.id, exists().where(Assessment.team_id == Team.id)
+    )
     idle = and_(
         Respondent.created_at < cutoff,
         ~exists().where(Assessment.respondent_id == Respondent.id),
+        ~others_team,
     )
     respondents = connection.execute(delete(Respondent).where(idle)).rowcount
     # Who answered long ago keeps their finished answers in the figures, but not their

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from dialogs import engine, machine
@@ -265,14 +265,18 @@ def join(
 def _start_member(
     connection: Connection, content: Content, respondent: RespondentRow, team: Any
 ) -> None:
-    """Start the member's own assessment of the team's practice, its profile the owner's."""
+    """Start the member's own assessment of the team's practice, its profile the owner's (or,
+    once the purge took the owner's, a member's copy of it)."""
     version = team["checklist_version"]
     checklist = content.checklist(version)
     owners = (
         connection.execute(
             select(*(getattr(Assessment, name) for name in _PROFILE))
-            .where(Assessment.team_id == team["id"], Assessment.respondent_id == team["owner_id"])
-            .order_by(Assessment.id.desc())
+            .where(Assessment.team_id == team["id"])
+            .order_by(
+                case((Assessment.respondent_id == team["owner_id"], 0), else_=1),
+                Assessment.id.desc(),
+            )
             .limit(1)
         )
         .mappings()
@@ -396,10 +400,12 @@ def close(connection: Connection, who: Who, team_id: int) -> Done | Refused:
     team = connection.execute(
         select(Team.owner_id, Team.closed_at).where(Team.id == team_id)
     ).first()
-    if respondent is None or team is None or not _own_in(connection, respondent.id, team_id):
+    if respondent is None or team is None:
         return Refused(NOT_A_MEMBER, language)
+    # The owner's own assessment of the team may be gone (purged unfinished): it stays theirs.
     if team.owner_id != respondent.id:
-        return Refused(ONLY_OWNER, language)
+        member = _own_in(connection, respondent.id, team_id)
+        return Refused(ONLY_OWNER if member else NOT_A_MEMBER, language)
     if team.closed_at is not None:
         return Done(ALREADY_CLOSED, language)
     connection.execute(update(Team).where(Team.id == team_id).values(closed_at=utcnow()))

@@ -649,3 +649,20 @@ async def test_a_long_list_of_mentees_stays_within_one_message(
         buttons(listing)
     )  # practice, organisation, cohort
     assert 0 < len(buttons(listing)) < mentoring.LISTED_MAX
+
+
+def test_a_removed_coordinators_feedback_goes_with_the_role(
+    database: Database, database_url: str, content: Content, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = database.store.run_now(lambda c: _prepared(c, content))
+    ana = ids["Ana's"]
+    assert database.store.run_now(
+        lambda c: mentoring.leave_feedback(c, content, ids["mentor"], ana, "C03", "Good")
+    )
+    url = ["--database-url", database_url]
+    assert cli.main(["coordinator", "remove", str(MENTOR), *url]) == 0
+    # Nothing could show the feedback again, nor find it for its writer's /mydata or erasure:
+    # kept without its author, it would be nobody's to erase.
+    with database.sessions() as session:
+        assert session.scalars(select(MentorFeedback.text)).all() == []
+    assert database.store.run_now(lambda c: my_data(c, Who("telegram", str(MENTOR)))) is None

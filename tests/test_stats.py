@@ -321,8 +321,10 @@ async def test_the_text_is_translated_and_escaped(
     hiding = stats_text(await figures(database, content), content, "lv")
     with use_language("lv"):
         fewer = ngettext(
-            "Fewer than %(count)s respondent: not shown.",
-            "Fewer than %(count)s respondents: not shown.",
+            "Fewer than %(count)s respondent finished here, or showing this group would give a "
+            "smaller one away: not shown.",
+            "Fewer than %(count)s respondents finished here, or showing this group would give a "
+            "smaller one away: not shown.",
             SUPPRESS_BELOW,
         )
     assert fewer in plain(hiding)
@@ -538,8 +540,10 @@ FORM = {
 }
 COORDINATOR_PLURALS = (
     (
-        "Fewer than %(count)s respondent: not shown.",
-        "Fewer than %(count)s respondents: not shown.",
+        "Fewer than %(count)s respondent finished here, or showing this group would give a "
+        "smaller one away: not shown.",
+        "Fewer than %(count)s respondents finished here, or showing this group would give a "
+        "smaller one away: not shown.",
     ),
     (
         "Group not shown here: %(count)s. The export lists them all.",
@@ -583,3 +587,25 @@ def test_every_count_in_the_coordinators_texts_takes_its_plural_form(language: s
         closing = [more_line(count) for count in COUNTS]
     assert len(set(lines)) == len(COUNTS)
     assert all(str(count) in line for count, line in zip(COUNTS, closing, strict=True))
+
+
+async def test_a_group_hidden_for_another_does_not_claim_to_be_small(
+    database: Database, content: Content, cohort: str
+) -> None:
+    threshold = finishers(in_cohort(PEOPLE))
+    _everything, riga, _spain = await figures(database, content, threshold=threshold)
+    assert riga.suppressed  # though as many finished in it as the threshold asks
+    for language in SUPPORTED_LANGUAGES:
+        with use_language(language):
+            small = ngettext(
+                "Fewer than %(count)s respondent: not shown.",
+                "Fewer than %(count)s respondents: not shown.",
+                threshold,
+            )
+        text = stats_plain([riga], content, language)
+        assert small not in text, language
+    with use_language("en"):
+        assert suppressed_line(riga) == (
+            f"Fewer than {threshold} respondents finished here, or showing this group would "
+            "give a smaller one away: not shown."
+        )

@@ -39,10 +39,10 @@ from dialogs.team import (
     team_summary,
 )
 from storage.dialogue import Who
-from storage.models import Assessment, Team
+from storage.models import Assessment, Respondent, Team
 from storage.privacy import erase, my_data, purge
 from storage.store import Database
-from storage.teams import Refused, code_of, invite, join, payload, summary
+from storage.teams import Done, Refused, close, code_of, invite, join, payload, summary
 from tests.fake_bot_api import buttons, callback_update
 from tests.telegram_harness import Harness
 
@@ -564,3 +564,80 @@ async def test_mydata_shows_a_team_owned_after_the_owners_own_assessment_of_it_w
     assert [one["team"] for one in data["assessments"]] == [None]
     [team] = data["teams_owned"]
     assert (team["practice"], team["closed_at"]) == (PRACTICE, None)
+
+
+async def test_an_owner_whose_own_assessment_of_the_team_was_purged_can_still_close_it(
+    database: Database, content: Content
+) -> None:
+    owner, stranger = Who("console", "o", "en"), Who("console", "s", "en")
+    await _console(database, content, "o", PROFILE)
+    team = ok(await database.store.run(lambda c: invite(c, owner)))
+    await _console(database, content, "o", ["/cancel"])
+    await _console(database, content, "o", [])  # a fresh assessment keeps the owner
+    await _console(database, content, "s", [])
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    with database.sessions() as session, session.begin():
+        session.execute(
+            update(Assessment).where(Assessment.status == "cancelled").values(updated_at=long_ago)
+        )
+    assert (await database.store.run(lambda c: purge(c, timedelta(days=365)))).assessments == 1
+    # Anyone else is still refused; the owner's button from the team view closes it.
+    refused = await database.store.run(lambda c: close(c, stranger, team.team_id))
+    assert getattr(refused, "reason", None) == NOT_A_MEMBER
+    done = await database.store.run(lambda c: close(c, owner, team.team_id))
+    assert isinstance(done, Done), done
+    with database.sessions() as session:
+        assert session.scalar(select(Team.closed_at).where(Team.id == team.team_id)) is not None
+
+
+async def test_the_purge_of_an_idle_owner_leaves_the_members_their_team(
+    database: Database, content: Content
+) -> None:
+    owner, member = Who("console", "o", "en"), Who("console", "m", "en")
+    await _console(database, content, "o", PROFILE)  # the owner never finishes
+    status = ok(await database.store.run(lambda c: invite(c, owner)))
+    await _console(database, content, "m", [f"/join {status.code}", "1", *console_answers(801)])
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    with database.sessions() as session, session.begin():
+        session.execute(update(Respondent).values(created_at=long_ago))
+        session.execute(
+            update(Assessment).where(Assessment.status == "active").values(updated_at=long_ago)
+        )
+    erased = await database.store.run(lambda c: purge(c, timedelta(days=365)))
+    assert erased.assessments == 1
+    # The member's finished part of the team, and the team, stay; the owner's identity goes.
+    found = ok(await database.store.run(lambda c: summary(c, content, member, status.team_id)))
+    assert found.finished == 1
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Team)) == 1
+        assert session.scalars(select(Respondent.platform).order_by(Respondent.id)).all() == [
+            "retired",
+            "console",
+        ]
+
+
+async def test_a_member_joining_after_the_owners_assessment_went_gets_the_teams_profile(
+    database: Database, content: Content
+) -> None:
+    owner = Who("console", "o", "en")
+    await _console(database, content, "o", PROFILE)
+    status = ok(await database.store.run(lambda c: invite(c, owner)))
+    await _console(database, content, "m", [f"/join {status.code}", "1"])
+    await _console(database, content, "o", ["/cancel"])
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    with database.sessions() as session, session.begin():
+        session.execute(
+            update(Assessment)
+            .where(Assessment.team_id == status.team_id, Assessment.status == "cancelled")
+            .values(updated_at=long_ago)
+        )
+    assert (await database.store.run(lambda c: purge(c, timedelta(days=365)))).assessments == 1
+    await _console(database, content, "late", [f"/join {status.code}", "1"])
+    with database.sessions() as session:
+        profiles = session.execute(
+            select(Assessment.practice_name, Assessment.country, Assessment.organisation)
+            .where(Assessment.team_id == status.team_id)
+            .order_by(Assessment.id)
+        ).all()
+    # Counted in the team's country, not under "another country" for want of one.
+    assert [tuple(row) for row in profiles] == [(PRACTICE, "LV", "Red Cross")] * 2
