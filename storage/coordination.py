@@ -44,8 +44,11 @@ class CompletionNotice:
     """Completed assessments in the cohort so far."""
 
 
-def completion_notices(connection: Connection, assessment_id: int) -> list[CompletionNotice]:
-    """The notices due for a completed assessment: to its cohort's coordinator, if they asked."""
+def completion_notices(
+    connection: Connection, assessment_id: int, configured: Collection[str] = ()
+) -> list[CompletionNotice]:
+    """The notices due for a completed assessment: to its cohort's coordinator, if they asked
+    and are one still (one recorded from the settings only while the settings name them)."""
     cohort = select(Assessment.cohort_id).where(Assessment.id == assessment_id).scalar_subquery()
     completed = (
         select(func.count())
@@ -61,7 +64,11 @@ def completion_notices(connection: Connection, assessment_id: int) -> list[Compl
             (Respondent.platform == Coordinator.platform)
             & (Respondent.external_id == Coordinator.external_id),
         )
-        .where(Cohort.id == cohort, Coordinator.notify_completed)
+        .where(
+            Cohort.id == cohort,
+            Coordinator.notify_completed,
+            ~Coordinator.from_settings | Coordinator.external_id.in_(configured),
+        )
     )
     return [CompletionNotice(*row) for row in rows]
 

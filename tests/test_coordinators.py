@@ -477,3 +477,18 @@ async def test_a_command_the_database_fails_after_its_claim_asks_to_try_again(
         assert list(session.scalars(select(Cohort.name))) == []
     await staffed.say(COORDINATOR, "/cohort new Riga")
     assert "Cohort <b>Riga</b> created" in staffed.text(COORDINATOR)
+
+
+async def test_a_coordinator_dropped_from_the_settings_gets_no_completion_notices(
+    database: Database, database_url: str
+) -> None:
+    async with running_bot(database_url, sicheck_coordinators=str(COORDINATOR)) as bot:
+        await bot.say(COORDINATOR, "/cohort new Rīga 2026")
+        link = re.search(r"\?start=([\w-]{16})", bot.text(COORDINATOR))
+        assert link is not None
+        await bot.say(COORDINATOR, "/notify on")
+    async with running_bot(database_url, sicheck_coordinators="9") as bot:
+        await finish(bot, PRACTITIONER, f"/start {link[1]}")
+        assert "Summary" in bot.summary(PRACTITIONER)["text"]
+        assert bot.api.chat(COORDINATOR) == []
+        assert bot.errors == []

@@ -152,7 +152,10 @@ async def notify_command(update: Update, context: BotContext, coordinator: int) 
 async def notify_completion(context: BotContext, assessment_id: int) -> None:
     """Tell the coordinators who asked for it that an assessment in their cohort finished."""
     store = context.services.database.store
-    notices = await store.run(lambda c: coordination.completion_notices(c, assessment_id))
+    configured = context.services.settings.coordinators
+    notices = await store.run(
+        lambda c: coordination.completion_notices(c, assessment_id, configured)
+    )
     default = context.services.settings.default_locale
     for notice in notices:
         with use_language(notice.language or default):
