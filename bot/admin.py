@@ -211,17 +211,6 @@ async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator
         await database.close()
 
 
-async def _require_cohort(database: Database, code: str | None) -> None:
-    """Refuse a cohort code that names no cohort: its figures would look merely too few."""
-    from bot.runtime import StartupError
-    from storage.coordination import cohort_id
-
-    if code is not None and await database.store.run(lambda c: cohort_id(c, code)) is None:
-        raise StartupError(
-            f"no cohort has the code {code!r}: `sicheck cohort list` shows the codes"
-        )
-
-
 async def _erase(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import REPORTS_DIR, erase_with_files
     from storage.privacy import erase
@@ -299,7 +288,7 @@ async def _cohort(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.documents import stats_png
-    from bot.exporting import UnknownCountryError, figures
+    from bot.exporting import ExplainedRequestError, figures
     from bot.runtime import StartupError, load_checked_content
     from bot.stats_text import stats_plain
 
@@ -309,11 +298,10 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
             _writable(path)
     try:
         asked = figures(content, settings.stats_min_group, args.cohort, args.country, args.lang)
-    except UnknownCountryError as error:
+        async with _opened(args, settings) as database:
+            groups = await database.store.run(asked)
+    except ExplainedRequestError as error:
         raise StartupError(str(error)) from None
-    async with _opened(args, settings) as database:
-        await _require_cohort(database, args.cohort)
-        groups = await database.store.run(asked)
     print(stats_plain(groups, content, args.lang))
     if args.chart is not None:
         png = await asyncio.to_thread(stats_png, groups, content, args.lang)
@@ -347,7 +335,13 @@ async def _write_map(path: Path, groups: list[GroupStats], content: Content, lan
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from bot.exporting import ExportRequestError, UnknownCountryError, parse_words, run_export
+    from bot.exporting import (
+        ExplainedRequestError,
+        ExportRequestError,
+        known_cohort,
+        parse_words,
+        run_export,
+    )
     from bot.runtime import StartupError, load_checked_content, require_pseudonym_key
 
     words = [args.kind, args.shape] + ["completed"] * args.completed + [args.names or ""]
@@ -359,7 +353,7 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
             parse_words([word for word in words if word], args.lang),
             include_identities=args.include_identities,
         )
-    except UnknownCountryError as error:
+    except ExplainedRequestError as error:
         raise StartupError(str(error)) from None
     except ExportRequestError as error:
         raise StartupError(f"export option {error}") from None
@@ -370,7 +364,10 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     # Opening the database also checks that its schema is current before reading from it.
     async with _opened(args, settings) as database:
         await require_pseudonym_key(database, secret)
-        await _require_cohort(database, request.filter.cohort)
+        try:
+            await database.store.run(known_cohort(request.filter.cohort, args.lang))
+        except ExplainedRequestError as error:
+            raise StartupError(str(error)) from None
     url = args.database_url or settings.database_url
     content = load_checked_content()
     rows = await _write(path, lambda: run_export(url, content, request, path, secret))

@@ -23,7 +23,7 @@ from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.report import country_name
 from dialogs.views import COUNTRIES
-from storage.coordination import derived_key
+from storage.coordination import cohort_id, derived_key
 from storage.exports import ExportFilter, Names, Shape, export, export_engine, export_xlsx
 from storage.stats import GroupStats, stats
 
@@ -38,8 +38,32 @@ class ExportRequestError(ValueError):
     """An export option that cannot be understood; the message names it."""
 
 
-class UnknownCountryError(ExportRequestError):
-    """A country that SI Check does not record; the message, translated, lists those it does."""
+class ExplainedRequestError(ExportRequestError):
+    """A request refused with a whole message, translated, to show as it is."""
+
+
+class UnknownCountryError(ExplainedRequestError):
+    """A country that SI Check does not record; the message lists those it does."""
+
+
+class UnknownCohortError(ExplainedRequestError):
+    """A cohort code that names no cohort, whose figures would look merely too few."""
+
+
+def known_cohort(code: str | None, language: str) -> Callable[[Connection], None]:
+    """The store's unit raising ``UnknownCohortError`` when ``code`` names no cohort."""
+
+    def check(connection: Connection) -> None:
+        if code is not None and cohort_id(connection, code) is None:
+            with use_language(language):
+                raise UnknownCohortError(
+                    _(
+                        "No cohort has the code %(code)s: the list of cohorts shows the codes.",
+                        code=code,
+                    )
+                )
+
+    return check
 
 
 def _folded(text: str) -> str:
@@ -77,9 +101,16 @@ def country_code(given: str, language: str) -> str:
 def figures(
     content: Content, threshold: int, cohort: str | None, country: str | None, language: str
 ) -> Callable[[Connection], list[GroupStats]]:
-    """The store's unit reading the figures asked for; ``UnknownCountryError`` before any read."""
+    """The store's unit reading the figures asked for; ``UnknownCountryError`` before any read,
+    ``UnknownCohortError`` from the unit."""
     code = country_code(country, language) if country else None
-    return lambda c: stats(c, content, cohort=cohort, country=code, threshold=threshold)
+    check = known_cohort(cohort, language)
+
+    def read(connection: Connection) -> list[GroupStats]:
+        check(connection)
+        return stats(connection, content, cohort=cohort, country=code, threshold=threshold)
+
+    return read
 
 
 @dataclass(frozen=True)

@@ -492,3 +492,16 @@ async def test_a_coordinator_dropped_from_the_settings_gets_no_completion_notice
         assert "Summary" in bot.summary(PRACTITIONER)["text"]
         assert bot.api.chat(COORDINATOR) == []
         assert bot.errors == []
+
+
+@pytest.mark.parametrize("command", ["/stats cohort=Riga", "/export csv cohort=Riga"])
+async def test_a_cohort_code_that_names_no_cohort_is_refused_on_telegram(
+    staffed: Harness, command: str
+) -> None:
+    await staffed.say(COORDINATOR, "/cohort new Riga")
+    sent = len(staffed.api.chat(COORDINATOR))
+    await staffed.say(COORDINATOR, command)
+    told = [message["text"] for message in staffed.api.chat(COORDINATOR)[sent:]]
+    assert told == ["No cohort has the code Riga: the list of cohorts shows the codes."]
+    assert staffed.api.calls_to("sendDocument") == []
+    assert staffed.api.calls_to("sendPhoto") == []

@@ -67,7 +67,7 @@ def test_a_cohort_code_that_names_no_cohort_is_refused_in_one_line(
     assert cli.main([command, "--cohort", "Riga 2026", *url]) == 2
     captured = capsys.readouterr()
     assert captured.err == (
-        "sicheck: no cohort has the code 'Riga 2026': `sicheck cohort list` shows the codes\n"
+        "sicheck: No cohort has the code Riga 2026: the list of cohorts shows the codes.\n"
     )
     assert captured.out == ""
     assert list(tmp_path.glob("sicheck-*")) == []

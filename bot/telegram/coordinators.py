@@ -88,7 +88,7 @@ def for_coordinators(command: Command) -> Handler:
                 # error handler is to ask the coordinator to try again.
                 COMMITTED.set(None)
                 raise
-            except exporting.UnknownCountryError as error:
+            except exporting.ExplainedRequestError as error:
                 await send(context.bot, chat_of(update), escape(str(error)))
             except exporting.ExportRequestError as error:
                 option = escape(str(error)[:NAME_MAX])
@@ -220,6 +220,8 @@ PROGRESS_EVERY = 3.0
 async def export_command(update: Update, context: BotContext, _coordinator: int) -> None:
     """Send an export as files, editing a progress message while it is written."""
     request = exporting.parse_words(context.args or [], current_language())
+    store = context.services.database.store
+    await store.run(exporting.known_cohort(request.filter.cohort, request.language))
     progress = await context.bot.send_message(chat_of(update), _("Preparing the export…"))
     # Written after this handler returns, so a long export holds up no other update.
     follow_up(update, context, _export(context, request, progress))
