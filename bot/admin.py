@@ -174,35 +174,14 @@ CREATING = {("coordinator", "add"), ("cohort", "new")}
 """What may be the first thing done on a new installation: these make its database."""
 
 
-def _sqlite_file(url: str) -> Path | None:
-    """The file an SQLite URL names, ``None`` for any other database (or a URL the opening
-    will refuse on its own)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    return None if database.startswith("file:") else Path(database).expanduser().absolute()
-
-
 @asynccontextmanager
 async def _opened(args: argparse.Namespace, settings: Settings) -> AsyncIterator[Database]:
-    from bot.runtime import StartupError, open_database
+    from bot.runtime import missing_sqlite_file, open_database
 
     url = args.database_url or settings.database_url
-    # Opening SQLite makes the file: a mistyped path, or the default relative one in another
-    # directory, would be read as an empty database, or given a coordinator the bot never sees.
-    missing = _sqlite_file(url)
-    if missing is not None and missing.exists():
-        missing = None
-    if missing is not None and (args.command, getattr(args, "action", None)) not in CREATING:
-        raise StartupError(f"no database at {missing}: check --database-url or DATABASE_URL")
-    database = await open_database(url)
+    missing = missing_sqlite_file(url)
+    creating = (args.command, getattr(args, "action", None)) in CREATING
+    database = await open_database(url, must_exist=not creating)
     if missing is not None:
         print(f"sicheck: a new database was made at {missing}", file=sys.stderr)
     try:

@@ -67,7 +67,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "feedback" and (args.criterion is None or args.text is None):
         raise StartupError("mentor feedback needs a number, a criterion and the feedback text")
     work = _work(args, settings.coordinators, load_checked_content())
-    database = await open_database(args.database_url or settings.database_url)
+    database = await open_database(args.database_url or settings.database_url, must_exist=True)
     try:
         found, answer = await database.store.run(work)
     finally:

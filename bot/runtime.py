@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from babel.messages.mofile import read_mo
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from dialogs.content import Content, ContentError, check_translations, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES, compiled_catalog
@@ -72,8 +73,32 @@ def _unreachable(url: str, error: BaseException) -> StartupError:
     return StartupError(f"cannot reach the database at {where}: {reason}")
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names when there is none yet, which opening it would make."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # the opening refuses it on its own
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    path = Path(database).expanduser().absolute()
+    return None if path.exists() else path
+
+
+def _require_file(url: str) -> None:
+    # Opening SQLite makes the file: a mistyped path, or the default relative one in another
+    # directory, would be read as an empty database, or given a coordinator the bot never sees.
+    missing = missing_sqlite_file(url)
+    if missing is not None:
+        raise StartupError(f"no database at {missing}: check --database-url or DATABASE_URL")
+
+
 async def inspect_revision(url: str) -> str | None:
     """The migration the database at ``url`` is at, without changing anything."""
+    _require_file(url)
     engine = _usable(create_engine, url)
     try:
         return await current_revision(engine)
@@ -83,12 +108,17 @@ async def inspect_revision(url: str) -> str | None:
         engine.dispose()
 
 
-async def open_database(url: str, *, migrate: bool | None = None) -> Database:
+async def open_database(
+    url: str, *, migrate: bool | None = None, must_exist: bool = False
+) -> Database:
     """Connect to ``url`` and make sure its schema is current.
 
     The embedded SQLite default migrates itself; a shared server database is migrated by
-    ``sicheck db upgrade`` so that replicas never race to change its schema.
+    ``sicheck db upgrade`` so that replicas never race to change its schema. An SQLite file
+    that is not there is made, unless it ``must_exist``.
     """
+    if must_exist:
+        _require_file(url)
     database = _usable(connect, url)
     try:
         if not await asyncio.to_thread(schema_is_current, database.engine):

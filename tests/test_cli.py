@@ -47,7 +47,8 @@ def test_a_corrupt_content_file_stops_the_start_with_its_name(
 
 def test_db_upgrade_then_current(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
-    assert cli.main(["db", "current", "--database-url", url]) == 1
+    assert cli.main(["db", "current", "--database-url", url]) == 2
+    assert not (tmp_path / "fresh.db").exists()
     assert cli.main(["db", "upgrade", "--database-url", url]) == 0
     assert cli.main(["db", "current", "--database-url", url]) == 0
     head = head_revision()

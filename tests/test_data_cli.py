@@ -112,6 +112,8 @@ def test_stopping_a_coordinators_command_speaks_of_no_console_answers(
         ["cohort", "list"],
         ["coordinator", "list"],
         ["coordinator", "remove", "5"],
+        ["mentor", "list", "--as", "telegram:5"],
+        ["db", "current"],
     ],
 )
 def test_a_command_on_an_sqlite_file_that_is_not_there_makes_no_empty_database(
