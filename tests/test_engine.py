@@ -171,6 +171,29 @@ def test_a_comment_on_an_answered_question_is_a_new_revision(content: Content) -
     assert result.snapshot.answers["C01"].revision == 2
 
 
+def test_a_new_comment_stays_when_the_answer_is_changed_after_it(content: Content) -> None:
+    snapshot = run(
+        content, through_profile(content), events.Text("First thoughts"), events.Answer("C01", 2)
+    ).snapshot
+    result = run(content, snapshot, events.Back(), events.Text("Funded by the city"))
+    assert "Funded by the city" in result.view.text
+    result = run(content, result.snapshot, events.Answer("C01", 3))
+    assert result.effects == (RecordAnswer("C01", 3, (), "Funded by the city"),)
+    assert result.snapshot.answers["C01"].comment == "Funded by the city"
+
+
+def test_a_comment_written_after_ticking_novelty_stays_with_the_answer(
+    content: Content,
+) -> None:
+    snapshot = run(content, through_profile(content), events.Answer("C01", 2)).snapshot
+    snapshot = run(content, snapshot, events.Answer("C02", 1), events.Back()).snapshot
+    result = run(
+        content, snapshot, events.ToggleAspect("C02", "needs"), events.Text("New for Ķekava")
+    )
+    result = run(content, result.snapshot, events.Answer("C02", 2))
+    assert result.effects == (RecordAnswer("C02", 2, ("needs",), "New for Ķekava"),)
+
+
 def test_control_characters_are_left_out_of_typed_text(content: Content) -> None:
     assert events.Text("Zupas\x00 virtuve\x1b[0m").text == "Zupas virtuve[0m"
     assert events.Text("\tline one\r\nline two").text == "\tline one\r\nline two"
