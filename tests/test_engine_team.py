@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
 
+from bot.documents.team_chart import team_figure
 from dialogs.content import Content
 from dialogs.i18n import _, use_language
 from dialogs.team import summary_view, team_summary
@@ -19,3 +23,24 @@ def test_a_median_between_two_levels_is_written_with_the_language_s_decimal_mark
     with use_language(language):
         expected = _("median %(median)s, from %(low)s to %(high)s", median=median, low=1, high=2)
     assert expected in text
+
+
+def _team_figure(content: Content, practice: str = "Zupas virtuve") -> Figure:
+    answers = [{"C01": 1, "C02": 3}, {"C01": 2, "C02": 0}]
+    summary = team_summary(content.latest, practice, answers, language="lv", members=3)
+    return team_figure(summary)
+
+
+def test_the_team_chart_s_legend_shows_the_band_in_the_band_s_colour(content: Content) -> None:
+    figure = _team_figure(content)
+    axes = figure.axes[0]
+    bands = [patch for patch in axes.patches if isinstance(patch, Rectangle)]
+    assert bands
+    legend = figure.legends[0]
+    with use_language("lv"):
+        label = _("From the lowest to the highest answer")
+    texts = [text.get_text() for text in legend.get_texts()]
+    handles = dict(zip(texts, legend.legend_handles, strict=True))
+    band = handles[label]
+    assert isinstance(band, Patch)
+    assert to_hex(band.get_facecolor()) == to_hex(bands[0].get_facecolor())
