@@ -10,6 +10,7 @@ from matplotlib.patches import Patch, Rectangle
 from bot.documents.team_chart import team_figure
 from dialogs.content import Content
 from dialogs.i18n import _, use_language
+from dialogs.snapshot import NAME_MAX
 from dialogs.team import summary_view, team_summary
 
 
@@ -23,6 +24,13 @@ def test_a_median_between_two_levels_is_written_with_the_language_s_decimal_mark
     with use_language(language):
         expected = _("median %(median)s, from %(low)s to %(high)s", median=median, low=1, high=2)
     assert expected in text
+
+
+LONG_NAME = (
+    "Zupas virtuve un sociālās palīdzības punkts Ķekavas novada ģimenēm ar bērniem, senioriem "
+    "un cilvēkiem bez pastāvīgas dzīvesvietas, sadarbībā ar Rīgas domes labklājības "
+    "departamentu un Sarkano Krustu"
+)
 
 
 def _team_figure(content: Content, practice: str = "Zupas virtuve") -> Figure:
@@ -44,3 +52,16 @@ def test_the_team_chart_s_legend_shows_the_band_in_the_band_s_colour(content: Co
     band = handles[label]
     assert isinstance(band, Patch)
     assert to_hex(band.get_facecolor()) == to_hex(bands[0].get_facecolor())
+
+
+def test_a_long_practice_name_keeps_the_team_chart_s_title_within_the_figure(
+    content: Content,
+) -> None:
+    assert len(LONG_NAME) <= NAME_MAX
+    figure = _team_figure(content, LONG_NAME)
+    with use_language("lv"):
+        start = _("Team summary: %(practice)s", practice="Zupas virtuve")
+    assert figure.get_suptitle().startswith(start)
+    box = figure.texts[0].get_window_extent()
+    assert box.x0 >= 0
+    assert box.x1 <= figure.bbox.width

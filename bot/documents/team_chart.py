@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from bot.documents.chart import CURRENT_COLOUR, NOT_SCORED_COLOUR, font, numbered
+from bot.documents.chart import CURRENT_COLOUR, NOT_SCORED_COLOUR, fit_width, font, numbered
 from dialogs.i18n import _, use_language
 from dialogs.team import TeamSummary, finished_text
 
@@ -58,9 +58,10 @@ def team_figure(summary: TeamSummary) -> Figure:
     axes.grid(axis="x", color="#dddddd")
     axes.set_axisbelow(True)
     axes.spines[["top", "right"]].set_visible(False)
-    figure.suptitle(
+    shown_title = figure.suptitle(
         title, y=1 - 0.2 / height, fontproperties=font(12, bold=True), parse_math=False
     )
+    fit_width(shown_title, figure.bbox.width * 0.96)
     axes.set_title(subtitle, fontproperties=font(9), color="#555555", parse_math=False)
     # Handles of their own: the chart's artists may be missing (no score) or drawn otherwise.
     handles: dict[str, Artist] = {
