@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dialogs import events, machine
@@ -119,6 +121,15 @@ def test_forged_values_are_refused(content: Content, event: events.Event) -> Non
     result = step(content.latest, snapshot, event)
     assert not result.accepted
     assert result.snapshot == snapshot
+
+
+def test_editing_a_criterion_the_checklist_has_not_is_refused(content: Content) -> None:
+    # A button of another checklist version, or a forged one, names a criterion unknown here.
+    snapshot = replace(start(content, machine.REVIEW), consented=True)
+    result = step(content.latest, snapshot, events.Edit("C99"))
+    assert not result.accepted
+    assert result.snapshot == snapshot
+    assert "not possible at this step" in result.view.text
 
 
 def test_free_text_where_a_button_is_expected_asks_for_a_button(content: Content) -> None:
