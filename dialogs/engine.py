@@ -52,15 +52,16 @@ def show(
 
 def step(checklist: Checklist, snapshot: Snapshot, event: events.Event) -> Step:
     """Apply ``event`` to ``snapshot``; a refused event changes nothing and says why."""
+    questions = {criterion.code for criterion in checklist.criteria}
     if isinstance(event, events.Report | events.Info):
         # Events that only show something, each where it means something.
         info = isinstance(event, events.Info)
-        questions = {criterion.code for criterion in checklist.criteria}
         if snapshot.state not in (questions if info else {machine.SUMMARY}):
             return _refused(checklist, snapshot, NOT_HERE)
         return Step(snapshot, (), show(checklist, snapshot, info=info))
     trigger = machine.trigger_for(event)
-    if trigger is None:
+    # An edit of a criterion this checklist has not names no trigger of its machine.
+    if trigger is None or (isinstance(event, events.Edit) and event.criterion not in questions):
         return _refused(checklist, snapshot, NOT_HERE)
     dialog = machine.machine_for(checklist, snapshot)
     try:

@@ -277,9 +277,10 @@ class Dialog:
         recorded = self.snapshot.answers.get(self.state)
         if self.state in PROFILE_FIELDS:
             self._profile(text)
-        elif recorded is None:
-            self._update(draft=replace(self.snapshot.draft, comment=text))
-        else:
+            return
+        # The draft keeps the comment too: a level chosen next is recorded with the draft's.
+        self._update(draft=replace(self.snapshot.draft, comment=text))
+        if recorded is not None:
             self._store(recorded.value, recorded.aspects, text)
 
     def keep_country(self, data: EventData) -> None:

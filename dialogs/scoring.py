@@ -54,8 +54,10 @@ def score(checklist: Checklist, answers: Mapping[str, int | None]) -> Score:
     by_strength = sorted(values, key=lambda code: -values[code])
     strongest = tuple(c for c in by_strength if STRENGTH_MIN_VALUE <= values[c] > lowest)
     strongest = strongest[:LISTED_AT_MOST]
+    # Below every strength listed: a level both strong and to work on would say neither.
+    ceiling = min((values[code] for code in strongest), default=highest)
     by_weakness = sorted(values, key=lambda code: values[code])
-    weakest = tuple(c for c in by_weakness if values[c] < highest and c not in strongest)
+    weakest = tuple(c for c in by_weakness if values[c] < ceiling)
     band = band_for(checklist, overall)
     return Score(
         overall, band, strongest, weakest[:LISTED_AT_MOST], len(values), not_applicable, unanswered

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from html import escape
 from statistics import median
 
+from babel.numbers import format_decimal
+
 from dialogs.content import Checklist
-from dialogs.i18n import N_, _, ngettext, use_language
+from dialogs.i18n import N_, _, current_language, ngettext, use_language
 from dialogs.report import typeset
 from dialogs.views import Button, View
 
@@ -153,8 +155,8 @@ def team_summary(
 
 
 def number_text(value: float) -> str:
-    """A median as people write it: ``2`` or ``1.5``."""
-    return f"{value:g}"
+    """A median as people of the current language write it: ``2``, ``1.5`` or ``1,5``."""
+    return format_decimal(value, locale=current_language())
 
 
 def finished_text(finished: int, members: int) -> str:

@@ -299,17 +299,19 @@ def summary_view(report: Report, *, past: bool = False) -> View:
     """The chat text of ``report`` in its language; the PDF holds the full texts of risks,
     recommendations and comments. A ``past`` one, opened from the history, offers only its
     report: the other button acts on the current assessment."""
-    with use_language(report.language):
+    language = report.language
+    with use_language(language):
         # Rather than a message Telegram refuses (long comments, content that grows), the chat
         # leaves the advice and reasons to the PDF first, then the comments.
         for detailed, comments in ((True, True), (False, True), (False, False)):
-            text = _summary_text(report, detailed=detailed, comments=comments)
+            # Measured as sent: French typography adds spaces.
+            text = typeset(_summary_text(report, detailed=detailed, comments=comments), language)
             if len(plain(text)) <= MESSAGE_MAX:
                 break
         buttons: tuple[tuple[Button, ...], ...] = ((_button(_("📄 Report"), events.Report()),),)
         if not past:
             buttons += ((_button(_(NEW_ASSESSMENT), events.Restart()),),)
-        return _typeset(View(text, buttons))
+        return View(text, buttons)
 
 
 def _summary_text(report: Report, *, detailed: bool, comments: bool) -> str:

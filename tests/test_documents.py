@@ -36,7 +36,8 @@ from bot.documents.pdf import pdf_report
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.report import Report, build_report
-from dialogs.snapshot import Earlier, Profile, RecordedAnswer, Snapshot
+from dialogs.snapshot import COMMENT_MAX, Earlier, Profile, RecordedAnswer, Snapshot
+from storage.mentoring import FEEDBACK_MAX
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -357,3 +358,28 @@ def test_the_pdf_holds_comments_in_full_and_novelty_kinds(content: Content) -> N
     text = pdf_text(pdf_report(report, None))
     assert folded(comment) in text
     assert "Novelty: New needs, New actors" in text
+
+
+def test_a_comment_of_many_lines_and_long_feedback_still_make_a_pdf(content: Content) -> None:
+    # Within the limits a practitioner and a mentor may write, each criterion's texts run
+    # longer than a page.
+    steps = "\n".join(f"- {number}. solis" for number in range(1, 61))
+    feedback = "Ļoti labi. " * 90
+    assert len(steps) <= COMMENT_MAX
+    assert len(feedback) <= FEEDBACK_MAX
+    values = {code: RecordedAnswer(value, (), steps) for code, value in VALUES.items()}
+    snapshot = Snapshot(
+        1,
+        "summary",
+        "lv",
+        True,
+        Profile(PRACTICE),
+        MappingProxyType(values),
+        feedback=MappingProxyType(dict.fromkeys(VALUES, feedback.strip())),
+    )
+    report = build_report(content.latest, snapshot, datetime(2025, 3, 14))
+    text = pdf_text(pdf_report(report, radar_chart(report)))
+    # A page's footer may come between the lines of a text, so the lines are counted.
+    for number in range(1, 61):
+        assert text.count(f"- {number}. solis ") == len(VALUES)
+    assert text.count("Ļoti") == text.count("labi.") == 90 * len(VALUES)

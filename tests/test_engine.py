@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dialogs import events, machine
@@ -121,6 +123,15 @@ def test_forged_values_are_refused(content: Content, event: events.Event) -> Non
     assert result.snapshot == snapshot
 
 
+def test_editing_a_criterion_the_checklist_has_not_is_refused(content: Content) -> None:
+    # A button of another checklist version, or a forged one, names a criterion unknown here.
+    snapshot = replace(start(content, machine.REVIEW), consented=True)
+    result = step(content.latest, snapshot, events.Edit("C99"))
+    assert not result.accepted
+    assert result.snapshot == snapshot
+    assert "not possible at this step" in result.view.text
+
+
 def test_free_text_where_a_button_is_expected_asks_for_a_button(content: Content) -> None:
     snapshot = start(content)
     result = step(content.latest, snapshot, events.Text("hello"))
@@ -169,6 +180,29 @@ def test_a_comment_on_an_answered_question_is_a_new_revision(content: Content) -
     result = run(content, snapshot, events.Text("Funded by the city"))
     assert result.effects == (RecordAnswer("C01", 3, (), "Funded by the city"),)
     assert result.snapshot.answers["C01"].revision == 2
+
+
+def test_a_new_comment_stays_when_the_answer_is_changed_after_it(content: Content) -> None:
+    snapshot = run(
+        content, through_profile(content), events.Text("First thoughts"), events.Answer("C01", 2)
+    ).snapshot
+    result = run(content, snapshot, events.Back(), events.Text("Funded by the city"))
+    assert "Funded by the city" in result.view.text
+    result = run(content, result.snapshot, events.Answer("C01", 3))
+    assert result.effects == (RecordAnswer("C01", 3, (), "Funded by the city"),)
+    assert result.snapshot.answers["C01"].comment == "Funded by the city"
+
+
+def test_a_comment_written_after_ticking_novelty_stays_with_the_answer(
+    content: Content,
+) -> None:
+    snapshot = run(content, through_profile(content), events.Answer("C01", 2)).snapshot
+    snapshot = run(content, snapshot, events.Answer("C02", 1), events.Back()).snapshot
+    result = run(
+        content, snapshot, events.ToggleAspect("C02", "needs"), events.Text("New for Ķekava")
+    )
+    result = run(content, result.snapshot, events.Answer("C02", 2))
+    assert result.effects == (RecordAnswer("C02", 2, ("needs",), "New for Ķekava"),)
 
 
 def test_control_characters_are_left_out_of_typed_text(content: Content) -> None:

@@ -88,3 +88,14 @@ def test_strongest_and_weakest_follow_the_values_then_checklist_order(content: C
     assert result.strongest == ("C02", "C05", "C10")
     assert result.weakest == ("C03", "C09", "C01")
     assert result.overall == Fraction(15, 27)
+
+
+def test_no_level_is_both_among_the_strongest_and_the_criteria_to_work_on(
+    content: Content,
+) -> None:
+    # One "Fully", one "Not at all", the rest "Largely": three "Largely" criteria would be
+    # both as strong as a listed strength and listed to work on.
+    answers = _all(content, 2) | {"C01": 3, "C10": 0}
+    result = score(content.latest, answers)
+    assert result.strongest == ("C01", "C02", "C03")
+    assert result.weakest == ("C10",)

@@ -184,6 +184,17 @@ def test_a_summary_too_long_for_one_message_leaves_the_details_to_the_pdf(
     assert report.weaknesses[0].text not in view.text
 
 
+def test_a_french_summary_fits_telegram_with_its_typography(content: Content) -> None:
+    report = _report_in(content, "fr")
+    first = replace(report.practices[0], reason="")
+    room = MESSAGE_MAX - len(plain(summary_view(replace(report, practices=(first,))).text))
+    # Written as many write it, "Oui!" takes a narrow no-break space before its "!" in French:
+    # the text as sent is longer than the one written.
+    reason = ("Oui! " * MESSAGE_MAX)[:room].rstrip()
+    view = summary_view(replace(report, practices=(replace(first, reason=reason),)))
+    assert len(plain(view.text)) <= MESSAGE_MAX
+
+
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 def test_at_zero_percent_the_summary_names_the_criteria_to_start_with(
     content: Content, language: str

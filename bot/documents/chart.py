@@ -27,6 +27,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 from matplotlib.projections.polar import PolarAxes
+from matplotlib.text import Text
 from PIL import Image
 
 from bot.documents.fonts import FONT_BOLD, FONT_REGULAR
@@ -96,6 +97,15 @@ def numbered(number: int, title: str, width: int, lines: int) -> str:
             break_long_words=False,
         )
     )
+
+
+def fit_width(text: Text, width: float) -> None:
+    """Shorten ``text``, a figure's, by words, ending it with "…", until it is at most
+    ``width`` pixels wide (a long practice or cohort name would run off the figure)."""
+    words = text.get_text().split()
+    while len(words) > 1 and text.get_window_extent().width > width:
+        words.pop()
+        text.set_text(" ".join(words) + " …")
 
 
 def criterion_label(line: CriterionLine) -> str:

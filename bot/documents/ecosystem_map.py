@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-from bot.documents.chart import font
+from bot.documents.chart import fit_width, font
 from bot.documents.stats_chart import COLOURS
 from bot.ecosystem import MapData, MapFormat
 from bot.stats_text import MISSING
@@ -106,7 +106,7 @@ def map_figure(data: MapData) -> Figure:
     bar.outline.set_visible(False)
     # Inches from the top: the title, then the selection in grey.
     for top, text, title in ((0.3, data.title, True), (0.65, data.subtitle, False)):
-        figure.text(
+        shown = figure.text(
             0.5,
             1 - top / height,
             text,
@@ -116,6 +116,7 @@ def map_figure(data: MapData) -> Figure:
             fontproperties=font(13, bold=True) if title else font(10),
             parse_math=False,
         )
+        fit_width(shown, figure.bbox.width * 0.96)
     for index, note in enumerate(data.notes):
         figure.text(
             0.02,

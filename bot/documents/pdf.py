@@ -158,20 +158,27 @@ def _criteria(pdf: _Document, report: Report) -> None:
             answer += f"\n{mark}" if mark else ""
             table.row([pdf.fit(text) for text in (bar, described, answer)])
     pdf.ln(1)
+    # A table row cannot break across pages, and a comment and feedback together may run
+    # longer than one: they follow the table, where paragraphs break anywhere.
+    for line in report.criteria:
+        notes = []
+        if line.comment:
+            notes.append(_("Your comment: %(comment)s", comment=line.comment))
+        if line.feedback:
+            notes.append(_("Your mentor's feedback: %(feedback)s", feedback=line.feedback))
+        if notes:
+            _item(pdf, f"{line.number}. {line.title}", notes=notes)
 
 
 def _row(line: CriterionLine, max_value: int) -> tuple[str, str, str]:
-    """A criterion's row: its score as a bar, its texts in full, its answer (and earlier one)."""
+    """A criterion's row: its score as a bar, its title and novelty, its answer (and earlier
+    one)."""
     bar = "·" * max_value
     if line.value is not None:
         bar = "■" * line.value + "□" * (max_value - line.value)
     described = [f"{line.number}. {line.title}"]
     if line.aspects:
         described.append(_("Novelty: %(kinds)s", kinds=", ".join(line.aspects)))
-    if line.comment:
-        described.append(_("Your comment: %(comment)s", comment=line.comment))
-    if line.feedback:
-        described.append(_("Your mentor's feedback: %(feedback)s", feedback=line.feedback))
     answer = line.answer
     if line.changed and line.earlier_answer is not None:
         answer += " " + _("(was %(answer)s)", answer=line.earlier_answer)

@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from bot.documents.chart import font, numbered
+from bot.documents.chart import fit_width, font, numbered
 from bot.stats_text import criterion_title, group_heading, summary_line
 from dialogs.content import Content
 from dialogs.i18n import _, use_language
@@ -75,13 +75,12 @@ def distribution_figure(group: GroupStats, content: Content, language: str) -> F
         tick.set_fontproperties(font(8))
     axes.set_xlim(0, max([*left, 1]))
     axes.spines[["top", "right"]].set_visible(False)
-    figure.suptitle(
-        heading,
-        x=(LEFT + RIGHT) / 2,  # over the bars, like the line below it
-        y=1 - 0.2 / height,
-        fontproperties=font(12, bold=True),
-        parse_math=False,
+    middle = (LEFT + RIGHT) / 2  # over the bars, like the line below it
+    shown_heading = figure.suptitle(
+        heading, x=middle, y=1 - 0.2 / height, fontproperties=font(12, bold=True), parse_math=False
     )
+    # Centred there, the heading has twice the room to the nearer edge.
+    fit_width(shown_heading, figure.bbox.width * 2 * min(middle, 1 - middle) * 0.96)
     axes.set_title(summary, fontproperties=font(9), color="#555555", parse_math=False)
     legend = figure.legend(
         loc="lower center", ncols=len(segments), frameon=False, prop=font(8), handlelength=1.2

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from bot.documents.chart import CURRENT_COLOUR, NOT_SCORED_COLOUR, font, numbered
+from bot.documents.chart import CURRENT_COLOUR, NOT_SCORED_COLOUR, fit_width, font, numbered
 from dialogs.i18n import _, use_language
 from dialogs.team import TeamSummary, finished_text
 
@@ -44,13 +47,8 @@ def team_figure(summary: TeamSummary) -> Figure:
             left=line.low - (0.04 if line.high == line.low else 0),
             height=0.5,
             color=BAND_COLOUR,
-            label=legend[1] if position == 0 else None,
         )
         axes.plot([line.median], [position], "o", color=colour, markersize=8, zorder=3)
-    axes.plot([], [], "o", color=CURRENT_COLOUR, label=legend[0])
-    if summary.flagged:
-        axes.plot([], [], "o", color=NOT_SCORED_COLOUR, label=legend[2])
-    axes.barh([], [], color=BAND_COLOUR, label=legend[1])
     axes.set_yticks(range(len(criteria)), labels, fontproperties=font(8), parse_math=False)
     axes.invert_yaxis()  # criterion 1 on top, as in the checklist
     axes.set_xlim(-0.2, summary.max_value + 0.2)
@@ -60,17 +58,23 @@ def team_figure(summary: TeamSummary) -> Figure:
     axes.grid(axis="x", color="#dddddd")
     axes.set_axisbelow(True)
     axes.spines[["top", "right"]].set_visible(False)
-    figure.suptitle(
+    shown_title = figure.suptitle(
         title, y=1 - 0.2 / height, fontproperties=font(12, bold=True), parse_math=False
     )
+    fit_width(shown_title, figure.bbox.width * 0.96)
     axes.set_title(subtitle, fontproperties=font(9), color="#555555", parse_math=False)
-    handles, texts = axes.get_legend_handles_labels()
-    unique = dict(zip(texts, handles, strict=True))
+    # Handles of their own: the chart's artists may be missing (no score) or drawn otherwise.
+    handles: dict[str, Artist] = {
+        legend[0]: Line2D([], [], linestyle="none", marker="o", color=CURRENT_COLOUR)
+    }
+    if summary.flagged:
+        handles[legend[2]] = Line2D([], [], linestyle="none", marker="o", color=NOT_SCORED_COLOUR)
+    handles[legend[1]] = Patch(color=BAND_COLOUR)
     shown = figure.legend(
-        list(unique.values()),
-        list(unique),
+        list(handles.values()),
+        list(handles),
         loc="lower center",
-        ncols=len(unique),
+        ncols=len(handles),
         frameon=False,
         prop=font(8),
     )
