@@ -7,6 +7,7 @@ import logging
 import math
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -358,6 +359,13 @@ def test_the_pdf_holds_comments_in_full_and_novelty_kinds(content: Content) -> N
     text = pdf_text(pdf_report(report, None))
     assert folded(comment) in text
     assert "Novelty: New needs, New actors" in text
+    # Under a heading of their own, after the table, as the criterion they are on says.
+    heading = text.index("Comments and feedback")
+    assert heading < text.index("5. ", heading) < text.index("Weekly meals")
+    values["C05"] = RecordedAnswer(2)
+    uncommented = replace(snapshot, answers=MappingProxyType(values))
+    report = build_report(content.latest, uncommented, datetime(2025, 3, 14))
+    assert "Comments and feedback" not in pdf_text(pdf_report(report, None))
 
 
 def test_a_comment_of_many_lines_and_long_feedback_still_make_a_pdf(content: Content) -> None:

@@ -160,14 +160,16 @@ def _criteria(pdf: _Document, report: Report) -> None:
     pdf.ln(1)
     # A table row cannot break across pages, and a comment and feedback together may run
     # longer than one: they follow the table, where paragraphs break anywhere.
-    for line in report.criteria:
+    noted = [line for line in report.criteria if line.comment or line.feedback]
+    if noted:
+        _heading(pdf, _("Comments and feedback"))
+    for line in noted:
         notes = []
         if line.comment:
             notes.append(_("Your comment: %(comment)s", comment=line.comment))
         if line.feedback:
             notes.append(_("Your mentor's feedback: %(feedback)s", feedback=line.feedback))
-        if notes:
-            _item(pdf, f"{line.number}. {line.title}", notes=notes)
+        _item(pdf, f"{line.number}. {line.title}", notes=notes)
 
 
 def _row(line: CriterionLine, max_value: int) -> tuple[str, str, str]:
