@@ -123,8 +123,9 @@ def transitions(checklist: Checklist) -> list[dict[str, Any]]:
     previous = [PROFILE_THEMES, *questions[:-1]]
     following = [*questions[1:], REVIEW]
     for code, before, after in zip(questions, previous, following, strict=True):
-        # A question opened from the review returns there. Skipping a question drops a comment
-        # written before any answer, so that takes its own button (confirm).
+        # A question opened from the review returns there. Leaving a question drops a comment
+        # written before any answer, so skipping it takes its own button (confirm) and going
+        # back is refused until it is answered or skipped.
         for trigger, condition in (
             ("answer", "answer_fits"),
             ("skip", "nothing_unsaved"),
@@ -135,8 +136,8 @@ def transitions(checklist: Checklist) -> list[dict[str, Any]]:
                 (trigger, code, after, [condition]),
             ]
         rows += [
-            ("back", code, REVIEW, ["editing"]),
-            ("back", code, before, []),
+            ("back", code, REVIEW, ["nothing_unsaved", "editing"]),
+            ("back", code, before, ["nothing_unsaved"]),
             ("text", code, None, ["comment_fits"]),
             ("toggle_aspect", code, None, ["aspect_fits"]),
             (f"edit_{code}", REVIEW, code, []),

@@ -279,12 +279,13 @@ def test_garbled_tokens_decode_to_nothing(token: str) -> None:
     assert events.decode(token) is None
 
 
-def test_skipping_past_an_unsaved_comment_asks_first(content: Content) -> None:
+@pytest.mark.parametrize("leaving", [events.Skip(), events.Back()], ids=["skip", "back"])
+def test_leaving_an_unsaved_comment_asks_first(content: Content, leaving: events.Event) -> None:
     snapshot = run(content, through_profile(content), events.Text("Runs since 2019")).snapshot
     labels = [button.label for row in render(content.latest, snapshot).buttons for button in row]
     assert "Skip, without the comment ➡️" in labels
     assert "Skip ➡️" not in labels
-    refused = step(content.latest, snapshot, events.Skip())
+    refused = step(content.latest, snapshot, leaving)
     assert not refused.accepted
     assert refused.snapshot == snapshot
     assert refused.problem is not None
@@ -315,3 +316,17 @@ def test_confirm_on_a_question_without_a_comment_is_refused(content: Content) ->
     snapshot = through_profile(content)
     assert not step(content.latest, snapshot, events.Confirm()).accepted
     assert run(content, snapshot, events.Skip()).snapshot.state == "C02"
+
+
+def test_going_back_to_the_review_keeps_an_unsaved_comment_too(content: Content) -> None:
+    snapshot = run(content, through_profile(content), events.Skip()).snapshot
+    for number in range(2, 11):
+        snapshot = run(content, snapshot, events.Answer(f"C{number:02d}", 2)).snapshot
+    assert snapshot.state == "review"
+    snapshot = run(content, snapshot, events.Edit("C01"), events.Text("Since 2019")).snapshot
+    refused = step(content.latest, snapshot, events.Back())
+    assert not refused.accepted
+    assert refused.snapshot == snapshot
+    kept = run(content, refused.snapshot, events.Answer("C01", 1))
+    assert kept.snapshot.state == "review"
+    assert kept.snapshot.answers["C01"].comment == "Since 2019"
