@@ -16,7 +16,7 @@ from babel.dates import format_date
 from babel.numbers import format_percent
 
 from dialogs.content import Checklist, Criterion
-from dialogs.i18n import _, current_language, ngettext, use_language
+from dialogs.i18n import N_, _, current_language, ngettext, use_language
 from dialogs.matching import Match, similar_practices
 from dialogs.peers import IN_COHORT, IN_COUNTRY, MARKS, PeerComparison, PeerMedians, position
 from dialogs.scoring import score
@@ -96,6 +96,13 @@ class History:
     language: str
 
 
+NO_CLOSE_PRACTICE = N_("None of the good practices SI Check knows is close to this one yet.")
+NOTHING_TO_MATCH = N_(
+    "Similar good practices are found by the target groups and themes a practice works for, "
+    "and this assessment names none."
+)
+
+
 @dataclass(frozen=True)
 class Report:
     language: str
@@ -129,6 +136,8 @@ class Report:
     ``None`` where there is no one to share it with, or it was not asked."""
     peers: PeerComparison | None = None
     """Where the practice stands against its peers' medians; ``None`` when no group is shown."""
+    no_practices: str = ""
+    """Why ``practices`` is empty, when it is."""
 
     @property
     def has_earlier(self) -> bool:
@@ -240,6 +249,11 @@ def build_report(
             peers=None
             if snapshot.peers is None
             else _peers(lines, result.percent, snapshot.peers),
+            no_practices=""
+            if matches
+            else _(
+                NO_CLOSE_PRACTICE if profile.target_groups or profile.themes else NOTHING_TO_MATCH
+            ),
         )
 
 

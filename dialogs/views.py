@@ -348,7 +348,7 @@ def _summary_text(report: Report, *, detailed: bool, comments: bool) -> str:
         (
             _("Similar good practices"),
             [_suggestion_line(found, detailed) for found in report.practices]
-            or [_("None of the good practices SI Check knows is close to this one yet.")],
+            or [report.no_practices],
         ),
         (_("Where to get help"), [f"• <b>{escape(centre.name)}</b>" for centre in report.help]),
     )

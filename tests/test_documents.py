@@ -36,7 +36,7 @@ from bot.documents.fonts import FONT_REGULAR
 from bot.documents.pdf import pdf_report
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
-from dialogs.report import Report, build_report
+from dialogs.report import NO_CLOSE_PRACTICE, NOTHING_TO_MATCH, Report, build_report
 from dialogs.snapshot import COMMENT_MAX, Earlier, Profile, RecordedAnswer, Snapshot
 from storage.mentoring import FEEDBACK_MAX
 
@@ -261,10 +261,19 @@ def test_pdf_holds_the_report(content: Content) -> None:
 
 
 def test_pdf_says_when_no_good_practice_is_close(content: Content) -> None:
-    report = make_report(content, "en", profile=Profile("Alone"), values={"C01": 3})
+    profile = Profile("Alone", "HU", None, ("older_people",))
+    report = make_report(content, "en", profile=profile, values={"C01": 3})
     assert report.practices == ()
     text = pdf_text(pdf_report(report, None))
-    assert folded(_("None of the good practices SI Check knows is close to this one yet.")) in text
+    assert folded(_(NO_CLOSE_PRACTICE)) in text
+
+
+def test_pdf_says_why_a_practice_naming_no_group_or_theme_has_no_match(content: Content) -> None:
+    report = make_report(content, "lv", profile=Profile("Alone"), values={"C01": 3})
+    assert report.practices == ()
+    with use_language("lv"):
+        expected = _(NOTHING_TO_MATCH)
+    assert folded(expected) in pdf_text(pdf_report(report, None))
 
 
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)

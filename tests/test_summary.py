@@ -14,7 +14,7 @@ from bot.catalogs import render_problems
 from dialogs.content import Content
 from dialogs.i18n import SUPPORTED_LANGUAGES, _, ngettext, use_language
 from dialogs.matching import similar_practices
-from dialogs.report import Report, build_report, typeset
+from dialogs.report import NOTHING_TO_MATCH, Report, build_report, typeset
 from dialogs.scoring import score
 from dialogs.snapshot import Earlier, Profile, RecordedAnswer, Snapshot
 from dialogs.views import MESSAGE_MAX, plain, render, summary_view
@@ -280,9 +280,8 @@ def test_help_comes_after_the_good_practices_one_bullet_per_organisation(
     assert report.practices == ()
     rows = plain(summary_view(report).text).splitlines()
     practices = rows.index("Similar good practices")
-    assert rows[practices + 1] == (
-        "None of the good practices SI Check knows is close to this one yet."
-    )
+    # Nothing to match on: it names no target group or theme.
+    assert rows[practices + 1] == NOTHING_TO_MATCH
     help_at = rows.index("Where to get help")
     assert help_at > practices
     assert rows[help_at + 1 :] == [f"• {centre.name}" for centre in report.help]

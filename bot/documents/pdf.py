@@ -133,7 +133,7 @@ def _write_report(pdf: _Document, report: Report, chart_png: bytes | None) -> No
         name = f"{found.name} ({found.country})"
         _item(pdf, name, found.title, notes=(found.reason,), links=found.links)
     if not report.practices:
-        _paragraph(pdf, _("None of the good practices SI Check knows is close to this one yet."))
+        _paragraph(pdf, report.no_practices)
     if report.help:
         _heading(pdf, _("Where to get help"))
     for centre in report.help:
