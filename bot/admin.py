@@ -250,10 +250,11 @@ async def _cohort(args: argparse.Namespace, settings: Settings) -> int:
     async with _opened(args, settings) as database:
         if args.action == "new":
             made = new_cohort_by(name, args.coordinator, settings.coordinators)
-            code = await database.store.run(made)
-            if code is None:
+            asked = await database.store.run(made)
+            if asked is None:
                 raise StartupError(f"{args.coordinator} is not a coordinator")
-            print(f"cohort {name!r}: {invitation_link(settings.telegram_bot_username, code)}")
+            link = invitation_link(settings.telegram_bot_username, asked.code)
+            print(f"cohort {name!r}{' (made before)' if asked.existed else ''}: {link}")
             return 0
         cohorts = await database.store.run(list_cohorts)
     print("code\tname\trespondents\tstarted\tcompleted\tcreated")

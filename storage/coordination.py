@@ -174,17 +174,45 @@ def new_cohort(connection: Connection, name: str, created_by: int | None = None)
     return code
 
 
+def own_cohort(connection: Connection, name: str, created_by: int | None = None) -> str | None:
+    """The code of the cohort ``created_by`` made under ``name`` (case aside), if any: asked
+    again for it, a coordinator gets its link, not a second cohort splitting the first."""
+    wanted = name.strip().casefold()
+    made = select(Cohort.code, Cohort.name).where(
+        Cohort.created_by.is_(None) if created_by is None else Cohort.created_by == created_by
+    )
+    # Compared in Python: SQLite's lower() folds ASCII letters only.
+    return next(
+        (row.code for row in connection.execute(made) if row.name.casefold() == wanted), None
+    )
+
+
+@dataclass(frozen=True)
+class AskedCohort:
+    code: str
+    existed: bool
+    """Whether the coordinator had made it before: this is its link again."""
+
+
+def ask_cohort(connection: Connection, name: str, created_by: int | None = None) -> AskedCohort:
+    """The cohort ``created_by`` made under ``name``, made now if they have none."""
+    found = own_cohort(connection, name, created_by)
+    if found is not None:
+        return AskedCohort(found, existed=True)
+    return AskedCohort(new_cohort(connection, name, created_by), existed=False)
+
+
 def new_cohort_by(
     name: str, coordinator: str | None, configured: Collection[str] = ()
-) -> Callable[[Connection], str | None]:
-    """A unit creating a cohort made by the Telegram coordinator ``coordinator`` (if given),
-    who mentors its practitioners; it gives ``None`` if they are not a coordinator."""
+) -> Callable[[Connection], AskedCohort | None]:
+    """A unit asking for the cohort ``name`` of the Telegram coordinator ``coordinator`` (if
+    given), who mentors its practitioners; it gives ``None`` if they are not a coordinator."""
 
-    def work(connection: Connection) -> str | None:
+    def work(connection: Connection) -> AskedCohort | None:
         if coordinator is None:
-            return new_cohort(connection, name)
+            return ask_cohort(connection, name)
         found = coordinator_id(connection, "telegram", coordinator, configured)
-        return None if found is None else new_cohort(connection, name, found)
+        return None if found is None else ask_cohort(connection, name, found)
 
     return work
 

@@ -505,3 +505,36 @@ async def test_a_cohort_code_that_names_no_cohort_is_refused_on_telegram(
     assert told == ["No cohort has the code Riga: the list of cohorts shows the codes."]
     assert staffed.api.calls_to("sendDocument") == []
     assert staffed.api.calls_to("sendPhoto") == []
+
+
+async def test_a_cohort_asked_for_again_by_its_maker_is_the_same_cohort(
+    database: Database, database_url: str
+) -> None:
+    other = 9
+    async with running_bot(database_url, sicheck_coordinators=f"{COORDINATOR},{other}") as bot:
+        await bot.say(COORDINATOR, "/cohort new Rīga 2026")
+        first = re.findall(r"\?start=([\w-]{16})", bot.text(COORDINATOR))
+        # Sent again, say over a bad connection, or to find the link once more.
+        await bot.say(COORDINATOR, "/cohort new rīga 2026")
+        again = bot.text(COORDINATOR)
+        assert "You made the cohort" in again
+        assert re.findall(r"\?start=([\w-]{16})", again) == first
+        # Another coordinator's cohort of the same name is their own.
+        await bot.say(other, "/cohort new Rīga 2026")
+        assert "created" in bot.text(other)
+        assert re.findall(r"\?start=([\w-]{16})", bot.text(other)) != first
+        assert bot.errors == []
+    with database.sessions() as session:
+        assert len(session.scalars(select(Cohort)).all()) == 2
+
+
+def test_the_cli_gives_a_cohort_made_before_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--database-url", f"sqlite:///{tmp_path}/x.db"]
+    assert cli.main(["cohort", "new", "Riga", *url]) == 0
+    first = capsys.readouterr().out
+    assert cli.main(["cohort", "new", " RIGA ", *url]) == 0
+    again = capsys.readouterr().out
+    assert "(made before)" in again
+    assert again.rsplit(": ", 1)[1] == first.rsplit(": ", 1)[1]

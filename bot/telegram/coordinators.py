@@ -49,6 +49,14 @@ COHORT_USAGE = N_(
     "Send /cohort new followed by a name to create a cohort and its invitation link, "
     "or /cohort list to see the cohorts."
 )
+COHORT_MADE = N_(
+    "Cohort %(name)s created. Practitioners who start SI Check through this link belong to "
+    "it:\n%(link)s"
+)
+COHORT_MADE_BEFORE = N_(
+    "You made the cohort %(name)s before: here is its link again. Practitioners who start SI "
+    "Check through it belong to it:\n%(link)s"
+)
 NOTICES_ON = N_("You will be told when an assessment in one of your cohorts is completed.")
 NOTICES_OFF = N_("You will no longer be told about completed assessments.")
 NOTIFY_USAGE = N_("Send /notify on or /notify off.")
@@ -104,13 +112,10 @@ async def cohort_command(update: Update, context: BotContext, coordinator: int) 
     name = " ".join(args[1:]).strip()[:NAME_MAX]
     store = context.services.database.store
     if args[:1] == ["new"] and name:
-        code = await store.run(lambda c: coordination.new_cohort(c, name, coordinator))
-        text = _(
-            "Cohort %(name)s created. Practitioners who start SI Check through this link "
-            "belong to it:\n%(link)s",
-            name=f"<b>{escape(name)}</b>",
-            link=escape(invitation_link(context.bot.username, code)),
-        )
+        asked = await store.run(lambda c: coordination.ask_cohort(c, name, coordinator))
+        made = COHORT_MADE_BEFORE if asked.existed else COHORT_MADE
+        link = escape(invitation_link(context.bot.username, asked.code))
+        text = _(made, name=f"<b>{escape(name)}</b>", link=link)
     elif args[:1] == ["list"]:
         text = _cohort_list(await store.run(coordination.list_cohorts))
     else:
