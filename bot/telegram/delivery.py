@@ -21,7 +21,6 @@ import time
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
-from json import JSONDecodeError
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import RetryAfter, TelegramError
 
 from bot.runtime import StartupError
 from bot.settings import Settings
@@ -177,10 +176,11 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
     offset = chats.offset()
     if offset is not None:
         # Confirm what was applied, so a restart does not fetch it again (it would be harmless).
+        # Any refusal is possible here: a 409 once the next process of a restart polls.
         try:
             await application.bot.get_updates(offset=offset, timeout=0)
-        except NetworkError:
-            log.info("could not confirm the last updates; they will be redelivered and skipped")
+        except TelegramError as error:
+            log.info("could not confirm the last updates (%s); they will be skipped", error)
 
 
 class _Server(uvicorn.Server):
@@ -201,9 +201,10 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, secret):
             return Response(status_code=403)
+        # Undecodable JSON is a ValueError; JSON that is no update object fails in de_json.
         try:
             update = Update.de_json(await request.json(), application.bot)
-        except (JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
+        except (AttributeError, TypeError, KeyError, ValueError):
             return Response(status_code=400)
         reply = WebhookReply()
         services: Services = application.bot_data[SERVICES]
