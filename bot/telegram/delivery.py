@@ -255,9 +255,11 @@ def _listening(settings: Settings) -> socket.socket:
     return listening
 
 
-async def serve(application: Any, settings: Settings, stop: asyncio.Event) -> None:
+async def serve(
+    application: Any, settings: Settings, stop: asyncio.Event, listening: socket.socket
+) -> None:
     """Serve ``/healthz`` and ``/metrics``, and the webhook registered with Telegram if
-    ``WEBHOOK_URL`` is set, until ``stop`` is set."""
+    ``WEBHOOK_URL`` is set, on ``listening`` until ``stop`` is set."""
     webhook = settings.webhook_url
     app = (
         webhook_app(application, settings)
@@ -266,13 +268,19 @@ async def serve(application: Any, settings: Settings, stop: asyncio.Event) -> No
     )
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     # Listening before Telegram learns the URL: its first POST waits in the backlog.
-    serving = asyncio.ensure_future(server.serve(sockets=[_listening(settings)]))
+    serving = asyncio.ensure_future(server.serve(sockets=[listening]))
     if webhook and settings.webhook_secret_token:
-        await application.bot.set_webhook(
-            webhook,
-            secret_token=settings.webhook_secret_token.get_secret_value(),
-            allowed_updates=Update.ALL_TYPES,
-        )
+        try:
+            await application.bot.set_webhook(
+                webhook,
+                secret_token=settings.webhook_secret_token.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES,
+            )
+        except TelegramError as error:
+            # Telegram checks the URL (HTTPS, port) and the secret's characters itself.
+            server.should_exit = True
+            await serving
+            raise StartupError(f"Telegram refused WEBHOOK_URL {webhook}: {error}") from None
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True  # finish requests in flight; Telegram redelivers the rest
