@@ -266,7 +266,8 @@ async def serve(
         if webhook
         else Starlette(routes=routes(application, settings, polling=True))
     )
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # No log_config: its records go to the handler `sicheck run` set (JSON lines or text).
+    server = _Server(uvicorn.Config(app, log_level="warning", log_config=None, lifespan="off"))
     # Listening before Telegram learns the URL: its first POST waits in the backlog.
     serving = asyncio.ensure_future(server.serve(sockets=[listening]))
     if webhook and settings.webhook_secret_token:
