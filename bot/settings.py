@@ -12,6 +12,8 @@ from dialogs.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, negotiate
 from storage.database import DEFAULT_DATABASE_URL
 
 PROXY_SCHEMES = frozenset({"http", "https", "socks5", "socks5h"})
+RETENTION_DAYS_MAX = 36_500
+"""A hundred years: a much longer period reaches before the year 1, where dates end."""
 
 
 class Settings(BaseSettings):
@@ -36,7 +38,7 @@ class Settings(BaseSettings):
     polling_timeout: int = Field(30, ge=0)
     sicheck_coordinators: str = ""
     sicheck_pseudonym_key: SecretStr | None = None
-    retention_days: int = Field(365, ge=1)
+    retention_days: int = Field(365, ge=1, le=RETENTION_DAYS_MAX)
     reminder_after_hours: float = Field(24, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

@@ -19,6 +19,7 @@ from bot.settings import Settings
         ("DEFAULT_LOCALE", "de"),
         ("LISTEN_PORT", "80800"),
         ("TELEGRAM_RATE_LIMIT", "-30"),
+        ("RETENTION_DAYS", "999999"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(
