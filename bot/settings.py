@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     sicheck_coordinators: str = ""
     sicheck_pseudonym_key: SecretStr | None = None
     retention_days: int = Field(365, ge=1, le=RETENTION_DAYS_MAX)
-    reminder_after_hours: float = Field(24, gt=0)
+    reminder_after_hours: float = Field(24, gt=0, le=RETENTION_DAYS_MAX * 24)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     stats_min_group: int = Field(5, ge=1)

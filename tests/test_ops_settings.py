@@ -20,6 +20,7 @@ from bot.settings import Settings
         ("LISTEN_PORT", "80800"),
         ("TELEGRAM_RATE_LIMIT", "-30"),
         ("RETENTION_DAYS", "999999"),
+        ("REMINDER_AFTER_HOURS", "inf"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(
