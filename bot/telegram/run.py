@@ -86,6 +86,11 @@ async def run_bot(settings: Settings) -> int:
         schedule_upkeep(application.job_queue)
         await application.start()
         started = True
+        # A repeating job first runs one interval after it is scheduled, whatever its first
+        # run says (python-telegram-bot's run_repeating notes it): the upkeep runs now too,
+        # or a bot restarted more often than daily would never purge.
+        for job in application.job_queue.jobs():
+            application.create_task(job.run(application), name=f"upkeep {job.name}")
         serving = asyncio.ensure_future(serve(application, settings, stop, listening))
         if not settings.webhook_url:
             await application.bot.delete_webhook()
