@@ -51,3 +51,28 @@ async def test_the_web_servers_errors_are_json_lines(
         for logger, (handlers, propagate, logger_level) in zip(loggers, kept, strict=True):
             logger.handlers[:], logger.propagate = handlers, propagate
             logger.setLevel(logger_level)
+
+
+def test_the_job_queues_routine_runs_stay_out_of_info_logs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    scheduler = logging.getLogger("apscheduler")
+    level = scheduler.level
+    try:
+        configure("INFO", "json")
+        executor = logging.getLogger("apscheduler.executors.default")
+        executor.info('Running job "reminders" (scheduled at 2026-12-07 10:22:31)')
+        executor.info('Job "reminders" executed successfully')
+        executor.warning('Run time of job "purge" was missed by 0:00:02')
+        logging.getLogger("bot.telegram.privacy").info("purged 0 assessments")
+        lines = capsys.readouterr().err.splitlines()
+        assert [json.loads(line)["message"] for line in lines] == [
+            'Run time of job "purge" was missed by 0:00:02',
+            "purged 0 assessments",
+        ]
+    finally:
+        root.handlers[:], root_level = saved
+        root.setLevel(root_level)
+        scheduler.setLevel(level)
