@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     webhook_secret_token: SecretStr | None = None
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(8080, ge=0, le=65535)
-    polling_timeout: int = Field(30, ge=0)
+    polling_timeout: int = Field(30, ge=1)
+    """0 would be short polling: a call to Telegram after another, without a pause."""
     sicheck_coordinators: str = ""
     sicheck_pseudonym_key: SecretStr | None = None
     retention_days: int = Field(365, ge=1, le=RETENTION_DAYS_MAX)

@@ -21,6 +21,7 @@ from bot.settings import Settings
         ("TELEGRAM_RATE_LIMIT", "-30"),
         ("RETENTION_DAYS", "999999"),
         ("REMINDER_AFTER_HOURS", "inf"),
+        ("POLLING_TIMEOUT", "0"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(
