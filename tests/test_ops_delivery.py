@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.telegram.delivery import SECRET_HEADER, poll, webhook_app
+from bot.telegram.delivery import SECRET_HEADER, _listening, poll, serve, webhook_app
 from storage.store import Database
 from tests.fake_bot_api import BotAPIError, FakeBotAPI, message_update
-from tests.telegram_harness import Harness, running_bot
+from tests.telegram_harness import Harness, offline_settings, running_bot
 
 USER = 7150
 
@@ -49,3 +50,57 @@ async def test_a_webhook_body_that_is_no_update_is_refused(bot: Harness, body: b
         response = await client.post("/hook", content=body, headers={SECRET_HEADER: "s"})
     assert response.status_code == 400
     assert bot.errors == []
+
+
+class HeldSends(FakeBotAPI):
+    """Telegram taking its time over ``sendMessage`` until ``release`` is set."""
+
+    held = False
+    release: asyncio.Event
+
+    async def handle(
+        self,
+        method: str,
+        params: dict[str, Any],
+        files: dict[str, tuple[str, bytes]] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        if method == "sendMessage":
+            self.held = True
+            await self._notify()
+            await self.release.wait()
+        return await super().handle(method, params, files)
+
+
+async def test_stopping_a_webhook_server_waits_for_views_it_acknowledged(
+    database: Database, database_url: str
+) -> None:
+    api = HeldSends()
+    api.release = asyncio.Event()
+    settings = offline_settings(
+        database_url,
+        listen_port=0,
+        webhook_url="https://sicheck.test/hook",
+        webhook_secret_token="s3cret",
+    )
+    async with running_bot(database_url, api) as bot:
+        listening = _listening(settings)
+        port = listening.getsockname()[1]
+        stop = asyncio.Event()
+        serving = asyncio.ensure_future(serve(bot.application, settings, stop, listening))
+        async with httpx.AsyncClient(timeout=30) as client:
+            acknowledged = await client.post(
+                f"http://127.0.0.1:{port}/hook",
+                json=message_update(USER, "/start"),
+                headers={SECRET_HEADER: "s3cret"},
+            )
+        assert acknowledged.status_code == 200  # applied; its view is on its way
+        await api.wait_for(lambda: api.held, 30)
+        stop.set()
+        # Nothing can complete while the view is held: a server that returned now would let
+        # the bot close its connections under the view, or before a view waiting for budget.
+        done, _ = await asyncio.wait({serving}, timeout=1)
+        assert not done, "the server stopped before the view it acknowledged was sent"
+        api.release.set()
+        await asyncio.wait_for(serving, 30)
+        assert api.message_calls == 1
+        assert bot.errors == []

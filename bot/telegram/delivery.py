@@ -287,3 +287,8 @@ async def serve(
     server.should_exit = True  # finish requests in flight; Telegram redelivers the rest
     stopping.cancel()
     await serving
+    # A response goes once its update is applied: the handlers of those answered may still
+    # be sending their views, which must go out before the bot closes its connections.
+    services = application.bot_data.get(SERVICES)
+    if isinstance(services, Services):
+        await services.settle()
