@@ -13,7 +13,9 @@ RUN uv sync --locked --no-dev && uv run --no-sync sicheck i18n compile
 
 # Run: the virtual environment and the code only, as an unprivileged user.
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 sicheck
+# The directory is made for the user: WORKDIR would make it root's, and SQLite's default
+# database goes to ./data in it.
+RUN useradd --create-home --uid 10001 sicheck && install -d -o sicheck -g sicheck /app
 WORKDIR /app
 COPY --from=build --chown=sicheck:sicheck /app /app
 ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1 LISTEN_HOST=0.0.0.0 LISTEN_PORT=8080

@@ -41,3 +41,6 @@ def configure(level: str, form: str) -> None:
     # library's debug records hold whole messages, answers included.
     logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
     logging.getLogger("telegram").setLevel(max(root.level, logging.INFO))
+    # The job queue's scheduler logs two lines at every run of every job, four a minute; its
+    # warnings (a run missed) still show.
+    logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))

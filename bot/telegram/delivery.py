@@ -21,7 +21,6 @@ import time
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
-from json import JSONDecodeError
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import RetryAfter, TelegramError
 
 from bot.runtime import StartupError
 from bot.settings import Settings
@@ -177,10 +176,11 @@ async def poll(application: Any, stop: asyncio.Event, *, wait_seconds: int) -> N
     offset = chats.offset()
     if offset is not None:
         # Confirm what was applied, so a restart does not fetch it again (it would be harmless).
+        # Any refusal is possible here: a 409 once the next process of a restart polls.
         try:
             await application.bot.get_updates(offset=offset, timeout=0)
-        except NetworkError:
-            log.info("could not confirm the last updates; they will be redelivered and skipped")
+        except TelegramError as error:
+            log.info("could not confirm the last updates (%s); they will be skipped", error)
 
 
 class _Server(uvicorn.Server):
@@ -201,9 +201,10 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, secret):
             return Response(status_code=403)
+        # Undecodable JSON is a ValueError; JSON that is no update object fails in de_json.
         try:
             update = Update.de_json(await request.json(), application.bot)
-        except (JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
+        except (AttributeError, TypeError, KeyError, ValueError):
             return Response(status_code=400)
         reply = WebhookReply()
         services: Services = application.bot_data[SERVICES]
@@ -254,26 +255,40 @@ def _listening(settings: Settings) -> socket.socket:
     return listening
 
 
-async def serve(application: Any, settings: Settings, stop: asyncio.Event) -> None:
+async def serve(
+    application: Any, settings: Settings, stop: asyncio.Event, listening: socket.socket
+) -> None:
     """Serve ``/healthz`` and ``/metrics``, and the webhook registered with Telegram if
-    ``WEBHOOK_URL`` is set, until ``stop`` is set."""
+    ``WEBHOOK_URL`` is set, on ``listening`` until ``stop`` is set."""
     webhook = settings.webhook_url
     app = (
         webhook_app(application, settings)
         if webhook
         else Starlette(routes=routes(application, settings, polling=True))
     )
-    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # No log_config: its records go to the handler `sicheck run` set (JSON lines or text).
+    server = _Server(uvicorn.Config(app, log_level="warning", log_config=None, lifespan="off"))
     # Listening before Telegram learns the URL: its first POST waits in the backlog.
-    serving = asyncio.ensure_future(server.serve(sockets=[_listening(settings)]))
+    serving = asyncio.ensure_future(server.serve(sockets=[listening]))
     if webhook and settings.webhook_secret_token:
-        await application.bot.set_webhook(
-            webhook,
-            secret_token=settings.webhook_secret_token.get_secret_value(),
-            allowed_updates=Update.ALL_TYPES,
-        )
+        try:
+            await application.bot.set_webhook(
+                webhook,
+                secret_token=settings.webhook_secret_token.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES,
+            )
+        except TelegramError as error:
+            # Telegram checks the URL (HTTPS, port) and the secret's characters itself.
+            server.should_exit = True
+            await serving
+            raise StartupError(f"Telegram refused WEBHOOK_URL {webhook}: {error}") from None
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True  # finish requests in flight; Telegram redelivers the rest
     stopping.cancel()
     await serving
+    # A response goes once its update is applied: the handlers of those answered may still
+    # be sending their views, which must go out before the bot closes its connections.
+    services = application.bot_data.get(SERVICES)
+    if isinstance(services, Services):
+        await services.settle()

@@ -17,7 +17,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot.runtime import PSEUDONYM_KEY_MIN, StartupError
 from bot.settings import Settings
 from bot.telegram.application import SICheckApplication, build_application, certificate_problem
-from bot.telegram.delivery import poll, serve
+from bot.telegram.delivery import _listening, poll, serve
 from bot.telegram.privacy import schedule_upkeep
 
 
@@ -63,8 +63,14 @@ async def initialize(application: SICheckApplication, settings: Settings) -> Non
 async def run_bot(settings: Settings) -> int:
     """Run until SIGINT or SIGTERM; return the exit code."""
     _check(settings)
-    application = build_application(settings)
-    await initialize(application, settings)
+    # Bound before anything starts: with a port in use, polling would go on without /healthz.
+    listening = _listening(settings)
+    try:
+        application = build_application(settings)
+        await initialize(application, settings)
+    except BaseException:
+        listening.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -80,7 +86,12 @@ async def run_bot(settings: Settings) -> int:
         schedule_upkeep(application.job_queue)
         await application.start()
         started = True
-        serving = asyncio.ensure_future(serve(application, settings, stop))
+        # A repeating job first runs one interval after it is scheduled, whatever its first
+        # run says (python-telegram-bot's run_repeating notes it): the upkeep runs now too,
+        # or a bot restarted more often than daily would never purge.
+        for job in application.job_queue.jobs():
+            application.create_task(job.run(application), name=f"upkeep {job.name}")
+        serving = asyncio.ensure_future(serve(application, settings, stop, listening))
         if not settings.webhook_url:
             await application.bot.delete_webhook()
             await poll(application, stop, wait_seconds=settings.polling_timeout)
@@ -88,6 +99,7 @@ async def run_bot(settings: Settings) -> int:
         await serving
     finally:
         stop.set()
+        listening.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         if started:
