@@ -17,6 +17,7 @@ from dialogs.content import Content, default_content
 from storage.database import create_engine, is_sqlite
 from storage.models import Base
 from storage.store import Database
+from tests.fake_bot_api import FakeBotAPI, LoopbackTelegram
 from tests.telegram_harness import Harness, running_bot
 
 SERVER_URL = os.environ.get("SICHECK_TEST_DATABASE_URL")
@@ -89,3 +90,13 @@ def seed_text() -> str:
 def normalise(text: str) -> str:
     """Fold whitespace and line-end hyphenation so seed and catalog texts compare."""
     return " ".join(text.replace("-\n", "").split())
+
+
+@pytest.fixture
+async def api_server() -> AsyncIterator[tuple[FakeBotAPI, str]]:
+    """The Bot API double served on a loopback port."""
+    api = FakeBotAPI()
+    server = LoopbackTelegram(api)
+    await server.start()
+    yield api, server.url
+    await server.stop()

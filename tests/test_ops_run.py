@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -14,22 +13,13 @@ import pytest
 from bot.runtime import StartupError
 from bot.telegram.run import run_bot
 from storage.store import Database
-from tests.fake_bot_api import BotAPIError, FakeBotAPI, LoopbackTelegram
+from tests.fake_bot_api import BotAPIError, FakeBotAPI
 from tests.telegram_harness import offline_settings, running_bot
 from tests.test_privacy import LONG_AGO, _age, finish, ids_of
 
 TIMEOUT = 30
 ANA = 811
 BEN = 812
-
-
-@pytest.fixture
-async def api_server() -> AsyncIterator[tuple[FakeBotAPI, str]]:
-    api = FakeBotAPI()
-    server = LoopbackTelegram(api)
-    await server.start()
-    yield api, server.url
-    await server.stop()
 
 
 async def test_a_port_in_use_stops_a_polling_bot_at_start(

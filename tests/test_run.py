@@ -19,7 +19,6 @@ from bench.loopback import free_port
 from storage.store import Database
 from tests.fake_bot_api import (
     FakeBotAPI,
-    LoopbackTelegram,
     buttons,
     callback_update,
     message_update,
@@ -30,16 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
 USER = 4242
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def api_server() -> AsyncIterator[tuple[FakeBotAPI, str]]:
-    """The Bot API double served on a loopback port."""
-    api = FakeBotAPI()
-    server = LoopbackTelegram(api)
-    await server.start()
-    yield api, server.url
-    await server.stop()
 
 
 async def start_bot(api_url: str, database_url: str, **env: str) -> asyncio.subprocess.Process:
