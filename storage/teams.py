@@ -224,7 +224,9 @@ def join(
 
     An unfinished assessment of another practice is set aside (cancelled) only when it is the
     one ``confirmed`` names (its id, as the question gave it in ``cancels``); otherwise the
-    sender is asked first, so an old answer never cancels an assessment started since.
+    sender is asked first, so an old answer never cancels an assessment started since. A
+    former member whose latest assessment is the one they began in the team and left with is
+    back in the team with it.
     """
     loaded = load(connection, who)
     respondent, latest = loaded.respondent, loaded.assessment
@@ -249,6 +251,13 @@ def join(
     if team["closed_at"] is not None:
         return current(TEAM_CLOSED)
     practice = team["practice_name"] or "…"
+    if latest is not None and _left(connection, latest.id, team):
+        # Back after leaving: the assessment begun in the team goes on in it, answers and all.
+        connection.execute(
+            update(Assessment).where(Assessment.id == latest.id).values(team_id=team["id"])
+        )
+        joined = current(JOINED)
+        return replace(joined, notice=Notice(JOINED, {"practice": practice}))
     holds_work = latest is not None and latest.status == "active" and latest.state not in STARTED
     if holds_work and latest is not None and latest.id != confirmed:
         own, language = latest.practice_name or "…", language_for(respondent, who)
@@ -269,22 +278,7 @@ def _start_member(
     once the purge took the owner's, a member's copy of it)."""
     version = team["checklist_version"]
     checklist = content.checklist(version)
-    owners = (
-        connection.execute(
-            select(*(getattr(Assessment, name) for name in _PROFILE))
-            .where(Assessment.team_id == team["id"])
-            .order_by(
-                case((Assessment.respondent_id == team["owner_id"], 0), else_=1),
-                Assessment.id.desc(),
-            )
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
-    profile: dict[str, Any] = dict(owners) if owners else {"practice_name": team["practice_name"]}
-    if not profile.get("practice_name"):
-        profile["practice_name"] = team["practice_name"] or "…"
+    profile = _team_profile(connection, team)
     state = engine.initial_state(
         language_known=respondent.language is not None,
         consented=respondent.consent_at is not None,
@@ -304,6 +298,48 @@ def _start_member(
         **profile,
     }
     connection.execute(insert(Assessment), values)
+
+
+def _team_profile(connection: Connection, team: Any) -> dict[str, Any]:
+    """The profile a member's assessment of the team copies: the owner's (or, once the purge
+    took the owner's, a member's copy of it)."""
+    owners = (
+        connection.execute(
+            select(*(getattr(Assessment, name) for name in _PROFILE))
+            .where(Assessment.team_id == team["id"])
+            .order_by(
+                case((Assessment.respondent_id == team["owner_id"], 0), else_=1),
+                Assessment.id.desc(),
+            )
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    profile: dict[str, Any] = dict(owners) if owners else {"practice_name": team["practice_name"]}
+    if not profile.get("practice_name"):
+        profile["practice_name"] = team["practice_name"] or "…"
+    return profile
+
+
+def _left(connection: Connection, assessment_id: int, team: Any) -> bool:
+    """Whether the assessment was begun in the team and taken out of it by leaving: in no team
+    now, on the team's checklist, begun since the team was made, with the team's profile (an
+    assessment of one's own, or begun in another team, is no former member's)."""
+    row = (
+        connection.execute(
+            select(*(getattr(Assessment, name) for name in _PROFILE)).where(
+                Assessment.id == assessment_id,
+                Assessment.team_id.is_(None),
+                Assessment.status.in_(("active", "completed")),
+                Assessment.checklist_version == team["checklist_version"],
+                Assessment.started_at >= team["created_at"],
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return row is not None and dict(row) == _team_profile(connection, team)
 
 
 def _own_in(connection: Connection, respondent_id: int, team_id: int) -> list[Any]:

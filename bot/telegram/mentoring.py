@@ -25,7 +25,7 @@ from telegram import Bot, ForceReply, Message, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import filters
 
-from bot.telegram.callback_data import FeedbackPress, MenteePress, Press, SharePress
+from bot.telegram.callback_data import FeedbackPress, MenteePress, Press, SharePress, decode
 from bot.telegram.context import (
     PLATFORM,
     BotContext,
@@ -248,12 +248,33 @@ def prompt_target(message: Message | None) -> tuple[int, str] | None:
     return None if found is None else (int(found[1]), found[2])
 
 
+MISDIRECTED = N_(
+    "To leave feedback, choose a criterion's number under the summary, then reply to the "
+    "message that asks for it."
+)
+
+
+def misdirected(message: Message | None) -> bool:
+    """Whether ``message`` replies to a shared summary or to the notice of a share (a message
+    of the bot's with a button to open a summary or ask for feedback) rather than to a prompt:
+    feedback sent to the wrong message, never an answer of the mentor's own assessment."""
+    replied = None if message is None else message.reply_to_message
+    if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+        return False
+    markup = replied.reply_markup
+    pressed = () if markup is None else (b for row in markup.inline_keyboard for b in row)
+    return any(isinstance(decode(b.callback_data), MenteePress | FeedbackPress) for b in pressed)
+
+
 class FeedbackReplies(filters.MessageFilter):
-    """Text messages that reply to one of the bot's feedback prompts."""
+    """Text messages that reply to one of the bot's feedback prompts, or to a shared summary
+    or its notice, where feedback was meant."""
 
     def filter(self, message: Message) -> bool:
-        """Whether ``message`` answers a feedback prompt."""
-        return message.text is not None and prompt_target(message) is not None
+        """Whether ``message`` answers a feedback prompt, or was meant to."""
+        if message.text is None:
+            return False
+        return prompt_target(message) is not None or misdirected(message)
 
 
 async def feedback_reply(update: Update, context: BotContext) -> None:
@@ -261,7 +282,12 @@ async def feedback_reply(update: Update, context: BotContext) -> None:
     message = update.effective_message
     target = prompt_target(message)
     assert message is not None
-    assert target is not None
+    if target is None:  # sent to the summary, not to a criterion's prompt
+        hinted = await once(update, context, _nothing)
+        if hinted.fresh:
+            with use_language(hinted.language):
+                await send(context.bot, chat_of(update), _(MISDIRECTED))
+        return
     assessment_id, criterion = target
     text = mentoring.clean_feedback(message.text or "")
     coordinator, content = _coordinator(context), context.services.content
@@ -292,6 +318,10 @@ async def feedback_reply(update: Update, context: BotContext) -> None:
     # The notice is the job's, claimed from the database: run now so it arrives at once.
     follow_up(update, context, announce_feedback(context))
     await send(context.bot, chat_of(update), saved)
+
+
+def _nothing(connection: Connection, who: Who) -> None:
+    """Nothing to change: only the update's claim is recorded."""
 
 
 FEEDBACK_SIZE = "size"
