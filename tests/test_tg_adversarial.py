@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -12,7 +14,7 @@ from dialogs.i18n import SUPPORTED_LANGUAGES, _, use_language
 from dialogs.views import NOTHING
 from storage.models import Assessment, MentorFeedback, Respondent
 from storage.store import Database, connect
-from tests.fake_bot_api import message_update
+from tests.fake_bot_api import BotAPIError, message_update
 from tests.telegram_harness import Harness, running_bot
 from tests.test_mentoring import ANA as MENTEE
 from tests.test_mentoring import (
@@ -218,3 +220,19 @@ async def test_help_names_every_command_of_the_menu(bot: Harness, language: str)
     shown = bot.text(ANA)
     for name, _description in COMMANDS:
         assert f"/{name}" in shown, (language, name)
+
+
+async def test_a_report_that_cannot_be_sent_is_logged_without_the_practice_name(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await through_profile(bot)
+    await answer_all(bot)
+    await bot.press(ANA, "✅")
+    blocked = BotAPIError(403, "Forbidden: bot was blocked by the user")
+    bot.api.failure = lambda method: blocked if method == "sendDocument" else None
+    with caplog.at_level(logging.INFO):
+        await bot.press(ANA, "Report", message=bot.summary(ANA))
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "report not sent" in logged
+    assert "kitchen" not in logged.lower()
+    bot.api.failure = None

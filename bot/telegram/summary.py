@@ -113,15 +113,17 @@ async def _send(
     if then is not None and telegram_length(combined := f"{text}\n\n{then[0]}") <= CAPTION_MAX:
         text, markup = combined, then[1]
     photo = file.mimetype.startswith("image/")
+    # The kind only: a report's file name holds the practice's name, which logs never do.
+    kind = "chart" if photo else "report"
     try:
         await (context.bot.send_photo if photo else context.bot.send_document)(
             chat_of(update), file, text, reply_markup=markup
         )
     except Forbidden:
-        log.info("chat %s blocked the bot; %s not sent", chat_of(update), file.filename)
+        log.info("chat %s blocked the bot; %s not sent", chat_of(update), kind)
     except UnknownOutcomeError as error:
         # Sent or not, it is not sent again, nor what it carried.
-        log.info("%s may not have reached chat %s: %s", file.filename, chat_of(update), error)
+        log.info("%s may not have reached chat %s: %s", kind, chat_of(update), error)
     return markup is not None
 
 
