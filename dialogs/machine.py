@@ -66,6 +66,10 @@ ACTIONS = {
 """What a trigger records wherever it fires, before the state changes (``edit_<criterion>``
 triggers open their question for editing)."""
 ELSEWHERE = N_("That button belongs to another question.")
+TEAM_PROFILE = N_(
+    "This practice is assessed as a team: its name, country and groups are the team's, the same "
+    "for every member, so they are not changed here."
+)
 
 Row = tuple[str, str | list[str], str | None, list[str]]
 """A transition as ``(trigger, source, dest, conditions)``; ``dest`` ``None`` stays put."""
@@ -137,7 +141,14 @@ def transitions(checklist: Checklist) -> list[dict[str, Any]]:
             ]
         rows += [
             ("back", code, REVIEW, ["nothing_unsaved", "editing"]),
-            ("back", code, before, ["nothing_unsaved"]),
+            (
+                "back",
+                code,
+                before,
+                ["nothing_unsaved", "profile_open"]
+                if code == questions[0]
+                else ["nothing_unsaved"],
+            ),
             ("text", code, None, ["comment_fits"]),
             ("toggle_aspect", code, None, ["aspect_fits"]),
             (f"edit_{code}", REVIEW, code, []),
@@ -237,6 +248,9 @@ class Dialog:
                 "“Skip, without the comment” to leave the question without it."
             )
         )
+
+    def profile_open(self, data: EventData) -> bool:
+        return not self.snapshot.in_team or self._refuse(TEAM_PROFILE)
 
     def answer_fits(self, data: EventData) -> bool:
         event = data.kwargs["event"]

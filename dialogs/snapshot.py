@@ -57,6 +57,9 @@ class Snapshot:
     draft: Draft = Draft()
     editing: bool = False
     """Whether the current question was opened from the review, and returns there."""
+    in_team: bool = False
+    """Whether the assessment is a team's: its profile is the team's, the same for every member,
+    and is not changed in it."""
     earlier: Earlier | None = None
     """Loaded for the summary only; never written back."""
     peers: PeerMedians | None = None

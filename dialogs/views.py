@@ -255,7 +255,9 @@ def _question(checklist: Checklist, criterion: Criterion, snapshot: Snapshot, in
         skip = _button(_("Skip, without the comment ➡️"), events.Confirm())
     else:
         skip = _button(_("Skip ➡️"), events.Skip())
-    navigation = [back_button(), skip]
+    # Before a team's first question lies the profile, which is the team's and stays as it is.
+    profile_fixed = number == 1 and snapshot.in_team and not snapshot.editing
+    navigation = [skip] if profile_fixed else [back_button(), skip]
     if not info:
         navigation.insert(0, _button(_("ℹ️ Guidance"), events.Info()))
     buttons.append(tuple(navigation))

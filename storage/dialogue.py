@@ -125,6 +125,7 @@ class AssessmentRow:
     context: dict[str, Any] = field(default_factory=dict)
     version: int = 1
     completed_at: datetime | None = None
+    team_id: int | None = None
     answers: dict[str, RecordedAnswer] | None = None
     """The answers as read with the row, or ``None`` when they are still to be read."""
 
@@ -309,6 +310,7 @@ def load_snapshot(
         answers=MappingProxyType(answers),
         draft=Draft(tuple(draft.get("aspects", ())), draft.get("comment")),
         editing=bool(context.get("editing", False)),
+        in_team=assessment.team_id is not None,
     )
     if assessment.state != machine.SUMMARY:
         return snapshot

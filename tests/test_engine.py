@@ -330,3 +330,20 @@ def test_going_back_to_the_review_keeps_an_unsaved_comment_too(content: Content)
     kept = run(content, refused.snapshot, events.Answer("C01", 1))
     assert kept.snapshot.state == "review"
     assert kept.snapshot.answers["C01"].comment == "Since 2019"
+
+
+def test_a_teams_profile_is_not_reached_back_from_its_first_question(content: Content) -> None:
+    own = through_profile(content)
+    assert "⬅️" in " ".join(
+        button.label for row in render(content.latest, own).buttons for button in row
+    )
+    snapshot = replace(own, in_team=True)
+    labels = [button.label for row in render(content.latest, snapshot).buttons for button in row]
+    assert not [label for label in labels if "⬅️" in label]
+    refused = step(content.latest, snapshot, events.Back())
+    assert not refused.accepted
+    assert refused.snapshot == snapshot
+    assert "the same for every member" in refused.view.text
+    # Further on, Back goes where it always does.
+    answered = run(content, snapshot, events.Answer("C01", 2), events.Back())
+    assert answered.snapshot.state == "C01"

@@ -75,3 +75,19 @@ async def test_an_assessment_of_ones_own_of_the_same_name_is_not_taken_into_the_
     await bot.say(801, f"/start {link}")
     assert "You have an unfinished assessment of <b>Community kitchen</b>" in bot.text(801)
     assert members(database, 801) == [("active", False)]
+
+
+async def test_a_member_cannot_go_back_to_rename_the_teams_practice(
+    bot: Harness, database: Database
+) -> None:
+    link = await owners_link(bot)
+    await bot.say(801, f"/start {link}")
+    await bot.tap(801, "y")
+    assert "Criterion 1/10" in bot.text(801)
+    await bot.say(801, "/back")
+    assert "the same for every member" in bot.text(801)
+    assert "Criterion 1/10" in bot.text(801)
+    with database.sessions() as session:
+        names = session.scalars(select(Assessment.practice_name)).all()
+    assert len(set(names)) == 1
+    assert bot.errors == []
