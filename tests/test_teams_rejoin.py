@@ -23,6 +23,13 @@ def members(database: Database, person: int) -> list[tuple[str, bool]]:
     return [(status, team is not None) for status, team in rows]
 
 
+async def leave(bot: Harness, member: int) -> None:
+    """The member leaves their team, confirming it."""
+    await bot.say(member, "/team")
+    await bot.press(member, "Leave the team")
+    await bot.press(member, "Yes, leave the team")
+
+
 async def test_a_member_rejoining_mid_way_goes_on_with_their_answers(
     bot: Harness, database: Database
 ) -> None:
@@ -30,9 +37,7 @@ async def test_a_member_rejoining_mid_way_goes_on_with_their_answers(
     await bot.say(801, f"/start {link}")
     await bot.tap(801, "y")
     await bot.tap(801, "a:C01:2")
-    await bot.say(801, "/team")
-    await bot.press(801, "Leave the team")
-    await bot.press(801, "Yes, leave the team")
+    await leave(bot, 801)
     assert members(database, 801) == [("active", False)]
     await bot.say(801, f"/start {link}")
     assert "unfinished assessment" not in bot.text(801)
@@ -50,9 +55,7 @@ async def test_a_finished_member_rejoining_is_counted_without_answering_again(
     await bot.say(801, f"/start {link}")
     await bot.tap(801, "y")
     await answer_all(bot, 801)
-    await bot.say(801, "/team")
-    await bot.press(801, "Leave the team")
-    await bot.press(801, "Yes, leave the team")
+    await leave(bot, 801)
     await bot.say(801, f"/start {link}")
     assert members(database, 801) == [("completed", True)]
     await bot.say(OWNER_ID, "/team")
