@@ -666,3 +666,26 @@ def test_a_removed_coordinators_feedback_goes_with_the_role(
     with database.sessions() as session:
         assert session.scalars(select(MentorFeedback.text)).all() == []
     assert database.store.run_now(lambda c: my_data(c, Who("telegram", str(MENTOR)))) is None
+
+
+async def test_a_reply_to_the_summary_is_no_answer_of_the_mentors_own(
+    staffed: Harness, database: Database
+) -> None:
+    """Feedback sent as a reply to the shared summary (or its notice) instead of to a
+    criterion's prompt is not taken as an answer of the mentor's own assessment."""
+    bot = staffed
+    code = await cohort(bot, MENTOR, "pilot")
+    shared = await finish(bot, ANA, code)
+    await share_with_mentor(bot, ANA, shared)
+    notice = with_button(bot, MENTOR, "mo:")
+    await bot.say(MENTOR, "/start")  # the mentor's own assessment, at its practice's name
+    await bot.tap(MENTOR, "y")
+    await press_data(bot, MENTOR, encode(MenteePress(shared)))
+    summary = bot.last(MENTOR)
+    for wrong in (summary, notice):
+        await reply(bot, MENTOR, wrong, FEEDBACK)
+        assert "reply to the message that asks for it" in bot.text(MENTOR)
+    with database.sessions() as session:
+        names = session.scalars(select(Assessment.practice_name).order_by(Assessment.id)).all()
+        assert FEEDBACK not in names
+        assert session.scalars(select(MentorFeedback.text)).all() == []
