@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from dialogs.content import Content, ContentError, check_translations, default_content
 from dialogs.i18n import SUPPORTED_LANGUAGES, compiled_catalog
 from storage.coordination import adopt_pseudonym_key
-from storage.database import create_engine, is_sqlite
+from storage.database import create_engine, is_sqlite, sqlite_file
 from storage.migrate import (
     HEAD,
     UnsafeMigrationError,
@@ -76,16 +76,10 @@ def _unreachable(url: str, error: BaseException) -> StartupError:
 def missing_sqlite_file(url: str) -> Path | None:
     """The file an SQLite URL names when there is none yet, which opening it would make."""
     try:
-        parsed = make_url(url)
+        file = sqlite_file(url)
     except ArgumentError:
         return None  # the opening refuses it on its own
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    if database.startswith("file:"):
-        return None
-    path = Path(database).expanduser().absolute()
-    return None if path.exists() else path
+    return None if file is None or file.exists() else file.absolute()
 
 
 def _require_file(url: str) -> None:

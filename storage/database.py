@@ -73,6 +73,16 @@ def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file an SQLite URL names; ``None`` for another database, or one in memory or given
+    as a ``file:`` URI."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database).expanduser()
+
+
 def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     # SQLAlchemy emits BEGIN itself (``_sqlite_begin``), as the sqlite3 module's own implicit
     # transactions begin late and break SAVEPOINT (SQLAlchemy's pysqlite documentation).
@@ -106,9 +116,9 @@ def create_engine(url: str | URL) -> Engine:
     """
     parsed = database_url(url)
     if is_sqlite(parsed):
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        file = sqlite_file(parsed)
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         engine = sqlalchemy_engine(parsed, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connected)
         event.listen(engine, "begin", _sqlite_begin)
