@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.telegram.delivery import SECRET_HEADER, _listening, poll, webhook_app
+from bot.telegram.delivery import SECRET_HEADER, listening_socket, poll, webhook_app
 from bot.telegram.replies import WebhookReply
 from storage.store import Database
 from tests.fake_bot_api import (
@@ -91,7 +91,7 @@ async def test_webhook_connections_send_responses_without_waiting(bot: Harness) 
     settings = bot.services.settings.model_copy(
         update={"listen_host": "127.0.0.1", "listen_port": 0}
     )
-    listening = _listening(settings)
+    listening = listening_socket(settings)
     try:
         client = socket.create_connection(listening.getsockname()[:2])
         accepted, _ = listening.accept()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.telegram.delivery import SECRET_HEADER, _listening, poll, serve, webhook_app
+from bot.telegram.delivery import SECRET_HEADER, listening_socket, poll, serve, webhook_app
 from storage.store import Database
 from tests.fake_bot_api import BotAPIError, FakeBotAPI, message_update
 from tests.telegram_harness import Harness, offline_settings, running_bot
@@ -83,7 +83,7 @@ async def test_stopping_a_webhook_server_waits_for_views_it_acknowledged(
         webhook_secret_token="s3cret",
     )
     async with running_bot(database_url, api) as bot:
-        listening = _listening(settings)
+        listening = listening_socket(settings)
         port = listening.getsockname()[1]
         stop = asyncio.Event()
         serving = asyncio.ensure_future(serve(bot.application, settings, stop, listening))

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.logs import configure
-from bot.telegram.delivery import _listening, serve
+from bot.telegram.delivery import listening_socket, serve
 from tests.telegram_harness import Harness
 
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -28,7 +28,7 @@ async def test_the_web_servers_errors_are_json_lines(
     try:
         configure("INFO", "json")
         settings = bot.services.settings.model_copy(update={"listen_port": 0})
-        listening = _listening(settings)
+        listening = listening_socket(settings)
         port = listening.getsockname()[1]
         stop = asyncio.Event()
         serving = asyncio.ensure_future(serve(bot.application, settings, stop, listening))

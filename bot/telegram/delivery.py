@@ -241,7 +241,8 @@ def webhook_app(application: Any, settings: Settings) -> Starlette:
     )
 
 
-def _listening(settings: Settings) -> socket.socket:
+def listening_socket(settings: Settings) -> socket.socket:
+    """The socket the web server takes, bound at once: a port in use stops the start."""
     try:
         listening = socket.create_server((settings.listen_host, settings.listen_port))
     except OSError as error:

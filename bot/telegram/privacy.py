@@ -183,9 +183,9 @@ async def purge_expired(context: BotContext) -> None:
 
 
 def schedule_upkeep(jobs: JobQueue[BotContext]) -> None:
-    """Purge now and then daily, and look for due reminders and feedback notices every minute,
-    in this replica; a failed run (the database briefly down) goes to the error handlers and
-    runs again later."""
-    jobs.run_repeating(purge_expired, PURGE_EVERY, first=0, name="purge")
-    jobs.run_repeating(remind, SCHEDULE_EVERY, first=0, name="reminders")
-    jobs.run_repeating(announce_feedback, SCHEDULE_EVERY, first=0, name="feedback notices")
+    """Purge daily, and look for due reminders and feedback notices every minute, in this
+    replica (``sicheck run`` also runs each once at start); a failed run (the database briefly
+    down) goes to the error handlers and runs again later."""
+    jobs.run_repeating(purge_expired, PURGE_EVERY, name="purge")
+    jobs.run_repeating(remind, SCHEDULE_EVERY, name="reminders")
+    jobs.run_repeating(announce_feedback, SCHEDULE_EVERY, name="feedback notices")

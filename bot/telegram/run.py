@@ -17,7 +17,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot.runtime import PSEUDONYM_KEY_MIN, StartupError
 from bot.settings import Settings
 from bot.telegram.application import SICheckApplication, build_application, certificate_problem
-from bot.telegram.delivery import _listening, poll, serve
+from bot.telegram.delivery import listening_socket, poll, serve
 from bot.telegram.privacy import schedule_upkeep
 
 
@@ -64,7 +64,7 @@ async def run_bot(settings: Settings) -> int:
     """Run until SIGINT or SIGTERM; return the exit code."""
     _check(settings)
     # Bound before anything starts: with a port in use, polling would go on without /healthz.
-    listening = _listening(settings)
+    listening = listening_socket(settings)
     try:
         application = build_application(settings)
         await initialize(application, settings)
